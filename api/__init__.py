@@ -1,0 +1,1 @@
+"""Kvit's HTTP edge and command line."""

@@ -1,0 +1,1 @@
+"""Kvit's write side: the ЖКУ payment domain as event-sourced aggregates."""

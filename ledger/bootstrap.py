@@ -1,0 +1,29 @@
+"""Building the Ledger from settings, and the explicit schema step (`kvit migrate`)."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from ledger.application import Ledger
+from ledger.persistence import event_store_env
+from ledger.settings import Settings
+
+
+def build_ledger(settings: Settings, *, create_tables: bool = False) -> Ledger:
+    return Ledger(
+        event_store_env(settings, create_tables=create_tables),
+        group_commit=settings.group_commit,
+    )
+
+
+def migrate(settings: Settings) -> None:
+    """Create the event store's schema once, before any worker starts (workers never create it)."""
+    if settings.database_url and settings.database_schema:
+        with psycopg.connect(settings.database_url, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                    sql.Identifier(settings.database_schema)
+                )
+            )
+    build_ledger(settings, create_tables=True).close()

@@ -1,0 +1,22 @@
+"""Aggregates of the ledger. Each module holds one aggregate and its events."""
+
+from ledger.domain.account import PersonalAccount
+from ledger.domain.bill import Bill
+from ledger.domain.idempotency import IdempotencyRecord
+from ledger.domain.payment import Payment, PaymentStatus
+from ledger.domain.supplier import Requisites, Supplier
+from ledger.domain.top_up import TopUp, TopUpStatus
+from ledger.domain.wallet import Wallet
+
+__all__ = [
+    "Bill",
+    "IdempotencyRecord",
+    "Payment",
+    "PaymentStatus",
+    "PersonalAccount",
+    "Requisites",
+    "Supplier",
+    "TopUp",
+    "TopUpStatus",
+    "Wallet",
+]

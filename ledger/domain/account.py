@@ -1,0 +1,107 @@
+"""Personal account (лицевой счёт): the write side's sub-ledger of what is accrued and paid.
+
+It keeps just enough to default a payment's amount to what is still due; the full balances
+are projections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.domain.ids import natural_id
+
+
+class PersonalAccount(Aggregate):
+    TOPIC = "kvit.personal_account"
+
+    class Created(Aggregate.Created):
+        """Base of this aggregate's creation event (every stored class needs a fixed topic)."""
+
+        TOPIC = "kvit.personal_account.created"
+
+    @staticmethod
+    def id_for(supplier_inn: str, account_number: str) -> UUID:
+        return natural_id("account", supplier_inn, account_number)
+
+    @staticmethod
+    def create_id(*, supplier_inn: str, account_number: str, **_: Any) -> UUID:
+        return PersonalAccount.id_for(supplier_inn, account_number)
+
+    @event("Opened", topic="kvit.personal_account.opened")
+    def __init__(
+        self,
+        *,
+        supplier_id: UUID,
+        supplier_inn: str,
+        account_number: str,
+        els: str | None,
+        address: str,
+    ) -> None:
+        self.supplier_id = supplier_id
+        self.supplier_inn = supplier_inn
+        self.account_number = account_number
+        self.els = els
+        self.address = address
+        self.payer_ids: list[str] = []
+        # Keyed by str(bill id), so snapshots stay JSON. Withdrawn bills leave `bills_due`.
+        self.bills_due: dict[str, int] = {}
+        # Paid against a bill, net of refunds; carried over to its replacement.
+        self.bills_paid: dict[str, int] = {}
+        self.replaced_by: dict[str, str] = {}
+        self.paid = 0
+
+    @property
+    def accrued(self) -> int:
+        return sum(self.bills_due.values())
+
+    def due(self, bill_id: UUID | None = None) -> int:
+        """What is still to pay on a bill, or on the whole account; never negative."""
+        if bill_id is None:
+            return max(0, self.accrued - self.paid)
+        key = self._current(bill_id)
+        return max(0, self.bills_due.get(key, 0) - self.bills_paid.get(key, 0))
+
+    def _current(self, bill_id: UUID) -> str:
+        """The bill that now stands for `bill_id`, following replacements."""
+        key = str(bill_id)
+        while key in self.replaced_by:
+            key = self.replaced_by[key]
+        return key
+
+    def link_payer(self, payer_id: str) -> None:
+        if payer_id not in self.payer_ids:
+            self._payer_linked(payer_id=payer_id)
+
+    @event("PayerLinked", topic="kvit.personal_account.payer_linked")
+    def _payer_linked(self, payer_id: str) -> None:
+        self.payer_ids.append(payer_id)
+
+    @event("BillAdded", topic="kvit.personal_account.bill_added")
+    def add_bill(self, *, bill_id: UUID, amount_due: int, replaces: UUID | None) -> None:
+        key = str(bill_id)
+        if replaces is not None:
+            self.bills_due.pop(str(replaces), None)
+            self.bills_paid[key] = self.bills_paid.pop(str(replaces), 0)
+            self.replaced_by[str(replaces)] = key
+        self.bills_due[key] = amount_due
+
+    @event("BillWithdrawn", topic="kvit.personal_account.bill_withdrawn")
+    def withdraw_bill(self, *, bill_id: UUID) -> None:
+        self.bills_due.pop(str(bill_id), None)
+
+    @event("PaymentReceived", topic="kvit.personal_account.payment_received")
+    def receive_payment(self, *, payment_id: UUID, bill_id: UUID | None, amount: int) -> None:
+        self.paid += amount
+        if bill_id is not None:
+            key = self._current(bill_id)
+            self.bills_paid[key] = self.bills_paid.get(key, 0) + amount
+
+    @event("PaymentRefunded", topic="kvit.personal_account.payment_refunded")
+    def refund_payment(self, *, payment_id: UUID, bill_id: UUID | None, amount: int) -> None:
+        self.paid -= amount
+        if bill_id is not None:
+            key = self._current(bill_id)
+            self.bills_paid[key] = self.bills_paid.get(key, 0) - amount

@@ -1,0 +1,15 @@
+"""Deterministic aggregate ids from natural keys.
+
+A duplicate create then collides on the event store's primary key inside the same transaction,
+which is what makes concurrent retries produce exactly one effect.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+KVIT_NAMESPACE = UUID("6f1c1d0e-7a4b-5c53-9d43-4b7669741a01")
+
+
+def natural_id(kind: str, *parts: str) -> UUID:
+    return uuid5(KVIT_NAMESPACE, "/".join((kind, *parts)))

@@ -1,0 +1,178 @@
+"""Payment: a payer's intent to pay a personal account, with a Stripe-like lifecycle.
+
+    requires_confirmation --confirm--> processing --> succeeded | failed
+    requires_confirmation --cancel--> canceled
+    succeeded --refund (full or partial, many times)--> succeeded, `refunded` grows
+
+A card payment waits in `processing` for the acquirer's outcome; cancelling it there is refused
+because the money may already be in flight. A wallet payment goes from confirm to succeeded in
+the same transaction as the wallet debit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import PaymentStateConflictError, RefundExceedsPaymentError
+from ledger.postings import ACQUIRER_CLEARING, Posting, payable_account, transfer, wallet_account
+
+
+class PaymentStatus(StrEnum):
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    WALLET = "wallet"
+
+
+class Payment(Aggregate):
+    TOPIC = "kvit.payment"
+
+    @event("Created", topic="kvit.payment.created")
+    def __init__(
+        self,
+        *,
+        id: UUID,  # noqa: A002 - derived from the idempotency key by the caller
+        payer_id: str,
+        account_id: UUID,
+        supplier_id: UUID,
+        account_number: str,
+        bill_id: UUID | None,
+        document_id: str | None,
+        amount: int,
+        method: str,
+        wallet_id: UUID | None,
+        email: str | None,
+        recipient: dict[str, str],
+    ) -> None:
+        self.payer_id = payer_id
+        self.account_id = account_id
+        self.supplier_id = supplier_id
+        self.account_number = account_number
+        self.bill_id = bill_id
+        self.document_id = document_id
+        self.amount = amount
+        self.method = PaymentMethod(method)
+        self.wallet_id = wallet_id
+        self.email = email
+        self.recipient = recipient
+        self.status = PaymentStatus.REQUIRES_CONFIRMATION
+        self.refunded = 0
+        self.refund_ids: list[str] = []
+        self.acquirer_ref: str | None = None
+        self.failure_reason: str | None = None
+        self.status_history: list[tuple[str, datetime]] = [(self.status, self.created_on)]
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def confirm(self) -> None:
+        self._require({PaymentStatus.REQUIRES_CONFIRMATION}, "confirm")
+        self._confirmed()
+
+    @event("Confirmed", topic="kvit.payment.confirmed")
+    def _confirmed(self) -> None:
+        self._move_to(PaymentStatus.PROCESSING)
+
+    def succeed(self, *, acquirer_ref: str | None = None) -> list[Posting]:
+        self._require({PaymentStatus.PROCESSING}, "succeed")
+        postings = transfer(debit=self._source(), credit=self._payable(), amount=self.amount)
+        self._succeeded(acquirer_ref=acquirer_ref, postings=postings)
+        return postings
+
+    @event("Succeeded", topic="kvit.payment.succeeded")
+    def _succeeded(self, *, acquirer_ref: str | None, postings: list[Posting]) -> None:
+        self.acquirer_ref = acquirer_ref
+        self._move_to(PaymentStatus.SUCCEEDED)
+
+    def fail(self, *, reason: str, acquirer_ref: str | None = None) -> None:
+        self._require({PaymentStatus.PROCESSING}, "fail")
+        self._failed(reason=reason, acquirer_ref=acquirer_ref)
+
+    @event("Failed", topic="kvit.payment.failed")
+    def _failed(self, *, reason: str, acquirer_ref: str | None) -> None:
+        self.failure_reason = reason
+        self.acquirer_ref = acquirer_ref
+        self._move_to(PaymentStatus.FAILED)
+
+    def cancel(self, *, reason: str) -> None:
+        self._require({PaymentStatus.REQUIRES_CONFIRMATION}, "cancel")
+        self._canceled(reason=reason)
+
+    @event("Canceled", topic="kvit.payment.canceled")
+    def _canceled(self, *, reason: str) -> None:
+        self.failure_reason = reason
+        self._move_to(PaymentStatus.CANCELED)
+
+    # --- refunds -------------------------------------------------------------------------------
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded if self.status == PaymentStatus.SUCCEEDED else 0
+
+    def refund(self, *, refund_id: UUID, amount: int) -> list[Posting]:
+        self._require({PaymentStatus.SUCCEEDED}, "refund")
+        if amount > self.refundable:
+            raise RefundExceedsPaymentError(
+                f"payment {self.id} can refund at most {self.refundable}, asked {amount}",
+                payment_id=str(self.id),
+                refundable=self.refundable,
+                amount=amount,
+            )
+        postings = transfer(debit=self._payable(), credit=self._source(), amount=amount)
+        self._refunded(refund_id=refund_id, amount=amount, postings=postings)
+        return postings
+
+    @event("Refunded", topic="kvit.payment.refunded")
+    def _refunded(self, *, refund_id: UUID, amount: int, postings: list[Posting]) -> None:
+        self.refunded += amount
+        self.refund_ids.append(str(refund_id))
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _source(self) -> str:
+        """Where the money comes from: the payer's wallet, or the acquirer for a card."""
+        if self.method == PaymentMethod.WALLET:
+            assert self.wallet_id is not None
+            return wallet_account(self.wallet_id)
+        return ACQUIRER_CLEARING
+
+    def _payable(self) -> str:
+        return payable_account(self.supplier_id, self.account_id)
+
+    def _move_to(self, status: PaymentStatus) -> None:
+        self.status = status
+        self.status_history.append((status, self.modified_on))
+
+    def _require(self, allowed: set[PaymentStatus], command: str) -> None:
+        if self.status not in allowed:
+            raise PaymentStateConflictError(
+                f"cannot {command} payment {self.id}: it is {self.status}",
+                payment_id=str(self.id),
+                status=str(self.status),
+                command=command,
+            )
+
+    def view(self) -> dict[str, Any]:
+        """What a caller is told about the payment (ids as strings, amounts in kopecks)."""
+        return {
+            "id": str(self.id),
+            "status": str(self.status),
+            "amount": self.amount,
+            "refunded": self.refunded,
+            "method": str(self.method),
+            "payer_id": self.payer_id,
+            "account_id": str(self.account_id),
+            "supplier_id": str(self.supplier_id),
+            "account_number": self.account_number,
+            "bill_id": str(self.bill_id) if self.bill_id else None,
+            "document_id": self.document_id,
+            "wallet_id": str(self.wallet_id) if self.wallet_id else None,
+            "recipient": self.recipient,
+        }

@@ -1,0 +1,49 @@
+"""Wallet (виртуальный кошелёк): a payer's prepaid balance, never below zero."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import InsufficientFundsError, InvalidAmountError
+
+
+class Wallet(Aggregate):
+    TOPIC = "kvit.wallet"
+
+    class Created(Aggregate.Created):
+        """Base of this aggregate's creation event (every stored class needs a fixed topic)."""
+
+        TOPIC = "kvit.wallet.created"
+
+    @event("Opened", topic="kvit.wallet.opened")
+    def __init__(self, *, id: UUID, payer_id: str) -> None:  # noqa: A002
+        self.payer_id = payer_id
+        self.balance = 0
+
+    def credit(self, *, operation_id: UUID, amount: int) -> None:
+        """Top-ups and refunds of wallet payments."""
+        if amount <= 0:
+            raise InvalidAmountError(f"credit must be positive, got {amount}", amount=amount)
+        self._credited(operation_id=operation_id, amount=amount)
+
+    @event("Credited", topic="kvit.wallet.credited")
+    def _credited(self, *, operation_id: UUID, amount: int) -> None:
+        self.balance += amount
+
+    def debit(self, *, payment_id: UUID, amount: int) -> None:
+        if amount <= 0:
+            raise InvalidAmountError(f"debit must be positive, got {amount}", amount=amount)
+        if amount > self.balance:
+            raise InsufficientFundsError(
+                f"wallet {self.id} holds {self.balance}, payment needs {amount}",
+                wallet_id=str(self.id),
+                balance=self.balance,
+                amount=amount,
+            )
+        self._debited(payment_id=payment_id, amount=amount)
+
+    @event("Debited", topic="kvit.wallet.debited")
+    def _debited(self, *, payment_id: UUID, amount: int) -> None:
+        self.balance -= amount

@@ -1,0 +1,168 @@
+"""Named domain errors. They carry ids and amounts, never HTTP codes (api/problems.py maps them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Base of every error a client can cause. `code` is stable: frontends switch on it."""
+
+    code = "ledger_error"
+
+    def __init__(self, message: str, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.data == self.data  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.message))
+
+
+# --- identifiers and input -------------------------------------------------------------------
+class InvalidIdentifierError(LedgerError):
+    code = "invalid_identifier"
+
+
+class InvalidInnError(InvalidIdentifierError):
+    code = "invalid_inn"
+
+
+class InvalidKppError(InvalidIdentifierError):
+    code = "invalid_kpp"
+
+
+class InvalidBikError(InvalidIdentifierError):
+    code = "invalid_bik"
+
+
+class InvalidAccountKeyError(InvalidIdentifierError):
+    """A settlement or correspondent account whose control key does not match the БИК."""
+
+    code = "invalid_account_key"
+
+
+class InvalidUinError(InvalidIdentifierError):
+    code = "invalid_uin"
+
+
+class InvalidDocumentIdError(InvalidIdentifierError):
+    code = "invalid_document_id"
+
+
+class InvalidAccountNumberError(InvalidIdentifierError):
+    code = "invalid_account_number"
+
+
+class InvalidAmountError(LedgerError):
+    code = "invalid_amount"
+
+
+class InvalidPaymentMethodError(LedgerError):
+    code = "invalid_payment_method"
+
+
+class InvalidBillError(LedgerError):
+    code = "invalid_bill"
+
+
+# --- existence -------------------------------------------------------------------------------
+class NotFoundError(LedgerError):
+    code = "not_found"
+
+
+class UnknownSupplierError(NotFoundError):
+    code = "unknown_supplier"
+
+
+class UnknownAccountError(NotFoundError):
+    code = "unknown_account"
+
+
+class UnknownBillError(NotFoundError):
+    code = "unknown_bill"
+
+
+class UnknownWalletError(NotFoundError):
+    code = "unknown_wallet"
+
+
+class UnknownPaymentError(NotFoundError):
+    code = "unknown_payment"
+
+
+class UnknownTopUpError(NotFoundError):
+    code = "unknown_top_up"
+
+
+class AlreadyExistsError(LedgerError):
+    code = "already_exists"
+
+
+class SupplierAlreadyRegisteredError(AlreadyExistsError):
+    code = "supplier_already_registered"
+
+
+class AccountAlreadyOpenError(AlreadyExistsError):
+    code = "account_already_open"
+
+
+class BillAlreadyIssuedError(AlreadyExistsError):
+    code = "bill_already_issued"
+
+
+# --- rules -----------------------------------------------------------------------------------
+class InsufficientFundsError(LedgerError):
+    code = "insufficient_funds"
+
+
+class PaymentStateConflictError(LedgerError):
+    """The payment's status does not allow the command (e.g. refunding a canceled payment)."""
+
+    code = "payment_state_conflict"
+
+
+class TopUpStateConflictError(LedgerError):
+    code = "top_up_state_conflict"
+
+
+class BillStateConflictError(LedgerError):
+    code = "bill_state_conflict"
+
+
+class RefundExceedsPaymentError(LedgerError):
+    code = "refund_exceeds_payment"
+
+
+class NothingDueError(LedgerError):
+    """No amount was given and nothing is due, so there is no default to pay."""
+
+    code = "nothing_due"
+
+
+class WalletOwnershipError(LedgerError):
+    """A payer tried to use a wallet that is not theirs."""
+
+    code = "wallet_not_owned"
+
+
+class OperationMismatchError(LedgerError):
+    """An acquirer outcome whose amount differs from the operation's amount."""
+
+    code = "operation_mismatch"
+
+
+# --- idempotency and concurrency -------------------------------------------------------------
+class IdempotencyKeyReusedError(LedgerError):
+    """The same idempotency key was used earlier for a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class ConcurrentUpdateError(LedgerError):
+    """Version conflicts persisted after the bounded number of retries."""
+
+    code = "concurrent_update"

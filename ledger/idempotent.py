@@ -1,0 +1,70 @@
+"""Per-command idempotency: a key is recorded in the same transaction as the command's effect.
+
+Keys are kept forever and scoped to the caller. The same key with the same request returns the
+original result (marked `replayed`); with a different request it raises
+`IdempotencyKeyReusedError`. A command that fails records nothing, so a retry after, say,
+topping up the wallet can still succeed. Two concurrent first attempts collide on the record's
+deterministic id: one commits, the other is re-run and finds the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from ledger.domain.ids import natural_id
+from ledger.domain.idempotency import IdempotencyRecord, fingerprint
+from ledger.errors import IdempotencyKeyReusedError, InvalidIdentifierError
+from ledger.unit_of_work import Command, UnitOfWork
+
+MAX_KEY_LENGTH = 255
+
+Result = dict[str, Any]
+
+
+def check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidIdentifierError(
+            f"an idempotency key is 1–{MAX_KEY_LENGTH} printable characters",
+            idempotency_key=key[:MAX_KEY_LENGTH],
+        )
+    return key
+
+
+def derived_id(kind: str, scope: str, key: str) -> UUID:
+    """The id of what a keyed command creates: a duplicate create collides on it."""
+    return natural_id(kind, scope, key)
+
+
+def idempotent(
+    *,
+    command: str,
+    scope: str,
+    key: str,
+    request: dict[str, Any],
+    body: Callable[[UnitOfWork], Result],
+) -> Command:
+    check_key(key)
+    expected = fingerprint(command, request)
+    record_id = IdempotencyRecord.id_for(scope, key)
+
+    def run(uow: UnitOfWork) -> Result:
+        record = uow.find(IdempotencyRecord, record_id)
+        if record is not None:
+            if record.fingerprint != expected:
+                raise IdempotencyKeyReusedError(
+                    f"idempotency key {key!r} was used for a different {record.command} request",
+                    idempotency_key=key,
+                    original_command=record.command,
+                )
+            return {**record.result, "replayed": True}
+        result = body(uow)
+        uow.add(
+            IdempotencyRecord(
+                scope=scope, key=key, command=command, fingerprint=expected, result=result
+            )
+        )
+        return {**result, "replayed": False}
+
+    return run

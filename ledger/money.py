@@ -1,0 +1,232 @@
+"""Commands that move money: wallets, top-ups, payments and refunds.
+
+Every change of balances happens here, each in one unit of work, with the postings carried by
+the payment's or top-up's event and the wallet and account sub-ledgers updated alongside.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from ledger.domain import Bill, Payment, PaymentStatus, TopUp, TopUpStatus, Wallet
+from ledger.domain.payment import PaymentMethod
+from ledger.errors import (
+    BillStateConflictError,
+    InvalidAmountError,
+    NothingDueError,
+    OperationMismatchError,
+    UnknownBillError,
+    UnknownPaymentError,
+    UnknownTopUpError,
+    UnknownWalletError,
+    WalletOwnershipError,
+)
+from ledger.registry import get_account, get_bill, get_supplier
+from ledger.unit_of_work import UnitOfWork
+
+MAX_AMOUNT = 10**12  # ten billion rubles: a bound, not a business rule
+
+
+def check_amount(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
+        raise InvalidAmountError(
+            f"amount must be a positive whole number of kopecks up to {MAX_AMOUNT}",
+            amount=amount,
+        )
+    return amount
+
+
+def get_wallet(uow: UnitOfWork, wallet_id: UUID, *, payer_id: str | None = None) -> Wallet:
+    """The wallet; to a payer, another payer's wallet does not exist."""
+    wallet = uow.find(Wallet, wallet_id)
+    if wallet is None or (payer_id is not None and wallet.payer_id != payer_id):
+        raise UnknownWalletError(f"no wallet {wallet_id}", wallet_id=str(wallet_id))
+    return wallet
+
+
+def get_payment(uow: UnitOfWork, payment_id: UUID, *, payer_id: str | None = None) -> Payment:
+    payment = uow.find(Payment, payment_id)
+    if payment is None or (payer_id is not None and payment.payer_id != payer_id):
+        raise UnknownPaymentError(f"no payment {payment_id}", payment_id=str(payment_id))
+    return payment
+
+
+def get_top_up(uow: UnitOfWork, top_up_id: UUID) -> TopUp:
+    top_up = uow.find(TopUp, top_up_id)
+    if top_up is None:
+        raise UnknownTopUpError(f"no top-up {top_up_id}", top_up_id=str(top_up_id))
+    return top_up
+
+
+# --- wallets and top-ups -----------------------------------------------------------------------
+def open_wallet(uow: UnitOfWork, *, wallet_id: UUID, payer_id: str) -> dict[str, Any]:
+    wallet = uow.add(Wallet(id=wallet_id, payer_id=payer_id))
+    return {"wallet_id": str(wallet.id)}
+
+
+def request_top_up(
+    uow: UnitOfWork, *, top_up_id: UUID, wallet_id: UUID, payer_id: str, amount: int
+) -> dict[str, Any]:
+    get_wallet(uow, wallet_id, payer_id=payer_id)
+    top_up = uow.add(
+        TopUp(id=top_up_id, wallet_id=wallet_id, payer_id=payer_id, amount=check_amount(amount))
+    )
+    return {"top_up_id": str(top_up.id), "status": str(top_up.status), "amount": amount}
+
+
+def settle_top_up(
+    uow: UnitOfWork, *, top_up_id: UUID, succeeded: bool, amount: int, acquirer_ref: str
+) -> dict[str, Any]:
+    """The acquirer's outcome. A replay of the outcome already recorded changes nothing."""
+    top_up = get_top_up(uow, top_up_id)
+    if amount != top_up.amount:
+        raise OperationMismatchError(
+            f"top-up {top_up_id} is for {top_up.amount}, the acquirer reported {amount}",
+            top_up_id=str(top_up_id),
+            expected=top_up.amount,
+            amount=amount,
+        )
+    wanted = TopUpStatus.SUCCEEDED if succeeded else TopUpStatus.FAILED
+    if top_up.status == wanted and top_up.acquirer_ref == acquirer_ref:
+        return {"top_up_id": str(top_up.id), "status": str(top_up.status)}
+    if succeeded:
+        top_up.succeed(acquirer_ref=acquirer_ref)
+        get_wallet(uow, top_up.wallet_id).credit(operation_id=top_up.id, amount=top_up.amount)
+    else:
+        top_up.fail(reason="declined by the acquirer", acquirer_ref=acquirer_ref)
+    return {"top_up_id": str(top_up.id), "status": str(top_up.status)}
+
+
+# --- payments ------------------------------------------------------------------------------------
+def create_payment(
+    uow: UnitOfWork,
+    *,
+    payment_id: UUID,
+    payer_id: str,
+    account_id: UUID,
+    document_id: str | None,
+    amount: int | None,
+    method: str,
+    wallet_id: UUID | None,
+    email: str | None,
+    confirm: bool,
+) -> dict[str, Any]:
+    account = get_account(uow, account_id)
+    supplier = get_supplier(uow, account.supplier_id)
+    bill_id = None
+    if document_id is not None:
+        bill = get_bill(uow, Bill.id_for(document_id))
+        if bill.account_id != account.id:
+            raise UnknownBillError(
+                f"bill {document_id} does not belong to account {account.account_number}",
+                document_id=document_id,
+                account_id=str(account.id),
+            )
+        if bill.withdrawn:
+            raise BillStateConflictError(
+                f"bill {document_id} was withdrawn; pay its replacement",
+                document_id=document_id,
+                replaced_by=str(bill.replaced_by) if bill.replaced_by else None,
+            )
+        bill_id = bill.id
+    if amount is None:
+        amount = account.due(bill_id)
+        if amount == 0:
+            raise NothingDueError(
+                "nothing is due, so the amount must be given",
+                account_id=str(account.id),
+                document_id=document_id,
+            )
+    method = PaymentMethod(method)
+    if method == PaymentMethod.WALLET:
+        if wallet_id is None:
+            raise WalletOwnershipError("a wallet payment needs a wallet_id", payer_id=payer_id)
+        get_wallet(uow, wallet_id, payer_id=payer_id)
+    else:
+        wallet_id = None
+    payment = uow.add(
+        Payment(
+            id=payment_id,
+            payer_id=payer_id,
+            account_id=account.id,
+            supplier_id=supplier.id,
+            account_number=account.account_number,
+            bill_id=bill_id,
+            document_id=document_id,
+            amount=check_amount(amount),
+            method=str(method),
+            wallet_id=wallet_id,
+            email=email,
+            recipient=supplier.recipient(),
+        )
+    )
+    if confirm:
+        _confirm(uow, payment)
+    return payment.view()
+
+
+def confirm_payment(uow: UnitOfWork, *, payment_id: UUID, payer_id: str) -> dict[str, Any]:
+    payment = get_payment(uow, payment_id, payer_id=payer_id)
+    _confirm(uow, payment)
+    return payment.view()
+
+
+def _confirm(uow: UnitOfWork, payment: Payment) -> None:
+    """Card: wait for the acquirer. Wallet: debit and succeed in this same transaction."""
+    payment.confirm()
+    if payment.method == PaymentMethod.WALLET:
+        assert payment.wallet_id is not None
+        get_wallet(uow, payment.wallet_id).debit(payment_id=payment.id, amount=payment.amount)
+        _succeed(uow, payment, acquirer_ref=None)
+
+
+def _succeed(uow: UnitOfWork, payment: Payment, *, acquirer_ref: str | None) -> None:
+    payment.succeed(acquirer_ref=acquirer_ref)
+    get_account(uow, payment.account_id).receive_payment(
+        payment_id=payment.id, bill_id=payment.bill_id, amount=payment.amount
+    )
+
+
+def settle_card_payment(
+    uow: UnitOfWork, *, payment_id: UUID, succeeded: bool, amount: int, acquirer_ref: str
+) -> dict[str, Any]:
+    """The acquirer's outcome for a card payment. A replay changes nothing."""
+    payment = get_payment(uow, payment_id)
+    if payment.method != PaymentMethod.CARD or amount != payment.amount:
+        raise OperationMismatchError(
+            f"payment {payment_id} is a {payment.method} payment of {payment.amount}",
+            payment_id=str(payment_id),
+            expected=payment.amount,
+            amount=amount,
+        )
+    wanted = PaymentStatus.SUCCEEDED if succeeded else PaymentStatus.FAILED
+    if payment.status == wanted and payment.acquirer_ref == acquirer_ref:
+        return payment.view()
+    if succeeded:
+        _succeed(uow, payment, acquirer_ref=acquirer_ref)
+    else:
+        payment.fail(reason="declined by the acquirer", acquirer_ref=acquirer_ref)
+    return payment.view()
+
+
+def cancel_payment(
+    uow: UnitOfWork, *, payment_id: UUID, payer_id: str, reason: str
+) -> dict[str, Any]:
+    payment = get_payment(uow, payment_id, payer_id=payer_id)
+    payment.cancel(reason=reason)
+    return payment.view()
+
+
+def refund_payment(
+    uow: UnitOfWork, *, refund_id: UUID, payment_id: UUID, amount: int
+) -> dict[str, Any]:
+    payment = get_payment(uow, payment_id)
+    payment.refund(refund_id=refund_id, amount=check_amount(amount))
+    if payment.method == PaymentMethod.WALLET:
+        assert payment.wallet_id is not None
+        get_wallet(uow, payment.wallet_id).credit(operation_id=refund_id, amount=amount)
+    get_account(uow, payment.account_id).refund_payment(
+        payment_id=payment.id, bill_id=payment.bill_id, amount=amount
+    )
+    return {"refund_id": str(refund_id), "payment": payment.view()}

@@ -1,0 +1,56 @@
+"""From settings to the `eventsourcing` environment: in memory, SQLite file, or PostgreSQL.
+
+The schema is created only by an explicit migrate step (and by the embedded SQLite server),
+never by racing workers: `CREATE_TABLE` is off unless `create_tables=True`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from ledger.settings import Settings
+
+SQLITE_FILE = "kvit.sqlite3"
+
+
+def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
+    env = {"CREATE_TABLE": "y" if create_tables else "n"}
+    if settings.database_url:
+        env.update(postgres_env(settings))
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(settings.data_dir / SQLITE_FILE),
+            SQLITE_LOCK_TIMEOUT="10",
+        )
+    return env
+
+
+def in_memory_env() -> dict[str, str]:
+    return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+def postgres_env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url
+    url = urlsplit(settings.database_url)
+    if url.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"KVIT_DATABASE_URL must be a postgresql:// URL, got {url.scheme}://")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": str(settings.database_pool_size),
+        "POSTGRES_MAX_OVERFLOW": "2",
+        # Low timeouts: the recorder retries OperationalError 10 times, so a 30 s lock timeout
+        # would block a save for five minutes.
+        "POSTGRES_LOCK_TIMEOUT": str(settings.database_lock_timeout_seconds),
+        "POSTGRES_CONNECT_TIMEOUT": str(settings.database_connect_timeout_seconds),
+        "POSTGRES_POOL_TIMEOUT": str(settings.database_connect_timeout_seconds),
+    }
+    if settings.database_schema:
+        env["POSTGRES_SCHEMA"] = settings.database_schema
+    return env

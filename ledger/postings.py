@@ -1,0 +1,49 @@
+"""Double entry: every event that moves money carries balanced postings.
+
+A posting is `{"account": name, "amount": kopecks}`; a positive amount is a debit, a negative one
+a credit. The postings of one event sum to zero, so the sum over the whole log is zero too.
+Postings are plain dicts because they are stored in events (the JSON transcoder would turn a
+tuple into a list on the way back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypedDict
+from uuid import UUID
+
+ACQUIRER_CLEARING = "acquirer:clearing"
+
+
+class Posting(TypedDict):
+    account: str
+    amount: int
+
+
+def wallet_account(wallet_id: UUID) -> str:
+    """A payer's wallet: a liability of ours, so its balance is the credit side."""
+    return f"wallet:{wallet_id}"
+
+
+def payable_account(supplier_id: UUID, account_id: UUID) -> str:
+    """What we owe a supplier for one personal account (credit balance)."""
+    return f"payable:{supplier_id}:{account_id}"
+
+
+def transfer(*, debit: str, credit: str, amount: int) -> list[Posting]:
+    """The two postings that move `amount` from `credit` to `debit`."""
+    if amount <= 0:
+        raise ValueError(f"a transfer moves a positive amount, got {amount}")
+    return [{"account": debit, "amount": amount}, {"account": credit, "amount": -amount}]
+
+
+def is_balanced(postings: Iterable[Posting]) -> bool:
+    return sum(p["amount"] for p in postings) == 0
+
+
+def balances(postings: Iterable[Posting]) -> dict[str, int]:
+    """Debit-positive balance of each ledger account named in `postings`."""
+    result: dict[str, int] = {}
+    for posting in postings:
+        result[posting["account"]] = result.get(posting["account"], 0) + posting["amount"]
+    return result

@@ -1,0 +1,31 @@
+"""Settings operators depend on, from the environment (or a `.env` file). Names are stable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KVIT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    """Embedded mode keeps its SQLite database (and later its keys) here."""
+
+    database_url: str | None = None
+    """A postgresql:// URL; when set, PostgreSQL is the store."""
+
+    database_schema: str | None = None
+    """PostgreSQL schema for the tables (tests use throwaway schemas)."""
+
+    database_pool_size: int = 10
+    database_lock_timeout_seconds: int = 5
+    database_connect_timeout_seconds: int = 5
+
+    group_commit: bool = True
+    """Let concurrent commands share one transaction (see ledger/group_commit.py)."""
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url)

@@ -1,0 +1,72 @@
+"""Unit of work: the aggregates one command reads and changes, saved in one transaction.
+
+A command is a function `(uow) -> result`. It loads aggregates through the unit of work and
+adds the ones it creates; whoever runs it saves every aggregate of the unit in one `save()`.
+
+A child unit of work runs one command inside a group commit (see `group_commit.py`): it sees
+its parent's aggregates, including their pending events, but works on copies, so a command
+that raises leaves the parent exactly as it was.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+
+A = TypeVar("A", bound=Aggregate)
+Command = Callable[["UnitOfWork"], Any]
+
+
+class UnitOfWork:
+    def __init__(self, app: Application, parent: UnitOfWork | None = None) -> None:
+        self.app = app
+        self.parent = parent
+        self.aggregates: dict[UUID, Aggregate] = {}
+        # Aggregates loaded from the store but not (yet) touched, shared by the whole batch.
+        self._loaded: dict[UUID, Aggregate | None] = {} if parent is None else parent._loaded
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate with this id, or None if it does not exist."""
+        aggregate = self._lookup(aggregate_id)
+        if aggregate is None:
+            return None
+        if not isinstance(aggregate, cls):
+            return None
+        return aggregate
+
+    def _lookup(self, aggregate_id: UUID) -> Aggregate | None:
+        if aggregate_id in self.aggregates:
+            return self.aggregates[aggregate_id]
+        if self.parent is not None and aggregate_id in self.parent.aggregates:
+            found: Aggregate | None = copy.deepcopy(self.parent.aggregates[aggregate_id])
+        else:
+            if aggregate_id not in self._loaded:
+                self._loaded[aggregate_id] = self._load(aggregate_id)
+            pristine = self._loaded[aggregate_id]
+            found = copy.deepcopy(pristine) if self.parent is not None else pristine
+        if found is not None:
+            self.aggregates[aggregate_id] = found
+        return found
+
+    def _load(self, aggregate_id: UUID) -> Aggregate | None:
+        try:
+            return self.app.repository.get(aggregate_id)  # type: ignore[no-any-return]
+        except AggregateNotFoundError:
+            return None
+
+    def add(self, aggregate: A) -> A:
+        self.aggregates[aggregate.id] = aggregate
+        return aggregate
+
+    def merge_into_parent(self) -> None:
+        assert self.parent is not None
+        self.parent.aggregates.update(self.aggregates)
+
+    def pending(self) -> list[Aggregate]:
+        """Aggregates with events to save."""
+        return [a for a in self.aggregates.values() if a.pending_events]
