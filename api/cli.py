@@ -8,6 +8,7 @@ from rich.console import Console
 
 from ledger.bootstrap import migrate as migrate_schema
 from ledger.settings import Settings
+from projections.cli import register as register_projection_commands
 
 cli = typer.Typer(help="Kvit: an event-sourced payment ledger for ЖКУ.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -34,6 +35,9 @@ def serve(
     from api.app import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port)
+
+
+register_projection_commands(cli)
 
 
 def main() -> None:
