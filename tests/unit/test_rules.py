@@ -1,0 +1,282 @@
+"""Every rule and every named error of the ledger, in memory."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.errors import (
+    AccountAlreadyOpenError,
+    BillAlreadyIssuedError,
+    BillStateConflictError,
+    InvalidAccountKeyError,
+    InvalidAmountError,
+    InvalidBillError,
+    InvalidIdentifierError,
+    InvalidPaymentMethodError,
+    NothingDueError,
+    OperationMismatchError,
+    PaymentStateConflictError,
+    SupplierAlreadyRegisteredError,
+    TopUpStateConflictError,
+    UnknownAccountError,
+    UnknownBillError,
+    UnknownPaymentError,
+    UnknownSupplierError,
+    UnknownWalletError,
+    WalletOwnershipError,
+)
+from ledger.postings import ACQUIRER_CLEARING
+from tests.fixtures import (
+    ACCOUNT_NUMBER,
+    BILL_TOTAL,
+    DOCUMENT_ID,
+    INN,
+    KPP,
+    REQUISITES,
+    World,
+    setup_world,
+)
+
+
+@pytest.fixture
+def world(memory_ledger: Ledger) -> World:
+    return setup_world(memory_ledger, wallet_balance=1_000_000)
+
+
+def pay(ledger: Ledger, world: World, key: str, **overrides: object) -> dict[str, object]:
+    request: dict[str, object] = dict(
+        payer_id=world.payer_id,
+        account_id=world.account_id,
+        method="wallet",
+        wallet_id=world.wallet_id,
+        confirm=True,
+        idempotency_key=key,
+    )
+    request.update(overrides)
+    return ledger.create_payment(**request).result  # type: ignore[arg-type]
+
+
+# --- registry ----------------------------------------------------------------------------------
+def test_supplier_is_unique_per_inn(memory_ledger: Ledger, world: World) -> None:
+    with pytest.raises(SupplierAlreadyRegisteredError) as caught:
+        memory_ledger.register_supplier(
+            inn=INN, kpp=KPP, name="Другая УК", requisites=REQUISITES, idempotency_key="other"
+        )
+    assert caught.value.data["supplier_id"] == str(world.supplier_id)
+
+
+def test_supplier_with_bad_requisites_is_rejected(memory_ledger: Ledger) -> None:
+    bad = {**REQUISITES, "settlement_account": "40702810138250123018"}
+    with pytest.raises(InvalidAccountKeyError):
+        memory_ledger.register_supplier(
+            inn=INN, kpp=KPP, name="УК", requisites=bad, idempotency_key="k"
+        )
+
+
+def test_requisites_history_is_kept_and_payments_fix_them_at_creation(
+    memory_ledger: Ledger, world: World
+) -> None:
+    before = pay(memory_ledger, world, "before", amount=100)
+    new = {**REQUISITES, "settlement_account": "03100643000000013400", "bank_name": "УФК"}
+    memory_ledger.change_supplier_requisites(
+        supplier_id=world.supplier_id, requisites=new, idempotency_key="change"
+    )
+    after = pay(memory_ledger, world, "after", amount=100)
+
+    supplier = memory_ledger.get_supplier(world.supplier_id)
+    assert [r["settlement_account"] for _, r in supplier.requisites_history] == [
+        "40702810138250123017",
+        "03100643000000013400",
+    ]
+    assert before["recipient"]["settlement_account"] == "40702810138250123017"  # type: ignore[index]
+    assert after["recipient"]["settlement_account"] == "03100643000000013400"  # type: ignore[index]
+
+
+def test_unknown_supplier_and_duplicate_account(memory_ledger: Ledger, world: World) -> None:
+    with pytest.raises(UnknownSupplierError):
+        memory_ledger.open_account(
+            supplier_id=uuid4(), account_number="1", address="x", idempotency_key="a"
+        )
+    with pytest.raises(AccountAlreadyOpenError):
+        memory_ledger.open_account(
+            supplier_id=world.supplier_id,
+            account_number=ACCOUNT_NUMBER,
+            address="x",
+            idempotency_key="again",
+        )
+
+
+def test_link_unknown_account_and_linking_twice(memory_ledger: Ledger, world: World) -> None:
+    with pytest.raises(UnknownAccountError):
+        memory_ledger.link_payer(payer_id="p", supplier_inn=INN, account_number="nope")
+    memory_ledger.link_payer(payer_id=world.payer_id, supplier_inn=INN, account_number=ACCOUNT_NUMBER)
+    assert memory_ledger.get_account(world.account_id).payer_ids == [world.payer_id]
+
+
+def test_bill_rules(memory_ledger: Ledger, world: World) -> None:
+    with pytest.raises(BillAlreadyIssuedError):
+        memory_ledger.issue_bill(
+            account_id=world.account_id,
+            document_id=DOCUMENT_ID,
+            period="2026-03",
+            lines=[{"service": "ХВС", "amount": 1}],
+            due_date="2026-04-15",
+            idempotency_key="dup",
+        )
+    with pytest.raises(InvalidBillError):
+        memory_ledger.issue_bill(
+            account_id=world.account_id,
+            document_id="70АА000560-01-7000",
+            period="2026-04",
+            lines=[{"service": "Перерасчёт", "amount": -5}],
+            due_date="2026-05-15",
+            idempotency_key="neg",
+        )
+    with pytest.raises(InvalidIdentifierError):
+        memory_ledger.issue_bill(
+            account_id=world.account_id,
+            document_id="70АА000560-01-7001",
+            period="2026-4",
+            lines=[{"service": "ХВС", "amount": 5}],
+            due_date="2026-05-15",
+            idempotency_key="period",
+        )
+
+
+def test_replaced_bill_keeps_what_was_paid_and_cannot_be_paid_itself(
+    memory_ledger: Ledger, world: World
+) -> None:
+    pay(memory_ledger, world, "part", document_id=DOCUMENT_ID, amount=23_417)
+    replacement = memory_ledger.issue_bill(
+        account_id=world.account_id,
+        document_id="70АА000560-01-6104",
+        period="2026-03",
+        lines=[{"service": "Отопление", "amount": 450_000}, {"service": "ХВС", "amount": 23_417}],
+        due_date="2026-04-15",
+        replaces=world.bill_id,
+        idempotency_key="replace",
+    )
+    assert memory_ledger.get_bill(world.bill_id).withdrawn
+    account = memory_ledger.get_account(world.account_id)
+    assert account.due(UUID(replacement.result["bill_id"])) == 450_000
+    assert account.due() == 450_000
+    with pytest.raises(BillStateConflictError):
+        pay(memory_ledger, world, "old", document_id=DOCUMENT_ID)
+    with pytest.raises(BillStateConflictError):
+        memory_ledger.withdraw_bill(bill_id=world.bill_id, reason="again")
+
+
+# --- payments ----------------------------------------------------------------------------------
+def test_amount_defaults_to_what_is_due_and_nothing_due_needs_an_amount(
+    memory_ledger: Ledger, world: World
+) -> None:
+    first = pay(memory_ledger, world, "all")
+    assert first["amount"] == BILL_TOTAL
+    with pytest.raises(NothingDueError):
+        pay(memory_ledger, world, "nothing-left")
+    advance = pay(memory_ledger, world, "advance", amount=10_000)
+    assert advance["status"] == "succeeded"
+
+
+def test_unknown_and_foreign_references(memory_ledger: Ledger, world: World) -> None:
+    other = setup_other_account(memory_ledger, world)
+    with pytest.raises(UnknownAccountError):
+        pay(memory_ledger, world, "a", account_id=uuid4())
+    with pytest.raises(UnknownBillError):
+        pay(memory_ledger, world, "b", document_id="70АА000560-01-9999")
+    with pytest.raises(UnknownBillError):
+        pay(memory_ledger, world, "c", account_id=other, document_id=DOCUMENT_ID)
+    with pytest.raises(UnknownWalletError):
+        pay(memory_ledger, world, "d", payer_id="someone-else")
+    with pytest.raises(WalletOwnershipError):
+        pay(memory_ledger, world, "e", wallet_id=None)
+    with pytest.raises(InvalidPaymentMethodError):
+        pay(memory_ledger, world, "f", method="cash")
+    with pytest.raises(UnknownPaymentError):
+        memory_ledger.confirm_payment(payment_id=uuid4(), payer_id="x", idempotency_key="g")
+
+
+def setup_other_account(ledger: Ledger, world: World) -> UUID:
+    opened = ledger.open_account(
+        supplier_id=world.supplier_id, account_number="2", address="x", idempotency_key="other"
+    )
+    return UUID(opened.result["account_id"])
+
+
+@pytest.mark.parametrize("amount", [0, -1, 10**13, True, 1.5])
+def test_amount_must_be_positive_whole_kopecks(
+    memory_ledger: Ledger, world: World, amount: object
+) -> None:
+    with pytest.raises(InvalidAmountError):
+        pay(memory_ledger, world, f"amount-{amount!r}", amount=amount)
+
+
+def test_another_payer_cannot_touch_a_payment(memory_ledger: Ledger, world: World) -> None:
+    created = pay(memory_ledger, world, "mine", method="card", confirm=False, amount=100)
+    with pytest.raises(UnknownPaymentError):
+        memory_ledger.cancel_payment(
+            payment_id=UUID(str(created["id"])), payer_id="intruder", idempotency_key="x"
+        )
+
+
+def test_card_declined_fails_and_cannot_be_canceled_in_processing(
+    memory_ledger: Ledger, world: World
+) -> None:
+    created = pay(memory_ledger, world, "card", method="card", amount=700)
+    payment_id = UUID(str(created["id"]))
+    assert created["status"] == "processing"
+    with pytest.raises(PaymentStateConflictError):
+        memory_ledger.cancel_payment(
+            payment_id=payment_id, payer_id=world.payer_id, idempotency_key="cancel"
+        )
+    with pytest.raises(OperationMismatchError):
+        memory_ledger.settle_card_payment(
+            payment_id=payment_id, succeeded=False, amount=701, acquirer_ref="a"
+        )
+    failed = memory_ledger.settle_card_payment(
+        payment_id=payment_id, succeeded=False, amount=700, acquirer_ref="a"
+    )
+    assert failed.result["status"] == "failed"
+    with pytest.raises(PaymentStateConflictError):
+        memory_ledger.settle_card_payment(
+            payment_id=payment_id, succeeded=True, amount=700, acquirer_ref="b"
+        )
+    with pytest.raises(PaymentStateConflictError):
+        memory_ledger.refund_payment(payment_id=payment_id, amount=1, idempotency_key="r")
+
+
+def test_card_refund_goes_back_through_the_acquirer(memory_ledger: Ledger, world: World) -> None:
+    created = pay(memory_ledger, world, "card", method="card", amount=700)
+    payment_id = UUID(str(created["id"]))
+    memory_ledger.settle_card_payment(
+        payment_id=payment_id, succeeded=True, amount=700, acquirer_ref="a"
+    )
+    refund = memory_ledger.refund_payment(payment_id=payment_id, amount=200, idempotency_key="r")
+    assert refund.result["payment"]["refunded"] == 200
+    events = memory_ledger.repository.get(payment_id)
+    assert events.refunded == 200
+    last = list(memory_ledger.events.get(payment_id))[-1]
+    assert last.postings[1] == {"account": ACQUIRER_CLEARING, "amount": -200}  # type: ignore[attr-defined]
+
+
+def test_top_up_outcomes(memory_ledger: Ledger, world: World) -> None:
+    requested = memory_ledger.request_top_up(
+        wallet_id=world.wallet_id, payer_id=world.payer_id, amount=500, idempotency_key="t"
+    )
+    top_up_id = UUID(requested.result["top_up_id"])
+    assert requested.result["status"] == "processing"
+    with pytest.raises(OperationMismatchError):
+        memory_ledger.settle_top_up(top_up_id=top_up_id, succeeded=True, amount=5, acquirer_ref="a")
+    memory_ledger.settle_top_up(top_up_id=top_up_id, succeeded=False, amount=500, acquirer_ref="a")
+    assert memory_ledger.get_wallet(world.wallet_id).balance == 1_000_000
+    with pytest.raises(TopUpStateConflictError):
+        memory_ledger.settle_top_up(
+            top_up_id=top_up_id, succeeded=True, amount=500, acquirer_ref="b"
+        )
+    with pytest.raises(UnknownWalletError):
+        memory_ledger.request_top_up(
+            wallet_id=world.wallet_id, payer_id="intruder", amount=500, idempotency_key="t2"
+        )
