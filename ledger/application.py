@@ -20,6 +20,7 @@ from ledger.domain.bill import BillLine
 from ledger.domain.payment import PaymentMethod
 from ledger.errors import InvalidPaymentMethodError, UnknownAccountError
 from ledger.group_commit import GroupCommitter, Outcome, run_alone
+from ledger.idempotent import derived_id, idempotent
 from ledger.identifiers import (
     parse_account_number,
     parse_document_id,
@@ -29,14 +30,13 @@ from ledger.identifiers import (
     parse_period,
     parse_uin,
 )
-from ledger.idempotent import derived_id, idempotent
 from ledger.unit_of_work import Command, UnitOfWork
 
 OPERATOR_SCOPE = "operator"
 ACQUIRER_SCOPE = "acquirer"
 
 
-class Ledger(Application):
+class Ledger(Application[UUID]):
     name = "kvit"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         PersonalAccount: 200,
@@ -107,9 +107,7 @@ class Ledger(Application):
             scope,
             idempotency_key,
             request,
-            lambda uow: registry.change_requisites(
-                uow, supplier_id=supplier_id, requisites=parsed
-            ),
+            lambda uow: registry.change_requisites(uow, supplier_id=supplier_id, requisites=parsed),
         )
 
     def open_account(
@@ -124,7 +122,12 @@ class Ledger(Application):
     ) -> Outcome:
         number = parse_account_number(account_number)
         els = parse_els(els) if els else None
-        request = {"supplier_id": str(supplier_id), "number": number, "els": els, "address": address}
+        request = {
+            "supplier_id": str(supplier_id),
+            "number": number,
+            "els": els,
+            "address": address,
+        }
         return self._keyed(
             "open_account",
             scope,
@@ -247,9 +250,7 @@ class Ledger(Application):
         """Pay a personal account, by its id or by the supplier's requisites (ИНН + number)."""
         if account_id is None:
             if supplier_inn is None or account_number is None:
-                raise UnknownAccountError(
-                    "give account_id, or supplier_inn with account_number"
-                )
+                raise UnknownAccountError("give account_id, or supplier_inn with account_number")
             account_id = PersonalAccount.id_for(
                 parse_inn(supplier_inn), parse_account_number(account_number)
             )

@@ -15,12 +15,6 @@ class LedgerError(Exception):
         self.message = message
         self.data = data
 
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.data == self.data  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.message))
-
 
 # --- identifiers and input -------------------------------------------------------------------
 class InvalidIdentifierError(LedgerError):

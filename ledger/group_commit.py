@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
@@ -40,7 +41,7 @@ class Outcome:
     position: int
 
 
-def save_unit(app: Application, uow: UnitOfWork) -> int:
+def save_unit(app: Application[UUID], uow: UnitOfWork) -> int:
     """Save every changed aggregate in one transaction; return the highest position written."""
     pending = uow.pending()
     if not pending:
@@ -49,7 +50,7 @@ def save_unit(app: Application, uow: UnitOfWork) -> int:
     return max(r.notification.id for r in recordings)
 
 
-def run_alone(app: Application, command: Command) -> Outcome:
+def run_alone(app: Application[UUID], command: Command) -> Outcome:
     """Run one command in its own transaction, re-running it on version conflicts."""
     for attempt in range(MAX_ATTEMPTS):
         uow = UnitOfWork(app)
@@ -76,7 +77,7 @@ class _Pending:
 
 
 class GroupCommitter:
-    def __init__(self, app: Application, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, app: Application[UUID], max_batch: int = MAX_BATCH) -> None:
         self.app = app
         self.max_batch = max_batch
         self._cond = threading.Condition()
@@ -127,7 +128,7 @@ class GroupCommitter:
             child = UnitOfWork(self.app, parent=shared)
             try:
                 result = item.command(child)
-            except Exception as error:  # noqa: BLE001 - handed to the command's own caller
+            except Exception as error:
                 failures.append((item, error))
                 continue
             child.merge_into_parent()
@@ -139,18 +140,18 @@ class GroupCommitter:
             # command alone (the failed ones too, since they saw the batch's effects).
             self._run_each_alone(batch)
             return
-        except Exception as error:  # noqa: BLE001 - e.g. the database is down: all fail alike
+        except Exception as error:
             for item in batch:
                 item.settle(error=error)
             return
         for item, result in results:
             item.settle(Outcome(result, position))
-        for item, error in failures:
-            item.settle(error=error)
+        for item, failure in failures:
+            item.settle(error=failure)
 
     def _run_each_alone(self, batch: list[_Pending]) -> None:
         for item in batch:
             try:
                 item.settle(run_alone(self.app, item.command))
-            except Exception as error:  # noqa: BLE001 - handed to the command's own caller
+            except Exception as error:
                 item.settle(error=error)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from ledger.domain.ids import natural_id
 from ledger.domain.idempotency import IdempotencyRecord, fingerprint
+from ledger.domain.ids import natural_id
 from ledger.errors import IdempotencyKeyReusedError, InvalidIdentifierError
 from ledger.unit_of_work import Command, UnitOfWork
 

@@ -78,7 +78,7 @@ def _parse_20_digits(value: str, field: str) -> str:
 
 
 def parse_settlement_account(value: str, *, bik: str) -> str:
-    """Расчётный счёт, keyed with the last 3 digits of the БИК; treasury 03… accounts have no key."""
+    """Расчётный счёт, keyed with the last 3 digits of the БИК; treasury 03… has no key."""
     account = _parse_20_digits(value, "settlement_account")
     if account.startswith("03"):
         return account

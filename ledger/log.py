@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
@@ -14,7 +15,7 @@ READ_BATCH = 1000
 
 
 def iter_events(
-    app: Application, *, after: int = 0, batch: int = READ_BATCH
+    app: Application[UUID], *, after: int = 0, batch: int = READ_BATCH
 ) -> Iterator[tuple[int, DomainEventProtocol[Any]]]:
     """Every stored event after position `after`, with its position (notification id)."""
     start = after + 1

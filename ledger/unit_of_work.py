@@ -23,7 +23,7 @@ Command = Callable[["UnitOfWork"], Any]
 
 
 class UnitOfWork:
-    def __init__(self, app: Application, parent: UnitOfWork | None = None) -> None:
+    def __init__(self, app: Application[UUID], parent: UnitOfWork | None = None) -> None:
         self.app = app
         self.parent = parent
         self.aggregates: dict[UUID, Aggregate] = {}
@@ -55,7 +55,7 @@ class UnitOfWork:
 
     def _load(self, aggregate_id: UUID) -> Aggregate | None:
         try:
-            return self.app.repository.get(aggregate_id)  # type: ignore[no-any-return]
+            return self.app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
 

@@ -42,7 +42,7 @@ class Payment(Aggregate):
     def __init__(
         self,
         *,
-        id: UUID,  # noqa: A002 - derived from the idempotency key by the caller
+        id: UUID,
         payer_id: str,
         account_id: UUID,
         supplier_id: UUID,

@@ -18,7 +18,7 @@ class Wallet(Aggregate):
         TOPIC = "kvit.wallet.created"
 
     @event("Opened", topic="kvit.wallet.opened")
-    def __init__(self, *, id: UUID, payer_id: str) -> None:  # noqa: A002
+    def __init__(self, *, id: UUID, payer_id: str) -> None:
         self.payer_id = payer_id
         self.balance = 0
 
