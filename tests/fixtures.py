@@ -18,7 +18,10 @@ REQUISITES = {
 }
 ACCOUNT_NUMBER = "0667000001"
 DOCUMENT_ID = "70АА000560-01-6103"
-LINES = [{"service": "Холодное водоснабжение", "amount": 23417}, {"service": "Отопление", "amount": 500000}]
+LINES = [
+    {"service": "Холодное водоснабжение", "amount": 23417},
+    {"service": "Отопление", "amount": 500000},
+]
 BILL_TOTAL = 523417
 
 

@@ -85,15 +85,19 @@ def test_concurrent_retries_of_one_key_make_exactly_one_payment(
     apps = [pg_ledger, second_process_ledger]
 
     def attempt(i: int) -> dict[str, object]:
-        return apps[i % 2].create_payment(
-            payer_id=world.payer_id,
-            account_id=world.account_id,
-            method="wallet",
-            wallet_id=world.wallet_id,
-            amount=1_000,
-            confirm=True,
-            idempotency_key="the-one",
-        ).result
+        return (
+            apps[i % 2]
+            .create_payment(
+                payer_id=world.payer_id,
+                account_id=world.account_id,
+                method="wallet",
+                wallet_id=world.wallet_id,
+                amount=1_000,
+                confirm=True,
+                idempotency_key="the-one",
+            )
+            .result
+        )
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(attempt, range(16)))
@@ -101,9 +105,7 @@ def test_concurrent_retries_of_one_key_make_exactly_one_payment(
     assert len({r["id"] for r in results}) == 1
     assert sum(not r["replayed"] for r in results) == 1
     assert pg_ledger.get_wallet(world.wallet_id).balance == 4_000
-    debits = [
-        e for _, e in iter_events(pg_ledger) if type(e).__qualname__ == "Wallet.Debited"
-    ]
+    debits = [e for _, e in iter_events(pg_ledger) if type(e).__qualname__ == "Wallet.Debited"]
     assert len(debits) == 1
 
 

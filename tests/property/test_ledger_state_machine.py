@@ -152,7 +152,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.model.wallets) < MAX_EACH)
     @rule(target=wallets, payer=st.sampled_from(PAYERS))
     def open_wallet(self, payer: str) -> UUID:
-        wallet_id = UUID(self.keyed("open_wallet", payer_id=payer, idempotency_key=self.key())["wallet_id"])
+        wallet_id = UUID(
+            self.keyed("open_wallet", payer_id=payer, idempotency_key=self.key())["wallet_id"]
+        )
         self.model.wallets[wallet_id] = (payer, 0)
         return wallet_id
 
@@ -160,7 +162,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def request_top_up(self, wallet: UUID, amount: int) -> UUID:
         owner, _ = self.model.wallets[wallet]
         result = self.keyed(
-            "request_top_up", wallet_id=wallet, payer_id=owner, amount=amount, idempotency_key=self.key()
+            "request_top_up",
+            wallet_id=wallet,
+            payer_id=owner,
+            amount=amount,
+            idempotency_key=self.key(),
         )
         top_up_id = UUID(result["top_up_id"])
         self.model.top_ups[top_up_id] = (wallet, amount, "processing")
@@ -211,9 +217,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 idempotency_key=self.key(),
             )
         except LedgerError as error:
-            assert effective == 0 or (
-                method == "wallet" and confirm and effective > balance
-            ), error
+            assert effective == 0 or (method == "wallet" and confirm and effective > balance), error
             return multiple()
         payment = ModelPayment(
             owner, account, None, effective, method, wallet if method == "wallet" else None
@@ -253,7 +257,10 @@ class LedgerMachine(RuleBasedStateMachine):
         balance = self.model.wallets[model.wallet][1] if model.wallet else 0
         try:
             self.keyed(
-                "confirm_payment", payment_id=payment, payer_id=model.payer, idempotency_key=self.key()
+                "confirm_payment",
+                payment_id=payment,
+                payer_id=model.payer,
+                idempotency_key=self.key(),
             )
         except LedgerError as error:
             assert model.status != "requires_confirmation" or (
@@ -285,7 +292,10 @@ class LedgerMachine(RuleBasedStateMachine):
         model = self.model.payments[payment]
         try:
             self.keyed(
-                "cancel_payment", payment_id=payment, payer_id=model.payer, idempotency_key=self.key()
+                "cancel_payment",
+                payment_id=payment,
+                payer_id=model.payer,
+                idempotency_key=self.key(),
             )
         except LedgerError:
             assert model.status != "requires_confirmation"
@@ -296,7 +306,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def refund_payment(self, payment: UUID, amount: int) -> None:
         model = self.model.payments[payment]
         try:
-            self.keyed("refund_payment", payment_id=payment, amount=amount, idempotency_key=self.key())
+            self.keyed(
+                "refund_payment", payment_id=payment, amount=amount, idempotency_key=self.key()
+            )
         except LedgerError:
             assert model.status != "succeeded" or amount > model.amount - model.refunded
             return
@@ -308,7 +320,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def refund_part_of_a_succeeded_payment(self, data: st.DataObject) -> None:
         refundable = sorted(
-            p for p, m in self.model.payments.items() if m.status == "succeeded" and m.refunded < m.amount
+            p
+            for p, m in self.model.payments.items()
+            if m.status == "succeeded" and m.refunded < m.amount
         )
         if refundable:
             payment = data.draw(st.sampled_from(refundable))
@@ -332,13 +346,20 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         wallet = data.draw(st.sampled_from(sorted(self.model.wallets)))
         owner, _ = self.model.wallets[wallet]
-        used = [k for name, k, _ in self.model.keyed if name == "request_top_up" and k["payer_id"] == owner]
+        used = [
+            k
+            for name, k, _ in self.model.keyed
+            if name == "request_top_up" and k["payer_id"] == owner
+        ]
         if not used:
             return
         before = self.ledger.recorder.max_notification_id()
         try:
             self.ledger.request_top_up(
-                wallet_id=wallet, payer_id=owner, amount=10**9, idempotency_key=used[0]["idempotency_key"]
+                wallet_id=wallet,
+                payer_id=owner,
+                amount=10**9,
+                idempotency_key=used[0]["idempotency_key"],
             )
         except LedgerError as error:
             assert error.code == "idempotency_key_reused"

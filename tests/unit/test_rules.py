@@ -112,7 +112,9 @@ def test_unknown_supplier_and_duplicate_account(memory_ledger: Ledger, world: Wo
 def test_link_unknown_account_and_linking_twice(memory_ledger: Ledger, world: World) -> None:
     with pytest.raises(UnknownAccountError):
         memory_ledger.link_payer(payer_id="p", supplier_inn=INN, account_number="nope")
-    memory_ledger.link_payer(payer_id=world.payer_id, supplier_inn=INN, account_number=ACCOUNT_NUMBER)
+    memory_ledger.link_payer(
+        payer_id=world.payer_id, supplier_inn=INN, account_number=ACCOUNT_NUMBER
+    )
     assert memory_ledger.get_account(world.account_id).payer_ids == [world.payer_id]
 
 
