@@ -33,7 +33,11 @@ from ledger.identifiers import (
 from ledger.unit_of_work import Command, UnitOfWork
 
 OPERATOR_SCOPE = "operator"
-ACQUIRER_SCOPE = "acquirer"
+
+
+def payer_scope(payer_id: str) -> str:
+    """A resident's idempotency scope; prefixed so no payer id can name another scope."""
+    return f"payer:{payer_id}"
 
 
 class Ledger(Application[UUID]):
@@ -138,14 +142,26 @@ class Ledger(Application[UUID]):
             ),
         )
 
-    def link_payer(self, *, payer_id: str, supplier_inn: str, account_number: str) -> Outcome:
-        """Naturally idempotent: linking twice leaves one link."""
+    def link_payer(
+        self,
+        *,
+        payer_id: str,
+        supplier_inn: str,
+        account_number: str,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Naturally idempotent (linking twice leaves one link); a key is honoured if given."""
         inn, number = parse_inn(supplier_inn), parse_account_number(account_number)
-        return self.execute(
-            lambda uow: registry.link_payer(
+
+        def link(uow: UnitOfWork) -> dict[str, Any]:
+            return registry.link_payer(
                 uow, payer_id=payer_id, supplier_inn=inn, account_number=number
             )
-        )
+
+        if idempotency_key is None:
+            return self.execute(link)
+        request = {"supplier_inn": inn, "account_number": number}
+        return self._keyed("link_payer", payer_scope(payer_id), idempotency_key, request, link)
 
     def issue_bill(
         self,
@@ -194,10 +210,10 @@ class Ledger(Application[UUID]):
 
     # --- wallets and top-ups -------------------------------------------------------------------
     def open_wallet(self, *, payer_id: str, idempotency_key: str) -> Outcome:
-        wallet_id = derived_id("wallet", payer_id, idempotency_key)
+        wallet_id = derived_id("wallet", payer_scope(payer_id), idempotency_key)
         return self._keyed(
             "open_wallet",
-            payer_id,
+            payer_scope(payer_id),
             idempotency_key,
             {},
             lambda uow: money.open_wallet(uow, wallet_id=wallet_id, payer_id=payer_id),
@@ -206,11 +222,11 @@ class Ledger(Application[UUID]):
     def request_top_up(
         self, *, wallet_id: UUID, payer_id: str, amount: int, idempotency_key: str
     ) -> Outcome:
-        top_up_id = derived_id("top_up", payer_id, idempotency_key)
+        top_up_id = derived_id("top_up", payer_scope(payer_id), idempotency_key)
         request = {"wallet_id": str(wallet_id), "amount": amount}
         return self._keyed(
             "request_top_up",
-            payer_id,
+            payer_scope(payer_id),
             idempotency_key,
             request,
             lambda uow: money.request_top_up(
@@ -259,7 +275,7 @@ class Ledger(Application[UUID]):
                 f"method must be card or wallet, got {method!r}", method=method
             )
         document_id = parse_document_id(document_id) if document_id else None
-        payment_id = derived_id("payment", payer_id, idempotency_key)
+        payment_id = derived_id("payment", payer_scope(payer_id), idempotency_key)
         request = {
             "account_id": str(account_id),
             "document_id": document_id,
@@ -271,7 +287,7 @@ class Ledger(Application[UUID]):
         }
         return self._keyed(
             "create_payment",
-            payer_id,
+            payer_scope(payer_id),
             idempotency_key,
             request,
             lambda uow: money.create_payment(
@@ -291,7 +307,7 @@ class Ledger(Application[UUID]):
     def confirm_payment(self, *, payment_id: UUID, payer_id: str, idempotency_key: str) -> Outcome:
         return self._keyed(
             "confirm_payment",
-            payer_id,
+            payer_scope(payer_id),
             idempotency_key,
             {"payment_id": str(payment_id)},
             lambda uow: money.confirm_payment(uow, payment_id=payment_id, payer_id=payer_id),
@@ -315,7 +331,7 @@ class Ledger(Application[UUID]):
     ) -> Outcome:
         return self._keyed(
             "cancel_payment",
-            payer_id,
+            payer_scope(payer_id),
             idempotency_key,
             {"payment_id": str(payment_id), "reason": reason},
             lambda uow: money.cancel_payment(
