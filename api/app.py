@@ -1,39 +1,80 @@
-"""The FastAPI application. For now it serves health and the OpenAPI page (the API issue adds
-the resident, operator and auditor routes)."""
+"""The FastAPI application: the resident, operator and auditor contract.
+
+One Ledger (write side) and one ReadModels (read side) per process. Routes are plain `def`
+functions (the event store has no async API), run in the threadpool.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
+from api import metrics, problems
+from api.acquirer import sandbox
+from api.auth import secret_key
+from api.problems import PayloadTooLargeProblem
+from api.routes import accounts, acquirer, me, ops, payments, suppliers, wallets
+from api.settings import ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.settings import Settings
+from projections.read_models import ReadModels
 
 
-def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    ledger: Ledger | None = None,
+    deliver: sandbox.Deliver | None = None,
+) -> FastAPI:
+    """`ledger` lets tests share one in-memory ledger; `deliver` replaces the sandbox
+    acquirer's HTTP call to the webhook (tests route it through their own client)."""
+    settings = settings or ApiSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = ledger or build_ledger(settings)
+        app.state.read_models = ReadModels(settings, app.state.ledger).start()
         yield
+        app.state.read_models.close()
         if ledger is None:
             app.state.ledger.close()
 
-    app = FastAPI(title="Kvit", version="0.1.0", lifespan=lifespan)
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["ops"])
-    def readyz() -> dict[str, str | int]:
-        """Readiness: the event store answers; reports the log's newest position."""
-        position = app.state.ledger.recorder.max_notification_id() or 0
-        return {"status": "ready", "position": position}
-
+    app = FastAPI(
+        title="Kvit",
+        version="0.1.0",
+        summary="Event-sourced payment ledger for housing and utility bills (ЖКУ)",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.secret_key = secret_key(settings)
+    app.state.acquirer = sandbox.SandboxAcquirer(
+        settings.public_url, settings.acquirer_secret, deliver
+    )
+    problems.install(app)
+    metrics.install(app)
+    limit_body_size(app, settings.max_body_bytes)
+    for module in (ops, suppliers, accounts, me, wallets, payments, acquirer):
+        app.include_router(module.router)
+    app.include_router(sandbox.router)
     return app
+
+
+def limit_body_size(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def refuse_large_bodies(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            error = PayloadTooLargeProblem(f"bodies are limited to {limit} bytes", limit=limit)
+            return problems.problem(
+                request,
+                status=error.status,
+                code=error.code,
+                title=error.title,
+                detail=error.detail,
+                limit=limit,
+            )
+        return await call_next(request)

@@ -1,4 +1,4 @@
-"""The `kvit` command line: serve, migrate (more commands arrive with their issues)."""
+"""The `kvit` command line: serve, migrate, token (and the read side's commands)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,34 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from ledger.bootstrap import migrate as migrate_schema
-from ledger.settings import Settings
+from api.auth import Role, issue_token, secret_key
+from api.settings import ApiSettings
+from ledger.bootstrap import migrate as migrate_event_store
 from projections.cli import register as register_projection_commands
 
 cli = typer.Typer(help="Kvit: an event-sourced payment ledger for ЖКУ.", no_args_is_help=True)
 err = Console(stderr=True)
 
 
+def migrate_all(settings: ApiSettings) -> None:
+    """The event store's tables, then the read models' tables."""
+    from projections import models
+    from projections.schema import migrate as migrate_read_models
+    from projections.settings import ReadSettings, open_store
+
+    migrate_event_store(settings)
+    store = open_store(settings, ReadSettings())
+    try:
+        migrate_read_models(store, models.build())
+    finally:
+        store.close()
+
+
 @cli.command()
 def migrate() -> None:
     """Create the database schema (run once before starting workers on PostgreSQL)."""
-    settings = Settings()
-    migrate_schema(settings)
+    settings = ApiSettings()
+    migrate_all(settings)
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite in {settings.data_dir}"
     err.print(f"schema ready on {where}")
 
@@ -27,14 +42,31 @@ def migrate() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to bind"),
     port: int = typer.Option(8000, help="port to bind"),
+    workers: int = typer.Option(1, min=1, help="worker processes (PostgreSQL only)"),
 ) -> None:
-    """Serve the HTTP API. On SQLite (no KVIT_DATABASE_URL) the schema is created first."""
-    settings = Settings()
+    """Serve the HTTP API. On SQLite (no KVIT_DATABASE_URL) the schema is created first and the
+    projections run inside this one process."""
+    settings = ApiSettings()
     if not settings.uses_postgres:
-        migrate_schema(settings)
-    from api.app import create_app
+        if workers > 1:
+            err.print("[red]--workers > 1 needs PostgreSQL (KVIT_DATABASE_URL)[/red]")
+            raise typer.Exit(2)
+        migrate_all(settings)
+    secret_key(settings)  # created once here, before workers race for it
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
 
-    uvicorn.run(create_app(settings), host=host, port=port)
+
+@cli.command()
+def token(
+    role: Role = typer.Option(..., help="resident, operator or auditor"),
+    payer: str | None = typer.Option(None, help="the payer id (for --role resident)"),
+    lifetime: int = typer.Option(30 * 24 * 3600, help="seconds the token is valid"),
+) -> None:
+    """Print a bearer token, alone on one line of stdout."""
+    if role == Role.RESIDENT and not payer:
+        err.print("[red]--role resident needs --payer ID[/red]")
+        raise typer.Exit(2)
+    print(issue_token(secret_key(ApiSettings()), role, payer, lifetime))
 
 
 register_projection_commands(cli)

@@ -1,0 +1,1 @@
+"""Card acquiring: the interface Kvit needs from an acquirer, and a built-in sandbox."""

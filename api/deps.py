@@ -1,0 +1,92 @@
+"""What routes share: the caller, the ledger, the read models, and the write epilogue."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+
+from api.auth import Caller, Role, authenticate, require
+from api.problems import MissingIdempotencyKeyProblem, ReadTimeoutProblem
+from ledger.application import Ledger
+from ledger.group_commit import Outcome
+from projections.errors import ReadModelTimeoutError
+from projections.read_models import ReadModels
+
+POSITION_HEADER = "Kvit-Position"
+REPLAYED_HEADER = "Idempotent-Replayed"
+LAG_HEADER = "Kvit-Read-Models"
+log = logging.getLogger("kvit.api")
+
+CallerDep = Annotated[Caller, Depends(authenticate)]
+
+
+def ledger(request: Request) -> Ledger:
+    return request.app.state.ledger  # type: ignore[no-any-return]
+
+
+def read_models(request: Request) -> ReadModels:
+    return request.app.state.read_models  # type: ignore[no-any-return]
+
+
+LedgerDep = Annotated[Ledger, Depends(ledger)]
+ReadDep = Annotated[ReadModels, Depends(read_models)]
+
+
+def idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="Required: a retry with the same key and body returns the original result",
+        ),
+    ] = None,
+) -> str:
+    if not idempotency_key:
+        raise MissingIdempotencyKeyProblem("send an Idempotency-Key header with this request")
+    return idempotency_key
+
+
+KeyDep = Annotated[str, Depends(idempotency_key)]
+
+
+def resident(caller: CallerDep) -> Caller:
+    return require(caller, Role.RESIDENT)
+
+
+def operator(caller: CallerDep) -> Caller:
+    return require(caller, Role.OPERATOR)
+
+
+def reader(caller: CallerDep) -> Caller:
+    """Operators and auditors read everything."""
+    return require(caller, Role.OPERATOR, Role.AUDITOR)
+
+
+ResidentDep = Annotated[Caller, Depends(resident)]
+OperatorDep = Annotated[Caller, Depends(operator)]
+ReaderDep = Annotated[Caller, Depends(reader)]
+
+
+def committed(outcome: Outcome, response: Response, rm: ReadModels) -> None:
+    """Read-your-writes: return only once the read models include this write."""
+    response.headers[POSITION_HEADER] = str(outcome.position)
+    if outcome.result.get("replayed"):
+        response.headers[REPLAYED_HEADER] = "true"
+    if outcome.position:
+        rm.wake()
+        try:
+            rm.wait_for(outcome.position)
+        except ReadModelTimeoutError:
+            # The write is committed: report success, never a failure the client might act on.
+            log.warning("read models lag behind position %s", outcome.position)
+            response.headers[LAG_HEADER] = "lagging"
+
+
+def wait(rm: ReadModels, position: int) -> None:
+    try:
+        rm.wait_for(position)
+    except ReadModelTimeoutError as error:
+        raise ReadTimeoutProblem(str(error), position=position) from None

@@ -1,0 +1,197 @@
+"""RFC 9457 problem details: one table from error to status, and the handlers.
+
+Every error a client can cause becomes `application/problem+json` with `type`, `title`,
+`status`, `detail`, `instance`, a stable machine `code` and the error's data (ids, amounts) as
+extension members. Anything else is a 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ledger import errors
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://kvit.dev/problems/"
+log = logging.getLogger("kvit.api")
+
+
+class ApiProblem(Exception):
+    """An error born at the HTTP edge (auth, headers, routing), not in the ledger."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **data: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.data = data
+
+
+class UnauthorizedProblem(ApiProblem):
+    status, code, title = 401, "unauthorized", "Missing or invalid credentials"
+
+
+class ForbiddenProblem(ApiProblem):
+    status, code, title = 403, "forbidden", "Not allowed for this role"
+
+
+class NotFoundProblem(ApiProblem):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MissingIdempotencyKeyProblem(ApiProblem):
+    status, code, title = 400, "idempotency_key_missing", "Idempotency-Key header required"
+
+
+class PayloadTooLargeProblem(ApiProblem):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class BadSignatureProblem(ApiProblem):
+    status, code, title = 401, "unauthorized", "Bad or stale signature"
+
+
+class ReadTimeoutProblem(ApiProblem):
+    status, code, title = 503, "read_model_lagging", "Read model did not catch up in time"
+
+
+# Ledger error class -> (HTTP status, title). Looked up along the class's MRO, so a subclass
+# without its own row takes its parent's.
+LEDGER_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
+    errors.InvalidIdentifierError: (422, "Invalid identifier"),
+    errors.InvalidAmountError: (422, "Invalid amount"),
+    errors.InvalidPaymentMethodError: (422, "Invalid payment method"),
+    errors.InvalidBillError: (422, "Invalid bill"),
+    errors.NotFoundError: (404, "Not found"),
+    errors.AlreadyExistsError: (409, "Already exists"),
+    errors.InsufficientFundsError: (409, "Insufficient funds"),
+    errors.PaymentStateConflictError: (409, "Payment state does not allow this"),
+    errors.TopUpStateConflictError: (409, "Top-up state does not allow this"),
+    errors.BillStateConflictError: (409, "Bill state does not allow this"),
+    errors.RefundExceedsPaymentError: (409, "Refund exceeds what was paid"),
+    errors.NothingDueError: (422, "Nothing is due; give an amount"),
+    errors.WalletOwnershipError: (422, "Wallet required"),
+    errors.OperationMismatchError: (409, "Operation does not match"),
+    errors.IdempotencyKeyReusedError: (422, "Idempotency key reused"),
+    errors.ConcurrentUpdateError: (409, "Concurrent update"),
+}
+
+
+def ledger_status(error: errors.LedgerError) -> tuple[int, str]:
+    for cls in type(error).__mro__:
+        if cls in LEDGER_STATUS:
+            return LEDGER_STATUS[cls]  # type: ignore[index]
+    return 400, "Bad request"
+
+
+def problem(
+    request: Request, *, status: int, code: str, title: str, detail: str, **data: Any
+) -> JSONResponse:
+    body = {
+        "type": TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        **{k: v for k, v in data.items() if k not in {"type", "title", "status", "detail"}},
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.LedgerError)
+    async def on_ledger_error(request: Request, error: errors.LedgerError) -> JSONResponse:
+        status, title = ledger_status(error)
+        return problem(
+            request,
+            status=status,
+            code=error.code,
+            title=title,
+            detail=error.message,
+            **jsonable(error.data),
+        )
+
+    @app.exception_handler(ApiProblem)
+    async def on_api_problem(request: Request, error: ApiProblem) -> JSONResponse:
+        response = problem(
+            request,
+            status=error.status,
+            code=error.code,
+            title=error.title,
+            detail=error.detail,
+            **error.data,
+        )
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        return problem(
+            request,
+            status=422,
+            code="validation_error",
+            title="Request is not valid",
+            detail="the request does not match the schema",
+            errors=[
+                {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                for e in error.errors()
+            ],
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return problem(
+            request,
+            status=error.status_code,
+            code=code,
+            title=str(error.detail),
+            detail=str(error.detail),
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(
+            request,
+            status=500,
+            code="internal_error",
+            title="Internal error",
+            detail="something went wrong on our side; it has been logged",
+        )
+
+
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)
+            for k, v in data.items()}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Declare a route's problem responses, so the OpenAPI document is honest."""
+    schema = {
+        "type": "object",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "code": {"type": "string"},
+        },
+        "additionalProperties": True,
+    }
+    return {
+        status: {"description": "Problem", "content": {PROBLEM_JSON: {"schema": schema}}}
+        for status in (*statuses, 401, 422)
+    }

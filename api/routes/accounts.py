@@ -1,0 +1,204 @@
+"""Personal accounts and their bills: opened by operators, read with projected balances."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from api.auth import Caller, Role
+from api.deps import CallerDep, KeyDep, LedgerDep, OperatorDep, ReadDep, ReaderDep, committed
+from api.problems import NotFoundProblem, responses
+from api.schemas import (
+    AccountOut,
+    BalanceOut,
+    BillIssued,
+    BillOut,
+    Created,
+    HistoryItem,
+    HistoryPage,
+    IssueBill,
+    OpenAccount,
+)
+from projections import queries
+from projections.read_models import ReadModels
+from projections.results import AccountBalance, PaymentEntry
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+
+def account_out(balance: AccountBalance) -> AccountOut:
+    return AccountOut(
+        id=balance.account_id,
+        supplier_id=balance.supplier_id,
+        supplier_inn=balance.supplier_inn,
+        account_number=balance.account_number,
+        els=balance.els,
+        address=balance.address,
+        balance=BalanceOut(
+            accrued=balance.accrued,
+            paid=balance.paid,
+            refunded=balance.refunded,
+            due=balance.due,
+            advance=balance.advance,
+        ),
+        bills=[
+            BillOut(
+                id=b.bill_id,
+                document_id=b.document_id or "",
+                period=b.period or "",
+                due_date=b.due_date or "",
+                amount_due=b.amount_due,
+                paid=b.paid,
+                status=b.status,
+                replaces=b.replaces,
+                replaced_by=b.replaced_by,
+            )
+            for b in balance.bills
+        ],
+        as_of=balance.as_of,
+    )
+
+
+def visible_account(
+    rm: ReadModels, caller: Caller, account_id: UUID, min_position: int = 0
+) -> AccountBalance:
+    """The account, if the caller may see it. To a resident, an unlinked account is a 404."""
+    balance = queries.account_balance(rm, account_id, min_position=min_position)
+    if balance is None or (
+        caller.role == Role.RESIDENT and caller.payer_id not in balance.payer_ids
+    ):
+        raise NotFoundProblem(f"no personal account {account_id}", account_id=str(account_id))
+    return balance
+
+
+@router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 404, 409))
+def open_account(
+    body: OpenAccount,
+    caller: OperatorDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+) -> Created:
+    outcome = ledger.open_account(
+        supplier_id=body.supplier_id,
+        account_number=body.account_number,
+        els=body.els,
+        address=body.address,
+        idempotency_key=key,
+        scope=caller.scope,
+    )
+    committed(outcome, response, rm)
+    return Created(id=outcome.result["account_id"])
+
+
+@router.post(
+    "/{account_id}/bills",
+    status_code=201,
+    response_model=BillIssued,
+    responses=responses(400, 403, 404, 409),
+)
+def issue_bill(
+    account_id: UUID,
+    body: IssueBill,
+    caller: OperatorDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+) -> BillIssued:
+    outcome = ledger.issue_bill(
+        account_id=account_id,
+        document_id=body.document_id,
+        uin=body.uin,
+        period=body.period,
+        lines=[line.model_dump() for line in body.lines],  # type: ignore[misc]
+        due_date=body.due_date.isoformat(),
+        replaces=body.replaces,
+        idempotency_key=key,
+        scope=caller.scope,
+    )
+    committed(outcome, response, rm)
+    return BillIssued(id=outcome.result["bill_id"], amount_due=outcome.result["amount_due"])
+
+
+MinPosition = Annotated[
+    int, Query(ge=0, description="wait until the read models include this log position")
+]
+
+
+@router.get("/{account_id}", response_model=AccountOut, responses=responses(404, 503))
+def get_account(
+    account_id: UUID, caller: CallerDep, rm: ReadDep, min_position: MinPosition = 0
+) -> AccountOut:
+    return account_out(visible_account(rm, caller, account_id, min_position))
+
+
+class HistoryFilters:
+    """Query parameters shared by every payment-history route."""
+
+    def __init__(
+        self,
+        cursor: Annotated[str | None, Query(max_length=500)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        status: Annotated[list[str] | None, Query(max_length=7)] = None,
+        period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+        created_from: datetime | None = None,
+        created_before: datetime | None = None,
+        min_position: MinPosition = 0,
+    ) -> None:
+        self.cursor, self.limit, self.statuses = cursor, limit, tuple(status or ())
+        self.period, self.created_from, self.created_before = period, created_from, created_before
+        self.min_position = min_position
+
+
+def history_item(entry: PaymentEntry) -> HistoryItem:
+    return HistoryItem(
+        id=entry.payment_id,
+        status=entry.status,
+        amount=entry.amount,
+        refunded=entry.refunded,
+        method=entry.method,
+        payer_id=entry.payer_id,
+        account_id=entry.account_id,
+        supplier_id=entry.supplier_id,
+        account_number=entry.account_number,
+        bill_id=entry.bill_id,
+        document_id=entry.document_id,
+        period=entry.period,
+        recipient_name=entry.recipient.get("name"),
+        created_at=entry.created_at.isoformat(),
+        updated_at=entry.updated_at.isoformat(),
+    )
+
+
+def history_page(rm: ReadModels, filters: HistoryFilters, **scope: str) -> HistoryPage:
+    page = queries.payment_history(
+        rm,
+        **scope,
+        statuses=filters.statuses,
+        period=filters.period,
+        created_from=filters.created_from,
+        created_before=filters.created_before,
+        limit=filters.limit,
+        cursor=filters.cursor,
+        min_position=filters.min_position,
+    )
+    return HistoryPage(items=[history_item(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/{account_id}/payments", response_model=HistoryPage, responses=responses(403, 404, 503)
+)
+def account_payments(
+    account_id: UUID,
+    caller: ReaderDep,
+    rm: ReadDep,
+    filters: Annotated[HistoryFilters, Depends()],
+) -> HistoryPage:
+    """The account's payment history, newest first (residents use /v1/me/payments)."""
+    visible_account(rm, caller, account_id, filters.min_position)
+    return history_page(rm, filters, account_id=str(account_id))

@@ -1,0 +1,88 @@
+"""The acquirer's webhook: outcomes of card operations (payments and wallet top-ups).
+
+No idempotency key: the signature authenticates, and settling an operation twice with the
+same outcome changes nothing, so replays are harmless.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.acquirer.signature import HEADER, SignatureError, verify
+from api.deps import LedgerDep, ReadDep, committed
+from api.problems import BadSignatureProblem, responses
+from api.schemas import AcquirerNotification, NotificationAck
+from ledger.application import Ledger
+from ledger.errors import UnknownPaymentError
+from ledger.group_commit import Outcome
+
+router = APIRouter(prefix="/v1/acquirer", tags=["acquirer"])
+
+SIGNATURE_PARAMETER = {
+    "in": "header",
+    "name": HEADER,
+    "required": True,
+    "schema": {"type": "string"},
+    "description": 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">',
+}
+
+
+@router.post(
+    "/notifications",
+    response_model=NotificationAck,
+    responses=responses(404, 409),
+    openapi_extra={
+        "parameters": [SIGNATURE_PARAMETER],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": AcquirerNotification.model_json_schema()}
+            },
+        },
+    },
+)
+async def acquirer_notification(
+    request: Request, ledger: LedgerDep, rm: ReadDep, response: Response
+) -> NotificationAck:
+    # The signature covers the raw bytes, so the body is parsed only after it is verified.
+    raw = await request.body()
+    try:
+        verify(request.app.state.settings.acquirer_secret, request.headers.get(HEADER), raw)
+    except SignatureError as error:
+        raise BadSignatureProblem(str(error)) from None
+    try:
+        note = AcquirerNotification.model_validate_json(raw)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+
+    def settle() -> NotificationAck:
+        kind, outcome = settle_operation(ledger, note)
+        committed(outcome, response, rm)
+        return NotificationAck(
+            operation_id=note.operation_id, kind=kind, status=outcome.result["status"]
+        )
+
+    return await run_in_threadpool(settle)
+
+
+def settle_operation(ledger: Ledger, note: AcquirerNotification) -> tuple[str, Outcome]:
+    """The operation id is a payment's or a top-up's (unknown to both → 404)."""
+    succeeded = note.status == "succeeded"
+    try:
+        ledger.get_payment(note.operation_id)
+    except UnknownPaymentError:
+        return "top_up", ledger.settle_top_up(
+            top_up_id=note.operation_id,
+            succeeded=succeeded,
+            amount=note.amount,
+            acquirer_ref=note.acquirer_ref,
+        )
+    return "payment", ledger.settle_card_payment(
+        payment_id=note.operation_id,
+        succeeded=succeeded,
+        amount=note.amount,
+        acquirer_ref=note.acquirer_ref,
+    )

@@ -1,0 +1,76 @@
+"""The resident's own things: linked accounts, wallets, payment history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from api.deps import KeyDep, LedgerDep, ReadDep, ResidentDep, committed
+from api.problems import responses
+from api.routes.accounts import (
+    HistoryFilters,
+    MinPosition,
+    account_out,
+    history_page,
+    visible_account,
+)
+from api.routes.wallets import wallet_out
+from api.schemas import AccountList, AccountOut, HistoryPage, LinkAccount, OpenWallet, WalletOut
+from projections import queries
+
+router = APIRouter(prefix="/v1/me", tags=["resident"])
+
+
+@router.post(
+    "/accounts", status_code=201, response_model=AccountOut, responses=responses(400, 403, 404)
+)
+def link_account(
+    body: LinkAccount,
+    caller: ResidentDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+) -> AccountOut:
+    """Link a personal account by the supplier's ИНН and the account number (as on the bill)."""
+    assert caller.payer_id is not None
+    outcome = ledger.link_payer(
+        payer_id=caller.payer_id,
+        supplier_inn=body.supplier_inn,
+        account_number=body.account_number,
+        idempotency_key=key,
+    )
+    committed(outcome, response, rm)
+    return account_out(visible_account(rm, caller, outcome.result["account_id"]))
+
+
+@router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
+def my_accounts(caller: ResidentDep, rm: ReadDep, min_position: MinPosition = 0) -> AccountList:
+    assert caller.payer_id is not None
+    balances = queries.accounts_of_payer(rm, caller.payer_id, min_position=min_position)
+    return AccountList(items=[account_out(b) for b in balances])
+
+
+@router.post("/wallets", status_code=201, response_model=WalletOut, responses=responses(400, 403))
+def open_wallet(
+    caller: ResidentDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+    body: OpenWallet | None = None,
+) -> WalletOut:
+    assert caller.payer_id is not None
+    outcome = ledger.open_wallet(payer_id=caller.payer_id, idempotency_key=key)
+    committed(outcome, response, rm)
+    return wallet_out(rm, caller, outcome.result["wallet_id"])
+
+
+@router.get("/payments", response_model=HistoryPage, responses=responses(403, 503))
+def my_payments(
+    caller: ResidentDep, rm: ReadDep, filters: Annotated[HistoryFilters, Depends()]
+) -> HistoryPage:
+    """The resident's payment history, newest first, with cursor pagination and filters."""
+    assert caller.payer_id is not None
+    return history_page(rm, filters, payer_id=caller.payer_id)

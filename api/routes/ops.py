@@ -1,0 +1,40 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.metrics import refresh_gauges
+
+router = APIRouter(tags=["ops"])
+
+READY_LAG_EVENTS = 1000
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready"}})
+def readyz(request: Request) -> JSONResponse:
+    """Readiness: the event store answers and the read models are caught up (within a margin)."""
+    try:
+        head = request.app.state.ledger.recorder.max_notification_id() or 0
+    except Exception as error:  # noqa: BLE001 - any database failure means not ready
+        return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
+    read_models = request.app.state.read_models
+    positions = {name: read_models.position([name]) for name in read_models.names}
+    lag = {name: head - position for name, position in positions.items()}
+    ready = all(v <= READY_LAG_EVENTS for v in lag.values())
+    body = {"status": "ready" if ready else "catching_up", "position": head, "lag": lag}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    refresh_gauges(request.app)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

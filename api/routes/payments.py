@@ -1,0 +1,142 @@
+"""Payments: created and confirmed by residents, refunded by operators, read by all three."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+
+from api.auth import Role
+from api.deps import CallerDep, KeyDep, LedgerDep, OperatorDep, ReadDep, ResidentDep, committed
+from api.problems import responses
+from api.schemas import CreatePayment, PaymentDetail, PaymentOut, RefundBody, RefundOut, StatusChange
+from ledger.domain import Payment
+
+router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+
+def payment_out(view: dict[str, Any], request: Request) -> PaymentOut:
+    """A payment as the ledger reported it, with where to pay if a card payment is waiting."""
+    out = PaymentOut.model_validate(view)
+    if out.method == "card" and out.status == "processing":
+        out.checkout_url = request.app.state.acquirer.checkout_url(
+            out.id, out.amount, f"Оплата ЖКУ, лицевой счёт {out.account_number}"
+        )
+    return out
+
+
+@router.post("", status_code=201, response_model=PaymentOut, responses=responses(400, 403, 404, 409))
+def create_payment(
+    body: CreatePayment,
+    caller: ResidentDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    request: Request,
+    response: Response,
+) -> PaymentOut:
+    """Pay a personal account: by `account_id`, or by the supplier's requisites
+    (`supplier_inn` + `account_number`). The amount defaults to what is still due on the bill
+    (`document_id`), or on the account. `confirm: true` creates and confirms in one call."""
+    assert caller.payer_id is not None
+    outcome = ledger.create_payment(
+        payer_id=caller.payer_id,
+        account_id=body.account_id,
+        supplier_inn=body.supplier_inn,
+        account_number=body.account_number,
+        document_id=body.document_id,
+        amount=body.amount,
+        method=body.method,
+        wallet_id=body.wallet_id,
+        email=body.email,
+        confirm=body.confirm,
+        idempotency_key=key,
+    )
+    committed(outcome, response, rm)
+    return payment_out(outcome.result, request)
+
+
+@router.post(
+    "/{payment_id}/confirm", response_model=PaymentOut, responses=responses(400, 403, 404, 409)
+)
+def confirm_payment(
+    payment_id: UUID,
+    caller: ResidentDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    request: Request,
+    response: Response,
+) -> PaymentOut:
+    """Wallet: debits and succeeds in one step. Card: goes to `processing` with a
+    `checkout_url`."""
+    assert caller.payer_id is not None
+    outcome = ledger.confirm_payment(
+        payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
+    )
+    committed(outcome, response, rm)
+    return payment_out(outcome.result, request)
+
+
+@router.post(
+    "/{payment_id}/cancel", response_model=PaymentOut, responses=responses(400, 403, 404, 409)
+)
+def cancel_payment(
+    payment_id: UUID,
+    caller: ResidentDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    request: Request,
+    response: Response,
+) -> PaymentOut:
+    assert caller.payer_id is not None
+    outcome = ledger.cancel_payment(
+        payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
+    )
+    committed(outcome, response, rm)
+    return payment_out(outcome.result, request)
+
+
+@router.post(
+    "/{payment_id}/refunds",
+    status_code=201,
+    response_model=RefundOut,
+    responses=responses(400, 403, 404, 409),
+)
+def refund_payment(
+    payment_id: UUID,
+    body: RefundBody,
+    caller: OperatorDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    request: Request,
+    response: Response,
+) -> RefundOut:
+    outcome = ledger.refund_payment(
+        payment_id=payment_id, amount=body.amount, idempotency_key=key, scope=caller.scope
+    )
+    committed(outcome, response, rm)
+    return RefundOut(
+        id=outcome.result["refund_id"], payment=payment_out(outcome.result["payment"], request)
+    )
+
+
+@router.get("/{payment_id}", response_model=PaymentDetail, responses=responses(404))
+def get_payment(
+    payment_id: UUID, caller: CallerDep, ledger: LedgerDep, request: Request
+) -> PaymentDetail:
+    """The payment with its status history. A resident sees only their own."""
+    payer = caller.payer_id if caller.role == Role.RESIDENT else None
+    payment: Payment = ledger.get_payment(payment_id, payer_id=payer)
+    out = payment_out(payment.view(), request)
+    return PaymentDetail(
+        **out.model_dump(),
+        payer_id=payment.payer_id,
+        status_history=[
+            StatusChange(status=str(status), at=at.isoformat())
+            for status, at in payment.status_history
+        ],
+    )

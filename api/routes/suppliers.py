@@ -1,0 +1,65 @@
+"""Suppliers (УК/РСО): registered by operators, read by operators and auditors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, ReaderDep, committed
+from api.problems import responses
+from api.schemas import Created, RegisterSupplier, SupplierList, SupplierOut
+from ledger.domain import Supplier
+from ledger.errors import UnknownSupplierError
+
+router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
+
+
+def supplier_out(supplier: Supplier) -> SupplierOut:
+    return SupplierOut(
+        id=supplier.id,
+        inn=supplier.inn,
+        kpp=supplier.kpp,
+        name=supplier.name,
+        requisites=supplier.requisites,  # type: ignore[arg-type]
+    )
+
+
+@router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 409))
+def register_supplier(
+    body: RegisterSupplier,
+    caller: OperatorDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+) -> Created:
+    outcome = ledger.register_supplier(
+        inn=body.inn,
+        kpp=body.kpp,
+        name=body.name,
+        requisites=body.requisites.model_dump(),
+        idempotency_key=key,
+        scope=caller.scope,
+    )
+    committed(outcome, response, rm)
+    return Created(id=outcome.result["supplier_id"])
+
+
+@router.get("/{supplier_id}", response_model=SupplierOut, responses=responses(403, 404))
+def get_supplier(supplier_id: UUID, caller: ReaderDep, ledger: LedgerDep) -> SupplierOut:
+    return supplier_out(ledger.get_supplier(supplier_id))
+
+
+@router.get("", response_model=SupplierList, responses=responses(403))
+def find_suppliers(
+    caller: ReaderDep,
+    ledger: LedgerDep,
+    inn: Annotated[str, Query(min_length=1, max_length=12, description="the supplier's ИНН")],
+) -> SupplierList:
+    """Look a supplier up by ИНН (one supplier per ИНН); an unknown ИНН gives an empty list."""
+    try:
+        return SupplierList(items=[supplier_out(ledger.find_supplier_by_inn(inn))])
+    except UnknownSupplierError:
+        return SupplierList(items=[])

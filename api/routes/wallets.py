@@ -1,0 +1,75 @@
+"""Wallets: read by their owner and auditors; topped up by card through the acquirer."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+
+from api.auth import Caller, Role, require
+from api.deps import CallerDep, KeyDep, LedgerDep, ReadDep, ResidentDep, committed
+from api.problems import NotFoundProblem, responses
+from api.routes.accounts import MinPosition
+from api.schemas import TopUpBody, TopUpOut, WalletOut
+from projections import queries
+from projections.read_models import ReadModels
+
+router = APIRouter(prefix="/v1/wallets", tags=["wallets"])
+
+
+def wallet_out(
+    rm: ReadModels, caller: Caller, wallet_id: UUID | str, min_position: int = 0
+) -> WalletOut:
+    """The wallet if the caller may see it: its owner or an auditor. Others get a 404."""
+    wallet = queries.wallet_balance(rm, wallet_id, min_position=min_position)
+    visible = wallet is not None and (
+        caller.role == Role.AUDITOR or wallet.payer_id == caller.payer_id
+    )
+    if not visible:
+        raise NotFoundProblem(f"no wallet {wallet_id}", wallet_id=str(wallet_id))
+    assert wallet is not None
+    return WalletOut(
+        id=wallet.wallet_id, payer_id=wallet.payer_id, balance=wallet.balance, as_of=wallet.as_of
+    )
+
+
+@router.get("/{wallet_id}", response_model=WalletOut, responses=responses(403, 404, 503))
+def get_wallet(
+    wallet_id: UUID, caller: CallerDep, rm: ReadDep, min_position: MinPosition = 0
+) -> WalletOut:
+    require(caller, Role.RESIDENT, Role.AUDITOR)
+    return wallet_out(rm, caller, wallet_id, min_position)
+
+
+@router.post(
+    "/{wallet_id}/top-ups",
+    status_code=201,
+    response_model=TopUpOut,
+    responses=responses(400, 403, 404),
+)
+def top_up(
+    wallet_id: UUID,
+    body: TopUpBody,
+    caller: ResidentDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    request: Request,
+    response: Response,
+) -> TopUpOut:
+    """Top up by card: pay at `checkout_url`; the wallet is credited when the acquirer reports
+    success to the webhook."""
+    assert caller.payer_id is not None
+    outcome = ledger.request_top_up(
+        wallet_id=wallet_id, payer_id=caller.payer_id, amount=body.amount, idempotency_key=key
+    )
+    committed(outcome, response, rm)
+    top_up_id = UUID(outcome.result["top_up_id"])
+    return TopUpOut(
+        id=top_up_id,
+        status=outcome.result["status"],
+        amount=body.amount,
+        checkout_url=request.app.state.acquirer.checkout_url(
+            top_up_id, body.amount, "Пополнение кошелька"
+        ),
+    )

@@ -1,0 +1,236 @@
+"""Request and response bodies. Amounts are integer kopecks; unknown fields are rejected."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Kopecks = Annotated[int, Field(gt=0, le=10**12, description="integer kopecks")]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+Digits = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- suppliers ---------------------------------------------------------------------------------
+class RequisitesBody(Strict):
+    bik: Digits
+    settlement_account: Digits
+    correspondent_account: Digits
+    bank_name: Text
+
+
+class RegisterSupplier(Strict):
+    inn: Digits
+    kpp: Digits
+    name: Text
+    requisites: RequisitesBody
+
+
+class SupplierOut(BaseModel):
+    id: UUID
+    inn: str
+    kpp: str
+    name: str
+    requisites: RequisitesBody
+
+
+class SupplierList(BaseModel):
+    items: list[SupplierOut]
+    next_cursor: str | None = None
+
+
+# --- accounts and bills ------------------------------------------------------------------------
+class OpenAccount(Strict):
+    supplier_id: UUID
+    account_number: Annotated[str, Field(min_length=1, max_length=30)]
+    els: Annotated[str, Field(max_length=10)] | None = None
+    address: Text
+
+
+class Created(BaseModel):
+    id: UUID
+
+
+class BillLineBody(Strict):
+    service: Annotated[str, Field(min_length=1, max_length=200)]
+    amount: Annotated[int, Field(ge=-(10**11), le=10**11, description="kopecks; < 0 for a recalculation")]
+
+
+class IssueBill(Strict):
+    document_id: Annotated[str, Field(min_length=1, max_length=40, description="ИПД")]
+    uin: Annotated[str, Field(max_length=25)] | None = None
+    period: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
+    lines: Annotated[list[BillLineBody], Field(min_length=1, max_length=100)]
+    due_date: date
+    replaces: UUID | None = None
+
+
+class BillIssued(BaseModel):
+    id: UUID
+    amount_due: int
+
+
+class LinkAccount(Strict):
+    supplier_inn: Digits
+    account_number: Annotated[str, Field(min_length=1, max_length=30)]
+
+
+class BillOut(BaseModel):
+    id: UUID
+    document_id: str
+    period: str
+    due_date: str
+    amount_due: int
+    paid: int
+    status: str
+    replaces: UUID | None = None
+    replaced_by: UUID | None = None
+
+
+class BalanceOut(BaseModel):
+    accrued: int
+    paid: int
+    refunded: int
+    due: int
+    advance: int
+
+
+class AccountOut(BaseModel):
+    id: UUID
+    supplier_id: UUID
+    supplier_inn: str
+    account_number: str
+    els: str | None
+    address: str
+    balance: BalanceOut
+    bills: list[BillOut]
+    as_of: int = Field(description="the log position the balance reflects")
+
+
+class AccountList(BaseModel):
+    items: list[AccountOut]
+    next_cursor: str | None = None
+
+
+# --- wallets -----------------------------------------------------------------------------------
+class OpenWallet(Strict):
+    pass
+
+
+class WalletOut(BaseModel):
+    id: UUID
+    payer_id: str
+    balance: int
+    as_of: int
+
+
+class TopUpBody(Strict):
+    amount: Kopecks
+
+
+class TopUpOut(BaseModel):
+    id: UUID
+    status: str
+    amount: int
+    checkout_url: str | None = None
+
+
+# --- payments ----------------------------------------------------------------------------------
+class CreatePayment(Strict):
+    account_id: UUID | None = None
+    supplier_inn: Digits | None = None
+    account_number: Annotated[str, Field(min_length=1, max_length=30)] | None = None
+    document_id: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    amount: Kopecks | None = None
+    method: Literal["card", "wallet"]
+    wallet_id: UUID | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    confirm: bool = False
+
+
+class RecipientOut(BaseModel):
+    inn: str
+    kpp: str
+    name: str
+    bik: str
+    settlement_account: str
+    correspondent_account: str
+    bank_name: str
+
+
+class PaymentOut(BaseModel):
+    id: UUID
+    status: str
+    amount: int
+    refunded: int
+    method: str
+    account_id: UUID
+    supplier_id: UUID
+    account_number: str
+    bill_id: UUID | None
+    document_id: str | None
+    wallet_id: UUID | None
+    recipient: RecipientOut
+    checkout_url: str | None = None
+
+
+class StatusChange(BaseModel):
+    status: str
+    at: str
+
+
+class PaymentDetail(PaymentOut):
+    payer_id: str
+    status_history: list[StatusChange]
+
+
+class RefundBody(Strict):
+    amount: Kopecks
+
+
+class RefundOut(BaseModel):
+    id: UUID
+    payment: PaymentOut
+
+
+class HistoryItem(BaseModel):
+    id: UUID
+    status: str
+    amount: int
+    refunded: int
+    method: str
+    payer_id: str
+    account_id: UUID
+    supplier_id: UUID
+    account_number: str
+    bill_id: UUID | None
+    document_id: str | None
+    period: str | None
+    recipient_name: str | None
+    created_at: str
+    updated_at: str
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
+    next_cursor: str | None
+
+
+# --- acquirer ----------------------------------------------------------------------------------
+class AcquirerNotification(Strict):
+    operation_id: UUID
+    status: Literal["succeeded", "declined"]
+    amount: Kopecks
+    acquirer_ref: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class NotificationAck(BaseModel):
+    operation_id: UUID
+    kind: Literal["payment", "top_up"]
+    status: str

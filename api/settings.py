@@ -1,0 +1,25 @@
+"""Settings of the HTTP edge, on top of the ledger's (same KVIT_ prefix, same .env file)."""
+
+from __future__ import annotations
+
+from ledger.settings import Settings
+
+
+class ApiSettings(Settings):
+    secret_key: str | None = None
+    """Signs API tokens (KVIT_SECRET_KEY). In embedded mode, generated once in the data dir."""
+
+    acquirer_secret: str = "sandbox-acquirer-secret"
+    """Shared secret of the acquirer's webhook signatures (KVIT_ACQUIRER_SECRET)."""
+
+    smtp_url: str | None = None
+    """Where card-payment notices go, e.g. smtp://127.0.0.1:1025 (KVIT_SMTP_URL)."""
+
+    public_url: str = "http://127.0.0.1:8000"
+    """The base URL that checkout links and the sandbox acquirer's webhook calls use."""
+
+    max_body_bytes: int = 64 * 1024
+    """Request bodies above this are refused with 413."""
+
+    read_wait_seconds: float = 2.0
+    """How long a read waits for the read models to reach a requested position."""
