@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from api import metrics, problems
 from api.acquirer import sandbox
 from api.auth import secret_key
+from api.notices.service import NoticeService
 from api.problems import PayloadTooLargeProblem
 from api.routes import accounts, acquirer, me, ops, payments, suppliers, wallets
 from api.settings import ApiSettings
@@ -36,7 +37,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = ledger or build_ledger(settings)
         app.state.read_models = ReadModels(settings, app.state.ledger).start()
+        # Embedded mode sends notices from this process; on PostgreSQL `kvit mail` does.
+        notices = None
+        if settings.smtp_url and not settings.uses_postgres:
+            notices = NoticeService(settings, app.state.ledger).start_thread()
         yield
+        if notices is not None:
+            notices.close()
         app.state.read_models.close()
         if ledger is None:
             app.state.ledger.close()

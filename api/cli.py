@@ -69,6 +69,32 @@ def token(
     print(issue_token(secret_key(ApiSettings()), role, payer, lifetime))
 
 
+@cli.command()
+def mail() -> None:
+    """Send e-mail notices of card payments (PostgreSQL: run one or more of these)."""
+    import logging
+    import signal
+
+    from api.notices.service import NoticeService
+    from ledger.bootstrap import build_ledger
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = ApiSettings()
+    if not settings.smtp_url:
+        err.print("[red]set KVIT_SMTP_URL (e.g. smtp://127.0.0.1:1025)[/red]")
+        raise typer.Exit(2)
+    ledger = build_ledger(settings)
+    service = NoticeService(settings, ledger)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop.set())
+    err.print(f"sending notices through {settings.smtp_url}")
+    try:
+        service.worker.run(service.stop)
+    finally:
+        service.close()
+        ledger.close()
+
+
 register_projection_commands(cli)
 
 

@@ -172,8 +172,10 @@ def install(app: FastAPI) -> None:
 
 
 def jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)
-            for k, v in data.items()}
+    return {
+        k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)
+        for k, v in data.items()
+    }
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -59,7 +59,9 @@ class Created(BaseModel):
 
 class BillLineBody(Strict):
     service: Annotated[str, Field(min_length=1, max_length=200)]
-    amount: Annotated[int, Field(ge=-(10**11), le=10**11, description="kopecks; < 0 for a recalculation")]
+    amount: Annotated[
+        int, Field(ge=-(10**11), le=10**11, description="kopecks; < 0 for a recalculation")
+    ]
 
 
 class IssueBill(Strict):

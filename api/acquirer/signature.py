@@ -23,9 +23,7 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={t},v1={_mac(secret, t, body)}"
 
 
-def verify(
-    secret: str, header: str | None, body: bytes, *, now: float | None = None
-) -> None:
+def verify(secret: str, header: str | None, body: bytes, *, now: float | None = None) -> None:
     if not header:
         raise SignatureError(f"missing {HEADER} header")
     fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)

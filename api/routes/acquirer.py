@@ -38,9 +38,7 @@ SIGNATURE_PARAMETER = {
         "parameters": [SIGNATURE_PARAMETER],
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": AcquirerNotification.model_json_schema()}
-            },
+            "content": {"application/json": {"schema": AcquirerNotification.model_json_schema()}},
         },
     },
 )

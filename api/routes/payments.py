@@ -10,7 +10,14 @@ from fastapi import APIRouter, Request, Response
 from api.auth import Role
 from api.deps import CallerDep, KeyDep, LedgerDep, OperatorDep, ReadDep, ResidentDep, committed
 from api.problems import responses
-from api.schemas import CreatePayment, PaymentDetail, PaymentOut, RefundBody, RefundOut, StatusChange
+from api.schemas import (
+    CreatePayment,
+    PaymentDetail,
+    PaymentOut,
+    RefundBody,
+    RefundOut,
+    StatusChange,
+)
 from ledger.domain import Payment
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -26,7 +33,9 @@ def payment_out(view: dict[str, Any], request: Request) -> PaymentOut:
     return out
 
 
-@router.post("", status_code=201, response_model=PaymentOut, responses=responses(400, 403, 404, 409))
+@router.post(
+    "", status_code=201, response_model=PaymentOut, responses=responses(400, 403, 404, 409)
+)
 def create_payment(
     body: CreatePayment,
     caller: ResidentDep,

@@ -1,0 +1,110 @@
+"""The outbox table: one row per notice, written with the worker's log position in one
+transaction, so a notice is queued exactly once however often the worker restarts."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from projections.store import Store, Tx
+
+OUTBOX = "notice_outbox"
+TRACKING = "notice_tracking"
+STALE_CLAIM_SECONDS = 300
+"""A claim older than this belongs to a worker that died mid-send; the notice is retried."""
+
+
+def migrate(store: Store) -> None:
+    big = "BIGINT" if store.postgres else "INTEGER"
+    real = "DOUBLE PRECISION" if store.postgres else "REAL"
+    connection = store.connect()
+    try:
+        with store.transaction(connection) as tx:
+            if store.postgres:
+                tx.execute(f"CREATE SCHEMA IF NOT EXISTS {store.schema_sql}")
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {store.name(OUTBOX)} ("
+                f" payment_id TEXT PRIMARY KEY, position {big} NOT NULL, payload TEXT NOT NULL,"
+                f" status TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,"
+                f" next_attempt_at {real} NOT NULL, claimed_at {real}, sent_at {real})"
+            )
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {store.name(TRACKING)} ("
+                f" name TEXT PRIMARY KEY, position {big} NOT NULL)"
+            )
+            tx.execute(
+                f"INSERT INTO {store.name(TRACKING)} (name, position) VALUES ('notices', 0)"
+                " ON CONFLICT (name) DO NOTHING"
+            )
+    finally:
+        connection.close()
+
+
+def tracked_position(tx: Tx) -> int:
+    rows = tx.execute(f"SELECT position FROM {tx.store.name(TRACKING)} WHERE name = 'notices'")
+    return int(rows[0][0]) if rows else 0
+
+
+def enqueue(tx: Tx, notices: list[dict[str, Any]], position: int) -> None:
+    """Queue notices and move the tracking position, in the caller's transaction."""
+    for notice in notices:
+        tx.execute(
+            f"INSERT INTO {tx.store.name(OUTBOX)} (payment_id, position, payload, status,"
+            " attempts, next_attempt_at) VALUES (%s, %s, %s, 'pending', 0, 0)"
+            " ON CONFLICT (payment_id) DO NOTHING",
+            [notice["payment_id"], notice["position"], json.dumps(notice, ensure_ascii=False)],
+        )
+    updated = tx.execute(
+        f"UPDATE {tx.store.name(TRACKING)} SET position = %s"
+        " WHERE name = 'notices' AND position < %s RETURNING position",
+        [position, position],
+    )
+    if not updated:
+        raise RuntimeError("another notice worker moved the position; this batch is dropped")
+
+
+def due(tx: Tx, limit: int, now: float) -> list[str]:
+    rows = tx.execute(
+        f"SELECT payment_id FROM {tx.store.name(OUTBOX)} WHERE"
+        " (status = 'pending' AND next_attempt_at <= %s)"
+        " OR (status = 'sending' AND claimed_at < %s) ORDER BY position LIMIT %s",
+        [now, now - STALE_CLAIM_SECONDS, limit],
+    )
+    return [row[0] for row in rows]
+
+
+def claim(tx: Tx, payment_id: str, now: float) -> dict[str, Any] | None:
+    """Take one notice for sending; None if another worker took it first."""
+    rows = tx.execute(
+        f"UPDATE {tx.store.name(OUTBOX)} SET status = 'sending', claimed_at = %s"
+        " WHERE payment_id = %s AND ((status = 'pending' AND next_attempt_at <= %s)"
+        " OR (status = 'sending' AND claimed_at < %s)) RETURNING payload, attempts",
+        [now, payment_id, now, now - STALE_CLAIM_SECONDS],
+    )
+    if not rows:
+        return None
+    payload: dict[str, Any] = json.loads(rows[0][0])
+    payload["attempts"] = rows[0][1]
+    return payload
+
+
+def mark_sent(tx: Tx, payment_id: str) -> None:
+    tx.execute(
+        f"UPDATE {tx.store.name(OUTBOX)} SET status = 'sent', sent_at = %s, last_error = NULL"
+        " WHERE payment_id = %s",
+        [time.time(), payment_id],
+    )
+
+
+def mark_failed(tx: Tx, payment_id: str, error: str, attempts: int, retry_at: float) -> None:
+    tx.execute(
+        f"UPDATE {tx.store.name(OUTBOX)} SET status = 'pending', attempts = %s,"
+        " last_error = %s, next_attempt_at = %s, claimed_at = NULL WHERE payment_id = %s",
+        [attempts, error[:500], retry_at, payment_id],
+    )
+
+
+def counts(tx: Tx) -> dict[str, int]:
+    rows = tx.execute(f"SELECT status, COUNT(*) FROM {tx.store.name(OUTBOX)} GROUP BY status")
+    return {status: int(n) for status, n in rows}

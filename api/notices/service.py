@@ -1,0 +1,38 @@
+"""Starting the notice worker: in its own process on PostgreSQL (`kvit mail`), or as a thread
+inside the embedded server."""
+
+from __future__ import annotations
+
+import threading
+
+from api.notices import outbox
+from api.notices.mailer import SmtpMailer
+from api.notices.worker import NoticeWorker
+from api.settings import ApiSettings
+from ledger.application import Ledger
+from projections.settings import ReadSettings, open_store
+
+
+class NoticeService:
+    def __init__(self, settings: ApiSettings, ledger: Ledger) -> None:
+        if not settings.smtp_url:
+            raise ValueError("KVIT_SMTP_URL is not set: there is nowhere to send notices")
+        self.store = open_store(settings, ReadSettings())
+        outbox.migrate(self.store)
+        self.worker = NoticeWorker(ledger, self.store, SmtpMailer(settings.smtp_url).send)
+        self.stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start_thread(self) -> NoticeService:
+        self._thread = threading.Thread(
+            target=self.worker.run, args=(self.stop,), name="kvit-notices", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        self.worker.close()
+        self.store.close()

@@ -1,0 +1,111 @@
+"""The notice worker: follows the log, queues a notice per succeeded card payment with an
+e-mail, and sends queued notices with bounded, backed-off retries.
+
+Delivery is at-least-once with a fixed Message-ID per payment: an SMTP outage or a crash
+delays a notice but never loses it, and a notice is queued once however often the worker
+restarts. The one window for a duplicate is a crash after the SMTP server accepted the message
+and before the worker recorded it (one local UPDATE).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
+from uuid import UUID
+
+from api.notices import outbox
+from api.notices.message import payment_notice
+from ledger.application import Ledger
+from ledger.domain.payment import PaymentMethod
+from projections.source import read_chunk
+from projections.store import Store
+
+SUCCEEDED = "kvit.payment.succeeded"
+BATCH = 500
+IDLE_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 300
+log = logging.getLogger("kvit.notices")
+
+
+class NoticeWorker:
+    def __init__(
+        self,
+        ledger: Ledger,
+        store: Store,
+        send: Callable[[EmailMessage], None],
+        *,
+        batch: int = BATCH,
+    ) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.send = send
+        self.batch = batch
+        self._connection = store.connect()
+
+    def collect(self) -> bool:
+        """Queue the notices of one batch of the log; True if more may follow at once."""
+        with self.store.transaction(self._connection) as tx:
+            after = outbox.tracked_position(tx)
+            chunk = read_chunk(self.ledger, after=after, limit=self.batch, topics={SUCCEEDED})
+            notices = [n for logged in chunk.events if (n := self._notice(logged)) is not None]
+            if chunk.last > after:
+                outbox.enqueue(tx, notices, chunk.last)
+        return chunk.full
+
+    def _notice(self, logged: Any) -> dict[str, Any] | None:
+        payment = self.ledger.get_payment(UUID(logged.originator_id))
+        if payment.method != PaymentMethod.CARD or not payment.email:
+            return None
+        return {
+            "payment_id": str(payment.id),
+            "position": logged.position,
+            "email": payment.email,
+            "payer_id": payment.payer_id,
+            "recipient": payment.recipient,
+            "account_number": payment.account_number,
+            "document_id": payment.document_id,
+            "amount": payment.amount,
+            "paid_at": logged.event.timestamp.isoformat(),
+        }
+
+    def deliver(self) -> int:
+        """Send what is due; return how many were sent."""
+        now = time.time()
+        with self.store.transaction(self._connection) as tx:
+            payment_ids = outbox.due(tx, self.batch, now)
+        sent = 0
+        for payment_id in payment_ids:
+            with self.store.transaction(self._connection) as tx:
+                notice = outbox.claim(tx, payment_id, now)
+            if notice is None:
+                continue
+            try:
+                self.send(payment_notice(notice))
+            except Exception as error:
+                attempts = notice["attempts"] + 1
+                retry_at = time.time() + min(MAX_BACKOFF_SECONDS, 2**attempts)
+                log.warning("notice for %s failed (attempt %s): %s", payment_id, attempts, error)
+                with self.store.transaction(self._connection) as tx:
+                    outbox.mark_failed(tx, payment_id, str(error), attempts, retry_at)
+                continue
+            with self.store.transaction(self._connection) as tx:
+                outbox.mark_sent(tx, payment_id)
+            sent += 1
+        return sent
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                while self.collect() and not stop.is_set():
+                    pass
+                self.deliver()
+            except Exception:
+                log.exception("notice worker step failed; retrying")
+            stop.wait(IDLE_SECONDS)
+
+    def close(self) -> None:
+        self._connection.close()

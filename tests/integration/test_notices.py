@@ -1,0 +1,140 @@
+"""E-mail notices through a real SMTP server (aiosmtpd): once per card payment, never lost."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from api.notices import outbox
+from api.notices.mailer import SmtpMailer
+from api.notices.worker import NoticeWorker
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections.settings import ReadSettings, open_store
+from projections.store import Store
+from tests.fixtures import World, setup_world
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(message_from_bytes(envelope.content))  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, Inbox]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        settings = Settings(data_dir=tmp_path, database_url=None)
+    else:
+        settings = request.getfixturevalue("pg_settings")
+    store = open_store(settings, ReadSettings())
+    outbox.migrate(store)
+    yield store
+    store.close()
+
+
+def card_payment(ledger: Ledger, world: World, key: str, email: str | None) -> UUID:
+    created = ledger.create_payment(
+        payer_id=world.payer_id,
+        account_id=world.account_id,
+        method="card",
+        amount=523_417,
+        email=email,
+        confirm=True,
+        idempotency_key=key,
+    )
+    payment_id = UUID(created.result["id"])
+    ledger.settle_card_payment(
+        payment_id=payment_id, succeeded=True, amount=523_417, acquirer_ref=f"acq-{key}"
+    )
+    return payment_id
+
+
+def drain(worker: NoticeWorker) -> int:
+    while worker.collect():
+        pass
+    return worker.deliver()
+
+
+def test_a_card_payment_sends_one_notice_and_a_restart_sends_nothing_more(
+    memory_ledger: Ledger, store: Store, smtp: tuple[Controller, Inbox]
+) -> None:
+    controller, inbox = smtp
+    world = setup_world(memory_ledger, wallet_balance=10_000)
+    payment_id = card_payment(memory_ledger, world, "card", "anna@example.org")
+    card_payment(memory_ledger, world, "no-mail", None)
+    memory_ledger.create_payment(  # a wallet payment sends no notice, even with an address
+        payer_id=world.payer_id,
+        account_id=world.account_id,
+        method="wallet",
+        wallet_id=world.wallet_id,
+        amount=100,
+        email="anna@example.org",
+        confirm=True,
+        idempotency_key="wallet-payment",
+    )
+    mailer = SmtpMailer(f"smtp://127.0.0.1:{controller.port}")
+
+    worker = NoticeWorker(memory_ledger, store, mailer.send)
+    assert drain(worker) == 1
+    worker.close()
+    restarted = NoticeWorker(memory_ledger, store, mailer.send)
+    assert drain(restarted) == 0
+    restarted.close()
+
+    assert len(inbox.messages) == 1
+    message = inbox.messages[0]
+    assert message["To"] == "anna@example.org"
+    assert message["Message-ID"] == f"<payment-{payment_id}@kvit>"
+    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    for expected in ("5\u00a0234,17", "0667000001", str(payment_id), "7701234560", "payer-1"):
+        assert expected in body
+
+
+def test_an_smtp_outage_delays_the_notice_but_does_not_lose_it(
+    memory_ledger: Ledger, store: Store, smtp: tuple[Controller, Inbox]
+) -> None:
+    controller, inbox = smtp
+    world = setup_world(memory_ledger)
+    card_payment(memory_ledger, world, "card", "anna@example.org")
+    down = SmtpMailer(f"smtp://127.0.0.1:{free_port()}")  # nobody listens there
+    worker = NoticeWorker(memory_ledger, store, down.send)
+
+    assert drain(worker) == 0
+    connection = store.connect()
+    with store.transaction(connection) as tx:
+        assert outbox.counts(tx) == {"pending": 1}
+        # Make the retry due now instead of after the back-off.
+        tx.execute(f"UPDATE {store.name(outbox.OUTBOX)} SET next_attempt_at = 0")
+    connection.close()
+
+    worker.send = SmtpMailer(f"smtp://127.0.0.1:{controller.port}").send
+    assert drain(worker) == 1
+    assert drain(worker) == 0
+    worker.close()
+    assert len(inbox.messages) == 1
