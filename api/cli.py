@@ -16,15 +16,16 @@ err = Console(stderr=True)
 
 
 def migrate_all(settings: ApiSettings) -> None:
-    """The event store's tables, then the read models' tables."""
-    from projections import models
+    """The event store's tables, the read models' tables, and the notice outbox."""
+    from api.notices import outbox
     from projections.schema import migrate as migrate_read_models
     from projections.settings import ReadSettings, open_store
 
     migrate_event_store(settings)
+    migrate_read_models(settings)
     store = open_store(settings, ReadSettings())
     try:
-        migrate_read_models(store, models.build())
+        outbox.migrate(store)
     finally:
         store.close()
 
