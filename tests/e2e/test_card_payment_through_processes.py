@@ -54,6 +54,7 @@ def service(
         "KVIT_ACQUIRER_SECRET": "e2e-acquirer-secret",
         "KVIT_SMTP_URL": f"smtp://127.0.0.1:{smtp_inbox[0]}",
         "KVIT_PUBLIC_URL": base,
+        "KVIT_DATABASE_POOL_SIZE": "4",
     }
     kvit(env, "migrate")
     logs = tmp_path / "logs"
@@ -70,6 +71,7 @@ def service(
     try:
         wait_until_ready(base, processes, logs)
         yield base, env
+        print_logs(logs)  # shown by pytest only when the test failed
     finally:
         for process in processes:
             process.terminate()
@@ -78,6 +80,11 @@ def service(
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def print_logs(logs: Path) -> None:
+    for log in sorted(logs.iterdir()):
+        print(f"--- {log.name}\n{log.read_text()[-5000:]}")
 
 
 def wait_until_ready(base: str, processes: list[subprocess.Popen[bytes]], logs: Path) -> None:
