@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from api.auth import Caller, Role, authenticate, require
-from api.problems import MissingIdempotencyKeyProblem, ReadTimeoutProblem
+from api.problems import (
+    MissingIdempotencyKeyProblem,
+    PositionNotInLogProblem,
+    ReadTimeoutProblem,
+)
 from ledger.application import Ledger
 from ledger.group_commit import Outcome
 from projections.errors import ReadModelTimeoutError
@@ -50,6 +54,26 @@ def idempotency_key(
 
 
 KeyDep = Annotated[str, Depends(idempotency_key)]
+
+
+def min_position(
+    request: Request,
+    min_position: Annotated[
+        int, Query(ge=0, description="wait until the read models include this log position")
+    ] = 0,
+) -> int:
+    """Read-your-writes. Every position a write returned is in the log, so one beyond its head
+    is the client's mistake (422), not a lag worth a bounded wait and a 503."""
+    if min_position > 0:
+        head = request.app.state.ledger.recorder.max_notification_id() or 0
+        if min_position > head:
+            raise PositionNotInLogProblem(
+                f"the log ends at position {head}", min_position=min_position, head=head
+            )
+    return min_position
+
+
+MinPositionDep = Annotated[int, Depends(min_position)]
 
 
 def resident(caller: CallerDep) -> Caller:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger import errors
+from projections import errors as read_errors
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://kvit.dev/problems/"
@@ -59,6 +60,10 @@ class BadSignatureProblem(ApiProblem):
     status, code, title = 401, "unauthorized", "Bad or stale signature"
 
 
+class PositionNotInLogProblem(ApiProblem):
+    status, code, title = 422, "position_not_in_log", "The log has not reached this position"
+
+
 class ReadTimeoutProblem(ApiProblem):
     status, code, title = 503, "read_model_lagging", "Read model did not catch up in time"
 
@@ -85,6 +90,15 @@ LEDGER_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
 }
 
 
+# Read-side error class -> (HTTP status, code, title). A page cursor or filter the read side
+# refuses is the client's mistake; a read model that does not catch up in time is a 503.
+READ_STATUS: dict[type[read_errors.ReadModelError], tuple[int, str, str]] = {
+    read_errors.InvalidCursorError: (422, "invalid_cursor", "Invalid page cursor"),
+    read_errors.InvalidQueryError: (422, "invalid_query", "Invalid query"),
+    read_errors.ReadModelTimeoutError: (503, ReadTimeoutProblem.code, ReadTimeoutProblem.title),
+}
+
+
 def ledger_status(error: errors.LedgerError) -> tuple[int, str]:
     for cls in type(error).__mro__:
         if cls in LEDGER_STATUS:
@@ -102,7 +116,7 @@ def problem(
         "detail": detail,
         "instance": request.url.path,
         "code": code,
-        **{k: v for k, v in data.items() if k not in {"type", "title", "status", "detail"}},
+        **{k: v for k, v in data.items() if k not in RESERVED},
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
@@ -120,6 +134,23 @@ def install(app: FastAPI) -> None:
             **jsonable(error.data),
         )
 
+    @app.exception_handler(read_errors.ReadModelError)
+    async def on_read_error(request: Request, error: read_errors.ReadModelError) -> JSONResponse:
+        for cls in type(error).__mro__:
+            if cls in READ_STATUS:
+                status, code, title = READ_STATUS[cls]  # type: ignore[index]
+                break
+        else:
+            return await on_unexpected(request, error)
+        return problem(
+            request,
+            status=status,
+            code=code,
+            title=title,
+            detail=error.message,
+            **jsonable(error.data),
+        )
+
     @app.exception_handler(ApiProblem)
     async def on_api_problem(request: Request, error: ApiProblem) -> JSONResponse:
         response = problem(
@@ -128,7 +159,7 @@ def install(app: FastAPI) -> None:
             code=error.code,
             title=error.title,
             detail=error.detail,
-            **error.data,
+            **jsonable(error.data),
         )
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
@@ -150,14 +181,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            # The framework's "error parsing the body" (e.g. a JSON body that is not UTF-8):
+            # a malformed body, which the contract answers with 422 like any other.
+            return problem(
+                request,
+                status=422,
+                code="validation_error",
+                title="Request is not valid",
+                detail="the request body could not be parsed",
+                errors=[{"loc": ["body"], "msg": str(error.detail), "type": "body_unparsable"}],
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return problem(
+        response = problem(
             request,
             status=error.status_code,
             code=code,
             title=str(error.detail),
             detail=str(error.detail),
         )
+        response.headers.update(error.headers or {})  # e.g. a 405's `Allow`
+        return response
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -171,9 +215,18 @@ def install(app: FastAPI) -> None:
         )
 
 
+# Members RFC 9457 (and this API) define; an error's data must not overwrite them. A ledger error's
+# `status` is the state of the payment or top-up it refused to change, so it is shown as `state`.
+RESERVED = {"type", "title", "status", "detail", "instance", "code"}
+RENAMED = {"status": "state"}
+
+
 def jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    """An error's data as extension members: JSON values, under names that clash with none."""
     return {
-        k: v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)
+        (RENAMED.get(k, f"data_{k}") if k in RESERVED else k): (
+            v if isinstance(v, (str, int, float, bool, type(None), list, dict)) else str(v)
+        )
         for k, v in data.items()
     }
 
@@ -195,5 +248,5 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     return {
         status: {"description": "Problem", "content": {PROBLEM_JSON: {"schema": schema}}}
-        for status in (*statuses, 401, 422)
+        for status in (*statuses, 401, 413, 422)
     }

@@ -8,9 +8,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Kopecks = Annotated[int, Field(gt=0, le=10**12, description="integer kopecks")]
+# Strict: a JSON string ("100"), float (100.0) or boolean (true) is not an amount of kopecks.
+Kopecks = Annotated[int, Field(gt=0, le=10**12, strict=True, description="integer kopecks")]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 Digits = Annotated[str, Field(min_length=1, max_length=40)]
+# ASCII digits only: str.isdigit() also accepts "²" or "٣", which the ledger's checks then choke on.
+AsciiDigits = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\s*[0-9]+\s*$")]
 
 
 class Strict(BaseModel):
@@ -19,15 +22,15 @@ class Strict(BaseModel):
 
 # --- suppliers ---------------------------------------------------------------------------------
 class RequisitesBody(Strict):
-    bik: Digits
-    settlement_account: Digits
-    correspondent_account: Digits
+    bik: AsciiDigits
+    settlement_account: AsciiDigits
+    correspondent_account: AsciiDigits
     bank_name: Text
 
 
 class RegisterSupplier(Strict):
     inn: Digits
-    kpp: Digits
+    kpp: AsciiDigits
     name: Text
     requisites: RequisitesBody
 
@@ -60,14 +63,15 @@ class Created(BaseModel):
 class BillLineBody(Strict):
     service: Annotated[str, Field(min_length=1, max_length=200)]
     amount: Annotated[
-        int, Field(ge=-(10**11), le=10**11, description="kopecks; < 0 for a recalculation")
+        int,
+        Field(ge=-(10**11), le=10**11, strict=True, description="kopecks; < 0 for a recalculation"),
     ]
 
 
 class IssueBill(Strict):
     document_id: Annotated[str, Field(min_length=1, max_length=40, description="ИПД")]
-    uin: Annotated[str, Field(max_length=25)] | None = None
-    period: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
+    uin: Annotated[str, Field(max_length=25, pattern=r"^\s*[0-9]*\s*$")] | None = None
+    period: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
     lines: Annotated[list[BillLineBody], Field(min_length=1, max_length=100)]
     due_date: date
     replaces: UUID | None = None

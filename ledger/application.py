@@ -42,6 +42,12 @@ def payer_scope(payer_id: str) -> str:
 
 class Ledger(Application[UUID]):
     name = "kvit"
+    # Long-lived aggregates are cached per process; every get fast-forwards from the store, so
+    # a copy is never staler than the events another process has committed.
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+    }
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         PersonalAccount: 200,
         Wallet: 200,

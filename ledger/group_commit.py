@@ -1,17 +1,19 @@
 """Running commands: alone with bounded retries, or many in one transaction (group commit).
 
 The event store serialises writers on a table lock, so one `save()` per commit is the ceiling.
-Group commit lifts it: commands submitted while a save is under way queue up, and the next
-leader runs the whole queue in one unit of work and saves it in one transaction. Each command
-still gets its own result or its own error:
+Group commit lifts it without giving up per-command results, errors or idempotency:
 
-- every command runs in a child unit of work; one that raises is discarded and its caller gets
-  the error, while the others go on;
-- if the shared save meets a version conflict (another process wrote one of the aggregates),
-  every command of the batch is re-run alone, so no caller sees a conflict it did not cause.
-
-Leader/follower, no extra thread: the first caller to find no leader becomes the leader, runs
-batches until its own command is done, then hands the lead to a waiting caller.
+1. Each caller runs its command in its own thread and unit of work, so the reads of many
+   commands overlap. A domain error goes straight back to its caller; nothing was saved.
+2. The new events join a queue. The first caller to find no leader becomes the leader and saves
+   everything queued in ONE transaction, then hands the lead to a waiting caller.
+3. Two commands of one batch that change the same aggregate read the same version: the later
+   one is sent back and re-run. If the shared save meets a conflict with another process, each
+   command of the batch is saved alone, so no caller sees a conflict it did not cause.
+4. A command that was sent back runs next time under the lead, serialised with the other
+   re-runs of its batch (each in a child unit of work), so contention on one hot wallet makes
+   commands wait their turn instead of failing. Only persistent conflicts with other processes
+   end in `ConcurrentUpdateError`, after a bounded number of attempts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.errors import ConcurrentUpdateError
@@ -41,25 +44,43 @@ class Outcome:
     position: int
 
 
-def save_unit(app: Application[UUID], uow: UnitOfWork) -> int:
-    """Save every changed aggregate in one transaction; return the highest position written."""
-    pending = uow.pending()
-    if not pending:
-        return 0
-    recordings = app.save(*pending)
+def save_events(
+    app: Application[UUID], events: list[Any], kinds: dict[UUID, type[Aggregate]]
+) -> int:
+    """Save events in one transaction; return the highest position written."""
+    recordings = app.save(*events)
+    take_snapshots(app, events, kinds)
     return max(r.notification.id for r in recordings)
 
 
-def run_alone(app: Application[UUID], command: Command) -> Outcome:
+def take_snapshots(
+    app: Application[UUID], events: list[Any], kinds: dict[UUID, type[Aggregate]]
+) -> None:
+    """Snapshot long-lived aggregates at their interval (saving bare events skips the
+    library's own snapshotting)."""
+    intervals = getattr(app, "snapshotting_intervals", None) or {}
+    for event in events:
+        interval = intervals.get(kinds.get(event.originator_id))
+        if interval and event.originator_version % interval == 0:
+            app.take_snapshot(event.originator_id, version=event.originator_version)
+
+
+def backoff(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.001 * 2**attempt))
+
+
+def run_alone(app: Application[UUID], command: Command, *, optimistic: bool = True) -> Outcome:
     """Run one command in its own transaction, re-running it on version conflicts."""
     for attempt in range(MAX_ATTEMPTS):
-        uow = UnitOfWork(app)
+        uow = UnitOfWork(app, optimistic=optimistic and attempt == 0)
         result = command(uow)
+        events, kinds = uow.collect()
+        if not events:
+            return Outcome(result, 0)
         try:
-            return Outcome(result, save_unit(app, uow))
+            return Outcome(result, save_events(app, events, kinds))
         except IntegrityError:
-            # Someone else changed an aggregate we read: reload everything and re-run.
-            time.sleep(random.uniform(0, 0.002 * 2**attempt))
+            backoff(attempt)  # someone else changed what we read: reload everything, re-run
     raise ConcurrentUpdateError(
         f"gave up after {MAX_ATTEMPTS} version conflicts", attempts=MAX_ATTEMPTS
     )
@@ -67,13 +88,22 @@ def run_alone(app: Application[UUID], command: Command) -> Outcome:
 
 @dataclass
 class _Pending:
-    command: Command
+    """One caller's work in the queue: prepared events, or a command to run under the lead."""
+
+    events: list[Any] | None = None
+    kinds: dict[UUID, type[Aggregate]] | None = None
+    command: Command | None = None
     done: bool = False
+    conflict: bool = False
     outcome: Outcome | None = None
     error: BaseException | None = None
 
-    def settle(self, outcome: Outcome | None = None, error: BaseException | None = None) -> None:
+    def settle(self, outcome: Outcome | None = None, *, error: BaseException | None = None) -> None:
         self.outcome, self.error, self.done = outcome, error, True
+
+    def send_back(self) -> None:
+        """Ask the caller to run the command again (its view was stale)."""
+        self.outcome, self.error, self.conflict, self.done = None, None, True, True
 
 
 class GroupCommitter:
@@ -85,25 +115,44 @@ class GroupCommitter:
         self._leading = False
         self.batches = 0
         self.commands = 0
+        self.sent_back = 0
 
     def run(self, command: Command) -> Outcome:
-        item = _Pending(command)
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt == 0:
+                uow = UnitOfWork(self.app, optimistic=True)
+                result = command(uow)
+                events, kinds = uow.collect()
+                if not events:
+                    return Outcome(result, 0)
+                item = _Pending(events=events, kinds=kinds)
+            else:
+                item = _Pending(command=command)
+            self._wait_for(item)
+            if item.error is not None:
+                raise item.error
+            if not item.conflict:
+                assert item.outcome is not None
+                if item.command is None:
+                    return Outcome(result, item.outcome.position)
+                return item.outcome
+            self.sent_back += 1
+            backoff(attempt)
+        raise ConcurrentUpdateError(
+            f"gave up after {MAX_ATTEMPTS} version conflicts", attempts=MAX_ATTEMPTS
+        )
+
+    # --- leader / follower ---------------------------------------------------------------------
+    def _wait_for(self, item: _Pending) -> None:
         with self._cond:
             self._queue.append(item)
             while self._leading and not item.done:
                 self._cond.wait()
-            if not item.done:
-                self._leading = True
-        if not item.done:
-            self._lead_until_done(item)
-        if item.error is not None:
-            raise item.error
-        assert item.outcome is not None
-        return item.outcome
-
-    def _lead_until_done(self, mine: _Pending) -> None:
+            if item.done:
+                return
+            self._leading = True
         try:
-            while not mine.done:
+            while not item.done:
                 with self._cond:
                     batch = self._queue[: self.max_batch]
                     del self._queue[: self.max_batch]
@@ -118,40 +167,75 @@ class GroupCommitter:
     def _run_batch(self, batch: list[_Pending]) -> None:
         self.batches += 1
         self.commands += len(batch)
-        if len(batch) == 1:
-            self._run_each_alone(batch)
+        self._save_prepared([i for i in batch if i.command is None])
+        self._run_serialised([i for i in batch if i.command is not None])
+
+    # --- prepared events: one transaction ------------------------------------------------------
+    def _save_prepared(self, items: list[_Pending]) -> None:
+        chosen: list[_Pending] = []
+        touched: set[UUID] = set()
+        for item in items:
+            assert item.events is not None
+            ids = {event.originator_id for event in item.events}
+            if ids & touched:
+                item.send_back()  # read the same version as an earlier command of the batch
+                continue
+            touched |= ids
+            chosen.append(item)
+        if not chosen:
+            return
+        events = [event for item in chosen for event in item.events or ()]
+        kinds = {k: v for item in chosen for k, v in (item.kinds or {}).items()}
+        try:
+            position = save_events(self.app, events, kinds)
+        except IntegrityError:
+            self._save_each_alone(chosen)
+            return
+        except Exception as error:
+            for item in chosen:
+                item.settle(error=error)
+            return
+        for item in chosen:
+            item.settle(Outcome(None, position))
+
+    def _save_each_alone(self, items: list[_Pending]) -> None:
+        for item in items:
+            assert item.events is not None and item.kinds is not None
+            try:
+                item.settle(Outcome(None, save_events(self.app, item.events, item.kinds)))
+            except IntegrityError:
+                item.send_back()
+            except Exception as error:
+                item.settle(error=error)
+
+    # --- sent-back commands: serialised under the lead -----------------------------------------
+    def _run_serialised(self, items: list[_Pending]) -> None:
+        if not items:
             return
         shared = UnitOfWork(self.app)
         results: list[tuple[_Pending, Any]] = []
-        failures: list[tuple[_Pending, BaseException]] = []
-        for item in batch:
+        for item in items:
+            assert item.command is not None
             child = UnitOfWork(self.app, parent=shared)
             try:
                 result = item.command(child)
             except Exception as error:
-                failures.append((item, error))
+                item.settle(error=error)
                 continue
             child.merge_into_parent()
             results.append((item, result))
+        events, kinds = shared.collect()
         try:
-            position = save_unit(self.app, shared)
+            position = save_events(self.app, events, kinds) if events else 0
         except IntegrityError:
-            # A conflict with another writer: nobody in the batch caused it, so re-run each
-            # command alone (the failed ones too, since they saw the batch's effects).
-            self._run_each_alone(batch)
+            # A conflict with another process: nobody here caused it, so send them all back
+            # (the failed ones too: they saw the batch's effects).
+            for item in items:
+                item.send_back()
             return
         except Exception as error:
-            for item in batch:
+            for item, _ in results:
                 item.settle(error=error)
             return
         for item, result in results:
             item.settle(Outcome(result, position))
-        for item, failure in failures:
-            item.settle(error=failure)
-
-    def _run_each_alone(self, batch: list[_Pending]) -> None:
-        for item in batch:
-            try:
-                item.settle(run_alone(self.app, item.command))
-            except Exception as error:
-                item.settle(error=error)

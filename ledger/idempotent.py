@@ -2,9 +2,11 @@
 
 Keys are kept forever and scoped to the caller. The same key with the same request returns the
 original result (marked `replayed`); with a different request it raises
-`IdempotencyKeyReusedError`. A command that fails records nothing, so a retry after, say,
-topping up the wallet can still succeed. Two concurrent first attempts collide on the record's
-deterministic id: one commits, the other is re-run and finds the record.
+`IdempotencyKeyReusedError`. The happy path costs no read: a first attempt assumes the key is
+new, and a replay is found when the record's id collides. A command that fails records
+nothing, so a retry after, say, topping up the wallet can still succeed. Two concurrent first
+attempts collide on the record's deterministic id: one commits, the other is re-run and finds
+the record.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from uuid import UUID
 
 from ledger.domain.idempotency import IdempotencyRecord, fingerprint
 from ledger.domain.ids import natural_id
-from ledger.errors import IdempotencyKeyReusedError, InvalidIdentifierError
+from ledger.errors import IdempotencyKeyReusedError, InvalidIdentifierError, LedgerError
 from ledger.unit_of_work import Command, UnitOfWork
 
 MAX_KEY_LENGTH = 255
@@ -49,17 +51,30 @@ def idempotent(
     expected = fingerprint(command, request)
     record_id = IdempotencyRecord.id_for(scope, key)
 
-    def run(uow: UnitOfWork) -> Result:
+    def replay(uow: UnitOfWork) -> Result | None:
         record = uow.find(IdempotencyRecord, record_id)
-        if record is not None:
-            if record.fingerprint != expected:
-                raise IdempotencyKeyReusedError(
-                    f"idempotency key {key!r} was used for a different {record.command} request",
-                    idempotency_key=key,
-                    original_command=record.command,
-                )
-            return {**record.result, "replayed": True}
-        result = body(uow)
+        if record is None:
+            return None
+        if record.fingerprint != expected:
+            raise IdempotencyKeyReusedError(
+                f"idempotency key {key!r} was used for a different {record.command} request",
+                idempotency_key=key,
+                original_command=record.command,
+            )
+        return {**record.result, "replayed": True}
+
+    def run(uow: UnitOfWork) -> Result:
+        # On a first attempt the key is assumed new (no read): if it is not, the record's
+        # deterministic id collides at save and the re-run, no longer optimistic, replays.
+        if not uow.optimistic and (replayed := replay(uow)) is not None:
+            return replayed
+        try:
+            result = body(uow)
+        except LedgerError:
+            # The original may have succeeded where a re-run now fails (e.g. funds spent since).
+            if uow.optimistic and (replayed := replay(uow)) is not None:
+                return replayed
+            raise
         uow.add(
             IdempotencyRecord(
                 scope=scope, key=key, command=command, fingerprint=expected, result=result

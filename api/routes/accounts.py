@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import AfterValidator, AwareDatetime
 
 from api.auth import Caller, Role
-from api.deps import CallerDep, KeyDep, LedgerDep, OperatorDep, ReadDep, ReaderDep, committed
+from api.deps import (
+    CallerDep,
+    KeyDep,
+    LedgerDep,
+    MinPositionDep,
+    OperatorDep,
+    ReadDep,
+    ReaderDep,
+    committed,
+)
 from api.problems import NotFoundProblem, responses
+from api.routes import audit
 from api.schemas import (
     AccountOut,
     BalanceOut,
@@ -125,16 +136,52 @@ def issue_bill(
     return BillIssued(id=outcome.result["bill_id"], amount_due=outcome.result["amount_due"])
 
 
-MinPosition = Annotated[
-    int, Query(ge=0, description="wait until the read models include this log position")
-]
+MinPosition = MinPositionDep  # a query parameter, checked against the log's head
 
 
-@router.get("/{account_id}", response_model=AccountOut, responses=responses(404, 503))
+@router.get("/{account_id}", response_model=AccountOut, responses=responses(404, 422, 503))
 def get_account(
-    account_id: UUID, caller: CallerDep, rm: ReadDep, min_position: MinPosition = 0
+    account_id: UUID,
+    caller: CallerDep,
+    rm: ReadDep,
+    request: Request,
+    min_position: MinPosition = 0,
+    as_of: audit.AsOfQuery = None,
 ) -> AccountOut:
-    return account_out(visible_account(rm, caller, account_id, min_position))
+    balance = visible_account(rm, caller, account_id, min_position)
+    if as_of is not None:  # as it was then, recomputed from the log (routes/audit.py)
+        balance = audit.account_as_of(request, account_id, as_of)
+    return account_out(balance)
+
+
+StatusFilter = Literal[
+    "requires_confirmation",
+    "processing",
+    "succeeded",
+    "failed",
+    "canceled",
+    "partially_refunded",
+    "refunded",
+]
+assert set(get_args(StatusFilter)) == queries.STATUSES
+
+
+def in_utc_range(moment: datetime) -> datetime:
+    """The read side compares fixed-width UTC text: the moment must have a 4-digit UTC year."""
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if year < 1000:
+        raise ValueError("the moment is out of range (years 1000–9999 in UTC)")
+    return moment
+
+
+Moment = Annotated[
+    AwareDatetime | None,
+    AfterValidator(lambda m: None if m is None else in_utc_range(m)),
+    Query(description="ISO 8601 with a time zone, e.g. 2026-03-01T00:00:00+03:00"),
+]
 
 
 class HistoryFilters:
@@ -144,10 +191,10 @@ class HistoryFilters:
         self,
         cursor: Annotated[str | None, Query(max_length=500)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        status: Annotated[list[str] | None, Query(max_length=7)] = None,
-        period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-        created_from: datetime | None = None,
-        created_before: datetime | None = None,
+        status: Annotated[list[StatusFilter] | None, Query(max_length=7)] = None,
+        period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")] = None,
+        created_from: Moment = None,
+        created_before: Moment = None,
         min_position: MinPosition = 0,
     ) -> None:
         self.cursor, self.limit, self.statuses = cursor, limit, tuple(status or ())

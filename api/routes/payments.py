@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from api.auth import Role
 from api.deps import CallerDep, KeyDep, LedgerDep, OperatorDep, ReadDep, ResidentDep, committed
 from api.problems import responses
+from api.routes.audit import PaymentWithReceipt, receipt_of
 from api.schemas import (
     CreatePayment,
     PaymentDetail,
@@ -133,15 +134,17 @@ def refund_payment(
     )
 
 
-@router.get("/{payment_id}", response_model=PaymentDetail, responses=responses(404))
+@router.get("/{payment_id}", response_model=PaymentWithReceipt, responses=responses(404))
 def get_payment(
     payment_id: UUID, caller: CallerDep, ledger: LedgerDep, request: Request
 ) -> PaymentDetail:
-    """The payment with its status history. A resident sees only their own."""
+    """The payment with its status history and its `receipt`: its position and chain hash in
+    the audited log, and the signed checkpoint that covers it. A resident sees only their own."""
     payer = caller.payer_id if caller.role == Role.RESIDENT else None
     payment: Payment = ledger.get_payment(payment_id, payer_id=payer)
     out = payment_out(payment.view(), request)
-    return PaymentDetail(
+    return PaymentWithReceipt(
+        receipt=receipt_of(request, payment_id),
         **out.model_dump(),
         payer_id=payment.payer_id,
         status_history=[

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -17,39 +18,87 @@ from ledger.unit_of_work import UnitOfWork
 from tests.fixtures import setup_world
 
 
-def test_a_failing_command_in_a_batch_leaves_the_others_intact(memory_ledger: Ledger) -> None:
+def debit(wallet_id: UUID, amount: int) -> Callable[[UnitOfWork], int]:
+    def command(uow: UnitOfWork) -> int:
+        wallet = get_wallet(uow, wallet_id)
+        wallet.debit(payment_id=uuid4(), amount=amount)
+        return wallet.balance
+
+    return command
+
+
+def attempt(committer: GroupCommitter, command: Callable[[UnitOfWork], Any]) -> Any:
+    try:
+        return committer.run(command).result
+    except InsufficientFundsError as error:
+        return error
+
+
+def test_contention_on_one_wallet_waits_its_turn_instead_of_failing(
+    memory_ledger: Ledger,
+) -> None:
     world = setup_world(memory_ledger, wallet_balance=1_000)
     committer = GroupCommitter(memory_ledger)
-    # Hold the lead so that the commands below queue up and run as one batch.
-    release = threading.Event()
-    blocker = threading.Thread(target=committer.run, args=(lambda uow: release.wait(),))
-    blocker.start()
-    while not committer._leading:
-        time.sleep(0.001)
 
-    def debit(key: str, amount: int) -> object:
-        def command(uow: UnitOfWork) -> int:
-            wallet = get_wallet(uow, world.wallet_id)
-            wallet.debit(payment_id=UUID(int=len(key)), amount=amount)
-            return wallet.balance
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(
+            pool.map(lambda _: attempt(committer, debit(world.wallet_id, 100)), range(12))
+        )
 
-        try:
-            return committer.run(command).result
-        except InsufficientFundsError as error:
-            return error
+    assert sum(isinstance(o, int) for o in outcomes) == 10
+    assert sum(isinstance(o, InsufficientFundsError) for o in outcomes) == 2
+    assert memory_ledger.get_wallet(world.wallet_id).balance == 0
+
+
+def test_commands_queued_during_a_save_share_the_next_transaction(
+    memory_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wallets = [
+        UUID(memory_ledger.open_wallet(payer_id=f"w{i}", idempotency_key="w").result["wallet_id"])
+        for i in range(6)
+    ]
+    for wallet_id in wallets:
+        memory_ledger.execute(
+            lambda uow, w=wallet_id: get_wallet(uow, w).credit(operation_id=uuid4(), amount=500)
+        )
+    committer = GroupCommitter(memory_ledger)
+    saves: list[int] = []
+    first_save_started, release = threading.Event(), threading.Event()
+    original_save = memory_ledger.save
+
+    def slow_first_save(*events: Any, **kwargs: Any) -> Any:
+        saves.append(len(events))
+        if len(saves) == 1:
+            first_save_started.set()
+            release.wait(5)
+        return original_save(*events, **kwargs)
+
+    monkeypatch.setattr(memory_ledger, "save", slow_first_save)
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(committer.run, debit(wallets[0], 100))
+        first_save_started.wait(5)
+        rest = [pool.submit(committer.run, debit(w, 100)) for w in wallets[1:]]
+        while len(committer._queue) < len(rest):
+            threading.Event().wait(0.001)
+        release.set()
+        results = [f.result().result for f in [first, *rest]]
+
+    assert results == [400] * 6
+    assert len(saves) == 2  # the first alone, then the five that queued meanwhile
+
+
+def test_a_failing_command_leaves_the_rest_of_its_batch_intact(memory_ledger: Ledger) -> None:
+    world = setup_world(memory_ledger, wallet_balance=1_000)
+    committer = GroupCommitter(memory_ledger)
 
     with ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(debit, "a" * (i + 1), 400) for i in range(3)]
-        while len(committer._queue) < 3:
-            time.sleep(0.001)
-        release.set()
-        outcomes = [f.result() for f in futures]
-    blocker.join()
+        outcomes = list(
+            pool.map(lambda a: attempt(committer, debit(world.wallet_id, a)), [400, 400, 400])
+        )
 
     assert sorted(o for o in outcomes if isinstance(o, int)) == [200, 600]
     assert sum(isinstance(o, InsufficientFundsError) for o in outcomes) == 1
     assert memory_ledger.get_wallet(world.wallet_id).balance == 200
-    assert committer.batches == 2  # the blocker alone, then the three together
 
 
 def test_version_conflicts_are_retried_a_bounded_number_of_times(memory_ledger: Ledger) -> None:

@@ -1,0 +1,12 @@
+"""The event log's integrity: a hash chain beside the log, signed checkpoints, verify, export.
+
+    encoding.py   the canonical encoding of a stored event and the chain's hash rule
+    store.py      the `audit_chain` / `audit_checkpoint` side tables (SQLite or PostgreSQL)
+    chain.py      the follower that extends the chain in commit order
+    signing.py    Ed25519 keys and signed checkpoints
+    verify.py     walk the log against the chain and the checkpoints; report findings
+    export.py     JSON Lines export and the paged event feed for auditors
+    proof.py      where an event (a payment) sits in the chain; log position at a time
+
+This package imports only `ledger` and the `eventsourcing` library.
+"""

@@ -1,0 +1,149 @@
+"""Extending the hash chain: a follower of the notification log, like a projection.
+
+It reads the log in commit order after the chain's last row, hashes each stored event, and
+appends the rows in one transaction per batch (compare-and-set on the head, see store.py). It
+never touches the write path: writers do not wait for it, and on PostgreSQL the table lock
+they take already makes notification-id order the commit order, so the follower never skips
+a late-committing event.
+
+Where it runs: on PostgreSQL in its own `kvit audit follow` process (LISTEN on the event
+store's channel, a poll every second as a safety net); on SQLite in a thread inside
+`kvit serve`. `kvit audit checkpoint` and `kvit audit verify --catch-up` also catch up on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from ledger.audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
+from ledger.audit.store import AuditStore, ChainRow
+
+BATCH = 5000
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    appended: int
+    head: ChainRow | None
+
+
+def rows_for(previous: ChainRow | None, notifications: Any) -> list[ChainRow]:
+    """Chain rows for stored events (in position order) that follow `previous`."""
+    seq, chain = (previous.seq, previous.chain_hash) if previous else (0, GENESIS)
+    rows = []
+    for n in notifications:
+        stamp = timestamp_of(n.state)
+        digest = event_hash(n.originator_id, n.originator_version, n.topic, stamp, n.state)
+        chain, seq = chain_hash(chain, digest), seq + 1
+        rows.append(ChainRow(n.id, seq, stamp, digest, chain))
+    return rows
+
+
+def catch_up(
+    app: Application[UUID],
+    store: AuditStore,
+    *,
+    batch: int = BATCH,
+    stop: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> CatchUp:
+    """Chain every stored event not chained yet (up to `stop`); returns how many and the head."""
+    head, appended = store.head(), 0
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=head.position if head else 0,
+            limit=batch,
+            stop=stop,
+            inclusive_of_start=False,
+        )
+        if not notifications:
+            return CatchUp(appended, head)
+        rows = rows_for(head, notifications)
+        if store.append(head, rows):
+            head, appended = rows[-1], appended + len(rows)
+            if progress is not None:
+                progress(head.position)
+        else:
+            head = store.head()  # another follower got there first: go on from its head
+        if len(notifications) < batch:
+            return CatchUp(appended, head)
+
+
+class ChainFollower(threading.Thread):
+    """Keeps the chain up to date in this process (embedded mode), and calls `on_progress`
+    after each catch-up (the periodic checkpointer hangs off it)."""
+
+    def __init__(
+        self,
+        app: Application[UUID],
+        store: AuditStore,
+        *,
+        idle: float = 0.5,
+        on_progress: Callable[[ChainRow | None], None] | None = None,
+    ) -> None:
+        super().__init__(name="kvit-audit-chain", daemon=True)
+        self.app = app
+        self.store = store
+        self.idle = idle
+        self.on_progress = on_progress
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self.failures = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                done = catch_up(self.app, self.store)
+                if self.on_progress is not None:
+                    self.on_progress(done.head)
+                self.failures = 0
+            except Exception:
+                self.failures += 1
+                log.exception("extending the audit chain failed; retrying")
+                self._stopping.wait(min(5.0, 0.05 * 2 ** min(self.failures, 6)))
+                continue
+            self._wake.wait(self.idle)
+
+
+class Checkpointer:
+    """Signs a checkpoint when the chain has grown by `every_events`, or when `interval`
+    seconds have passed and it grew at all."""
+
+    def __init__(
+        self,
+        sign: Callable[[ChainRow], Any],
+        *,
+        every_events: int,
+        interval: float,
+        last: ChainRow | None = None,
+    ) -> None:
+        self.sign = sign
+        self.every_events = every_events
+        self.interval = interval
+        self.last_seq = last.seq if last else 0
+        self.last_time = time.monotonic()
+
+    def __call__(self, head: ChainRow | None) -> None:
+        if head is None or head.seq == self.last_seq:
+            return
+        due = head.seq - self.last_seq >= self.every_events
+        if due or time.monotonic() - self.last_time >= self.interval:
+            self.sign(head)
+            self.last_seq, self.last_time = head.seq, time.monotonic()

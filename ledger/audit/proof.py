@@ -1,0 +1,89 @@
+"""Where events sit in the audited history: receipts for payments, and time → log position.
+
+A receipt lists the payment's events with their positions, their event hashes recomputed from
+the log, the chain hash recorded at each, and the first signed checkpoint at or after the
+newest of them. With an export (or the event feed) up to that checkpoint, anyone can recompute
+the chain from the event to the checkpoint and check the signature: the payment is then part
+of the history the service signed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from ledger.audit.encoding import event_hash, timestamp_of, utc_text
+from ledger.audit.signing import as_record
+from ledger.audit.store import AuditStore
+
+SCAN_BATCH = 1000
+
+
+def receipt(store: AuditStore, aggregate_id: UUID) -> dict[str, Any] | None:
+    """The chain entries of an aggregate's events (a payment's), or None if it has none."""
+    events = store.events_of([str(aggregate_id)])
+    if not events:
+        return None
+    entries = []
+    for raw in events:
+        stamp = timestamp_of(raw.state)
+        digest = event_hash(raw.originator_id, raw.version, raw.topic, stamp, raw.state)
+        row = store.chain_row(raw.position)
+        entries.append(
+            {
+                "position": raw.position,
+                "version": raw.version,
+                "topic": raw.topic,
+                "timestamp": stamp,
+                "event_hash": digest.hex(),
+                "seq": row.seq if row else None,
+                "chain_hash": row.chain_hash.hex() if row else None,
+                "matches_chain": row is not None and row.event_hash == digest,
+            }
+        )
+    newest = entries[-1]
+    later = store.checkpoints(at_or_after=events[-1].position)
+    checkpoint = as_record(later[0]) if later else None
+    if newest["chain_hash"] is None:
+        status = "pending"  # not chained yet
+    elif checkpoint is None:
+        status = "chained"  # chained, not yet covered by a signed checkpoint
+    else:
+        status = "sealed"
+    return {
+        "position": newest["position"],
+        "chain_hash": newest["chain_hash"],
+        "status": status,
+        "events": entries,
+        "checkpoint": checkpoint,
+    }
+
+
+def position_at(app: Application[UUID], store: AuditStore | None, moment: datetime) -> int:
+    """The end of the longest log prefix whose events all happened at or before `moment`.
+
+    A prefix (not "every event stamped before") because a prefix of the log is a state that
+    existed; an event stamped earlier but committed after a later-stamped one had not been
+    committed by then either. Chained events are looked up in the chain table's timestamps;
+    any tail not chained yet is scanned."""
+    text = utc_text(moment)
+    after = 0
+    if store is not None:
+        first_later = store.position_after_time(text)
+        if first_later is not None:
+            return store.last_position_before(first_later)
+        head = store.head()
+        after = head.position if head else 0
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=after, limit=SCAN_BATCH, inclusive_of_start=False
+        )
+        for notification in notifications:
+            if timestamp_of(notification.state) > text:
+                return after
+            after = notification.id
+        if len(notifications) < SCAN_BATCH:
+            return after

@@ -1,0 +1,42 @@
+"""The audit operations as the CLI, the API and the followers run them."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from ledger.audit.chain import catch_up
+from ledger.audit.signing import AuditSettings, as_record, make_checkpoint, signing_key
+from ledger.audit.store import AuditStore, ChainRow
+
+
+class EmptyLogError(RuntimeError):
+    pass
+
+
+def sign_head(settings: AuditSettings, store: AuditStore, head: ChainRow) -> dict[str, Any]:
+    """Sign a checkpoint at `head` and keep it in the checkpoint table."""
+    checkpoint = make_checkpoint(signing_key(settings), head)
+    store.add_checkpoint(checkpoint)
+    return checkpoint
+
+
+def checkpoint_now(
+    app: Application[UUID], store: AuditStore, settings: AuditSettings
+) -> dict[str, Any]:
+    """Catch the chain up with the log, then sign a checkpoint at its head."""
+    store.ensure_tables()
+    head = catch_up(app, store).head
+    if head is None:
+        raise EmptyLogError("the log is empty: nothing to sign")
+    existing = store.checkpoints(at_or_after=head.position)
+    if existing and existing[0]["position"] == head.position:
+        return as_record(existing[0])
+    return sign_head(settings, store, head)
+
+
+def latest_checkpoint(store: AuditStore) -> dict[str, Any] | None:
+    found = store.checkpoints()
+    return as_record(found[-1]) if found else None

@@ -1,0 +1,171 @@
+"""Ed25519 keys and signed checkpoints.
+
+A checkpoint says: "the chain, up to log position `position`, holds `count` events and ends in
+`chain_hash`", signed by the service at `time`. An auditor keeps the JSON outside the database;
+a later `verify` against it catches any rewrite of history before that position, even one that
+recomputed the chain table too, and any deletion of the newest events (the count drops).
+
+    {"kind": "kvit.checkpoint", "v": 1, "position": 1200, "count": 1187,
+     "chain_hash": "<hex>", "time": "2026-03-05T10:00:00.000000Z",
+     "public_key": "<hex of the raw 32-byte Ed25519 key>", "signature": "<hex, 64 bytes>"}
+
+The signature covers `signed_message()`: a fixed prefix and the compact, key-sorted JSON of
+position, count, chain_hash and time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import Field
+
+from ledger.audit.encoding import utc_text
+from ledger.audit.store import ChainRow
+from ledger.settings import Settings
+
+KEY_FILE = "audit_signing_key"
+PREFIX = b"kvit.checkpoint.v1\n"
+SIGNED = ("position", "count", "chain_hash", "time")
+
+
+class AuditSettings(Settings):
+    audit_signing_key: str | None = Field(default=None, repr=False)
+    """KVIT_AUDIT_SIGNING_KEY: the Ed25519 private key, 64 hex digits (the 32-byte seed)."""
+
+    audit_signing_key_file: Path | None = None
+    """KVIT_AUDIT_SIGNING_KEY_FILE: or a file holding it (hex seed or PEM). In embedded mode
+    one is generated once at `<data_dir>/audit_signing_key`."""
+
+    audit_public_key: str | None = None
+    """KVIT_AUDIT_PUBLIC_KEY: the key an auditor trusts (hex), when they hold no private key."""
+
+    audit_checkpoint_every_events: int = 10_000
+    audit_checkpoint_interval_seconds: float = 3600.0
+    """A follower signs a checkpoint after this many new events, or this long after the last
+    one if the chain grew at all."""
+
+
+class NoSigningKeyError(RuntimeError):
+    pass
+
+
+def _parse_private(text: str) -> Ed25519PrivateKey:
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_private_key(text.encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("the audit signing key must be an Ed25519 key")
+        return key
+    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(text))
+
+
+def signing_key(settings: AuditSettings, *, create: bool = True) -> Ed25519PrivateKey:
+    """The configured key; in embedded mode one is generated once into the data dir."""
+    if settings.audit_signing_key:
+        return _parse_private(settings.audit_signing_key)
+    path = settings.audit_signing_key_file
+    if path is None and not settings.uses_postgres:
+        path = settings.data_dir / KEY_FILE
+        if create and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            seed = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.Raw,
+                serialization.PrivateFormat.Raw,
+                serialization.NoEncryption(),
+            )
+            try:  # "x" + 0600 at creation: two processes starting together keep one key
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as file:
+                    file.write(seed.hex() + "\n")
+            except FileExistsError:
+                pass
+    if path is None or not path.exists():
+        raise NoSigningKeyError(
+            "no audit signing key: set KVIT_AUDIT_SIGNING_KEY or KVIT_AUDIT_SIGNING_KEY_FILE"
+        )
+    return _parse_private(path.read_text())
+
+
+def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def trusted_public_key(settings: AuditSettings, given: str | None = None) -> str | None:
+    """The public key checkpoints must be signed with: given > configured > from our own key."""
+    if given:
+        return given.strip().lower()
+    if settings.audit_public_key:
+        return settings.audit_public_key.strip().lower()
+    try:
+        return public_hex(signing_key(settings, create=False))
+    except NoSigningKeyError:
+        return None
+
+
+def signed_message(checkpoint: dict[str, Any]) -> bytes:
+    body = {k: checkpoint[k] for k in SIGNED}
+    return PREFIX + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def make_checkpoint(
+    key: Ed25519PrivateKey, head: ChainRow, at: datetime | None = None
+) -> dict[str, Any]:
+    checkpoint: dict[str, Any] = {
+        "kind": "kvit.checkpoint",
+        "v": 1,
+        "position": head.position,
+        "count": head.seq,
+        "chain_hash": head.chain_hash.hex(),
+        "time": utc_text(at or datetime.now(UTC)),
+        "public_key": public_hex(key),
+    }
+    checkpoint["signature"] = key.sign(signed_message(checkpoint)).hex()
+    return checkpoint
+
+
+def signature_ok(checkpoint: dict[str, Any], public_key: str) -> bool:
+    """True if the checkpoint was signed by `public_key` (hex) and says so."""
+    try:
+        if str(checkpoint["public_key"]).lower() != public_key.lower():
+            return False
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key))
+        key.verify(bytes.fromhex(checkpoint["signature"]), signed_message(checkpoint))
+    except (InvalidSignature, KeyError, ValueError, TypeError):
+        return False
+    return True
+
+
+def as_record(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """What the `audit_checkpoint` table keeps, and how a row becomes a checkpoint again."""
+    return {
+        "kind": "kvit.checkpoint",
+        "v": 1,
+        **{
+            k: checkpoint[k]
+            for k in ("position", "count", "chain_hash", "time", "public_key", "signature")
+        },
+    }
+
+
+def read_checkpoints(path: Path) -> list[dict[str, Any]]:
+    """Checkpoints from a file: one JSON object, or JSON Lines of them."""
+    text = path.read_text().strip()
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(checkpoint, indent=2) + "\n")
+    temporary.replace(path)

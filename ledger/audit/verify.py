@@ -1,0 +1,254 @@
+"""`kvit audit verify`: walk the whole log against the chain table and the signed checkpoints.
+
+The log and the chain table are walked side by side in position order:
+
+- a position in both whose event hashes differ: `modified` (or `moved` when that event's hash
+  is recorded at another position: events swapped or reordered);
+- a chained position with no event: `deleted`; an event at a position the chain skipped while
+  it passed by: `inserted`. (Events after the chain's head are only "not chained yet".)
+- a chain row that does not follow from the one before (hash or count), or whose timestamp
+  is not the event's: `chain_broken` — the chain table itself was edited;
+- each checkpoint whose signature is good is compared with the chain recomputed from the log
+  alone: a different hash or count is `checkpoint_mismatch` (history was rewritten together
+  with the chain table), fewer events and a log that ends before it is `truncated` (the newest
+  events were deleted); a bad signature or an untrusted key is `bad_signature`.
+
+Findings are listed by position; the first is where the log first differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from ledger.audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
+from ledger.audit.signing import signature_ok
+from ledger.audit.store import AuditStore, ChainRow
+
+BATCH = 5000
+MAX_FINDINGS = 100
+MAX_LOOKUPS = 20
+Progress = Callable[[int, int], None]
+"""(position reached, log head) after each batch."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    position: int
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "position": self.position, "detail": self.detail}
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    """Stored events walked."""
+    last_position: int = 0
+    chain_head: int = 0
+    """The last chained position (0: the chain was never started)."""
+    unchained: int = 0
+    """Events after the chain's head, not chained yet (not a finding)."""
+    checkpoints: int = 0
+    """Checkpoints with a good signature compared with the log."""
+    findings: list[Finding] = field(default_factory=list)
+    more_findings: bool = False
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    @property
+    def first(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def _log(app: Application[UUID], batch: int) -> Iterator[Any]:
+    after = 0
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=after, limit=batch, inclusive_of_start=False
+        )
+        yield from notifications
+        if len(notifications) < batch:
+            return
+        after = notifications[-1].id
+
+
+def _chain(store: AuditStore, batch: int) -> Iterator[ChainRow]:
+    after = 0
+    while True:
+        rows = store.chain_rows(after=after, limit=batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].position
+
+
+class _Walk:
+    def __init__(self, store: AuditStore, report: VerifyReport, checkpoints: list[dict[str, Any]]):
+        self.store, self.report = store, report
+        self.pending = sorted(checkpoints, key=lambda c: int(c["position"]))
+        self.running, self.count = GENESIS, 0
+        self.recorded, self.recorded_seq = GENESIS, 0
+        self.good_position = 0  # the last checkpoint the log agreed with
+        self.lookups = 0
+        self.found: list[Finding] = []
+
+    def find(self, kind: str, position: int, detail: str) -> None:
+        if len(self.found) < MAX_FINDINGS:
+            self.found.append(Finding(kind, position, detail))
+        else:
+            self.report.more_findings = True
+
+    def settle(self, before: int, *, end: bool = False) -> None:
+        """Compare every checkpoint below `before` with the chain recomputed from the log."""
+        while self.pending and (end or int(self.pending[0]["position"]) < before):
+            checkpoint = self.pending.pop(0)
+            position, count = int(checkpoint["position"]), int(checkpoint["count"])
+            self.report.checkpoints += 1
+            if self.running.hex() == checkpoint["chain_hash"] and self.count == count:
+                self.good_position = position
+                continue
+            last = self.report.last_position
+            if self.count < count and last < position:
+                self.find(
+                    "truncated",
+                    last + 1,
+                    f"the log ends at position {last} with {self.count} events, but the"
+                    f" checkpoint signed at position {position} holds {count}:"
+                    f" {count - self.count} newest events were deleted",
+                )
+            else:
+                inside = [f.position for f in self.found if self.good_position < f.position]
+                explained = any(p <= position for p in inside)
+                cause = (
+                    "see the findings before it"
+                    if explained
+                    else f"history after position {self.good_position} was rewritten, and the"
+                    " chain table with it"
+                )
+                self.find(
+                    "checkpoint_mismatch",
+                    min(inside) if explained else self.good_position + 1,
+                    f"the log up to position {position} does not match the checkpoint signed"
+                    f" there ({self.count} events vs {count}, chain {self.running.hex()[:16]}…"
+                    f" vs {checkpoint['chain_hash'][:16]}…): {cause}",
+                )
+
+    def compare(self, position: int, digest: bytes, row: ChainRow) -> None:
+        if digest == row.event_hash:
+            return
+        elsewhere: list[int] = []
+        if self.lookups < MAX_LOOKUPS:
+            self.lookups += 1
+            elsewhere = [p for p in self.store.positions_of_hash(digest) if p != position]
+        if elsewhere:
+            self.find(
+                "moved",
+                position,
+                f"the event at position {position} was recorded at position {elsewhere[0]}:"
+                " events were swapped or reordered",
+            )
+        else:
+            self.find(
+                "modified",
+                position,
+                f"the event at position {position} is not the one recorded there",
+            )
+
+    def check_row(self, row: ChainRow) -> None:
+        if row.seq != self.recorded_seq + 1 or chain_hash(self.recorded, row.event_hash) != (
+            row.chain_hash
+        ):
+            self.find(
+                "chain_broken",
+                row.position,
+                f"chain row {row.position} does not follow from the row before it",
+            )
+        self.recorded, self.recorded_seq = row.chain_hash, row.seq
+
+
+def verify(
+    app: Application[UUID],
+    store: AuditStore,
+    *,
+    checkpoints: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    public_key: str | None,
+    batch: int = BATCH,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    started = time.perf_counter()
+    report = VerifyReport()
+    head = store.head()
+    report.chain_head = head.position if head else 0
+    log_head = app.recorder.max_notification_id() or 0
+    good = []
+    unique = {(str(c.get("position")), str(c.get("signature"))): c for c in checkpoints}
+    for checkpoint in unique.values():  # the same checkpoint from the table and from a file
+        if public_key is not None and signature_ok(checkpoint, public_key):
+            good.append(checkpoint)
+        else:
+            why = "no trusted public key" if public_key is None else "bad signature or key"
+            report.findings.append(
+                Finding(
+                    "bad_signature",
+                    int(checkpoint.get("position", 0)),
+                    f"checkpoint at position {checkpoint.get('position')}: {why}",
+                )
+            )
+    walk = _Walk(store, report, good)
+    events, rows = _log(app, batch), _chain(store, batch)
+    event, row = next(events, None), next(rows, None)
+    while event is not None or row is not None:
+        position = min(
+            event.id if event is not None else 1 << 62, row.position if row is not None else 1 << 62
+        )
+        walk.settle(position)
+        digest, stamp = b"", ""
+        if event is not None and event.id == position:
+            stamp = timestamp_of(event.state)
+            digest = event_hash(
+                event.originator_id, event.originator_version, event.topic, stamp, event.state
+            )
+            walk.running, walk.count = chain_hash(walk.running, digest), walk.count + 1
+            report.events, report.last_position = report.events + 1, position
+            if progress is not None and report.events % batch == 0:
+                progress(position, log_head)
+            here = row if row is not None and row.position == position else None
+            if here is not None:
+                walk.compare(position, digest, here)
+                if digest == here.event_hash and stamp != here.timestamp:
+                    walk.find("chain_broken", position, "the chain table's timestamp was changed")
+            elif position <= report.chain_head:
+                walk.find(
+                    "inserted",
+                    position,
+                    f"an event at position {position}, which the chain passed without one",
+                )
+            else:
+                report.unchained += 1
+            event = next(events, None)
+        if row is not None and row.position == position:
+            walk.check_row(row)
+            if not digest:
+                walk.find("deleted", position, f"the event recorded at position {position} is gone")
+            row = next(rows, None)
+    walk.settle(0, end=True)
+    report.findings = sorted(report.findings + walk.found, key=lambda f: f.position)
+    report.seconds = time.perf_counter() - started
+    if progress is not None:
+        progress(report.last_position, log_head)
+    return report

@@ -1,0 +1,246 @@
+"""The acquirer's webhook: signed outcomes of card payments and top-ups; replays are harmless."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.acquirer.signature import HEADER
+from tests.api.helpers import (
+    Headers,
+    World,
+    account,
+    keyed,
+    my_payments,
+    notification,
+    notify,
+    pay,
+    problem,
+    signed,
+    wallet_balance,
+)
+from tests.fixtures import BILL_TOTAL
+
+
+@pytest.fixture
+def card_payment(client: TestClient, resident: Headers, world: World) -> dict[str, Any]:
+    """A card payment of the whole bill, waiting for the acquirer."""
+    return pay(client, resident, world, method="card", confirm=True)
+
+
+@pytest.fixture
+def top_up(client: TestClient, resident: Headers, world: World) -> dict[str, Any]:
+    response = client.post(
+        f"/v1/wallets/{world.wallet_id}/top-ups", json={"amount": 7000}, headers=keyed(resident)
+    )
+    assert response.status_code == 201
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_signed_success_settles_a_card_payment(
+    client: TestClient, operator: Headers, world: World, card_payment: dict[str, Any]
+) -> None:
+    response = notify(client, notification(card_payment["id"], BILL_TOTAL))
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "operation_id": card_payment["id"],
+        "kind": "payment",
+        "status": "succeeded",
+    }
+    assert account(client, operator, world.account_id)["balance"]["paid"] == BILL_TOTAL
+
+
+def test_replayed_notification_is_harmless(
+    client: TestClient,
+    operator: Headers,
+    resident: Headers,
+    world: World,
+    card_payment: dict[str, Any],
+) -> None:
+    body = notification(card_payment["id"], BILL_TOTAL)
+    headers = signed(body)
+    first = notify(client, body, headers)
+    history = my_payments(client, resident)
+
+    replay = notify(client, body, headers)
+
+    assert replay.status_code == 200
+    assert replay.json() == first.json()
+    assert account(client, operator, world.account_id)["balance"]["paid"] == BILL_TOTAL
+    assert my_payments(client, resident) == history
+
+
+def test_signed_decline_fails_a_card_payment(
+    client: TestClient, resident: Headers, card_payment: dict[str, Any]
+) -> None:
+    response = notify(client, notification(card_payment["id"], BILL_TOTAL, "declined"))
+
+    assert response.json()["status"] == "failed"
+    shown = client.get(f"/v1/payments/{card_payment['id']}", headers=resident).json()
+    assert shown["status"] == "failed"
+
+
+def test_success_after_a_decline_is_a_conflict(
+    client: TestClient, operator: Headers, world: World, card_payment: dict[str, Any]
+) -> None:
+    notify(client, notification(card_payment["id"], BILL_TOTAL, "declined"))
+
+    response = notify(client, notification(card_payment["id"], BILL_TOTAL, ref="acq-2"))
+
+    problem(response, 409, "payment_state_conflict")
+    assert account(client, operator, world.account_id)["balance"]["paid"] == 0
+
+
+def test_notification_for_a_payment_not_yet_confirmed_is_a_conflict(
+    client: TestClient, resident: Headers, world: World
+) -> None:
+    payment = pay(client, resident, world, method="card")
+
+    response = notify(client, notification(payment["id"], BILL_TOTAL))
+
+    problem(response, 409, "payment_state_conflict")
+
+
+def test_amount_that_differs_from_the_operation_is_refused(
+    client: TestClient, operator: Headers, world: World, card_payment: dict[str, Any]
+) -> None:
+    response = notify(client, notification(card_payment["id"], BILL_TOTAL - 1))
+
+    body = problem(response, 409, "operation_mismatch")
+    assert body["expected"] == BILL_TOTAL
+    assert account(client, operator, world.account_id)["balance"]["paid"] == 0
+
+
+def test_wallet_payment_cannot_be_settled_by_the_acquirer(
+    client: TestClient, resident: Headers, world: World
+) -> None:
+    payment = pay(client, resident, world)
+
+    problem(notify(client, notification(payment["id"], BILL_TOTAL)), 409, "operation_mismatch")
+
+
+def test_signed_success_credits_a_top_up_once(
+    client: TestClient, resident: Headers, world: World, top_up: dict[str, Any]
+) -> None:
+    body = notification(top_up["id"], 7000)
+
+    first = notify(client, body)
+    replay = notify(client, body)
+
+    assert first.json() == {"operation_id": top_up["id"], "kind": "top_up", "status": "succeeded"}
+    assert replay.json() == first.json()
+    assert wallet_balance(client, resident, world.wallet_id) == 7000
+
+
+def test_declined_top_up_then_success_is_a_conflict(
+    client: TestClient, resident: Headers, world: World, top_up: dict[str, Any]
+) -> None:
+    declined = notify(client, notification(top_up["id"], 7000, "declined"))
+
+    late = notify(client, notification(top_up["id"], 7000, ref="acq-2"))
+
+    assert declined.json()["status"] == "failed"
+    problem(late, 409, "top_up_state_conflict")
+    assert wallet_balance(client, resident, world.wallet_id) == 0
+
+
+def test_top_up_amount_mismatch_is_refused(
+    client: TestClient, resident: Headers, world: World, top_up: dict[str, Any]
+) -> None:
+    problem(notify(client, notification(top_up["id"], 7001)), 409, "operation_mismatch")
+    assert wallet_balance(client, resident, world.wallet_id) == 0
+
+
+def test_unknown_operation_is_404(client: TestClient) -> None:
+    response = notify(client, notification("00000000-0000-0000-0000-000000000001", 100))
+
+    problem(response, 404, "unknown_top_up")
+
+
+@pytest.mark.parametrize(
+    "make_headers",
+    [
+        lambda body: {},
+        lambda body: {HEADER: "garbage"},
+        lambda body: {HEADER: "t=abc,v1=00"},
+        lambda body: signed(body, secret="not-the-shared-secret"),
+        lambda body: signed(body, at=int(time.time()) - 301),
+        lambda body: signed(body, at=int(time.time()) + 301),
+        lambda body: signed(body + b" "),  # signature of other bytes
+    ],
+    ids=["missing", "garbage", "bad-timestamp", "wrong-secret", "stale", "future", "other-body"],
+)
+def test_bad_or_stale_signature_is_401_and_changes_nothing(
+    client: TestClient,
+    operator: Headers,
+    world: World,
+    card_payment: dict[str, Any],
+    make_headers: Any,
+) -> None:
+    body = notification(card_payment["id"], BILL_TOTAL)
+
+    response = client.post(
+        "/v1/acquirer/notifications",
+        content=body,
+        headers={"content-type": "application/json", **make_headers(body)},
+    )
+
+    problem(response, 401, "unauthorized")
+    assert account(client, operator, world.account_id)["balance"]["paid"] == 0
+
+
+def test_signature_within_five_minutes_is_accepted(
+    client: TestClient, card_payment: dict[str, Any]
+) -> None:
+    body = notification(card_payment["id"], BILL_TOTAL)
+
+    response = notify(client, body, signed(body, at=int(time.time()) - 290))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{",
+        b'{"operation_id": "00000000-0000-0000-0000-000000000001", "status": "succeeded"}',
+        b'{"operation_id": "x", "status": "succeeded", "amount": 1, "acquirer_ref": "a"}',
+        b'{"operation_id": "00000000-0000-0000-0000-000000000001", "status": "refunded",'
+        b' "amount": 1, "acquirer_ref": "a"}',
+        b'{"operation_id": "00000000-0000-0000-0000-000000000001", "status": "succeeded",'
+        b' "amount": 1, "acquirer_ref": "a", "extra": true}',
+        b'{"operation_id": "00000000-0000-0000-0000-000000000001", "status": "succeeded",'
+        b' "amount": "1", "acquirer_ref": "a"}',
+    ],
+    ids=["not-json", "missing-fields", "bad-uuid", "unknown-status", "unknown-field", "string"],
+)
+def test_signed_but_malformed_body_is_a_validation_error(client: TestClient, body: bytes) -> None:
+    problem(notify(client, body), 422, "validation_error")
+
+
+def test_webhook_needs_neither_a_token_nor_an_idempotency_key(
+    client: TestClient, card_payment: dict[str, Any]
+) -> None:
+    body = notification(card_payment["id"], BILL_TOTAL)
+
+    response = client.post(
+        "/v1/acquirer/notifications",
+        content=body,
+        headers={HEADER: signed(body)[HEADER], "content-type": "application/json"},
+    )
+
+    assert response.status_code == 200
+
+
+def test_sandbox_checkout_page_shows_the_amount_in_rubles(
+    client: TestClient, card_payment: dict[str, Any]
+) -> None:
+    page = client.get(card_payment["checkout_url"])
+
+    assert page.status_code == 200
+    assert "5234,17 ₽" in page.text
