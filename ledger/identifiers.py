@@ -25,13 +25,20 @@ from ledger.errors import (
 # Latin letters that residents type instead of the Cyrillic look-alikes in ЕЛС/ИЖКУ/ИПД.
 _LATIN_TO_CYRILLIC = str.maketrans("ABEKMHOPCTXY", "АВЕКМНОРСТХУ")
 
-_DIGITS = re.compile(r"\d+")
-_ELS = re.compile(r"\d{2}[А-ЯЁ]{2}\d{6}")
-_SERVICE_ID = re.compile(r"\d{2}[А-ЯЁ]{2}\d{6}-\d{2}")
-_DOCUMENT_ID = re.compile(r"\d{2}[А-ЯЁ]{2}\d{6}-\d{2}-[0-9А-ЯЁ]{4}")
-_PERIOD = re.compile(r"(\d{4})-(\d{2})")
+# [0-9], never \d: \d also matches other scripts' digits, which would let "٧٠АА…" pass for a
+# different ИПД than "70АА…".
+_ELS = re.compile(r"[0-9]{2}[А-ЯЁ]{2}[0-9]{6}")
+_SERVICE_ID = re.compile(r"[0-9]{2}[А-ЯЁ]{2}[0-9]{6}-[0-9]{2}")
+_DOCUMENT_ID = re.compile(r"[0-9]{2}[А-ЯЁ]{2}[0-9]{6}-[0-9]{2}-[0-9А-ЯЁ]{4}")
+_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 _ACCOUNT_KEY_WEIGHTS = (7, 1, 3)
+
+
+def digits(value: str, length: int | tuple[int, ...]) -> bool:
+    """ASCII digits only (str.isdigit() also accepts "²" and other scripts' digits)."""
+    lengths = (length,) if isinstance(length, int) else length
+    return len(value) in lengths and value.isascii() and value.isdigit()
 
 
 def to_cyrillic(value: str) -> str:
@@ -42,6 +49,8 @@ def to_cyrillic(value: str) -> str:
 def parse_inn(value: str) -> str:
     """ИНН: 10 digits (legal entity) or 12 (person), check digits verified by python-stdnum."""
     cleaned = value.strip()
+    if not digits(cleaned, (10, 12)):
+        raise InvalidInnError(f"ИНН must be 10 or 12 digits, got {cleaned!r}", inn=cleaned)
     try:
         return str(stdnum_inn.validate(cleaned))
     except StdnumValidationError as error:
@@ -50,14 +59,14 @@ def parse_inn(value: str) -> str:
 
 def parse_kpp(value: str) -> str:
     cleaned = value.strip()
-    if len(cleaned) != 9 or not cleaned.isdigit():
+    if not digits(cleaned, 9):
         raise InvalidKppError(f"КПП must be 9 digits, got {cleaned!r}", kpp=cleaned)
     return cleaned
 
 
 def parse_bik(value: str) -> str:
     cleaned = value.strip()
-    if len(cleaned) != 9 or not cleaned.isdigit():
+    if not digits(cleaned, 9):
         raise InvalidBikError(f"БИК must be 9 digits, got {cleaned!r}", bik=cleaned)
     return cleaned
 
@@ -70,7 +79,7 @@ def _account_key_ok(prefix: str, account: str) -> bool:
 
 def _parse_20_digits(value: str, field: str) -> str:
     cleaned = value.strip()
-    if len(cleaned) != 20 or not cleaned.isdigit():
+    if not digits(cleaned, 20):
         raise InvalidAccountKeyError(
             f"{field} must be 20 digits, got {cleaned!r}", field=field, account=cleaned
         )
@@ -113,7 +122,7 @@ def _uin_check_digit(body: str, first_weight: int) -> int:
 def parse_uin(value: str) -> str:
     """УИН: 20 or 25 digits; check digit with weights 1..10, then 3..12 (mod 10) if 10, else 0."""
     cleaned = value.strip()
-    if len(cleaned) not in (20, 25) or not cleaned.isdigit():
+    if not digits(cleaned, (20, 25)):
         raise InvalidUinError(f"УИН must be 20 or 25 digits, got {cleaned!r}", uin=cleaned)
     body, check = cleaned[:-1], int(cleaned[-1])
     expected = _uin_check_digit(body, 1)

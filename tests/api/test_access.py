@@ -100,11 +100,6 @@ def test_missing_or_bad_token_is_401(
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: FastAPI parses a JSON body before it resolves dependencies, so a "
-    "malformed body without a token is a 422; only an app-level check (api/app.py) can fix it",
-)
 def test_missing_token_is_401_even_with_a_malformed_body(client: TestClient) -> None:
     response = client.post(
         "/v1/suppliers", content=b"{", headers={"content-type": "application/json"}

@@ -211,11 +211,6 @@ def test_issuing_the_same_document_id_twice_is_a_conflict(
     assert account(client, operator, account_id)["balance"]["accrued"] == BILL_TOTAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: ledger/identifiers.py matches ИПД digits with \\d (any Unicode digit), "
-    "so Arabic-Indic digits make a second bill for the same ИПД",
-)
 def test_document_id_with_look_alike_digits_is_not_a_second_bill(
     client: TestClient, operator: Headers
 ) -> None:

@@ -117,3 +117,19 @@ def test_period_is_year_and_month() -> None:
     for bad in ("2026-13", "03.2026", "2026-3"):
         with pytest.raises(InvalidIdentifierError):
             parse_period(bad)
+
+
+@pytest.mark.parametrize(
+    ("parse", "value"),
+    [
+        (parse_document_id, "٧٠АА000560-01-6103"),
+        (parse_els, "٧٠АА000560"),
+        (parse_kpp, "７70101001"),
+        (parse_bik, "04452522²"),
+        (parse_inn, "٧707083893"),
+        (parse_uin, "1881017717012406986³"),
+    ],
+)
+def test_only_ascii_digits_count_as_digits(parse: object, value: str) -> None:
+    with pytest.raises(InvalidIdentifierError):
+        parse(value)  # type: ignore[operator]

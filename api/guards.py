@@ -1,0 +1,105 @@
+"""Checks made before a route reads its body: the body's size and the caller's token.
+
+Both are ASGI middleware, so a chunked body is counted as it streams (not only by its declared
+Content-Length), and a request without a valid token gets 401 even when its body is also
+malformed (FastAPI would otherwise parse the body first and answer 422).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import authenticate
+from api.problems import PROBLEM_JSON, TYPE_BASE, ApiProblem, PayloadTooLargeProblem
+
+PUBLIC_PREFIXES = ("/v1/acquirer/",)  # signed by the acquirer instead of a bearer token
+
+
+async def send_problem(scope: Scope, send: Send, error: ApiProblem) -> None:
+    body = json.dumps(
+        {
+            "type": TYPE_BASE + error.code,
+            "title": error.title,
+            "status": error.status,
+            "detail": error.detail,
+            "instance": scope.get("path", ""),
+            "code": error.code,
+            **error.data,
+        }
+    ).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if error.status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLargeProblem(
+            f"bodies are limited to {self.limit} bytes", limit=self.limit
+        )
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await send_problem(scope, send, too_large)
+            return
+        # Read the (small, bounded) body here, so that a chunked one is refused as soon as
+        # it passes the limit, then hand it to the app as one message.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # a disconnect: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await send_problem(scope, send, too_large)
+                return
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+class RequireToken:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path.startswith("/v1/")
+            and not path.startswith(PUBLIC_PREFIXES)
+        ):
+            request: Any = Request(scope)
+            try:
+                authenticate(request)
+            except ApiProblem as error:
+                await send_problem(scope, send, error)
+                return
+        await self.app(scope, receive, send)
