@@ -6,17 +6,17 @@ functions (the event store has no async API), run in the threadpool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from api import metrics, problems
 from api.acquirer import sandbox
 from api.auth import secret_key
+from api.guards import BodySizeLimit, RequireToken
 from api.notices.service import NoticeService
-from api.problems import PayloadTooLargeProblem
-from api.routes import accounts, acquirer, me, ops, payments, suppliers, wallets
+from api.routes import accounts, acquirer, audit, me, ops, payments, suppliers, wallets
 from api.settings import ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
@@ -61,27 +61,11 @@ def create_app(
     )
     problems.install(app)
     metrics.install(app)
-    limit_body_size(app, settings.max_body_bytes)
+    # Added last, so they run first: before any route reads the body.
+    app.add_middleware(RequireToken)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     for module in (ops, suppliers, accounts, me, wallets, payments, acquirer):
         app.include_router(module.router)
     app.include_router(sandbox.router)
+    app.include_router(audit.router)  # its lifespan runs the embedded chain follower
     return app
-
-
-def limit_body_size(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def refuse_large_bodies(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            error = PayloadTooLargeProblem(f"bodies are limited to {limit} bytes", limit=limit)
-            return problems.problem(
-                request,
-                status=error.status,
-                code=error.code,
-                title=error.title,
-                detail=error.detail,
-                limit=limit,
-            )
-        return await call_next(request)

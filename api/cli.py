@@ -6,6 +6,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from api.audit_cli import register as register_audit_commands
 from api.auth import Role, issue_token, secret_key
 from api.settings import ApiSettings
 from ledger.bootstrap import migrate as migrate_event_store
@@ -97,6 +98,7 @@ def mail() -> None:
 
 
 register_projection_commands(cli)
+register_audit_commands(cli)
 
 
 def main() -> None:

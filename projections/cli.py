@@ -1,9 +1,180 @@
-"""Command-line entry points of the read side, registered on the `kvit` CLI."""
+"""Command-line entry points of the read side, registered on the `kvit` CLI.
+
+kvit project [NAME ...] [--exit-if-busy]   follow the log into read models (PostgreSQL)
+kvit projections migrate                   create the read-model tables
+kvit projections rebuild [--check]         replay the log into fresh read models and swap
+kvit projections status                    positions of the read models and of the log
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger.bootstrap import build_ledger
+from ledger.settings import Settings
+from projections import models
+from projections.audit import audit
+from projections.errors import ProjectionBusyError
+from projections.rebuild import rebuild
+from projections.runner import run_all
+from projections.schema import migrate
+from projections.settings import ReadSettings, open_store
+from projections.source import head
+from projections.supervisor import supervise
+from projections.tracking import read_tracking
+
+err = Console(stderr=True)
+EXIT_BUSY = 3
+NAMES_HELP = f"read models: {', '.join(models.NAMES)} (default: all)"
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def project(
+    names: list[str] = typer.Argument(None, help=NAMES_HELP),
+    exit_if_busy: bool = typer.Option(
+        False, help="exit (code 3) instead of standing by when another runner holds a projection"
+    ),
+    in_process: bool = typer.Option(
+        False, help="run several read models as threads of this process, not as child processes"
+    ),
+) -> None:
+    """Keep read models up to date on PostgreSQL: one runner process per read model."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings, read = Settings(), ReadSettings()
+    chosen = list(names or models.NAMES)
+    models.build(chosen)
+    if not settings.uses_postgres:
+        err.print(
+            "[red]`kvit project` follows PostgreSQL; in embedded mode the projections run"
+            " inside `kvit serve`[/red]"
+        )
+        raise typer.Exit(2)
+    stop = _stop_on_signals()
+    if len(chosen) > 1 and not in_process:
+        code = supervise(chosen, exit_if_busy=exit_if_busy, stop=stop, say=err.print)
+        if code:
+            raise typer.Exit(code)
+        return
+    errors = run_all(
+        chosen, settings, read, exit_if_busy=exit_if_busy, stop=stop, say=lambda m: err.print(m)
+    )
+    for error in errors:
+        err.print(f"[red]{error}[/red]")
+    if any(isinstance(e, ProjectionBusyError) for e in errors):
+        raise typer.Exit(EXIT_BUSY)
+    if errors:
+        raise typer.Exit(1)
+
+
+projections_cli = typer.Typer(
+    help="Read models: create, rebuild, audit, inspect.", no_args_is_help=True
+)
+
+
+@projections_cli.command("migrate")
+def migrate_command() -> None:
+    """Create the read-model tables (safe to run again)."""
+    migrate(Settings())
+    err.print("read models ready")
+
+
+@projections_cli.command("rebuild")
+def rebuild_command(
+    names: list[str] = typer.Argument(None, help=NAMES_HELP),
+    check: bool = typer.Option(
+        False, help="do not swap: rebuild beside the live models and compare"
+    ),
+    batch_size: int = typer.Option(
+        0, help="events per transaction (default KVIT_READ_REBUILD_BATCH_SIZE)"
+    ),
+    workers: int = typer.Option(
+        0, help="processes replaying in parallel (default KVIT_READ_REBUILD_WORKERS)"
+    ),
+) -> None:
+    """Replay the whole event log into fresh read models, then swap them in."""
+    settings, read = Settings(), ReadSettings()
+    migrate(settings, read)
+    ledger, store = build_ledger(settings), open_store(settings, read)
+    size = batch_size or read.rebuild_batch_size
+    try:
+        if check:
+            report = audit(ledger, store, names=names or None, batch_size=size)
+            if report.identical:
+                err.print(
+                    "identical: the rebuilt read models equal the live ones at position"
+                    f" {report.position}"
+                )
+                return
+            for table, rows in report.differences.items():
+                err.print(f"[red]{table}[/red]: {rows}")
+            raise typer.Exit(1)
+        columns = (
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[events]:,} events"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task("rebuild", total=head(ledger) or 1, events=0)
+            done = rebuild(
+                ledger,
+                store,
+                names=names or None,
+                batch_size=size,
+                workers=workers or read.rebuild_workers,
+                progress=lambda pos, total, events: bar.update(
+                    task, completed=pos, total=total, events=events
+                ),
+            )
+        applied = ", ".join(f"{name} {count:,}" for name, count in done.per_model.items())
+        err.print(
+            f"rebuilt the log up to position {done.position} in {done.seconds:.1f}s"
+            f" ({done.rate:,.0f} events/s) and swapped it in; events applied: {applied}"
+        )
+    finally:
+        store.close()
+        ledger.close()
+
+
+@projections_cli.command("status")
+def status_command() -> None:
+    """How far each read model has applied the log."""
+    settings, read = Settings(), ReadSettings()
+    ledger, store = build_ledger(settings), open_store(settings, read)
+    try:
+        log_head = head(ledger)
+        with store.read() as tx:
+            tracking = read_tracking(tx)
+        table = Table("projection", "position", "events applied", "behind")
+        for name, (position, events) in sorted(tracking.items()):
+            table.add_row(name, str(position), f"{events:,}", str(log_head - position))
+        Console().print(table)
+    finally:
+        store.close()
+        ledger.close()
 
 
 def register(cli: typer.Typer) -> None:
     """Add the read side's commands (`kvit project`, `kvit projections ...`) to `cli`."""
+    cli.command("project")(project)
+    cli.add_typer(projections_cli, name="projections")
+
+
+if __name__ == "__main__":  # `python -m projections.cli project NAME`: the supervisor's children
+    standalone = typer.Typer()
+    register(standalone)
+    standalone()

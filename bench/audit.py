@@ -1,0 +1,93 @@
+"""`python -m bench.audit`: how fast the auditor's tools go over a large log, on PostgreSQL.
+
+    KVIT_BENCH_AUDIT_EVENTS   events in the log (default 1,000,000)
+    KVIT_BENCH_QUICK=1        a smoke run of 20,000 events
+    KVIT_BENCH_DATABASE_URL   the server (default: the local test database)
+
+Builds the history (real ledger events, bulk-copied into a throwaway schema), then times:
+chaining it (the follower's catch-up), `verify` (walk + recompute + one checkpoint), and
+`replay` (rebuild of every read model into scratch tables, row-by-row comparison with live
+read models, and the trial balance against the log's postings). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from bench.config import BenchConfig
+from bench.ledger_history import build_history
+from bench.pg import throwaway_schema
+from ledger.audit.chain import catch_up
+from ledger.audit.service import checkpoint_now
+from ledger.audit.signing import AuditSettings
+from ledger.audit.store import AuditStore
+from ledger.audit.verify import verify
+from ledger.bootstrap import build_ledger, migrate
+from projections import models
+from projections.rebuild import rebuild
+from projections.replay_check import replay_check
+from projections.schema import migrate as migrate_read_models
+from projections.settings import ReadSettings, open_store
+
+KEY = "11" * 32
+
+
+def size() -> int:
+    if os.environ.get("KVIT_BENCH_QUICK"):
+        return 20_000
+    return int(os.environ.get("KVIT_BENCH_AUDIT_EVENTS", 1_000_000))
+
+
+def timed(label: str, results: dict[str, Any], events: int, run: Any) -> Any:
+    started = time.perf_counter()
+    value = run()
+    seconds = time.perf_counter() - started
+    results[label] = {"seconds": round(seconds, 2), "events_per_second": round(events / seconds)}
+    print(f"{label}: {seconds:.1f}s, {events / seconds:,.0f} events/s", file=sys.stderr)
+    return value
+
+
+def main() -> None:
+    config, wanted = BenchConfig(), size()
+    results: dict[str, Any] = {"events_wanted": wanted}
+    with throwaway_schema(config.database_url, "bench_audit") as schema:
+        settings = AuditSettings(
+            database_url=config.database_url, database_schema=schema, audit_signing_key=KEY
+        )
+        migrate(settings)
+        migrate_read_models(settings)
+        ledger, store = build_ledger(settings), AuditStore.open(settings)
+        read = open_store(settings, ReadSettings())
+        try:
+            store.ensure_tables()
+            events = timed("build_history", results, wanted, lambda: build_history(ledger, wanted))
+            results["events"] = events
+            timed("chain_catch_up", results, events, lambda: catch_up(ledger, store))
+            checkpoint_now(ledger, store, settings)
+            # The live read models, as `kvit project` would have left them (not timed).
+            rebuild(ledger, read, batch_size=5000)
+            report = timed(
+                "verify",
+                results,
+                events,
+                lambda: verify(ledger, store, checkpoints=store.checkpoints(), public_key=None),
+            )
+            assert report.events == events
+            replayed = timed(
+                "replay", results, events, lambda: replay_check(ledger, read, batch_size=5000)
+            )
+            assert replayed.identical, (replayed.differences, replayed.problems)
+            results["read_models"] = list(models.NAMES)
+        finally:
+            read.close()
+            store.close()
+            ledger.close()
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

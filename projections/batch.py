@@ -1,0 +1,113 @@
+"""A batch: the rows one view transaction reads and writes while applying many events.
+
+Rows are loaded once per batch (by key, or by an indexed column), changed in memory by the
+read models, and written back at the end with one bulk upsert per table. That is what makes
+catch-up and rebuild fast; a batch of one event is the live case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from projections.store import Tx
+from projections.tables import Table
+
+Key = tuple[Any, ...]
+RowDict = dict[str, Any]
+
+
+class MissingRowError(RuntimeError):
+    """An event refers to a row its read model never created: the log or the view is damaged."""
+
+
+class Batch:
+    def __init__(self, tx: Tx, prefix: str) -> None:
+        self.tx = tx
+        self.prefix = prefix
+        self.scratch: dict[str, Any] = {}
+        self._tables: dict[str, Table] = {}
+        self._rows: dict[str, dict[Key, RowDict | None]] = {}
+        self._dirty: dict[str, set[Key]] = {}
+        self._appended: dict[str, list[tuple[Any, ...]]] = {}
+        self._loaded: set[tuple[str, str, Any]] = set()
+
+    def load(self, table: Table, values: Iterable[Any], column: str | None = None) -> None:
+        """Bring into the batch every row of `table` whose `column` (default: the key) is in
+        `values`. Rows already in the batch are kept as they are (they may be changed)."""
+        column = column or table.key[0]
+        self._tables[table.name] = table
+        wanted = [
+            v for v in set(values) if v is not None and (table.name, column, v) not in self._loaded
+        ]
+        if not wanted:
+            return
+        names = table.column_names
+        cache = self._rows.setdefault(table.name, {})
+        for row in self.tx.fetch(self.prefix + table.name, names, column, wanted):
+            found = dict(zip(names, row, strict=True))
+            key = table.key_of(found)
+            if cache.get(key) is None:
+                cache[key] = found
+        if table.key == (column,):
+            for value in wanted:
+                cache.setdefault((value,), None)
+        self._loaded.update((table.name, column, v) for v in wanted)
+
+    def assume_new(self, table: Table, values: Iterable[Any], column: str | None = None) -> None:
+        """Record, without a query, that no row of `table` has `column` in `values` yet: the
+        caller knows they are created by this batch's events (a rebuild's common case)."""
+        column = column or table.key[0]
+        cache = self._rows.setdefault(table.name, {})
+        for value in values:
+            self._loaded.add((table.name, column, value))
+            if table.key == (column,):
+                cache.setdefault((value,), None)
+
+    def get(self, table: Table, *key: Any) -> RowDict | None:
+        """The row with this key, or None. Single-column keys load on a miss."""
+        cache = self._rows.setdefault(table.name, {})
+        if key not in cache and len(table.key) == 1:
+            self.load(table, key)
+        return cache.get(key)
+
+    def need(self, table: Table, *key: Any) -> RowDict:
+        row = self.get(table, *key)
+        if row is None:
+            raise MissingRowError(f"no {table.name} row {key}")
+        return row
+
+    def put(self, table: Table, row: RowDict) -> RowDict:
+        """Add or replace a row; it is written when the batch is flushed."""
+        name = table.name
+        if name not in self._dirty:
+            self._tables[name] = table
+            self._dirty[name] = set()
+            self._rows.setdefault(name, {})
+        key = table.key_of(row)
+        self._rows[name][key] = row
+        self._dirty[name].add(key)
+        return row
+
+    def append(self, table: Table, row: RowDict) -> None:
+        self._tables[table.name] = table
+        self._appended.setdefault(table.name, []).append(tuple(row[c] for c in table.column_names))
+
+    def cached(self, table: Table) -> Iterator[RowDict]:
+        return (row for row in self._rows.get(table.name, {}).values() if row is not None)
+
+    def flush(self) -> int:
+        """Write every changed row and every journal row; return how many rows were written."""
+        written = 0
+        for name, keys in self._dirty.items():
+            table, cache = self._tables[name], self._rows[name]
+            values_of = table.values_of
+            rows = [values_of(cache[k]) for k in keys]
+            self.tx.write(self.prefix, table, rows)
+            written += len(rows)
+        for name, rows in self._appended.items():
+            self.tx.write(self.prefix, self._tables[name], rows)
+            written += len(rows)
+        self._dirty.clear()
+        self._appended.clear()
+        return written

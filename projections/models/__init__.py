@@ -1,0 +1,29 @@
+"""The read models. Each has its own tables and its own tracking position."""
+
+from __future__ import annotations
+
+from projections.models.account_balance import AccountBalance
+from projections.models.base import ReadModel
+from projections.models.payment_history import PaymentHistory
+from projections.models.trial_balance import TrialBalance
+from projections.models.wallet_balance import WalletBalance
+
+MODELS: dict[str, type[ReadModel]] = {
+    cls.name: cls for cls in (AccountBalance, WalletBalance, PaymentHistory, TrialBalance)
+}
+NAMES: tuple[str, ...] = tuple(MODELS)
+
+
+class UnknownProjectionError(ValueError):
+    pass
+
+
+def build(names: tuple[str, ...] | list[str] | None = None) -> list[ReadModel]:
+    """Fresh instances of the named read models (all of them by default)."""
+    chosen = list(names) if names else list(NAMES)
+    unknown = [n for n in chosen if n not in MODELS]
+    if unknown:
+        raise UnknownProjectionError(
+            f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(NAMES)}"
+        )
+    return [MODELS[n]() for n in chosen]

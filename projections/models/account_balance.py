@@ -1,0 +1,245 @@
+"""Personal account balance: accrued, paid, refunded, due and advance per account, and each
+bill's state, with payments applied to bills by the rule in `projections/allocation.py`.
+
+Built from the personal account's own events (which carry every amount) and `Bill.Issued`
+(which carries the period and the ИПД). The allocation of payments to bills is a function of
+the account's final state, so it is derived once per batch for each account the batch touched
+(`finish`). Positions: an account row carries the last event about the account (any of those
+above); a bill row the last event about that bill itself — its `applied` and `status` are
+derived as of its account's position. Either way the rows do not depend on batch boundaries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.utils import get_topic
+
+from ledger.domain import Bill, PersonalAccount
+from projections.allocation import UNPAID, WITHDRAWN, BillInput, allocate, bill_status
+from projections.batch import Batch, RowDict
+from projections.models.base import ReadModel
+from projections.source import Logged
+from projections.tables import ACCOUNT, ACCOUNT_PAYER, BILL, Table
+
+ISSUED = get_topic(Bill.Issued)
+OPENED = get_topic(PersonalAccount.Opened)
+ADDED = get_topic(PersonalAccount.BillAdded)
+TOUCHED = "account_balance.touched"
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class AccountBalance(ReadModel):
+    name = "account_balance"
+    tables: ClassVar[tuple[Table, ...]] = (ACCOUNT, ACCOUNT_PAYER, BILL)
+    handles: ClassVar = {
+        PersonalAccount.Opened: "opened",
+        PersonalAccount.PayerLinked: "payer_linked",
+        PersonalAccount.BillAdded: "bill_added",
+        PersonalAccount.BillWithdrawn: "bill_withdrawn",
+        PersonalAccount.PaymentReceived: "payment_received",
+        PersonalAccount.PaymentRefunded: "payment_refunded",
+        Bill.Issued: "bill_issued",
+    }
+
+    # --- loading ----------------------------------------------------------------------------
+    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+        opened = {e.originator_id for e in events if e.topic == OPENED}
+        batch.assume_new(ACCOUNT, opened)
+        batch.assume_new(ACCOUNT_PAYER, opened, column="account_id")
+        batch.assume_new(BILL, opened, column="account_id")
+        issued = {e.originator_id for e in events if e.topic == ISSUED}
+        added = {str(e.event.bill_id) for e in events if e.topic == ADDED}
+        batch.assume_new(BILL, issued & added)  # both creating events here: a new bill
+        accounts = {_account_of(e) for e in events}
+        batch.load(ACCOUNT, accounts)
+        batch.load(ACCOUNT_PAYER, accounts, column="account_id")
+        self._bills_of_accounts(batch, accounts)
+        batch.load(BILL, (_bill_of(e) for e in events))
+
+    def _bills_of_accounts(self, batch: Batch, accounts: set[str]) -> dict[str, set[str]]:
+        index: dict[str, set[str]] = batch.scratch.setdefault(self.name, {})
+        missing = {a for a in accounts if a not in index}
+        if missing:
+            batch.load(BILL, missing, column="account_id")
+            for account in missing:
+                index[account] = set()
+            for row in batch.cached(BILL):
+                if row["account_id"] in missing:
+                    index[row["account_id"]].add(row["bill_id"])
+        return index
+
+    def _bill(self, batch: Batch, bill_id: str, account_id: str, position: int) -> RowDict:
+        row = batch.get(BILL, bill_id)
+        if row is None:
+            row = batch.put(BILL, _new_bill(bill_id, account_id, position))
+            self._bills_of_accounts(batch, {account_id})[account_id].add(bill_id)
+        return row
+
+    # --- handlers -----------------------------------------------------------------------------
+    def opened(self, batch: Batch, logged: Logged) -> None:
+        event = logged.event
+        batch.put(
+            ACCOUNT,
+            {
+                "account_id": logged.originator_id,
+                "supplier_id": str(event.supplier_id),
+                "supplier_inn": event.supplier_inn,
+                "account_number": event.account_number,
+                "els": event.els,
+                "address": event.address,
+                "accrued": 0,
+                "paid": 0,
+                "refunded": 0,
+                "due": 0,
+                "advance": 0,
+                "position": logged.position,
+            },
+        )
+
+    def payer_linked(self, batch: Batch, logged: Logged) -> None:
+        row = {
+            "account_id": logged.originator_id,
+            "payer_id": logged.event.payer_id,
+            "position": logged.position,
+        }
+        batch.put(ACCOUNT_PAYER, row)
+
+    def bill_issued(self, batch: Batch, logged: Logged) -> None:
+        event, account_id = logged.event, str(logged.event.account_id)
+        bill = self._bill(batch, logged.originator_id, account_id, logged.position)
+        bill.update(
+            document_id=event.document_id,
+            period=event.period,
+            due_date=event.due_date,
+            amount_due=event.amount_due,
+            replaces=_str(event.replaces),
+            position=logged.position,
+        )
+        batch.put(BILL, bill)
+        self._touch(batch, account_id, logged.position)
+
+    def bill_added(self, batch: Batch, logged: Logged) -> None:
+        event, account_id = logged.event, logged.originator_id
+        bill = self._bill(batch, str(event.bill_id), account_id, logged.position)
+        bill.update(
+            amount_due=event.amount_due,
+            added=1,
+            added_position=logged.position,
+            replaces=_str(event.replaces),
+            position=logged.position,
+        )
+        if event.replaces is not None:
+            old = batch.need(BILL, str(event.replaces))
+            bill["paid_direct"] += old["paid_direct"]
+            old.update(withdrawn=1, replaced_by=bill["bill_id"], paid_direct=0)
+            old["position"] = logged.position
+            batch.put(BILL, old)
+        batch.put(BILL, bill)
+        self._touch(batch, account_id, logged.position)
+
+    def bill_withdrawn(self, batch: Batch, logged: Logged) -> None:
+        bill = batch.need(BILL, str(logged.event.bill_id))
+        bill.update(withdrawn=1, position=logged.position)
+        batch.put(BILL, bill)
+        self._touch(batch, logged.originator_id, logged.position)
+
+    def payment_received(self, batch: Batch, logged: Logged) -> None:
+        self._money(batch, logged, sign=1, column="paid")
+
+    def payment_refunded(self, batch: Batch, logged: Logged) -> None:
+        self._money(batch, logged, sign=-1, column="refunded")
+
+    def _money(self, batch: Batch, logged: Logged, *, sign: int, column: str) -> None:
+        event = logged.event
+        account = batch.need(ACCOUNT, logged.originator_id)
+        account[column] += event.amount
+        batch.put(ACCOUNT, account)
+        if event.bill_id is not None:
+            bill = batch.need(BILL, str(event.bill_id))
+            while bill["replaced_by"] is not None:
+                bill = batch.need(BILL, bill["replaced_by"])
+            bill["paid_direct"] += sign * event.amount
+            bill["position"] = logged.position
+            batch.put(BILL, bill)
+        self._touch(batch, logged.originator_id, logged.position)
+
+    # --- the rule -----------------------------------------------------------------------------
+    def _touch(self, batch: Batch, account_id: str, position: int) -> None:
+        account = batch.need(ACCOUNT, account_id)
+        account["position"] = position
+        batch.put(ACCOUNT, account)
+        batch.scratch.setdefault(TOUCHED, set()).add(account_id)
+
+    def finish(self, batch: Batch) -> None:
+        for account_id in batch.scratch.pop(TOUCHED, ()):
+            self._allocate(batch, account_id)
+
+    def _allocate(self, batch: Batch, account_id: str) -> None:
+        account = batch.need(ACCOUNT, account_id)
+        ids = self._bills_of_accounts(batch, {account_id})[account_id]
+        bills = [batch.need(BILL, bill_id) for bill_id in ids]
+        current = [b for b in bills if b["added"] and not b["withdrawn"]]
+        applied, advance = allocate(
+            account["paid"] - account["refunded"],
+            (
+                BillInput(
+                    b["bill_id"],
+                    b["period"] or "",
+                    b["added_position"],
+                    b["amount_due"],
+                    b["paid_direct"],
+                )
+                for b in current
+            ),
+        )
+        for bill in bills:
+            if bill["withdrawn"]:
+                state = (0, WITHDRAWN)
+            elif bill["added"]:
+                got = applied[bill["bill_id"]]
+                state = (got, bill_status(bill["amount_due"], got))
+            else:
+                state = (0, UNPAID)
+            if (bill["applied"], bill["status"]) != state:
+                bill["applied"], bill["status"] = state
+                batch.put(BILL, bill)
+        accrued = sum(b["amount_due"] for b in current)
+        totals = {"accrued": accrued, "due": accrued - sum(applied.values()), "advance": advance}
+        if any(account[k] != v for k, v in totals.items()):
+            account.update(totals)
+            batch.put(ACCOUNT, account)
+
+
+def _account_of(logged: Logged) -> str:
+    return str(logged.event.account_id) if logged.topic == ISSUED else logged.originator_id
+
+
+def _bill_of(logged: Logged) -> str | None:
+    if logged.topic == ISSUED:
+        return logged.originator_id
+    return _str(getattr(logged.event, "bill_id", None))
+
+
+def _new_bill(bill_id: str, account_id: str, position: int) -> RowDict:
+    return {
+        "bill_id": bill_id,
+        "account_id": account_id,
+        "document_id": None,
+        "period": None,
+        "due_date": None,
+        "amount_due": 0,
+        "paid_direct": 0,
+        "applied": 0,
+        "status": UNPAID,
+        "added": 0,
+        "withdrawn": 0,
+        "replaces": None,
+        "replaced_by": None,
+        "added_position": 0,
+        "position": position,
+    }

@@ -1,0 +1,40 @@
+"""What every read model is: tables, the event topics it follows, and one handler per topic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.utils import get_topic
+
+from projections.batch import Batch
+from projections.source import Logged
+from projections.tables import Table
+
+Handler = Callable[[Batch, Logged], None]
+
+
+class ReadModel:
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+    handles: ClassVar[dict[type[Any], str]]
+    """Event class -> name of the method that applies it."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {
+            get_topic(cls): getattr(self, method) for cls, method in self.handles.items()
+        }
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self.handlers)
+
+    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+        """Load, in a few queries, the rows the batch's events will touch (an optimisation:
+        a row not prefetched is loaded on first use)."""
+
+    def apply(self, batch: Batch, logged: Logged) -> None:
+        self.handlers[logged.topic](batch, logged)
+
+    def finish(self, batch: Batch) -> None:
+        """After the batch's events: derive what depends on all of them."""

@@ -1,0 +1,139 @@
+"""Payment history: one row per payment with its current status, and a journal of changes.
+
+Statuses are the payment's own (requires_confirmation, processing, succeeded, failed,
+canceled), except that a succeeded payment shows `partially_refunded` once part of it is
+refunded and `refunded` once all of it is. `period` is the billing period of the bill paid,
+looked up in this model's own copy of bill periods (read models never read each other).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from eventsourcing.utils import get_topic
+
+from ledger.domain import Bill, Payment
+from projections.batch import Batch
+from projections.models.base import ReadModel
+from projections.source import Logged
+from projections.tables import BILL_PERIOD, PAYMENT, PAYMENT_EVENT, Table
+
+CREATED = get_topic(Payment.Created)
+REFUNDED = "refunded"
+PARTIALLY_REFUNDED = "partially_refunded"
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class PaymentHistory(ReadModel):
+    name = "payment_history"
+    tables: ClassVar[tuple[Table, ...]] = (PAYMENT, PAYMENT_EVENT, BILL_PERIOD)
+    handles: ClassVar = {
+        Bill.Issued: "bill_issued",
+        Payment.Created: "created",
+        Payment.Confirmed: "confirmed",
+        Payment.Succeeded: "succeeded",
+        Payment.Failed: "failed",
+        Payment.Canceled: "canceled",
+        Payment.Refunded: "refunded",
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Events of payments that already exist (their rows may be in the database).
+        self.later_topics = self.topics - {get_topic(Bill.Issued), CREATED}
+
+    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+        batch.assume_new(PAYMENT, (e.originator_id for e in events if e.topic == CREATED))
+        batch.load(PAYMENT, (e.originator_id for e in events if e.topic in self.later_topics))
+        bills = (_str(getattr(e.event, "bill_id", None)) for e in events)
+        batch.load(BILL_PERIOD, bills)
+
+    def bill_issued(self, batch: Batch, logged: Logged) -> None:
+        batch.put(
+            BILL_PERIOD,
+            {
+                "bill_id": logged.originator_id,
+                "period": logged.event.period,
+                "position": logged.position,
+            },
+        )
+
+    def created(self, batch: Batch, logged: Logged) -> None:
+        event = logged.event
+        bill_id = _str(event.bill_id)
+        bill = batch.get(BILL_PERIOD, bill_id) if bill_id else None
+        row = {
+            "payment_id": logged.originator_id,
+            "payer_id": event.payer_id,
+            "account_id": str(event.account_id),
+            "supplier_id": str(event.supplier_id),
+            "account_number": event.account_number,
+            "bill_id": bill_id,
+            "document_id": event.document_id,
+            "period": bill["period"] if bill else None,
+            "amount": event.amount,
+            "refunded": 0,
+            "method": str(event.method),
+            "wallet_id": _str(event.wallet_id),
+            "recipient": json.dumps(event.recipient, ensure_ascii=False, sort_keys=True),
+            "status": "requires_confirmation",
+            "failure_reason": None,
+            "acquirer_ref": None,
+            "created_at": logged.at,
+            "updated_at": logged.at,
+            "created_position": logged.position,
+            "position": logged.position,
+        }
+        batch.put(PAYMENT, row)
+        self._journal(batch, logged, row, event.amount)
+
+    def confirmed(self, batch: Batch, logged: Logged) -> None:
+        self._move(batch, logged, status="processing")
+
+    def succeeded(self, batch: Batch, logged: Logged) -> None:
+        self._move(batch, logged, status="succeeded", acquirer_ref=logged.event.acquirer_ref)
+
+    def failed(self, batch: Batch, logged: Logged) -> None:
+        event = logged.event
+        self._move(
+            batch,
+            logged,
+            status="failed",
+            failure_reason=event.reason,
+            acquirer_ref=event.acquirer_ref,
+        )
+
+    def canceled(self, batch: Batch, logged: Logged) -> None:
+        self._move(batch, logged, status="canceled", failure_reason=logged.event.reason)
+
+    def refunded(self, batch: Batch, logged: Logged) -> None:
+        row = batch.need(PAYMENT, logged.originator_id)
+        refunded = row["refunded"] + logged.event.amount
+        status = REFUNDED if refunded >= row["amount"] else PARTIALLY_REFUNDED
+        self._move(batch, logged, status=status, refunded=refunded, amount=logged.event.amount)
+
+    def _move(
+        self, batch: Batch, logged: Logged, *, amount: int | None = None, **changes: Any
+    ) -> None:
+        row = batch.need(PAYMENT, logged.originator_id)
+        row.update(changes, updated_at=logged.at, position=logged.position)
+        batch.put(PAYMENT, row)
+        self._journal(batch, logged, row, row["amount"] if amount is None else amount)
+
+    def _journal(self, batch: Batch, logged: Logged, row: dict[str, Any], amount: int) -> None:
+        batch.append(
+            PAYMENT_EVENT,
+            {
+                "position": logged.position,
+                "payment_id": row["payment_id"],
+                "kind": logged.topic.rsplit(".", 1)[-1],
+                "status": row["status"],
+                "amount": amount,
+                "at": logged.at,
+            },
+        )

@@ -1,0 +1,50 @@
+"""Trial balance: every ledger account's debits, credits and balance, from the postings that
+money-moving events carry; plus a journal of the postings for "as of position" balances."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from ledger.domain import Payment, TopUp
+from ledger.log import postings_of
+from projections.batch import Batch
+from projections.models.base import ReadModel
+from projections.source import Logged
+from projections.tables import LEDGER_ACCOUNT, POSTING, Table
+
+
+class TrialBalance(ReadModel):
+    name = "trial_balance"
+    tables: ClassVar[tuple[Table, ...]] = (LEDGER_ACCOUNT, POSTING)
+    handles: ClassVar = {
+        Payment.Succeeded: "posted",
+        Payment.Refunded: "posted",
+        TopUp.Succeeded: "posted",
+    }
+
+    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+        names = {p["account"] for e in events for p in postings_of(e.event)}
+        batch.load(LEDGER_ACCOUNT, names)
+
+    def posted(self, batch: Batch, logged: Logged) -> None:
+        for seq, posting in enumerate(postings_of(logged.event)):
+            name, amount = posting["account"], posting["amount"]
+            row = batch.get(LEDGER_ACCOUNT, name) or {
+                "account": name,
+                "debits": 0,
+                "credits": 0,
+                "balance": 0,
+                "position": 0,
+            }
+            if amount >= 0:
+                row["debits"] += amount
+            else:
+                row["credits"] -= amount
+            row["balance"] += amount
+            row["position"] = logged.position
+            batch.put(LEDGER_ACCOUNT, row)
+            batch.append(
+                POSTING,
+                {"position": logged.position, "seq": seq, "account": name, "amount": amount},
+            )

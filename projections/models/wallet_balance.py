@@ -1,0 +1,58 @@
+"""Wallet balance: what each wallet holds, credited and debited, from the wallet's events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from eventsourcing.utils import get_topic
+
+from ledger.domain import Wallet
+from projections.batch import Batch
+from projections.models.base import ReadModel
+from projections.source import Logged
+from projections.tables import WALLET, Table
+
+OPENED = get_topic(Wallet.Opened)
+
+
+class WalletBalance(ReadModel):
+    name = "wallet_balance"
+    tables: ClassVar[tuple[Table, ...]] = (WALLET,)
+    handles: ClassVar = {
+        Wallet.Opened: "opened",
+        Wallet.Credited: "credited",
+        Wallet.Debited: "debited",
+    }
+
+    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+        opened = {e.originator_id for e in events if e.topic == OPENED}
+        batch.assume_new(WALLET, opened)
+        batch.load(WALLET, (e.originator_id for e in events))
+
+    def opened(self, batch: Batch, logged: Logged) -> None:
+        batch.put(
+            WALLET,
+            {
+                "wallet_id": logged.originator_id,
+                "payer_id": logged.event.payer_id,
+                "balance": 0,
+                "credited": 0,
+                "debited": 0,
+                "position": logged.position,
+            },
+        )
+
+    def credited(self, batch: Batch, logged: Logged) -> None:
+        row = batch.need(WALLET, logged.originator_id)
+        row["credited"] += logged.event.amount
+        row["balance"] += logged.event.amount
+        row["position"] = logged.position
+        batch.put(WALLET, row)
+
+    def debited(self, batch: Batch, logged: Logged) -> None:
+        row = batch.need(WALLET, logged.originator_id)
+        row["debited"] += logged.event.amount
+        row["balance"] -= logged.event.amount
+        row["position"] = logged.position
+        batch.put(WALLET, row)

@@ -1,0 +1,100 @@
+"""Applying the log to read models, one batch per transaction, exactly once.
+
+A `Projector` owns one connection to the read-model database and a set of read models, each at
+its own tracking position. `step()` reads the next chunk of the log, applies to each model the
+events past its position, and advances each model's tracking in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+
+from projections.batch import Batch
+from projections.models.base import ReadModel
+from projections.source import Chunk, read_chunk
+from projections.store import Store, Tx
+from projections.tables import LIVE
+from projections.tracking import TrackingConflictError, advance, read_positions
+
+Announce = Callable[[dict[str, int]], None]
+
+
+def apply_chunk(tx: Tx, models: Sequence[ReadModel], chunk: Chunk, prefix: str) -> dict[str, int]:
+    """Apply the chunk's events to each model (rows only; tracking is the caller's).
+    Returns how many events each model applied."""
+    batch = Batch(tx, prefix)
+    counts = {}
+    for model in models:
+        mine = [e for e in chunk.events if e.topic in model.handlers]
+        counts[model.name] = len(mine)
+        if mine:
+            model.prefetch(batch, mine)
+            for logged in mine:
+                model.apply(batch, logged)
+            model.finish(batch)
+    batch.flush()
+    return counts
+
+
+class Projector:
+    def __init__(
+        self,
+        app: Application,
+        store: Store,
+        models: Sequence[ReadModel],
+        *,
+        batch_size: int,
+        announce: Announce | None = None,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.models = list(models)
+        self.batch_size = batch_size
+        self.announce = announce
+        self.topics = frozenset().union(*(m.topics for m in self.models))
+        self.connection: Any = store.connect()
+        self.positions: dict[str, int] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        with self.store.transaction(self.connection) as tx:
+            self.positions = read_positions(tx, [m.name for m in self.models])
+
+    @property
+    def position(self) -> int:
+        """Every model has applied the log up to here."""
+        return min(self.positions.values())
+
+    def step(self) -> Chunk:
+        """Apply the next chunk of the log. Returns it (check `.full` for more waiting)."""
+        start = self.position
+        chunk = read_chunk(self.app, after=start, limit=self.batch_size, topics=self.topics)
+        if chunk.last == start:
+            return chunk
+        behind = [m for m in self.models if self.positions[m.name] == start]
+        # Models ahead of the slowest one (e.g. one added later) wait for it to catch up.
+        try:
+            with self.store.transaction(self.connection) as tx:
+                counts = apply_chunk(tx, behind, chunk, LIVE)
+                for model in behind:
+                    advance(tx, model.name, start, chunk.last, counts[model.name])
+                if self.store.postgres:
+                    for model in behind:
+                        tx.execute(
+                            "SELECT pg_notify(%s, %s)",
+                            [self.store.channel, f"{model.name}:{chunk.last}"],
+                        )
+        except TrackingConflictError:
+            self.reload()
+            raise
+        for model in behind:
+            self.positions[model.name] = chunk.last
+        if self.announce is not None:
+            self.announce({m.name: chunk.last for m in behind})
+        return chunk
+
+    def close(self) -> None:
+        self.connection.close()

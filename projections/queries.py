@@ -1,0 +1,276 @@
+"""Typed queries the HTTP layer calls. Each takes `min_position`: the read waits (boundedly)
+until the read models it uses have applied the log up to there, so a client that passes the
+position its write returned always sees that write."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from projections import cursor as cursors
+from projections.allocation import WITHDRAWN
+from projections.errors import InvalidQueryError
+from projections.read_models import ReadModels
+from projections.results import (
+    AccountBalance,
+    BillState,
+    LedgerAccountBalance,
+    PaymentEntry,
+    PaymentPage,
+    TrialBalance,
+    WalletBalance,
+)
+from projections.source import timestamp
+from projections.store import Tx
+from projections.tables import ACCOUNT, BILL, LEDGER_ACCOUNT, PAYMENT, WALLET, Table
+from projections.tracking import read_positions
+
+MAX_PAGE = 200
+STATUSES = frozenset(
+    {
+        "requires_confirmation",
+        "processing",
+        "succeeded",
+        "failed",
+        "canceled",
+        "partially_refunded",
+        "refunded",
+    }
+)
+
+
+def _select(
+    tx: Tx, table: Table, where: str, params: Sequence[Any], tail: str = ""
+) -> list[dict[str, Any]]:
+    names = table.column_names
+    statement = (
+        f"SELECT {', '.join(names)} FROM {tx.store.name('rm_' + table.name)} WHERE {where}{tail}"
+    )
+    return [dict(zip(names, row, strict=True)) for row in tx.execute(statement, params)]
+
+
+def _as_of(tx: Tx, name: str) -> int:
+    return read_positions(tx, [name])[name]
+
+
+# --- personal accounts -----------------------------------------------------------------------
+def account_balance(
+    rm: ReadModels, account_id: UUID | str, *, min_position: int = 0, include_withdrawn: bool = True
+) -> AccountBalance | None:
+    """An account's balance and bill states (newest period first), or None if unknown."""
+    rm.wait_for(min_position, ["account_balance"])
+    with rm.store.read() as tx:
+        found = _accounts(tx, "account_id = %s", [str(account_id)], include_withdrawn)
+    return found[0] if found else None
+
+
+def accounts_of_payer(
+    rm: ReadModels, payer_id: str, *, min_position: int = 0
+) -> list[AccountBalance]:
+    """Every account the payer has linked, with balances."""
+    rm.wait_for(min_position, ["account_balance"])
+    with rm.store.read() as tx:
+        linked = f"SELECT account_id FROM {tx.store.name('rm_account_payer')} WHERE payer_id = %s"
+        return _accounts(tx, f"account_id IN ({linked})", [payer_id], True)
+
+
+def _accounts(
+    tx: Tx, where: str, params: list[Any], include_withdrawn: bool
+) -> list[AccountBalance]:
+    as_of = _as_of(tx, "account_balance")
+    result = []
+    for row in _select(tx, ACCOUNT, where, params, " ORDER BY account_id"):
+        account_id = row["account_id"]
+        payers = tx.execute(
+            f"SELECT payer_id FROM {tx.store.name('rm_account_payer')} WHERE account_id = %s"
+            " ORDER BY payer_id",
+            [account_id],
+        )
+        bills = _select(
+            tx, BILL, "account_id = %s", [account_id], " ORDER BY period DESC, added_position DESC"
+        )
+        states = tuple(
+            BillState(
+                bill_id=b["bill_id"],
+                document_id=b["document_id"],
+                period=b["period"],
+                due_date=b["due_date"],
+                amount_due=b["amount_due"],
+                paid=b["applied"],
+                status=b["status"],
+                replaces=b["replaces"],
+                replaced_by=b["replaced_by"],
+                position=b["position"],
+            )
+            for b in bills
+            if include_withdrawn or b["status"] != WITHDRAWN
+        )
+        result.append(
+            AccountBalance(
+                **{k: row[k] for k in ACCOUNT.column_names},
+                payer_ids=tuple(p for (p,) in payers),
+                bills=states,
+                as_of=as_of,
+            )
+        )
+    return result
+
+
+# --- wallets ---------------------------------------------------------------------------------
+def wallet_balance(
+    rm: ReadModels, wallet_id: UUID | str, *, min_position: int = 0
+) -> WalletBalance | None:
+    rm.wait_for(min_position, ["wallet_balance"])
+    with rm.store.read() as tx:
+        rows = _select(tx, WALLET, "wallet_id = %s", [str(wallet_id)])
+        as_of = _as_of(tx, "wallet_balance")
+    return WalletBalance(**rows[0], as_of=as_of) if rows else None
+
+
+def wallets_of_payer(
+    rm: ReadModels, payer_id: str, *, min_position: int = 0
+) -> list[WalletBalance]:
+    rm.wait_for(min_position, ["wallet_balance"])
+    with rm.store.read() as tx:
+        rows = _select(tx, WALLET, "payer_id = %s", [payer_id], " ORDER BY position")
+        as_of = _as_of(tx, "wallet_balance")
+    return [WalletBalance(**row, as_of=as_of) for row in rows]
+
+
+# --- payments --------------------------------------------------------------------------------
+def payment(
+    rm: ReadModels, payment_id: UUID | str, *, min_position: int = 0
+) -> PaymentEntry | None:
+    rm.wait_for(min_position, ["payment_history"])
+    with rm.store.read() as tx:
+        rows = _select(tx, PAYMENT, "payment_id = %s", [str(payment_id)])
+    return _entry(rows[0]) if rows else None
+
+
+def payment_history(
+    rm: ReadModels,
+    *,
+    payer_id: str | None = None,
+    account_id: UUID | str | None = None,
+    supplier_id: UUID | str | None = None,
+    statuses: Sequence[str] = (),
+    period: str | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    min_position: int = 0,
+) -> PaymentPage:
+    """Payments of one payer, account or supplier (give exactly one), newest first.
+
+    Filters: `statuses` (any of), `period` (the paid bill's YYYY-MM), and a creation-time range
+    [created_from, created_before). Pages hold at most `limit` (≤ 200) items; pass the returned
+    `next_cursor` to get the next, older, page."""
+    scopes = {"payer_id": payer_id, "account_id": account_id, "supplier_id": supplier_id}
+    given = {k: str(v) for k, v in scopes.items() if v is not None}
+    if len(given) != 1:
+        raise InvalidQueryError(
+            "give exactly one of payer_id, account_id, supplier_id", scopes=list(given)
+        )
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidQueryError(f"limit must be 1–{MAX_PAGE}", limit=limit)
+    unknown = set(statuses) - STATUSES
+    if unknown:
+        raise InvalidQueryError(f"unknown status {sorted(unknown)}", statuses=sorted(STATUSES))
+    for moment in (created_from, created_before):
+        if moment is not None and moment.tzinfo is None:
+            raise InvalidQueryError("created_from / created_before need a time zone")
+    ((scope, value),) = given.items()
+    filters = {
+        scope: value,
+        "statuses": sorted(statuses),
+        "period": period,
+        "from": created_from and timestamp(created_from),
+        "before": created_before and timestamp(created_before),
+    }
+    where, params = [f"{scope} = %s"], [value]
+    if statuses:
+        where.append(f"status IN ({', '.join('%s' for _ in statuses)})")
+        params += sorted(statuses)
+    if period is not None:
+        where.append("period = %s")
+        params.append(period)
+    if created_from is not None:
+        where.append("created_at >= %s")
+        params.append(filters["from"])
+    if created_before is not None:
+        where.append("created_at < %s")
+        params.append(filters["before"])
+    if cursor is not None:
+        where.append("created_position < %s")
+        params.append(cursors.decode(cursor, filters))
+    rm.wait_for(min_position, ["payment_history"])
+    with rm.store.read() as tx:
+        rows = _select(
+            tx,
+            PAYMENT,
+            " AND ".join(where),
+            params,
+            f" ORDER BY created_position DESC LIMIT {limit + 1}",
+        )
+        as_of = _as_of(tx, "payment_history")
+    items = tuple(_entry(row) for row in rows[:limit])
+    more = len(rows) > limit
+    next_cursor = cursors.encode(items[-1].created_position, filters) if more else None
+    return PaymentPage(items=items, next_cursor=next_cursor, as_of=as_of)
+
+
+def _entry(row: dict[str, Any]) -> PaymentEntry:
+    return PaymentEntry(
+        **{
+            **row,
+            "recipient": json.loads(row["recipient"]),
+            "created_at": _parse_time(row["created_at"]),
+            "updated_at": _parse_time(row["updated_at"]),
+        }
+    )
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- trial balance ---------------------------------------------------------------------------
+def trial_balance(
+    rm: ReadModels, *, min_position: int = 0, as_of: int | None = None
+) -> TrialBalance:
+    """Every ledger account's balance; with `as_of`, as it was at that log position."""
+    rm.wait_for(max(min_position, as_of or 0), ["trial_balance"])
+    with rm.store.read() as tx:
+        reached = _as_of(tx, "trial_balance")
+        if as_of is None:
+            rows = _select(tx, LEDGER_ACCOUNT, "1 = 1", [], " ORDER BY account")
+            accounts = tuple(
+                LedgerAccountBalance(r["account"], r["debits"], r["credits"], r["balance"])
+                for r in rows
+            )
+        else:
+            accounts = tuple(
+                LedgerAccountBalance(name, debits, credits, debits - credits)
+                for name, debits, credits in tx.execute(
+                    "SELECT account,"
+                    " CAST(SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS BIGINT),"
+                    " CAST(SUM(CASE WHEN amount < 0 THEN -amount ELSE 0 END) AS BIGINT)"
+                    f" FROM {tx.store.name('rm_posting')} WHERE position <= %s"
+                    " GROUP BY account ORDER BY account",
+                    [as_of],
+                )
+            )
+    totals: dict[str, int] = {}
+    for account in accounts:
+        kind = account.account.split(":", 1)[0]
+        totals[kind] = totals.get(kind, 0) + account.balance
+    return TrialBalance(
+        accounts=accounts,
+        total=sum(a.balance for a in accounts),
+        as_of=reached if as_of is None else min(as_of, reached),
+        totals=totals,
+    )

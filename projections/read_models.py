@@ -1,0 +1,98 @@
+"""The read side as the HTTP layer sees it: one `ReadModels` object per process.
+
+    read_models = ReadModels(settings, ledger).start()
+    outcome = ledger.create_payment(...)
+    read_models.wait_for(outcome.position)      # read-your-writes: now every read shows it
+    page = queries.payment_history(read_models, payer_id=..., min_position=outcome.position)
+    read_models.close()
+
+Embedded (no KVIT_DATABASE_URL): the projections run in this process on the read models'
+SQLite file. PostgreSQL: they run in `kvit project` processes; this object only reads, and
+learns their progress from their notifications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from eventsourcing.application import Application
+
+from ledger.settings import Settings
+from projections import models
+from projections.embedded import EmbeddedFollower
+from projections.projector import Projector
+from projections.schema import migrate_store
+from projections.settings import ReadSettings, open_store
+from projections.waiting import PositionWatcher, ProgressListener, tracking_reader
+
+
+class ReadModels:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Application,
+        read: ReadSettings | None = None,
+    ) -> None:
+        self.settings = settings
+        self.read_settings = read or ReadSettings()
+        self.ledger = ledger
+        self.store = open_store(settings, self.read_settings)
+        self.names = models.NAMES
+        self.watcher = PositionWatcher(self.names, refresh=tracking_reader(self.store))
+        self._follower: EmbeddedFollower | None = None
+        self._listener: ProgressListener | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return not self.settings.uses_postgres
+
+    def start(self) -> ReadModels:
+        if self.embedded:
+            migrate_store(self.store, models.build())
+            projector = Projector(
+                self.ledger,
+                self.store,
+                models.build(),
+                batch_size=self.read_settings.batch_size,
+                announce=self.watcher.advance,
+            )
+            self.watcher.advance(projector.positions)
+            self._follower = EmbeddedFollower(projector)
+            self.watcher.on_wait = self._follower.wake
+            self._follower.start()
+        else:
+            self._listener = ProgressListener(self.store, self.watcher)
+            self._listener.start()
+            self._listener.ready.wait(5)
+        return self
+
+    def wake(self) -> None:
+        """Tell the embedded projections there is something new (a no-op on PostgreSQL)."""
+        if self._follower is not None:
+            self._follower.wake()
+
+    def wait_for(
+        self, position: int, names: Iterable[str] | None = None, timeout: float | None = None
+    ) -> None:
+        """Block until the read models (all, or `names`) include `position`; bounded by
+        `timeout` (default `KVIT_READ_WAIT_TIMEOUT_SECONDS`), then `ReadModelTimeoutError`."""
+        limit = self.read_settings.wait_timeout_seconds if timeout is None else timeout
+        self.watcher.wait_for(position, names, limit)
+
+    def position(self, names: Iterable[str] | None = None) -> int:
+        return self.watcher.position(names)
+
+    def close(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower.join(5)
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener.join(5)
+        self.store.close()
+
+    def __enter__(self) -> ReadModels:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

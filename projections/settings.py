@@ -1,0 +1,60 @@
+"""Where the read models live and how they are run, from `KVIT_READ_*` variables.
+
+By default the read models sit beside the events: in the same PostgreSQL database and schema
+(tables prefixed `rm_`), or in embedded mode in `kvit-read.sqlite3` next to the event store's
+file. `KVIT_READ_DATABASE_URL` / `KVIT_READ_DATABASE_SCHEMA` move them to another database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ledger.settings import Settings
+from projections.store import Store
+
+SQLITE_FILE = "kvit-read.sqlite3"
+
+
+class ReadSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KVIT_READ_", env_file=".env", extra="ignore")
+
+    database_url: str | None = None
+    """A postgresql:// URL for the read models; default: the event store's database."""
+
+    database_schema: str | None = None
+    """Schema of the read-model tables; default: the event store's schema (or `public`)."""
+
+    sqlite_path: Path | None = None
+    """Embedded mode: the read models' SQLite file; default `<data_dir>/kvit-read.sqlite3`."""
+
+    batch_size: int = 2000
+    """Events applied per view transaction while catching up (live tailing uses fewer)."""
+
+    rebuild_batch_size: int = 10000
+
+    rebuild_workers: int = 2
+    """Processes that replay groups of read models in parallel (PostgreSQL only)."""
+
+    wait_timeout_seconds: float = 2.0
+    """Read-your-writes: how long a read waits for the projections before giving up."""
+
+    pool_size: int = 8
+    """Connections for readers (PostgreSQL)."""
+
+
+def read_database(settings: Settings, read: ReadSettings) -> tuple[str, str | None, str | None]:
+    """('postgres', url, schema) or ('sqlite', path, None) for the read models."""
+    if read.database_url:
+        return "postgres", read.database_url, read.database_schema or "public"
+    if settings.database_url:
+        schema = read.database_schema or settings.database_schema or "public"
+        return "postgres", settings.database_url, schema
+    path = read.sqlite_path or settings.data_dir / SQLITE_FILE
+    return "sqlite", str(path), None
+
+
+def open_store(settings: Settings, read: ReadSettings) -> Store:
+    dialect, target, schema = read_database(settings, read)
+    return Store(dialect, target, schema, pool_size=read.pool_size)

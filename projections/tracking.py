@@ -1,0 +1,58 @@
+"""Tracking: how far each read model has applied the log, updated in the same transaction as
+its rows. The update is a compare-and-set, so two writers of one read model cannot both apply
+the same events: the second one's transaction fails and rolls back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from projections.store import Tx
+from projections.tables import TRACKING
+
+
+class TrackingConflictError(RuntimeError):
+    """The read model moved under us (another runner, or a rebuild was swapped in)."""
+
+    def __init__(self, projection: str, expected: int) -> None:
+        super().__init__(
+            f"projection {projection} is no longer at position {expected}: another runner or a "
+            "rebuild changed it; this batch was rolled back"
+        )
+        self.projection = projection
+        self.expected = expected
+
+
+def read_positions(tx: Tx, names: Iterable[str]) -> dict[str, int]:
+    wanted = list(names)
+    rows = tx.fetch(TRACKING, ("projection", "position"), "projection", wanted)
+    found = {name: position for name, position in rows}
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        raise LookupError(
+            f"no tracking row for {', '.join(missing)}: run `kvit projections migrate` first"
+        )
+    return found
+
+
+def read_tracking(tx: Tx) -> dict[str, tuple[int, int]]:
+    rows = tx.execute(f"SELECT projection, position, events FROM {tx.store.name(TRACKING)}")
+    return {name: (position, events) for name, position, events in rows}
+
+
+def advance(tx: Tx, name: str, expected: int, position: int, events: int) -> None:
+    """Move `name` from `expected` to `position`, counting the `events` it applied."""
+    tx.execute(
+        f"UPDATE {tx.store.name(TRACKING)} SET position = %s, events = events + %s"
+        " WHERE projection = %s AND position = %s",
+        [position, events, name, expected],
+    )
+    if tx.rowcount != 1:
+        raise TrackingConflictError(name, expected)
+
+
+def reset(tx: Tx, name: str, position: int, events: int) -> None:
+    """Set a read model's position outright (after a rebuild is swapped in)."""
+    tx.execute(
+        f"UPDATE {tx.store.name(TRACKING)} SET position = %s, events = %s WHERE projection = %s",
+        [position, events, name],
+    )
