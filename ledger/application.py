@@ -8,6 +8,7 @@ what read-your-writes waits for.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
@@ -57,12 +58,13 @@ class Ledger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, *, group_commit: bool = True) -> None:
         super().__init__(env)
         self._committer = GroupCommitter(self) if group_commit else None
+        self._contended = threading.Lock()
 
     # --- running commands ----------------------------------------------------------------------
     def execute(self, command: Command) -> Outcome:
         if self._committer is not None:
             return self._committer.run(command)
-        return run_alone(self, command)
+        return run_alone(self, command, contended=self._contended)
 
     def _keyed(
         self,

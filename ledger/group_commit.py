@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -69,18 +70,28 @@ def backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.001 * 2**attempt))
 
 
-def run_alone(app: Application[UUID], command: Command, *, optimistic: bool = True) -> Outcome:
-    """Run one command in its own transaction, re-running it on version conflicts."""
+def run_alone(
+    app: Application[UUID],
+    command: Command,
+    *,
+    optimistic: bool = True,
+    contended: threading.Lock | None = None,
+) -> Outcome:
+    """Run one command in its own transaction, re-running it on version conflicts. Re-runs
+    hold `contended` (one lock per process), so threads that fought over one aggregate take
+    turns instead of colliding again; only other processes can still conflict."""
     for attempt in range(MAX_ATTEMPTS):
-        uow = UnitOfWork(app, optimistic=optimistic and attempt == 0)
-        result = command(uow)
-        events, kinds = uow.collect()
-        if not events:
-            return Outcome(result, 0)
-        try:
-            return Outcome(result, save_events(app, events, kinds))
-        except IntegrityError:
-            backoff(attempt)  # someone else changed what we read: reload everything, re-run
+        with contended if (contended is not None and attempt > 0) else nullcontext():
+            uow = UnitOfWork(app, optimistic=optimistic and attempt == 0)
+            result = command(uow)
+            events, kinds = uow.collect()
+            if not events:
+                return Outcome(result, 0)
+            try:
+                return Outcome(result, save_events(app, events, kinds))
+            except IntegrityError:
+                pass  # someone else changed what we read: reload everything and re-run
+        backoff(attempt)
     raise ConcurrentUpdateError(
         f"gave up after {MAX_ATTEMPTS} version conflicts", attempts=MAX_ATTEMPTS
     )
