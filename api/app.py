@@ -17,7 +17,7 @@ from api.auth import secret_key
 from api.guards import BodySizeLimit, RequireToken
 from api.notices.service import NoticeService
 from api.routes import accounts, acquirer, audit, me, ops, payments, suppliers, wallets
-from api.settings import ApiSettings
+from api.settings import DEFAULT_ACQUIRER_SECRET, ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from projections.read_models import ReadModels
@@ -66,6 +66,9 @@ def create_app(
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     for module in (ops, suppliers, accounts, me, wallets, payments, acquirer):
         app.include_router(module.router)
-    app.include_router(sandbox.router)
+    if settings.sandbox_acquirer:
+        app.include_router(sandbox.router)
+    elif settings.acquirer_secret == DEFAULT_ACQUIRER_SECRET:
+        raise ValueError("with a real acquirer, set KVIT_ACQUIRER_SECRET to its shared secret")
     app.include_router(audit.router)  # its lifespan runs the embedded chain follower
     return app

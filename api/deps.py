@@ -94,19 +94,24 @@ OperatorDep = Annotated[Caller, Depends(operator)]
 ReaderDep = Annotated[Caller, Depends(reader)]
 
 
-def committed(outcome: Outcome, response: Response, rm: ReadModels) -> None:
-    """Read-your-writes: return only once the read models include this write."""
-    response.headers[POSITION_HEADER] = str(outcome.position)
+def committed(outcome: Outcome, response: Response, rm: ReadModels) -> int:
+    """Read-your-writes: return only once the read models include this write. A replay waits
+    for the whole log as it is now, since the original write may have just committed in a
+    concurrent request. Returns the position waited for."""
+    position = outcome.position
     if outcome.result.get("replayed"):
         response.headers[REPLAYED_HEADER] = "true"
-    if outcome.position:
+        position = rm.ledger.recorder.max_notification_id() or 0
+    response.headers[POSITION_HEADER] = str(position)
+    if position:
         rm.wake()
         try:
-            rm.wait_for(outcome.position)
+            rm.wait_for(position)
         except ReadModelTimeoutError:
             # The write is committed: report success, never a failure the client might act on.
             log.warning("read models lag behind position %s", outcome.position)
             response.headers[LAG_HEADER] = "lagging"
+    return position
 
 
 def wait(rm: ReadModels, position: int) -> None:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from ledger.settings import Settings
 
+DEFAULT_ACQUIRER_SECRET = "sandbox-acquirer-secret"
+
 
 class ApiSettings(Settings):
     secret_key: str | None = None
     """Signs API tokens (KVIT_SECRET_KEY). In embedded mode, generated once in the data dir."""
 
-    acquirer_secret: str = "sandbox-acquirer-secret"
+    sandbox_acquirer: bool = True
+    """Mount the built-in sandbox acquirer (KVIT_SANDBOX_ACQUIRER). Its checkout page approves
+    any card operation, so a deployment that takes real money turns it off."""
+
+    acquirer_secret: str = DEFAULT_ACQUIRER_SECRET
     """Shared secret of the acquirer's webhook signatures (KVIT_ACQUIRER_SECRET)."""
 
     smtp_url: str | None = None

@@ -72,8 +72,10 @@ def idempotent(
             result = body(uow)
         except LedgerError:
             # The original may have succeeded where a re-run now fails (e.g. funds spent since).
-            if uow.optimistic and (replayed := replay(uow)) is not None:
-                return replayed
+            if uow.optimistic:
+                uow.discard()  # whatever the body changed before it raised is not saved
+                if (replayed := replay(uow)) is not None:
+                    return replayed
             raise
         uow.add(
             IdempotencyRecord(

@@ -136,6 +136,10 @@ def issue_bill(
 ) -> dict[str, Any]:
     account = get_account(uow, account_id)
     amount_due = check_lines(lines)
+    if replaces == Bill.id_for(document_id):
+        raise BillStateConflictError(
+            f"bill {document_id} cannot replace itself", bill_id=str(replaces)
+        )
     if uow.find(Bill, Bill.id_for(document_id)) is not None:
         raise BillAlreadyIssuedError(
             f"a bill with ИПД {document_id} already exists",

@@ -76,6 +76,12 @@ class UnitOfWork:
         self.aggregates[aggregate.id] = aggregate
         return aggregate
 
+    def discard(self) -> None:
+        """Forget every change: nothing loaded or created so far will be saved."""
+        self.aggregates.clear()
+        if self.parent is None:
+            self._loaded.clear()
+
     def merge_into_parent(self) -> None:
         assert self.parent is not None
         self.parent.aggregates.update(self.aggregates)

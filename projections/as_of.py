@@ -71,11 +71,14 @@ def parse_as_of(text: str | None) -> tuple[int | None, datetime | None]:
     """`as_of` is a log position (an integer) or an ISO 8601 time with a time zone."""
     if text is None:
         return None, None
-    if text.strip().isdigit():
-        return int(text), None
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    cleaned = text.strip()
+    if cleaned.isascii() and cleaned.isdigit():
+        return int(cleaned), None
+    moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("an as-of time needs a time zone, e.g. 2026-03-01T00:00:00+03:00")
+    if not 1000 <= moment.year <= 9999:
+        raise ValueError("an as-of time must fall in the years 1000–9999")
     return None, moment
 
 

@@ -73,9 +73,10 @@ def checkout_page(operation_id: UUID, amount: int, description: str = "") -> str
 
 @router.post("/checkout/{operation_id}", response_class=HTMLResponse)
 async def checkout_decision(operation_id: UUID, request: Request) -> str:
-    form = parse_qs((await request.body()).decode())
+    form = parse_qs((await request.body()).decode(errors="replace"))
     approved = form.get("decision", ["decline"])[0] == "approve"
-    amount = int(form.get("amount", ["0"])[0])
+    given = form.get("amount", ["0"])[0]
+    amount = int(given) if given.isascii() and given.isdigit() and len(given) < 15 else 0
     sandbox: SandboxAcquirer = request.app.state.acquirer
     status = await sandbox.notify(str(operation_id), approved=approved, amount=amount)
     verdict = "одобрена" if approved else "отклонена"

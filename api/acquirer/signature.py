@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 HEADER = "Kvit-Signature"
+HEX_64 = re.compile(r"[0-9a-f]{64}")
 TOLERANCE_SECONDS = 300
 
 
@@ -35,7 +37,7 @@ def verify(secret: str, header: str | None, body: bytes, *, now: float | None = 
     current = time.time() if now is None else now
     if abs(current - t) > TOLERANCE_SECONDS:
         raise SignatureError("signature timestamp is outside the tolerance window")
-    if not hmac.compare_digest(given, _mac(secret, t, body)):
+    if not HEX_64.fullmatch(given) or not hmac.compare_digest(given, _mac(secret, t, body)):
         raise SignatureError("signature does not match")
 
 

@@ -79,8 +79,10 @@ class NoticeWorker:
             payment_ids = outbox.due(tx, self.batch, now)
         sent = 0
         for payment_id in payment_ids:
+            # Claim with the time of the claim: a batch's start time would make late claims
+            # look stale to another worker while this one is still sending.
             with self.store.transaction(self._connection) as tx:
-                notice = outbox.claim(tx, payment_id, now)
+                notice = outbox.claim(tx, payment_id, time.time())
             if notice is None:
                 continue
             try:

@@ -15,7 +15,6 @@ from api.routes.accounts import (
     history_page,
     visible_account,
 )
-from api.routes.wallets import wallet_out
 from api.schemas import AccountList, AccountOut, HistoryPage, LinkAccount, OpenWallet, WalletOut
 from projections import queries
 
@@ -41,8 +40,9 @@ def link_account(
         account_number=body.account_number,
         idempotency_key=key,
     )
-    committed(outcome, response, rm)
-    return account_out(visible_account(rm, caller, outcome.result["account_id"]))
+    position = committed(outcome, response, rm)
+    # Waits again if the read models lag: a 503 the client can retry, never a false 404.
+    return account_out(visible_account(rm, caller, outcome.result["account_id"], position))
 
 
 @router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
@@ -64,7 +64,11 @@ def open_wallet(
     assert caller.payer_id is not None
     outcome = ledger.open_wallet(payer_id=caller.payer_id, idempotency_key=key)
     committed(outcome, response, rm)
-    return wallet_out(rm, caller, outcome.result["wallet_id"])
+    # From the write side: a new wallet is empty, and the answer must not depend on the read
+    # models having caught up.
+    return WalletOut(
+        id=outcome.result["wallet_id"], payer_id=caller.payer_id, balance=0, as_of=outcome.position
+    )
 
 
 @router.get("/payments", response_model=HistoryPage, responses=responses(403, 503))

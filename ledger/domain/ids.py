@@ -6,10 +6,12 @@ which is what makes concurrent retries produce exactly one effect.
 
 from __future__ import annotations
 
+import json
 from uuid import UUID, uuid5
 
 KVIT_NAMESPACE = UUID("6f1c1d0e-7a4b-5c53-9d43-4b7669741a01")
 
 
 def natural_id(kind: str, *parts: str) -> UUID:
-    return uuid5(KVIT_NAMESPACE, "/".join((kind, *parts)))
+    # JSON, not "/".join: ("a", "b/c") and ("a/b", "c") must not name the same thing.
+    return uuid5(KVIT_NAMESPACE, json.dumps([kind, *parts], ensure_ascii=False))

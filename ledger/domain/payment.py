@@ -18,6 +18,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.stamped import StampedEvent, event_time
 from ledger.errors import PaymentStateConflictError, RefundExceedsPaymentError
 from ledger.postings import ACQUIRER_CLEARING, Posting, payable_account, transfer, wallet_account
 
@@ -37,6 +38,9 @@ class PaymentMethod(StrEnum):
 
 class Payment(Aggregate):
     TOPIC = "kvit.payment"
+
+    class Event(StampedEvent):
+        pass
 
     @event("Created", topic="kvit.payment.created")
     def __init__(
@@ -148,7 +152,7 @@ class Payment(Aggregate):
 
     def _move_to(self, status: PaymentStatus) -> None:
         self.status = status
-        self.status_history.append((status, self.modified_on))
+        self.status_history.append((status, event_time(self)))
 
     def _require(self, allowed: set[PaymentStatus], command: str) -> None:
         if self.status not in allowed:

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import natural_id
+from ledger.domain.stamped import StampedEvent, event_time
 from ledger.identifiers import (
     parse_bik,
     parse_correspondent_account,
@@ -45,6 +46,9 @@ class Requisites:
 class Supplier(Aggregate):
     TOPIC = "kvit.supplier"
 
+    class Event(StampedEvent):
+        pass
+
     class Created(Aggregate.Created):
         """Base of this aggregate's creation event (every stored class needs a fixed topic)."""
 
@@ -77,7 +81,7 @@ class Supplier(Aggregate):
     @event("RequisitesChanged", topic="kvit.supplier.requisites_changed")
     def _requisites_changed(self, requisites: dict[str, str]) -> None:
         self.requisites = requisites
-        self.requisites_history.append((self.modified_on, requisites))
+        self.requisites_history.append((event_time(self), requisites))
 
     def recipient(self) -> dict[str, str]:
         """The requisites a payment fixes at creation: who exactly receives the money."""

@@ -282,3 +282,32 @@ def test_top_up_outcomes(memory_ledger: Ledger, world: World) -> None:
         memory_ledger.request_top_up(
             wallet_id=world.wallet_id, payer_id="intruder", amount=500, idempotency_key="t2"
         )
+
+
+def test_a_bill_cannot_replace_itself(memory_ledger: Ledger, world: World) -> None:
+    with pytest.raises(BillStateConflictError):
+        memory_ledger.issue_bill(
+            account_id=world.account_id,
+            document_id=DOCUMENT_ID,
+            period="2026-03",
+            lines=[{"service": "ХВС", "amount": 1}],
+            due_date="2026-04-15",
+            replaces=world.bill_id,
+            idempotency_key="self",
+        )
+    assert not memory_ledger.get_bill(world.bill_id).withdrawn
+
+
+def test_payer_ids_and_keys_cannot_combine_into_anothers_scope(memory_ledger: Ledger) -> None:
+    first = memory_ledger.open_wallet(payer_id="a", idempotency_key="b/c")
+    second = memory_ledger.open_wallet(payer_id="a/b", idempotency_key="c")
+    assert first.result["wallet_id"] != second.result["wallet_id"]
+    assert not second.result["replayed"]
+
+
+def test_status_history_carries_each_events_own_time(memory_ledger: Ledger, world: World) -> None:
+    created = pay(memory_ledger, world, "timed", method="card", amount=100)
+    payment_id = UUID(str(created["id"]))
+    events = list(memory_ledger.events.get(payment_id))
+    history = memory_ledger.get_payment(payment_id).status_history
+    assert [at for _, at in history] == [e.timestamp for e in events]
