@@ -10,6 +10,7 @@ from typing import Any
 from projections.errors import InvalidCursorError
 
 VERSION = 1
+MAX_POSITION = 2**63 - 1
 
 
 def fingerprint(filters: dict[str, Any]) -> str:
@@ -29,7 +30,10 @@ def decode(cursor: str, filters: dict[str, Any]) -> int:
         position, version, bound = payload["p"], payload["v"], payload["f"]
     except (ValueError, KeyError, TypeError) as error:
         raise InvalidCursorError("the cursor is not one this API issued", cursor=cursor) from error
-    if version != VERSION or not isinstance(position, int) or position < 0:
+    # Bounded, because a cursor is client input: anyone can build one (it is not secret, only
+    # bound to its filters, which still scope every row it can reach).
+    valid = isinstance(position, int) and not isinstance(position, bool)
+    if version != VERSION or not valid or not 0 <= position <= MAX_POSITION:
         raise InvalidCursorError("the cursor is not one this API issued", cursor=cursor)
     if bound != fingerprint(filters):
         raise InvalidCursorError(
