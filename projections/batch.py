@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from projections.carry import Carry
 from projections.store import Tx
 from projections.tables import Table
 
@@ -22,9 +23,10 @@ class MissingRowError(RuntimeError):
 
 
 class Batch:
-    def __init__(self, tx: Tx, prefix: str) -> None:
+    def __init__(self, tx: Tx, prefix: str, carry: Carry | None = None) -> None:
         self.tx = tx
         self.prefix = prefix
+        self.carry = carry
         self.scratch: dict[str, Any] = {}
         self._tables: dict[str, Table] = {}
         self._rows: dict[str, dict[Key, RowDict | None]] = {}
@@ -40,19 +42,56 @@ class Batch:
         wanted = [
             v for v in set(values) if v is not None and (table.name, column, v) not in self._loaded
         ]
+        cache = self._rows.setdefault(table.name, {})
+        by_key = table.key == (column,)
+        if self.carry is not None:
+            wanted = self._from_carry(table, column, wanted, cache, by_key)
         if not wanted:
             return
         names = table.column_names
-        cache = self._rows.setdefault(table.name, {})
+        found_by_value: dict[Any, set[Key]] = {v: set() for v in wanted}
         for row in self.tx.fetch(self.prefix + table.name, names, column, wanted):
             found = dict(zip(names, row, strict=True))
             key = table.key_of(found)
+            found_by_value[found[column]].add(key)
+            if self.carry is not None:
+                self.carry.keep(table.name, key, dict(found))
             if cache.get(key) is None:
                 cache[key] = found
-        if table.key == (column,):
+        if by_key:
             for value in wanted:
                 cache.setdefault((value,), None)
+        elif self.carry is not None:
+            for value, keys in found_by_value.items():
+                self.carry.keep_group(table.name, column, value, keys)
         self._loaded.update((table.name, column, v) for v in wanted)
+
+    def _from_carry(
+        self,
+        table: Table,
+        column: str,
+        wanted: list[Any],
+        cache: dict[Key, RowDict | None],
+        by_key: bool,
+    ) -> list[Any]:
+        """Take what the carry knows; return the values still to query."""
+        assert self.carry is not None
+        missing = []
+        for value in wanted:
+            if by_key:
+                row = self.carry.row(table.name, (value,))
+                rows = None if row is None else [row]
+            else:
+                rows = self.carry.group(table.name, column, value)
+            if rows is None:
+                missing.append(value)
+                continue
+            for row in rows:
+                key = table.key_of(row)
+                if cache.get(key) is None:
+                    cache[key] = row
+            self._loaded.add((table.name, column, value))
+        return missing
 
     def assume_new(self, table: Table, values: Iterable[Any], column: str | None = None) -> None:
         """Record, without a query, that no row of `table` has `column` in `values` yet: the
@@ -63,6 +102,8 @@ class Batch:
             self._loaded.add((table.name, column, value))
             if table.key == (column,):
                 cache.setdefault((value,), None)
+            elif self.carry is not None:
+                self.carry.keep_group(table.name, column, value, set())
 
     def get(self, table: Table, *key: Any) -> RowDict | None:
         """The row with this key, or None. Single-column keys load on a miss."""
@@ -103,6 +144,8 @@ class Batch:
             table, cache = self._tables[name], self._rows[name]
             values_of = table.values_of
             rows = [values_of(cache[k]) for k in keys]
+            if self.carry is not None:
+                self._carry_written(table, [cache[k] for k in keys])
             self.tx.write(self.prefix, table, rows)
             written += len(rows)
         for name, rows in self._appended.items():
@@ -111,3 +154,13 @@ class Batch:
         self._dirty.clear()
         self._appended.clear()
         return written
+
+    def _carry_written(self, table: Table, rows: list[RowDict]) -> None:
+        """What is written is what the database will hold once this transaction commits."""
+        assert self.carry is not None
+        grouped = [c for (t, c) in self.carry.groups if t == table.name]
+        for row in rows:
+            key = table.key_of(row)
+            self.carry.keep(table.name, key, row)
+            for column in grouped:
+                self.carry.join_group(table.name, column, row[column], key)

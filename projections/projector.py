@@ -13,19 +13,23 @@ from typing import Any
 from eventsourcing.application import Application
 
 from projections.batch import Batch
+from projections.carry import Carry
 from projections.models.base import ReadModel
 from projections.source import Chunk, read_chunk
 from projections.store import Store, Tx
 from projections.tables import LIVE
-from projections.tracking import TrackingConflictError, advance, read_positions
+from projections.tracking import TrackingConflictError, advance, hold, read_positions
 
 Announce = Callable[[dict[str, int]], None]
 
 
-def apply_chunk(tx: Tx, models: Sequence[ReadModel], chunk: Chunk, prefix: str) -> dict[str, int]:
+def apply_chunk(
+    tx: Tx, models: Sequence[ReadModel], chunk: Chunk, prefix: str, carry: Carry | None = None
+) -> dict[str, int]:
     """Apply the chunk's events to each model (rows only; tracking is the caller's).
-    Returns how many events each model applied."""
-    batch = Batch(tx, prefix)
+    Returns how many events each model applied. A `carry` must be cleared by the caller if
+    the transaction does not commit."""
+    batch = Batch(tx, prefix, carry)
     counts = {}
     for model in models:
         mine = [e for e in chunk.events if e.topic in model.handlers]
@@ -57,9 +61,11 @@ class Projector:
         self.topics = frozenset().union(*(m.topics for m in self.models))
         self.connection: Any = store.connect()
         self.positions: dict[str, int] = {}
+        self.carry = Carry()
         self.reload()
 
     def reload(self) -> None:
+        self.carry.clear()  # the tables may have changed under us (e.g. a rebuild swapped in)
         with self.store.transaction(self.connection) as tx:
             self.positions = read_positions(tx, [m.name for m in self.models])
 
@@ -78,7 +84,8 @@ class Projector:
         # Models ahead of the slowest one (e.g. one added later) wait for it to catch up.
         try:
             with self.store.transaction(self.connection) as tx:
-                counts = apply_chunk(tx, behind, chunk, LIVE)
+                hold(tx, {m.name: start for m in behind})
+                counts = apply_chunk(tx, behind, chunk, LIVE, self.carry)
                 for model in behind:
                     advance(tx, model.name, start, chunk.last, counts[model.name])
                 if self.store.postgres:
@@ -89,6 +96,9 @@ class Projector:
                         )
         except TrackingConflictError:
             self.reload()
+            raise
+        except BaseException:
+            self.carry.clear()
             raise
         for model in behind:
             self.positions[model.name] = chunk.last

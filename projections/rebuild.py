@@ -20,11 +20,20 @@ import psycopg
 from eventsourcing.application import Application
 
 from projections import models
+from projections.carry import Carry
 from projections.errors import ProjectionBusyError
 from projections.models.base import ReadModel
 from projections.parallel import replay_in_processes
 from projections.projector import apply_chunk
-from projections.schema import create_indexes, create_table, drop_tables, lock_key, swap_in
+from projections.schema import (
+    create_indexes,
+    create_table,
+    drop_tables,
+    lock_key,
+    migrate_store,
+    set_logged,
+    swap_in,
+)
 from projections.source import Chunk, head, read_chunk
 from projections.store import Store
 from projections.tables import SHADOW, TRACKING
@@ -98,13 +107,14 @@ def replay(
         target=_read_ahead, args=(app, topics, start, stop, batch_size, chunks), daemon=True
     )
     reader.start()
+    carry = Carry()  # the shadow tables are ours alone; a failed batch ends the replay
     tally = tally or Tally(start, 0, dict.fromkeys((m.name for m in chosen), 0))
     target = stop or head(app)
     while (item := chunks.get()) is not None:
         if isinstance(item, BaseException):
             raise item
         with store.transaction(connection) as tx:
-            counts = apply_chunk(tx, chosen, item, SHADOW)
+            counts = apply_chunk(tx, chosen, item, SHADOW, carry)
         tally.position, tally.events = item.last, tally.events + item.count
         for name, count in counts.items():
             tally.per_model[name] += count
@@ -145,13 +155,14 @@ def rebuild(
     chosen = models.build(list(names) if names else None)
     tables = [table for model in chosen for table in model.tables]
     started = time.perf_counter()
+    migrate_store(store, chosen)  # the live tables and tracking rows the swap replaces
     guard = _one_rebuild_at_a_time(store)
     connection = store.connect()
     try:
         with store.transaction(connection) as tx:
             drop_tables(tx, SHADOW, tables)
             for table in tables:
-                create_table(tx, SHADOW, table, with_indexes=False)
+                create_table(tx, SHADOW, table, with_indexes=False, unlogged=True)
         if workers > 1 and store.postgres:
             target = stop if stop is not None else head(app)
             events, per_model = replay_in_processes(
@@ -190,15 +201,19 @@ def rebuild(
             if store.postgres:
                 for table in tables:
                     create_indexes(tx, SHADOW, table)
+                if swap:  # crash-safe from here on, like the live tables it replaces
+                    set_logged(tx, SHADOW, tables)
         if swap:
             with store.transaction(connection) as tx:
                 if store.postgres:
-                    # Serialise with the runners: they update these rows first in each batch.
-                    tx.execute(
-                        f"SELECT position FROM {store.name(TRACKING)}"
-                        " WHERE projection = ANY(%s) FOR UPDATE",
-                        [[m.name for m in chosen]],
-                    )
+                    # Serialise with the runners: they lock these rows first in each batch,
+                    # in the same (name) order.
+                    for name in sorted(m.name for m in chosen):
+                        tx.execute(
+                            f"SELECT position FROM {store.name(TRACKING)}"
+                            " WHERE projection = %s FOR UPDATE",
+                            [name],
+                        )
                 swap_in(tx, tables)
                 for model in chosen:
                     reset(tx, model.name, tally.position, tally.per_model[model.name])

@@ -18,12 +18,16 @@ def lock_key(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def create_table(tx: Tx, prefix: str, table: Table, *, with_indexes: bool = True) -> None:
+def create_table(
+    tx: Tx, prefix: str, table: Table, *, with_indexes: bool = True, unlogged: bool = False
+) -> None:
+    """`unlogged` (PostgreSQL): no WAL while a rebuild fills it; `set_logged` before the swap."""
     dialect = 1 if tx.postgres else 0
     columns = ", ".join(f"{name} {TYPES[kind][dialect]}" for name, kind in table.columns)
     name = tx.store.name(prefix + table.name)
+    kind = "UNLOGGED TABLE" if unlogged and tx.postgres else "TABLE"
     tx.execute(
-        f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(table.key)}))"
+        f"CREATE {kind} IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(table.key)}))"
     )
     if with_indexes:
         create_indexes(tx, prefix, table)
@@ -70,6 +74,12 @@ def migrate_store(store: Store, models: Sequence[Any]) -> None:
             create_tracking(tx, [model.name for model in models])
     finally:
         connection.close()
+
+
+def set_logged(tx: Tx, prefix: str, tables: Iterable[Table]) -> None:
+    if tx.postgres:
+        for table in tables:
+            tx.execute(f"ALTER TABLE {tx.store.name(prefix + table.name)} SET LOGGED")
 
 
 def drop_tables(tx: Tx, prefix: str, tables: Iterable[Table]) -> None:

@@ -34,7 +34,7 @@ class ReadSettings(BaseSettings):
 
     rebuild_batch_size: int = 10000
 
-    rebuild_workers: int = 2
+    rebuild_workers: int = 3
     """Processes that replay groups of read models in parallel (PostgreSQL only)."""
 
     wait_timeout_seconds: float = 2.0

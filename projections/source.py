@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import json
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import sql
+from psycopg.rows import tuple_row
 
 
 @dataclass(slots=True)
@@ -56,17 +60,107 @@ def read_chunk(
     upper = min(after + limit, head_now)
     if upper <= after:
         return Chunk([], after, 0, False)
-    notifications = app.recorder.select_notifications(
-        start=after, limit=limit, stop=upper, topics=list(topics), inclusive_of_start=False
-    )
-    to_event = app.mapper.to_domain_event
-    events = [Logged(n.id, n.topic, to_event(n), str(n.originator_id)) for n in notifications]
+    if isinstance(app.recorder, PostgresApplicationRecorder):
+        stored = _select_postgres(app.recorder, after, upper, topics)
+    else:
+        stored = app.recorder.select_notifications(
+            start=after, limit=limit, stop=upper, topics=list(topics), inclusive_of_start=False
+        )
+    to_event = decoder(app)
+    events = [Logged(n.id, n.topic, to_event(n), str(n.originator_id)) for n in stored]
     return Chunk(events, upper, len(events), upper < head_now)
+
+
+def _select_postgres(
+    recorder: PostgresApplicationRecorder, after: int, upper: int, topics: Collection[str]
+) -> list[Stored]:
+    """The library's `select_notifications`, minus two thirds of its cost: plain tuples in
+    binary, for the columns we use (the statement is the library's, narrowed)."""
+    where = (recorder.datastore.schema, recorder.events_table_name)
+    statement = _STATEMENTS.get(where)
+    if statement is None:
+        statement = _STATEMENTS[where] = (
+            sql.SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state"
+                " FROM {}.{} WHERE notification_id > %s AND notification_id <= %s"
+                " AND topic = ANY(%s) ORDER BY notification_id"
+            )
+            .format(
+                sql.Identifier(recorder.datastore.schema),
+                sql.Identifier(recorder.events_table_name),
+            )
+            .as_string(None)
+        )
+    with recorder.datastore.get_connection() as connection:
+        cursor = connection.cursor(binary=True, row_factory=tuple_row)
+        cursor.execute(statement, [after, upper, list(topics)], prepare=True)
+        rows = cursor.fetchall()
+    return [Stored(i, o, v, t, bytes(s)) for i, o, v, t, s in rows]
+
+
+class Stored(NamedTuple):
+    """A notification as `Mapper.to_domain_event` reads it (cheaper than the dataclass)."""
+
+    id: int
+    originator_id: Any
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+_STATEMENTS: dict[tuple[str, str], str] = {}
+
+
+class RawEvent:
+    """A stored event's fields, decoded lazily: what the read models need, at a third of the
+    cost of building domain event objects. Ids come back as text (the read models store text),
+    times as `datetime`; anything else the transcoder encoded is decoded by the transcoder."""
+
+    __slots__ = ("_fields", "_transcoder")
+
+    def __init__(self, fields: dict[str, Any], transcoder: Any) -> None:
+        self._fields = fields
+        self._transcoder = transcoder
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._fields[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        if type(value) is dict and "_type_" in value:
+            kind, data = value["_type_"], value["_data_"]
+            if kind == "uuid_hex":
+                return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
+            if kind == "datetime_iso":
+                return datetime.fromisoformat(data)
+            return self._transcoder.names[kind].decode(data)
+        return value
+
+
+def decoder(app: Application) -> Callable[[Any], Any]:
+    """Stored event -> something with the event's attributes. The fast path applies when the
+    mapper only transcodes JSON (no cipher, no compression) and events have no class
+    versions to upcast (ours have none yet; one that has gets the full domain event)."""
+    mapper = app.mapper
+    transcoder = mapper.transcoder
+    if mapper.cipher is not None or mapper.compressor is not None:
+        return mapper.to_domain_event
+    loads = json.loads
+
+    def decode(stored: Any) -> Any:
+        fields = loads(stored.state)
+        if "class_version" in fields:
+            return mapper.to_domain_event(stored)
+        return RawEvent(fields, transcoder)
+
+    return decode
 
 
 def timestamp(moment: datetime) -> str:
     """UTC, fixed width, so that text order is time order on both databases."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def head(app: Application) -> int:

@@ -39,6 +39,18 @@ def read_tracking(tx: Tx) -> dict[str, tuple[int, int]]:
     return {name: (position, events) for name, position, events in rows}
 
 
+def hold(tx: Tx, expected: dict[str, int]) -> None:
+    """Lock these read models' tracking rows for this transaction, first thing, and check they
+    are where we think: a rebuild's swap locks them too, so the two never deadlock."""
+    lock = " FOR UPDATE" if tx.postgres else ""
+    for name, position in sorted(expected.items()):
+        rows = tx.execute(
+            f"SELECT position FROM {tx.store.name(TRACKING)} WHERE projection = %s{lock}", [name]
+        )
+        if not rows or rows[0][0] != position:
+            raise TrackingConflictError(name, position)
+
+
 def advance(tx: Tx, name: str, expected: int, position: int, events: int) -> None:
     """Move `name` from `expected` to `position`, counting the `events` it applied."""
     tx.execute(

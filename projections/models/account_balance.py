@@ -50,14 +50,12 @@ class AccountBalance(ReadModel):
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
         opened = {e.originator_id for e in events if e.topic == OPENED}
         batch.assume_new(ACCOUNT, opened)
-        batch.assume_new(ACCOUNT_PAYER, opened, column="account_id")
         batch.assume_new(BILL, opened, column="account_id")
         issued = {e.originator_id for e in events if e.topic == ISSUED}
         added = {str(e.event.bill_id) for e in events if e.topic == ADDED}
         batch.assume_new(BILL, issued & added)  # both creating events here: a new bill
         accounts = {_account_of(e) for e in events}
         batch.load(ACCOUNT, accounts)
-        batch.load(ACCOUNT_PAYER, accounts, column="account_id")
         self._bills_of_accounts(batch, accounts)
         batch.load(BILL, (_bill_of(e) for e in events))
 
