@@ -11,7 +11,6 @@ from api.auth import Caller, Role, authenticate, require
 from api.problems import (
     MissingIdempotencyKeyProblem,
     PositionNotInLogProblem,
-    ReadTimeoutProblem,
 )
 from ledger.application import Ledger
 from ledger.group_commit import Outcome
@@ -112,10 +111,3 @@ def committed(outcome: Outcome, response: Response, rm: ReadModels) -> int:
             log.warning("read models lag behind position %s", outcome.position)
             response.headers[LAG_HEADER] = "lagging"
     return position
-
-
-def wait(rm: ReadModels, position: int) -> None:
-    try:
-        rm.wait_for(position)
-    except ReadModelTimeoutError as error:
-        raise ReadTimeoutProblem(str(error), position=position) from None

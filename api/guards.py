@@ -14,22 +14,21 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import authenticate
-from api.problems import PROBLEM_JSON, TYPE_BASE, ApiProblem, PayloadTooLargeProblem
+from api.problems import PROBLEM_JSON, ApiProblem, PayloadTooLargeProblem, problem_body
 
 PUBLIC_PREFIXES = ("/v1/acquirer/",)  # signed by the acquirer instead of a bearer token
 
 
 async def send_problem(scope: Scope, send: Send, error: ApiProblem) -> None:
     body = json.dumps(
-        {
-            "type": TYPE_BASE + error.code,
-            "title": error.title,
-            "status": error.status,
-            "detail": error.detail,
-            "instance": scope.get("path", ""),
-            "code": error.code,
+        problem_body(
+            scope.get("path", ""),
+            status=error.status,
+            code=error.code,
+            title=error.title,
+            detail=error.detail,
             **error.data,
-        }
+        )
     ).encode()
     headers = [
         (b"content-type", PROBLEM_JSON.encode()),

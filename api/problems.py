@@ -106,18 +106,26 @@ def ledger_status(error: errors.LedgerError) -> tuple[int, str]:
     return 400, "Bad request"
 
 
-def problem(
-    request: Request, *, status: int, code: str, title: str, detail: str, **data: Any
-) -> JSONResponse:
-    body = {
+def problem_body(
+    path: str, *, status: int, code: str, title: str, detail: str, **data: Any
+) -> dict[str, Any]:
+    return {
         "type": TYPE_BASE + code,
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": path,
         "code": code,
         **{k: v for k, v in data.items() if k not in RESERVED},
     }
+
+
+def problem(
+    request: Request, *, status: int, code: str, title: str, detail: str, **data: Any
+) -> JSONResponse:
+    body = problem_body(
+        request.url.path, status=status, code=code, title=title, detail=detail, **data
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
