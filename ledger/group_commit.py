@@ -178,8 +178,15 @@ class GroupCommitter:
     def _run_batch(self, batch: list[_Pending]) -> None:
         self.batches += 1
         self.commands += len(batch)
-        self._save_prepared([i for i in batch if i.command is None])
-        self._run_serialised([i for i in batch if i.command is not None])
+        try:
+            self._save_prepared([i for i in batch if i.command is None])
+            self._run_serialised([i for i in batch if i.command is not None])
+        except BaseException as error:
+            # Whatever escaped, no caller may wait forever for an item taken off the queue.
+            for item in batch:
+                if not item.done:
+                    item.settle(error=error)
+            raise
 
     # --- prepared events: one transaction ------------------------------------------------------
     def _save_prepared(self, items: list[_Pending]) -> None:
