@@ -97,11 +97,15 @@ def mark_sent(tx: Tx, payment_id: str) -> None:
     )
 
 
-def mark_failed(tx: Tx, payment_id: str, error: str, attempts: int, retry_at: float) -> None:
+def mark_failed(
+    tx: Tx, payment_id: str, error: str, attempts: int, retry_at: float, *, give_up: bool
+) -> None:
+    """Back to `pending` for a retry at `retry_at`, or `undeliverable` once retries run out
+    (left for an operator: the row keeps the last error)."""
     tx.execute(
-        f"UPDATE {tx.store.name(OUTBOX)} SET status = 'pending', attempts = %s,"
+        f"UPDATE {tx.store.name(OUTBOX)} SET status = %s, attempts = %s,"
         " last_error = %s, next_attempt_at = %s, claimed_at = NULL WHERE payment_id = %s",
-        [attempts, error[:500], retry_at, payment_id],
+        ["undeliverable" if give_up else "pending", attempts, error[:500], retry_at, payment_id],
     )
 
 

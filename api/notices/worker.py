@@ -28,6 +28,8 @@ SUCCEEDED = "kvit.payment.succeeded"
 BATCH = 500
 IDLE_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 300
+MAX_ATTEMPTS = 40
+"""About three hours of retries (back-off doubling up to 5 minutes), then `undeliverable`."""
 log = logging.getLogger("kvit.notices")
 
 
@@ -90,9 +92,19 @@ class NoticeWorker:
             except Exception as error:
                 attempts = notice["attempts"] + 1
                 retry_at = time.time() + min(MAX_BACKOFF_SECONDS, 2**attempts)
-                log.warning("notice for %s failed (attempt %s): %s", payment_id, attempts, error)
+                give_up = attempts >= MAX_ATTEMPTS
+                log.log(
+                    logging.ERROR if give_up else logging.WARNING,
+                    "notice for %s failed (attempt %s%s): %s",
+                    payment_id,
+                    attempts,
+                    ", giving up" if give_up else "",
+                    error,
+                )
                 with self.store.transaction(self._connection) as tx:
-                    outbox.mark_failed(tx, payment_id, str(error), attempts, retry_at)
+                    outbox.mark_failed(
+                        tx, payment_id, str(error), attempts, retry_at, give_up=give_up
+                    )
                 continue
             with self.store.transaction(self._connection) as tx:
                 outbox.mark_sent(tx, payment_id)

@@ -138,3 +138,22 @@ def test_an_smtp_outage_delays_the_notice_but_does_not_lose_it(
     assert drain(worker) == 0
     worker.close()
     assert len(inbox.messages) == 1
+
+
+def test_a_notice_that_keeps_failing_is_set_aside_after_bounded_retries(
+    memory_ledger: Ledger, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.notices.worker.MAX_ATTEMPTS", 2)
+    world = setup_world(memory_ledger)
+    card_payment(memory_ledger, world, "card", "anna@example.org")
+    down = SmtpMailer(f"smtp://127.0.0.1:{free_port()}")
+    worker = NoticeWorker(memory_ledger, store, down.send)
+    connection = store.connect()
+    for _ in range(3):
+        drain(worker)
+        with store.transaction(connection) as tx:
+            tx.execute(f"UPDATE {store.name(outbox.OUTBOX)} SET next_attempt_at = 0")
+    with store.transaction(connection) as tx:
+        assert outbox.counts(tx) == {"undeliverable": 1}
+    connection.close()
+    worker.close()
