@@ -132,7 +132,7 @@ class Batch:
 
     def append(self, table: Table, row: RowDict) -> None:
         self._tables[table.name] = table
-        self._appended.setdefault(table.name, []).append(tuple(row[c] for c in table.column_names))
+        self._appended.setdefault(table.name, []).append(table.values_of(row))
 
     def cached(self, table: Table) -> Iterator[RowDict]:
         return (row for row in self._rows.get(table.name, {}).values() if row is not None)

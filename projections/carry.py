@@ -41,7 +41,7 @@ class Carry:
         if keys is None:
             return None
         rows = self.rows.get(table, {})
-        if any(k not in rows for k in keys):
+        if not keys <= rows.keys():
             self.groups[(table, column)].pop(value, None)
             return None
         self.groups[(table, column)].move_to_end(value)

@@ -19,6 +19,11 @@ from projections.store import Store
 
 # Rough share of the log each read model applies, to balance the groups.
 WEIGHT = {"payment_history": 4, "account_balance": 3, "trial_balance": 2, "wallet_balance": 1}
+# Larger batches for the read models whose per-batch work grows with the state a batch
+# touches rather than with its events: account_balance re-derives the allocation of every
+# bill of every account a batch touched, so four times fewer batches is about half its time.
+# Memory stays bounded (by the batch, not the log): only its own events are decoded.
+BATCH_SCALE = {"account_balance": 4}
 REPORT_EVERY = 0.2
 
 
@@ -61,7 +66,7 @@ def _worker(
             models.build(names),
             start=0,
             stop=stop,
-            batch_size=batch_size,
+            batch_size=batch_size * max(BATCH_SCALE.get(name, 1) for name in names),
             progress=progress,
         )
         connection.close()

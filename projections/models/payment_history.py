@@ -23,6 +23,28 @@ from projections.tables import BILL_PERIOD, PAYMENT, PAYMENT_EVENT, Table
 CREATED = get_topic(Payment.Created)
 REFUNDED = "refunded"
 PARTIALLY_REFUNDED = "partially_refunded"
+# What `json.dumps(..., ensure_ascii=False, sort_keys=True)` gives, without building an
+# encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+# Recipients are a supplier's requisites: a few distinct ones repeat across every payment, so
+# their text is remembered (keyed by their items, in order) instead of encoded each time.
+_RECIPIENTS: dict[tuple[Any, ...], str] = {}
+_RECIPIENTS_LIMIT = 4096
+
+
+def _recipient_json(recipient: Any) -> str:
+    # Only text values are remembered: 1, 1.0 and True are equal keys but different JSON.
+    if type(recipient) is not dict or not all(
+        type(v) is str or v is None for v in recipient.values()
+    ):
+        return _encode(recipient)
+    key = tuple(recipient.items())
+    text = _RECIPIENTS.get(key)
+    if text is None:
+        if len(_RECIPIENTS) >= _RECIPIENTS_LIMIT:
+            _RECIPIENTS.clear()
+        text = _RECIPIENTS[key] = _encode(recipient)
+    return text
 
 
 def _str(value: Any) -> str | None:
@@ -50,8 +72,8 @@ class PaymentHistory(ReadModel):
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
         batch.assume_new(PAYMENT, (e.originator_id for e in events if e.topic == CREATED))
         batch.load(PAYMENT, (e.originator_id for e in events if e.topic in self.later_topics))
-        bills = (_str(getattr(e.event, "bill_id", None)) for e in events)
-        batch.load(BILL_PERIOD, bills)
+        # Only a payment's creation reads a bill's period (and only it names a bill).
+        batch.load(BILL_PERIOD, (_str(e.event.bill_id) for e in events if e.topic == CREATED))
 
     def bill_issued(self, batch: Batch, logged: Logged) -> None:
         batch.put(
@@ -80,7 +102,7 @@ class PaymentHistory(ReadModel):
             "refunded": 0,
             "method": str(event.method),
             "wallet_id": _str(event.wallet_id),
-            "recipient": json.dumps(event.recipient, ensure_ascii=False, sort_keys=True),
+            "recipient": _recipient_json(event.recipient),
             "status": "requires_confirmation",
             "failure_reason": None,
             "acquirer_ref": None,

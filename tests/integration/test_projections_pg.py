@@ -155,7 +155,9 @@ def test_runner_killed_mid_backlog_resumes_and_ends_identical_to_a_rebuild(pg) -
     wait_until(lambda: min(positions(store).values()) > head // 5, what="a fifth of the backlog")
     assert runner.stop(signal.SIGKILL) == -signal.SIGKILL
     reached = positions(store)
-    assert min(reached.values()) > 0 and max(reached.values()) < head, reached
+    # Killed mid-backlog: the slowest read model is past a fifth and not done (the fastest
+    # may already have finished; that one then proves a clean resume at the head).
+    assert 0 < min(reached.values()) < head, reached
 
     restarted = Kvit(settings_, "project", KVIT_READ_BATCH_SIZE="500")
     wait_until(
