@@ -67,10 +67,16 @@ async def acquirer_notification(
 
 
 def settle_operation(ledger: Ledger, note: AcquirerNotification) -> tuple[str, Outcome]:
-    """The operation id is a payment's or a top-up's (unknown to both → 404)."""
+    """The operation id is a payment's or a top-up's (unknown to both → 404). Settling an
+    unknown payment changes nothing, so trying the payment first costs no extra read."""
     succeeded = note.status == "succeeded"
     try:
-        ledger.get_payment(note.operation_id)
+        return "payment", ledger.settle_card_payment(
+            payment_id=note.operation_id,
+            succeeded=succeeded,
+            amount=note.amount,
+            acquirer_ref=note.acquirer_ref,
+        )
     except UnknownPaymentError:
         return "top_up", ledger.settle_top_up(
             top_up_id=note.operation_id,
@@ -78,9 +84,3 @@ def settle_operation(ledger: Ledger, note: AcquirerNotification) -> tuple[str, O
             amount=note.amount,
             acquirer_ref=note.acquirer_ref,
         )
-    return "payment", ledger.settle_card_payment(
-        payment_id=note.operation_id,
-        succeeded=succeeded,
-        amount=note.amount,
-        acquirer_ref=note.acquirer_ref,
-    )
