@@ -51,6 +51,12 @@ class InvalidAccountNumberError(InvalidIdentifierError):
     code = "invalid_account_number"
 
 
+class InvalidQrPayloadError(InvalidIdentifierError):
+    """A ГОСТ Р 56042 payload that cannot be paid: `key` names the field, `reason` says why."""
+
+    code = "invalid_qr_payload"
+
+
 class InvalidAmountError(LedgerError):
     code = "invalid_amount"
 
