@@ -55,7 +55,16 @@ def serve(
             raise typer.Exit(2)
         migrate_all(settings)
     secret_key(settings)  # created once here, before workers race for it
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    # httptools + uvloop (uvicorn[standard]): h11 on asyncio stalls each response on delayed ACKs.
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http="httptools",
+        loop="uvloop",
+    )
 
 
 @cli.command()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("kvit_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("kvit_http_request_seconds", "HTTP request latency", ["method", "route"])
@@ -16,17 +16,39 @@ READ_MODEL_POSITION = Gauge(
 )
 
 
-def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def count(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class CountRequests:
+    """Pure ASGI middleware (BaseHTTPMiddleware costs a task and a stream per request).
+
+    The router writes the matched route into the request's scope, which this layer shares, so
+    the route is known once the app returns."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        return response
+        status = 500
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            REQUESTS.labels(method, route, str(status)).inc()
+
+
+def install(app: FastAPI) -> None:
+    app.add_middleware(CountRequests)
 
 
 def refresh_gauges(app: FastAPI) -> None:

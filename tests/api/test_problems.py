@@ -286,3 +286,19 @@ def test_health_readiness_and_metrics(client: TestClient, world: World) -> None:
     assert metrics.status_code == 200
     assert "kvit_http_requests_total" in metrics.text
     assert "kvit_event_log_position" in metrics.text
+
+
+def test_metrics_count_requests_by_route_template_and_status(client: TestClient) -> None:
+    from prometheus_client import REGISTRY
+
+    def count(route: str, status: str) -> float:
+        labels = {"method": "GET", "route": route, "status": status}
+        return REGISTRY.get_sample_value("kvit_http_requests_total", labels) or 0.0
+
+    before_ok = count("/healthz", "200")
+    before_missing = count("unmatched", "404")
+    client.get("/healthz")
+    client.get("/no-such-page")
+
+    assert count("/healthz", "200") == before_ok + 1
+    assert count("unmatched", "404") == before_missing + 1
