@@ -1,0 +1,395 @@
+"""`make bench`, HTTP part: the default deployment on PostgreSQL under `wrk`, against floors
+measured in the same run (a bare FastAPI route on the same uvicorn, pgbench TPC-B 4 clients).
+
+    python -m bench.http [--quick]
+
+1. A throwaway schema; `kvit migrate`; residents seeded through the Ledger (untimed).
+2. `kvit project`, `kvit audit follow`, `kvit mail` (to a local SMTP sink) and
+   `kvit serve --workers 2`; a bare one-line FastAPI app on uvicorn with the same 2 workers.
+3. Repeated rounds of wrk runs (32 and 8 connections): the bare route, /healthz, balances,
+   history and wallet payments with `confirm: true` and unique Idempotency-Keys.
+4. pgbench TPC-B with 4 clients on the same server.
+5. Money: the wallets lost exactly what the payments the log holds paid, which are the 2xx
+   answers plus at most the requests still in flight when wrk stopped; then `kvit audit
+   verify` and `kvit audit replay` beside the running deployment.
+The deployment's PostgreSQL connections are sampled throughout (pg_stat_activity by
+application_name). One table, and everything as JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.config import DEFAULT_DATABASE_URL
+from bench.deployment import ConnectionSampler, Deployment, free_port, running
+from bench.facts import machine_facts
+from bench.http_world import Resident, seed, wallet_total, write_residents
+from bench.pg import redacted, throwaway_schema
+from bench.pgbench import run_baseline
+from bench.wrk import WrkResult, ensure_wrk, run_wrk
+from ledger.bootstrap import build_ledger
+from ledger.settings import Settings
+
+RESULTS = Path(__file__).with_name("results")
+AMOUNT = 100  # kopecks per benchmark payment
+GOALS = {
+    "writes_ratio": 0.25,
+    "writes_p99_ms": 50.0,
+    "reads_ratio": 0.5,
+    "reads_p99_ms": 20.0,
+    "connections": 30,
+}
+PROFILES = {
+    "quick": {"seconds": 5, "repeats": 1, "residents": 100, "pgbench_seconds": 5},
+    "full": {"seconds": 10, "repeats": 3, "residents": 200, "pgbench_seconds": 10},
+}
+
+
+@contextmanager
+def bare_floor(work: Path, workers: int = 2) -> Iterator[str]:
+    """The one-line sync FastAPI route, served as `kvit serve` serves (httptools + uvloop)."""
+    port = free_port()
+    log = (work / "bare.log").open("w")
+    # Another interpreter may serve it (the "before" run of a checkout without uvicorn extras).
+    python = os.environ.get("KVIT_BENCH_BARE_PYTHON", sys.executable)
+    process = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).parent.parent,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the bare FastAPI app did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def wait_caught_up(deployment: Deployment, timeout: float = 120) -> None:
+    """Until every read model has applied the whole log (readyz reports lag per model)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = httpx.get(deployment.base_url + "/readyz", timeout=5).json()
+        if body.get("lag") and not any(body["lag"].values()):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("read models did not catch up after the load")
+
+
+def one_round(
+    deployment: Deployment, bare_url: str, residents_file: Path, seconds: int, tag: str
+) -> list[WrkResult]:
+    base = deployment.base_url
+    runs: list[WrkResult] = []
+    for connections in (32, 8):
+        runs.append(
+            run_wrk(
+                "bare",
+                bare_url,
+                connections=connections,
+                seconds=seconds,
+                args=(str(residents_file), "/"),
+            )
+        )
+    runs.append(
+        run_wrk(
+            "healthz", base, connections=32, seconds=seconds, args=(str(residents_file), "/healthz")
+        )
+    )
+    for name, path in (("balances", "/v1/me/accounts"), ("history", "/v1/me/payments")):
+        for connections in (32, 8):
+            runs.append(
+                run_wrk(
+                    name,
+                    base,
+                    connections=connections,
+                    seconds=seconds,
+                    args=(str(residents_file), path),
+                )
+            )
+    for connections in (32, 8):
+        runs.append(
+            run_wrk(
+                "payments",
+                base,
+                connections=connections,
+                seconds=seconds,
+                script="pay.lua",
+                args=(str(residents_file), f"{tag}-c{connections}", str(AMOUNT)),
+            )
+        )
+    return runs
+
+
+def median_of(runs: list[WrkResult], name: str, connections: int) -> dict[str, float]:
+    chosen = [r for r in runs if r.name == name and r.connections == connections]
+    return {
+        "rate": statistics.median(r.rate for r in chosen),
+        "p50_ms": statistics.median(r.p50_ms for r in chosen),
+        "p99_ms": statistics.median(r.p99_ms for r in chosen),
+        "runs": len(chosen),
+        "non_2xx": sum(r.requests - r.ok for r in chosen),
+    }
+
+
+def check_money(
+    deployment: Deployment, residents: list[Resident], before: int, runs: list[WrkResult]
+) -> dict[str, Any]:
+    settings = Settings(
+        database_url=deployment.env["KVIT_DATABASE_URL"],
+        database_schema=deployment.env["KVIT_DATABASE_SCHEMA"],
+        database_pool_size=2,
+    )
+    ledger = build_ledger(settings)
+    try:
+        lost = before - wallet_total(ledger, residents)
+    finally:
+        ledger.close()
+    answered = sum(r.ok for r in runs if r.name == "payments")
+    in_flight = sum(r.connections for r in runs if r.name == "payments")
+    paid = lost // AMOUNT
+    return {
+        "wallets_lost": lost,
+        "payments_2xx": answered,
+        "payments_in_log": paid,
+        "max_in_flight_at_cutoff": in_flight,
+        # Every 2xx was paid once; besides them only requests cut off mid-flight by wrk.
+        "ok": lost % AMOUNT == 0 and answered <= paid <= answered + in_flight,
+    }
+
+
+def audit_beside(deployment: Deployment) -> dict[str, Any]:
+    wait_caught_up(deployment)
+    out = {}
+    for command in ("verify", "replay"):
+        started = time.monotonic()
+        done = deployment.kvit("audit", command)
+        out[command] = {
+            "ok": done.returncode == 0,
+            "seconds": round(time.monotonic() - started, 1),
+            "output": (done.stdout + done.stderr)[-600:],
+        }
+    return out
+
+
+def summarise(runs: list[WrkResult], pgbench_tps: float, connections: dict[str, Any]) -> dict:
+    m = {(name, c): median_of(runs, name, c) for name, c in {(r.name, r.connections) for r in runs}}
+    bare = m[("bare", 32)]["rate"]
+    goals = {
+        "writes_ratio": m[("payments", 32)]["rate"] / pgbench_tps,
+        "writes_p99_ms": m[("payments", 8)]["p99_ms"],
+        "balances_ratio": m[("balances", 32)]["rate"] / bare,
+        "balances_p99_ms": m[("balances", 8)]["p99_ms"],
+        "history_ratio": m[("history", 32)]["rate"] / bare,
+        "history_p99_ms": m[("history", 8)]["p99_ms"],
+        "healthz_ratio": m[("healthz", 32)]["rate"] / bare,
+        "connections_peak": connections["peak"],
+    }
+    met = {
+        "writes_ratio": goals["writes_ratio"] >= GOALS["writes_ratio"],
+        "writes_p99_ms": goals["writes_p99_ms"] <= GOALS["writes_p99_ms"],
+        "balances_ratio": goals["balances_ratio"] >= GOALS["reads_ratio"],
+        "balances_p99_ms": goals["balances_p99_ms"] <= GOALS["reads_p99_ms"],
+        "history_ratio": goals["history_ratio"] >= GOALS["reads_ratio"],
+        "history_p99_ms": goals["history_p99_ms"] <= GOALS["reads_p99_ms"],
+        "connections_peak": goals["connections_peak"] <= GOALS["connections"],
+    }
+    workloads = {f"{name}@{c}": v for (name, c), v in sorted(m.items())}
+    return {"workloads": workloads, "goals": goals, "met": met}
+
+
+def print_table(results: dict[str, Any], console: Console) -> None:
+    s = results["summary"]
+    table = Table(title="Kvit over HTTP (wrk, median of rounds) vs same-run floors")
+    for column in ("workload", "conns", "req/s", "p50 ms", "p99 ms", "ratio", "goal", "met"):
+        table.add_column(column, justify="left" if column == "workload" else "right")
+    w, g, met = s["workloads"], s["goals"], s["met"]
+    pg = results["pgbench"]["tps_median"]
+
+    def tick(key: str) -> str:
+        return "[green]yes[/green]" if met[key] else "[red]no[/red]"
+
+    def row(label: str, key: str, ratio: str = "", goal: str = "", ok: str = "") -> None:
+        v = w[key]
+        table.add_row(
+            label,
+            key.split("@")[1],
+            f"{v['rate']:,.0f}",
+            f"{v['p50_ms']:.1f}",
+            f"{v['p99_ms']:.1f}",
+            ratio,
+            goal,
+            ok,
+        )
+
+    row("bare FastAPI route (floor)", "bare@32")
+    row("bare FastAPI route (floor)", "bare@8")
+    row("GET /healthz", "healthz@32", f"{g['healthz_ratio']:.2f}× bare")
+    for name, label in (("balances", "GET /v1/me/accounts"), ("history", "GET /v1/me/payments")):
+        row(label, f"{name}@32", f"{g[name + '_ratio']:.2f}× bare", "≥ 0.5×", tick(name + "_ratio"))
+        row(label, f"{name}@8", "", "p99 ≤ 20", tick(name + "_p99_ms"))
+    row(
+        "POST /v1/payments wallet confirm",
+        "payments@32",
+        f"{g['writes_ratio']:.2f}× pgbench",
+        "≥ 0.25×",
+        tick("writes_ratio"),
+    )
+    row("POST /v1/payments wallet confirm", "payments@8", "", "p99 ≤ 50", tick("writes_p99_ms"))
+    table.add_row("pgbench TPC-B (floor)", "4", f"{pg:,.0f}", "", "", "", "", "")
+    table.add_row(
+        "PostgreSQL connections, peak",
+        "",
+        str(g["connections_peak"]),
+        "",
+        "",
+        "",
+        "≤ 30",
+        tick("connections_peak"),
+    )
+    console.print(table)
+    money, audit = results["money"], results["audit"]
+    console.print(
+        f"money: wallets lost {money['wallets_lost']:,} kopecks = {money['payments_in_log']:,}"
+        f" payments; 2xx answers {money['payments_2xx']:,} (≤ {money['max_in_flight_at_cutoff']}"
+        f" cut off in flight) -> {'ok' if money['ok'] else 'MISMATCH'}; audit verify"
+        f" {'ok' if audit['verify']['ok'] else 'FAILED'}, replay"
+        f" {'ok' if audit['replay']['ok'] else 'FAILED'}"
+    )
+    console.print(f"connections at peak by process: {results['connections']['peak_by_process']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one short round (< 3 minutes)")
+    options = parser.parse_args(argv)
+    profile = PROFILES["quick" if options.quick else "full"]
+    seconds = int(os.environ.get("KVIT_BENCH_HTTP_SECONDS", profile["seconds"]))
+    repeats = int(os.environ.get("KVIT_BENCH_HTTP_REPEATS", profile["repeats"]))
+    residents_count = int(os.environ.get("KVIT_BENCH_HTTP_RESIDENTS", profile["residents"]))
+    url = os.environ.get("KVIT_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
+    console = Console(width=max(Console().width, 130))
+    ensure_wrk()
+    machine = machine_facts(url)
+    started = time.monotonic()
+    from aiosmtpd.controller import Controller  # a local SMTP sink for `kvit mail`
+
+    class Sink:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="kvit-bench-http-") as tmp,
+            throwaway_schema(url, "kvit_bench_http") as schema,
+        ):
+            work = Path(tmp)
+            with running(url, schema, work, mail_url=f"smtp://127.0.0.1:{smtp.port}") as dep:
+                sampler = ConnectionSampler(url, schema)
+                idle = sampler.sample()
+                console.print(f"deployment up; {idle} PostgreSQL connections idle; seeding …")
+                settings = Settings(database_url=url, database_schema=schema, database_pool_size=4)
+                ledger = build_ledger(settings)
+                try:
+                    residents = seed(ledger, dep.env["KVIT_SECRET_KEY"], residents_count)
+                    before = wallet_total(ledger, residents)
+                finally:
+                    ledger.close()
+                residents_file = write_residents(residents, work / "residents.txt")
+                wait_caught_up(dep)
+                sampler.start()
+                runs: list[WrkResult] = []
+                tag = uuid.uuid4().hex[:8]
+                with bare_floor(work) as bare_url:
+                    for n in range(repeats):
+                        console.print(f"round {n + 1}/{repeats}: wrk, {seconds} s per run …")
+                        runs += one_round(dep, bare_url, residents_file, seconds, f"{tag}-{n}")
+                console.print(
+                    f"pgbench TPC-B, 4 clients, {repeats} × {profile['pgbench_seconds']} s …"
+                )
+                pgbench = run_baseline(
+                    url, clients=[4], seconds=profile["pgbench_seconds"], repeats=repeats, scale=4
+                )[0]
+                console.print("checking money, then audit verify and replay beside it …")
+                money = check_money(dep, residents, before, runs)
+                audit = audit_beside(dep)
+                sampler.stop()
+                connections = {
+                    "idle": idle,
+                    "peak": max(sampler.peak, idle),
+                    "peak_by_process": dict(sampler.peak_by_process),
+                }
+    finally:
+        smtp.stop()
+    results = {
+        "benchmark": "http",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds_total": round(time.monotonic() - started),
+        "profile": {
+            "seconds": seconds,
+            "repeats": repeats,
+            "residents": residents_count,
+            "database_url": redacted(url),
+        },
+        "machine": {**machine, "loadavg_at_end": os.getloadavg()},
+        "pgbench": {"clients": 4, "runs": pgbench.runs, "tps_median": pgbench.median},
+        "connections": connections,
+        "money": money,
+        "audit": audit,
+        "runs": [asdict(r) | {"rate": r.rate} for r in runs],
+    }
+    results["summary"] = summarise(runs, pgbench.median, connections)
+    print_table(results, console)
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"http-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    console.print(f"wrote {path}")
+    ok = money["ok"] and audit["verify"]["ok"] and audit["replay"]["ok"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
