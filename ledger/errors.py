@@ -98,6 +98,10 @@ class UnknownTopUpError(NotFoundError):
     code = "unknown_top_up"
 
 
+class UnknownNoticeError(NotFoundError):
+    code = "unknown_notice"
+
+
 class AlreadyExistsError(LedgerError):
     code = "already_exists"
 
@@ -131,6 +135,24 @@ class TopUpStateConflictError(LedgerError):
 
 class BillStateConflictError(LedgerError):
     code = "bill_state_conflict"
+
+
+class NoticeStateConflictError(LedgerError):
+    """An annulment of a notice that is already annulled."""
+
+    code = "notice_state_conflict"
+
+
+class NoticeConflictError(LedgerError):
+    """The same bank and OrderID with other content: a bank's error, never an overwrite."""
+
+    code = "notice_conflict"
+
+
+class RequisitesMismatchError(LedgerError):
+    """Requisites (ИНН, КПП, БИК, account) that are not the supplier's registered ones."""
+
+    code = "requisites_mismatch"
 
 
 class RefundExceedsPaymentError(LedgerError):

@@ -30,6 +30,11 @@ def payable_account(supplier_id: UUID, account_id: UUID) -> str:
     return f"payable:{supplier_id}:{account_id}"
 
 
+def bank_clearing_account(bik: str) -> str:
+    """What a posting bank owes us for the notices it sent (debit balance until it settles)."""
+    return f"bank:{bik}:clearing"
+
+
 def transfer(*, debit: str, credit: str, amount: int) -> list[Posting]:
     """The two postings that move `amount` from `credit` to `debit`."""
     if amount <= 0:
