@@ -26,6 +26,11 @@ class BankNotice(Aggregate):
     class Event(StampedEvent):
         pass
 
+    class Created(Event, Aggregate.Created):
+        """Base of this aggregate's creation event (every stored class needs a fixed topic)."""
+
+        TOPIC = "kvit.bank_notice.created"
+
     @staticmethod
     def id_for(bank_bik: str, order_id: str) -> UUID:
         return natural_id("bank_notice", bank_bik, order_id)
