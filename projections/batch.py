@@ -16,6 +16,9 @@ from projections.tables import Table
 
 Key = tuple[Any, ...]
 RowDict = dict[str, Any]
+TOUCH_COLUMNS = ("payer_id", "account_id")
+"""Columns whose values name what a written row is about; the API's cached answers depend on
+them (see projections/hot.py). Rows are written whole and never change these values."""
 
 
 class MissingRowError(RuntimeError):
@@ -23,10 +26,14 @@ class MissingRowError(RuntimeError):
 
 
 class Batch:
-    def __init__(self, tx: Tx, prefix: str, carry: Carry | None = None) -> None:
+    def __init__(
+        self, tx: Tx, prefix: str, carry: Carry | None = None, touched: set[str] | None = None
+    ) -> None:
         self.tx = tx
         self.prefix = prefix
         self.carry = carry
+        self.touched = touched
+        """When given, `flush` adds a `column=value` key for every TOUCH_COLUMNS value written."""
         self.scratch: dict[str, Any] = {}
         self._tables: dict[str, Table] = {}
         self._rows: dict[str, dict[Key, RowDict | None]] = {}
@@ -146,14 +153,25 @@ class Batch:
             rows = [values_of(cache[k]) for k in keys]
             if self.carry is not None:
                 self._carry_written(table, [cache[k] for k in keys])
+            self._touch(table, rows)
             self.tx.write(self.prefix, table, rows)
             written += len(rows)
         for name, rows in self._appended.items():
+            self._touch(self._tables[name], rows)
             self.tx.write(self.prefix, self._tables[name], rows)
             written += len(rows)
         self._dirty.clear()
         self._appended.clear()
         return written
+
+    def _touch(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        if self.touched is None:
+            return
+        names = table.column_names
+        for column in TOUCH_COLUMNS:
+            if column in names:
+                at = names.index(column)
+                self.touched.update(f"{column}={row[at]}" for row in rows)
 
     def _carry_written(self, table: Table, rows: list[RowDict]) -> None:
         """What is written is what the database will hold once this transaction commits."""

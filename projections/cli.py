@@ -1,6 +1,6 @@
 """Command-line entry points of the read side, registered on the `kvit` CLI.
 
-kvit project [NAME ...] [--exit-if-busy]   follow the log into read models (PostgreSQL)
+kvit project [NAME ...] [--exit-if-busy]   one follower: the log into read models (PostgreSQL)
 kvit projections migrate                   create the read-model tables
 kvit projections rebuild [--check]         replay the log into fresh read models and swap
 kvit projections status                    positions of the read models and of the log
@@ -12,6 +12,7 @@ import logging
 import signal
 import threading
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,7 +24,7 @@ from projections import models
 from projections.audit import audit
 from projections.errors import ProjectionBusyError
 from projections.rebuild import rebuild
-from projections.runner import run_all
+from projections.runner import ProjectionRunner
 from projections.schema import migrate
 from projections.settings import ReadSettings, open_store
 from projections.source import head
@@ -47,11 +48,13 @@ def project(
     exit_if_busy: bool = typer.Option(
         False, help="exit (code 3) instead of standing by when another runner holds a projection"
     ),
-    in_process: bool = typer.Option(
-        False, help="run several read models as threads of this process, not as child processes"
+    process_per_model: bool = typer.Option(
+        False,
+        help="one supervised child process per read model (parallel catch-up on many cores)"
+        " instead of one follower reading the log once for all of them",
     ),
 ) -> None:
-    """Keep read models up to date on PostgreSQL: one runner process per read model."""
+    """Keep read models up to date on PostgreSQL: one follower reads the log once for all."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings, read = Settings(), ReadSettings()
     chosen = list(names or models.NAMES)
@@ -63,20 +66,22 @@ def project(
         )
         raise typer.Exit(2)
     stop = _stop_on_signals()
-    if len(chosen) > 1 and not in_process:
+    if len(chosen) > 1 and process_per_model:
         code = supervise(chosen, exit_if_busy=exit_if_busy, stop=stop, say=err.print)
         if code:
             raise typer.Exit(code)
         return
-    errors = run_all(
+    runner = ProjectionRunner(
         chosen, settings, read, exit_if_busy=exit_if_busy, stop=stop, say=lambda m: err.print(m)
     )
-    for error in errors:
+    try:
+        runner.run()
+    except ProjectionBusyError as error:
         err.print(f"[red]{error}[/red]")
-    if any(isinstance(e, ProjectionBusyError) for e in errors):
-        raise typer.Exit(EXIT_BUSY)
-    if errors:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_BUSY) from None
+    except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+        err.print(f"[red]{runner.label}: giving up, the database keeps failing: {error}[/red]")
+        raise typer.Exit(1) from None
 
 
 projections_cli = typer.Typer(

@@ -12,6 +12,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 
+from projections import progress
 from projections.batch import Batch
 from projections.carry import Carry
 from projections.models.base import ReadModel
@@ -21,15 +22,21 @@ from projections.tables import LIVE
 from projections.tracking import TrackingConflictError, advance, hold, read_positions
 
 Announce = Callable[[dict[str, int]], None]
+OnChange = Callable[[dict[str, int], set[str] | None], None]
 
 
 def apply_chunk(
-    tx: Tx, models: Sequence[ReadModel], chunk: Chunk, prefix: str, carry: Carry | None = None
+    tx: Tx,
+    models: Sequence[ReadModel],
+    chunk: Chunk,
+    prefix: str,
+    carry: Carry | None = None,
+    touched: set[str] | None = None,
 ) -> dict[str, int]:
     """Apply the chunk's events to each model (rows only; tracking is the caller's).
     Returns how many events each model applied. A `carry` must be cleared by the caller if
-    the transaction does not commit."""
-    batch = Batch(tx, prefix, carry)
+    the transaction does not commit; `touched` gathers the keys the rows written are about."""
+    batch = Batch(tx, prefix, carry, touched)
     counts = {}
     for model in models:
         mine = [e for e in chunk.events if e.topic in model.handlers]
@@ -52,12 +59,16 @@ class Projector:
         *,
         batch_size: int,
         announce: Announce | None = None,
+        on_change: OnChange | None = None,
     ) -> None:
+        """`announce(positions)` and `on_change(positions, keys)` are called after each
+        committed batch (in this process); on PostgreSQL the same news goes out as a NOTIFY."""
         self.app = app
         self.store = store
         self.models = list(models)
         self.batch_size = batch_size
         self.announce = announce
+        self.on_change = on_change
         self.topics = frozenset().union(*(m.topics for m in self.models))
         self.connection: Any = store.connect()
         self.positions: dict[str, int] = {}
@@ -82,28 +93,30 @@ class Projector:
             return chunk
         behind = [m for m in self.models if self.positions[m.name] == start]
         # Models ahead of the slowest one (e.g. one added later) wait for it to catch up.
+        reached = {m.name: chunk.last for m in behind}
+        touched: set[str] | None = set() if self.store.postgres or self.on_change else None
         try:
             with self.store.transaction(self.connection) as tx:
                 hold(tx, {m.name: start for m in behind})
-                counts = apply_chunk(tx, behind, chunk, LIVE, self.carry)
+                counts = apply_chunk(tx, behind, chunk, LIVE, self.carry, touched)
                 for model in behind:
                     advance(tx, model.name, start, chunk.last, counts[model.name])
                 if self.store.postgres:
-                    for model in behind:
-                        tx.execute(
-                            "SELECT pg_notify(%s, %s)",
-                            [self.store.channel, f"{model.name}:{chunk.last}"],
-                        )
+                    tx.execute(
+                        "SELECT pg_notify(%s, %s)",
+                        [self.store.channel, progress.encode(reached, touched)],
+                    )
         except TrackingConflictError:
             self.reload()
             raise
         except BaseException:
             self.carry.clear()
             raise
-        for model in behind:
-            self.positions[model.name] = chunk.last
+        self.positions.update(reached)
+        if self.on_change is not None:
+            self.on_change(reached, touched)
         if self.announce is not None:
-            self.announce({m.name: chunk.last for m in behind})
+            self.announce(reached)
         return chunk
 
     def close(self) -> None:

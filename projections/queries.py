@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -70,11 +71,21 @@ def account_balance(
 def accounts_of_payer(
     rm: ReadModels, payer_id: str, *, min_position: int = 0
 ) -> list[AccountBalance]:
-    """Every account the payer has linked, with balances."""
+    """Every account the payer has linked, with balances. A resident's hot read: answered from
+    the process's cache when it holds it (projections/hot.py)."""
+    name = ("accounts_of_payer", payer_id)
+    hit = rm.cache.get(name, min_position)
+    if hit is not None:
+        found, as_of = hit
+        return [replace(b, as_of=as_of) for b in found]
     rm.wait_for(min_position, ["account_balance"])
     with rm.store.read() as tx:
         linked = f"SELECT account_id FROM {tx.store.name('rm_account_payer')} WHERE payer_id = %s"
-        return _accounts(tx, f"account_id IN ({linked})", [payer_id], True)
+        found = _accounts(tx, f"account_id IN ({linked})", [payer_id], True)
+        as_of = found[0].as_of if found else _as_of(tx, "account_balance")
+    deps = {f"payer_id={payer_id}", *(f"account_id={b.account_id}" for b in found)}
+    rm.cache.put(name, "account_balance", tuple(found), as_of, deps)
+    return found
 
 
 def _accounts(
@@ -207,6 +218,14 @@ def payment_history(
     if cursor is not None:
         where.append("created_position < %s")
         params.append(cursors.decode(cursor, filters))
+    # A payer's pages are hot reads, answered from the cache when it holds them.
+    name = None
+    if payer_id:
+        name = ("payment_history", json.dumps(filters, default=str), limit, cursor)
+    hit = rm.cache.get(name, min_position) if name else None
+    if hit is not None:
+        page, as_of = hit
+        return replace(page, as_of=as_of)
     rm.wait_for(min_position, ["payment_history"])
     with rm.store.read() as tx:
         rows = _select(
@@ -220,7 +239,10 @@ def payment_history(
     items = tuple(_entry(row) for row in rows[:limit])
     more = len(rows) > limit
     next_cursor = cursors.encode(items[-1].created_position, filters) if more else None
-    return PaymentPage(items=items, next_cursor=next_cursor, as_of=as_of)
+    page = PaymentPage(items=items, next_cursor=next_cursor, as_of=as_of)
+    if name:
+        rm.cache.put(name, "payment_history", page, as_of, {f"payer_id={payer_id}"})
+    return page
 
 
 def _entry(row: dict[str, Any]) -> PaymentEntry:

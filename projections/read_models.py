@@ -20,6 +20,7 @@ from eventsourcing.application import Application
 from ledger.settings import Settings
 from projections import models
 from projections.embedded import EmbeddedFollower
+from projections.hot import ReadCache
 from projections.projector import Projector
 from projections.schema import migrate_store
 from projections.settings import ReadSettings, open_store
@@ -39,6 +40,8 @@ class ReadModels:
         self.store = open_store(settings, self.read_settings)
         self.names = models.NAMES
         self.watcher = PositionWatcher(self.names, refresh=tracking_reader(self.store))
+        self.cache = ReadCache()
+        """Hot answers (see projections/hot.py), fed by the same news as the watcher."""
         self._follower: EmbeddedFollower | None = None
         self._listener: ProgressListener | None = None
 
@@ -55,13 +58,15 @@ class ReadModels:
                 models.build(),
                 batch_size=self.read_settings.batch_size,
                 announce=self.watcher.advance,
+                on_change=self.cache.changed,
             )
+            self.cache.reset(projector.positions)
             self.watcher.advance(projector.positions)
             self._follower = EmbeddedFollower(projector)
             self.watcher.on_wait = self._follower.wake
             self._follower.start()
         else:
-            self._listener = ProgressListener(self.store, self.watcher)
+            self._listener = ProgressListener(self.store, self.watcher, self.cache)
             self._listener.start()
             self._listener.ready.wait(5)
         return self

@@ -24,6 +24,7 @@ from projections.carry import Carry
 from projections.errors import ProjectionBusyError
 from projections.models.base import ReadModel
 from projections.parallel import replay_in_processes
+from projections.progress import encode as progress_message
 from projections.projector import apply_chunk
 from projections.schema import (
     create_indexes,
@@ -217,6 +218,11 @@ def rebuild(
                 swap_in(tx, tables)
                 for model in chosen:
                     reset(tx, model.name, tally.position, tally.per_model[model.name])
+                if store.postgres:  # the API processes' caches start over from the new tables
+                    swapped = {m.name: tally.position for m in chosen}
+                    tx.execute(
+                        "SELECT pg_notify(%s, %s)", [store.channel, progress_message(swapped, None)]
+                    )
     finally:
         connection.close()
         if guard is not None:

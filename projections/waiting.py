@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 import psycopg
 from psycopg import sql
 
+from projections import progress
 from projections.errors import ReadModelTimeoutError
+from projections.hot import ReadCache
 from projections.store import Store
 from projections.tracking import read_tracking
 
@@ -89,12 +91,15 @@ def tracking_reader(store: Store) -> Callable[[], dict[str, int]]:
 
 
 class ProgressListener(threading.Thread):
-    """PostgreSQL: follows the runners' progress notifications into a watcher."""
+    """PostgreSQL: follows the runners' progress notifications into a watcher, and the keys
+    they wrote into the hot-answer cache (which starts over on every connection, since
+    notifications sent while not listening are lost)."""
 
-    def __init__(self, store: Store, watcher: PositionWatcher) -> None:
+    def __init__(self, store: Store, watcher: PositionWatcher, cache: ReadCache) -> None:
         super().__init__(name="kvit-read-progress", daemon=True)
         self.store = store
         self.watcher = watcher
+        self.cache = cache
         self.stopping = threading.Event()
         self.ready = threading.Event()
 
@@ -109,12 +114,15 @@ class ProgressListener(threading.Thread):
     def _listen(self) -> None:
         with psycopg.connect(self.store.target, autocommit=True, connect_timeout=5) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.store.channel)))
-            self.watcher.advance(tracking_reader(self.store)())
+            positions = tracking_reader(self.store)()
+            self.cache.reset(positions)
+            self.watcher.advance(positions)
             self.ready.set()
             while not self.stopping.is_set():
                 for notify in conn.notifies(timeout=0.5):
-                    name, _, position = notify.payload.partition(":")
-                    self.watcher.advance({name: int(position)})
+                    reached, keys = progress.decode(notify.payload)
+                    self.cache.changed(reached, keys)  # before waiters wake and read
+                    self.watcher.advance(reached)
 
     def stop(self) -> None:
         self.stopping.set()
