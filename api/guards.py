@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import authenticate
+from api.auth import CALLER_SCOPE_KEY, authenticate
 from api.problems import PROBLEM_JSON, ApiProblem, PayloadTooLargeProblem, problem_body
 
 PUBLIC_PREFIXES = ("/v1/acquirer/",)  # signed by the acquirer instead of a bearer token
@@ -97,7 +97,7 @@ class RequireToken:
         ):
             request: Any = Request(scope)
             try:
-                authenticate(request)
+                scope[CALLER_SCOPE_KEY] = authenticate(request)
             except ApiProblem as error:
                 await send_problem(scope, send, error)
                 return

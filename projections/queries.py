@@ -69,15 +69,18 @@ def account_balance(
 
 
 def accounts_of_payer(
-    rm: ReadModels, payer_id: str, *, min_position: int = 0
-) -> list[AccountBalance]:
+    rm: ReadModels, payer_id: str, *, min_position: int = 0, cached_only: bool = False
+) -> list[AccountBalance] | None:
     """Every account the payer has linked, with balances. A resident's hot read: answered from
-    the process's cache when it holds it (projections/hot.py)."""
+    the process's cache when it holds it (projections/hot.py); with `cached_only`, None
+    instead of a wait or a query (the caller then asks again where blocking is fine)."""
     name = ("accounts_of_payer", payer_id)
     hit = rm.cache.get(name, min_position)
     if hit is not None:
         found, as_of = hit
         return [replace(b, as_of=as_of) for b in found]
+    if cached_only:
+        return None
     rm.wait_for(min_position, ["account_balance"])
     with rm.store.read() as tx:
         linked = f"SELECT account_id FROM {tx.store.name('rm_account_payer')} WHERE payer_id = %s"
@@ -174,12 +177,14 @@ def payment_history(
     limit: int = 50,
     cursor: str | None = None,
     min_position: int = 0,
-) -> PaymentPage:
+    cached_only: bool = False,
+) -> PaymentPage | None:
     """Payments of one payer, account or supplier (give exactly one), newest first.
 
     Filters: `statuses` (any of), `period` (the paid bill's YYYY-MM), and a creation-time range
     [created_from, created_before). Pages hold at most `limit` (≤ 200) items; pass the returned
-    `next_cursor` to get the next, older, page."""
+    `next_cursor` to get the next, older, page. A payer's pages are cached (`cached_only`: as in
+    `accounts_of_payer`)."""
     scopes = {"payer_id": payer_id, "account_id": account_id, "supplier_id": supplier_id}
     given = {k: str(v) for k, v in scopes.items() if v is not None}
     if len(given) != 1:
@@ -226,6 +231,8 @@ def payment_history(
     if hit is not None:
         page, as_of = hit
         return replace(page, as_of=as_of)
+    if cached_only:
+        return None
     rm.wait_for(min_position, ["payment_history"])
     with rm.store.read() as tx:
         rows = _select(

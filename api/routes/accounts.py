@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
 from uuid import UUID
@@ -184,22 +185,35 @@ Moment = Annotated[
 ]
 
 
+@dataclass(frozen=True)
 class HistoryFilters:
     """Query parameters shared by every payment-history route."""
 
-    def __init__(
-        self,
-        cursor: Annotated[str | None, Query(max_length=500)] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        status: Annotated[list[StatusFilter] | None, Query(max_length=7)] = None,
-        period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")] = None,
-        created_from: Moment = None,
-        created_before: Moment = None,
-        min_position: MinPosition = 0,
-    ) -> None:
-        self.cursor, self.limit, self.statuses = cursor, limit, tuple(status or ())
-        self.period, self.created_from, self.created_before = period, created_from, created_before
-        self.min_position = min_position
+    cursor: str | None
+    limit: int
+    statuses: tuple[str, ...]
+    period: str | None
+    created_from: datetime | None
+    created_before: datetime | None
+    min_position: int
+
+
+async def history_filters(
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    status: Annotated[list[StatusFilter] | None, Query(max_length=7)] = None,
+    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")] = None,
+    created_from: Moment = None,
+    created_before: Moment = None,
+    min_position: MinPosition = 0,
+) -> HistoryFilters:
+    # `async`: FastAPI would run a sync (or class) dependency in the threadpool.
+    return HistoryFilters(
+        cursor, limit, tuple(status or ()), period, created_from, created_before, min_position
+    )
+
+
+HistoryFiltersDep = Annotated[HistoryFilters, Depends(history_filters)]
 
 
 def history_item(entry: PaymentEntry) -> HistoryItem:
@@ -222,9 +236,12 @@ def history_item(entry: PaymentEntry) -> HistoryItem:
     )
 
 
-def history_page(rm: ReadModels, filters: HistoryFilters, **scope: str) -> HistoryPage:
+def history_page(
+    rm: ReadModels, filters: HistoryFilters, *, cached_only: bool = False, **scope: str
+) -> HistoryPage | None:
     page = queries.payment_history(
         rm,
+        cached_only=cached_only,
         **scope,
         statuses=filters.statuses,
         period=filters.period,
@@ -234,6 +251,8 @@ def history_page(rm: ReadModels, filters: HistoryFilters, **scope: str) -> Histo
         cursor=filters.cursor,
         min_position=filters.min_position,
     )
+    if page is None:
+        return None
     return HistoryPage(items=[history_item(e) for e in page.items], next_cursor=page.next_cursor)
 
 
@@ -244,8 +263,10 @@ def account_payments(
     account_id: UUID,
     caller: ReaderDep,
     rm: ReadDep,
-    filters: Annotated[HistoryFilters, Depends()],
+    filters: HistoryFiltersDep,
 ) -> HistoryPage:
     """The account's payment history, newest first (residents use /v1/me/payments)."""
     visible_account(rm, caller, account_id, filters.min_position)
-    return history_page(rm, filters, account_id=str(account_id))
+    page = history_page(rm, filters, account_id=str(account_id))
+    assert page is not None  # None only with cached_only
+    return page

@@ -125,6 +125,17 @@ def test_token_with_bad_claims_is_401(client: TestClient, claims: dict[str, str]
     problem(response, 401, "unauthorized")
 
 
+def test_a_token_accepted_before_is_refused_once_it_expires(client: TestClient) -> None:
+    # Verified tokens are remembered (api/auth.py); their expiry must still count.
+    token = jwt.encode({"role": "operator", "exp": int(time.time()) + 2}, SECRET, algorithm="HS256")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(f"/v1/suppliers?inn={INN}", headers=headers).status_code != 401
+
+    time.sleep(max(0.0, jwt.decode(token, SECRET, algorithms=["HS256"])["exp"] - time.time()))
+
+    problem(client.get(f"/v1/suppliers?inn={INN}", headers=headers), 401, "unauthorized")
+
+
 def test_unsigned_token_is_401(client: TestClient) -> None:
     token = jwt.encode({"role": "operator"}, key="", algorithm="none")
 
