@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ledger import connections
 from ledger.application import Ledger
 from ledger.audit.chain import Checkpointer, catch_up
 from ledger.audit.export import export
@@ -56,7 +57,10 @@ EXIT_FINDINGS = 1
 
 
 @contextmanager
-def opened(*, tables: bool = False) -> Iterator[tuple[AuditSettings, Ledger, AuditStore]]:
+def opened(
+    *, tables: bool = False, role: connections.Role = connections.Role.ONE_OFF
+) -> Iterator[tuple[AuditSettings, Ledger, AuditStore]]:
+    connections.apply(role)  # small pools: a one-off command runs beside the deployment
     settings = AuditSettings()
     ledger, store = build_ledger(settings), AuditStore.open(settings)
     try:
@@ -90,7 +94,7 @@ def follow(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with opened(tables=True) as (settings, ledger, store):
+    with opened(tables=True, role=connections.Role.AUDIT) as (settings, ledger, store):
         signing_key(settings)  # fail now, not at the first checkpoint
         checkpointer = Checkpointer(
             lambda head: err.print(
@@ -229,6 +233,7 @@ def replay(
     from projections.schema import migrate as migrate_read_models
     from projections.settings import ReadSettings, open_store
 
+    connections.apply(connections.Role.ONE_OFF)
     settings, read = AuditSettings(), ReadSettings()
     migrate_read_models(settings, read)
     ledger, store = build_ledger(settings), open_store(settings, read)

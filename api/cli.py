@@ -9,6 +9,7 @@ from rich.console import Console
 from api.audit_cli import register as register_audit_commands
 from api.auth import Role, issue_token, secret_key
 from api.settings import ApiSettings
+from ledger import connections
 from ledger.bootstrap import migrate as migrate_event_store
 from projections.cli import register as register_projection_commands
 
@@ -48,6 +49,11 @@ def serve(
 ) -> None:
     """Serve the HTTP API. On SQLite (no KVIT_DATABASE_URL) the schema is created first and the
     projections run inside this one process."""
+    try:
+        connections.apply(connections.Role.SERVE, workers)  # inherited by the workers
+    except connections.BudgetTooSmallError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
     settings = ApiSettings()
     if not settings.uses_postgres:
         if workers > 1:
@@ -90,6 +96,7 @@ def mail() -> None:
     from ledger.bootstrap import build_ledger
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    connections.apply(connections.Role.MAIL)
     settings = ApiSettings()
     if not settings.smtp_url:
         err.print("[red]set KVIT_SMTP_URL (e.g. smtp://127.0.0.1:1025)[/red]")

@@ -44,7 +44,7 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
         "POSTGRES_POOL_SIZE": str(settings.database_pool_size),
-        "POSTGRES_MAX_OVERFLOW": "2",
+        "POSTGRES_MAX_OVERFLOW": str(settings.database_pool_max_overflow),
         # Low timeouts: the recorder retries OperationalError 10 times, so a 30 s lock timeout
         # would block a save for five minutes.
         "POSTGRES_LOCK_TIMEOUT": str(settings.database_lock_timeout_seconds),

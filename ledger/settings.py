@@ -19,7 +19,15 @@ class Settings(BaseSettings):
     database_schema: str | None = None
     """PostgreSQL schema for the tables (tests use throwaway schemas)."""
 
+    database_connections: int = 30
+    """The whole deployment's PostgreSQL connection budget; the long-running commands split it
+    into their pool sizes (ledger/connections.py)."""
+
     database_pool_size: int = 10
+    """The event store's pool (the commands set it from the budget)."""
+    database_pool_max_overflow: int = 2
+    database_audit_pool_size: int = 4
+    """The audit chain's read pool."""
     database_lock_timeout_seconds: int = 5
     database_connect_timeout_seconds: int = 5
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ledger import connections
 from ledger.bootstrap import build_ledger
 from ledger.settings import Settings
 from projections import models
@@ -56,6 +57,7 @@ def project(
 ) -> None:
     """Keep read models up to date on PostgreSQL: one follower reads the log once for all."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    connections.apply(connections.Role.PROJECT)
     settings, read = Settings(), ReadSettings()
     chosen = list(names or models.NAMES)
     models.build(chosen)

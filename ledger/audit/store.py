@@ -63,8 +63,11 @@ def _lock_key(*parts: str) -> int:
 
 
 class AuditStore:
-    def __init__(self, dialect: str, target: str, schema: str | None = None) -> None:
+    def __init__(
+        self, dialect: str, target: str, schema: str | None = None, pool_size: int = 4
+    ) -> None:
         self.dialect = dialect
+        self.pool_size = pool_size
         self.target = target
         self.schema = schema or "public"
         self._pool: ConnectionPool | None = None
@@ -74,7 +77,12 @@ class AuditStore:
     @classmethod
     def open(cls, settings: Settings) -> AuditStore:
         if settings.database_url:
-            return cls("postgres", settings.database_url, settings.database_schema)
+            return cls(
+                "postgres",
+                settings.database_url,
+                settings.database_schema,
+                settings.database_audit_pool_size,
+            )
         return cls("sqlite", str(settings.data_dir / SQLITE_FILE))
 
     @property
@@ -128,7 +136,7 @@ class AuditStore:
                 self._pool = ConnectionPool(
                     self.target,
                     min_size=1,
-                    max_size=4,
+                    max_size=self.pool_size,
                     kwargs={"autocommit": True, "connect_timeout": 5},
                     timeout=5,
                     open=True,
