@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench bench-audit clean
+.PHONY: install run test lint bench bench-http bench-http-quick bench-audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,21 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy ledger
 
-# Write path vs pgbench, then the read side (lag, rebuild, log scan). The read-side bench builds a
+# Write path vs pgbench, the read side (lag, rebuild, log scan), then HTTP (bench/http.py). The read-side bench builds a
 # 1,000,000-event log once (kept in schema kvit_bench_projections and reused).
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.projections
+	$(BIN)/python -m bench.http
+
+# Over HTTP: the default deployment (serve --workers 2, project, mail, audit follow) under wrk,
+# against a bare FastAPI route and pgbench in the same run; one table, JSON in bench/results/.
+bench-http: $(STAMP)
+	$(BIN)/python -m bench.http
+
+# The same in under 3 minutes (one short round).
+bench-http-quick: $(STAMP)
+	$(BIN)/python -m bench.http --quick
 
 # Audit verify / replay rates (KVIT_BENCH_AUDIT_EVENTS sets the size).
 bench-audit: $(STAMP)
