@@ -10,6 +10,7 @@ from uuid import UUID
 
 from ledger.domain import Bill, PersonalAccount, Requisites, Supplier
 from ledger.domain.bill import BillLine
+from ledger.domain.els_index import ElsIndex
 from ledger.errors import (
     AccountAlreadyOpenError,
     BillAlreadyIssuedError,
@@ -99,6 +100,9 @@ def open_account(
             address=" ".join(address.split()),
         )
     )
+    if els is not None:
+        index = uow.find(ElsIndex, ElsIndex.id_for(els)) or uow.add(ElsIndex(els=els))
+        index.add(account.id)
     return {"account_id": str(account.id)}
 
 

@@ -1,0 +1,217 @@
+"""Bank notices: resolve a notice to a personal account, post it, and annul it.
+
+A notice moves money like a payment: `bank:<bik>:clearing` → the supplier's payable for the
+account, and the account's sub-ledger counts it as paid (against the named bill, if any). It
+is naturally idempotent: its id is (posting bank, OrderID), so the same notice again is a
+`duplicate` and the same OrderID with other content a `NoticeConflictError`. An annulment is a
+new event that reverses the postings. Both are commands as data, so a register of thousands
+runs as one batch where each line keeps its own outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from ledger.domain import BankNotice, Bill, PersonalAccount, Supplier
+from ledger.domain.els_index import ElsIndex
+from ledger.errors import (
+    BillStateConflictError,
+    NoticeConflictError,
+    NoticeStateConflictError,
+    RequisitesMismatchError,
+    UnknownAccountError,
+    UnknownBillError,
+    UnknownNoticeError,
+    UnknownSupplierError,
+)
+from ledger.identifiers import digits
+from ledger.notice_register import NoticeLine
+from ledger.unit_of_work import UnitOfWork
+
+Result = dict[str, Any]
+
+
+def bank_of(order_id: str) -> str | None:
+    """The posting bank's БИК as OrderIDs carry it (`1` + БИК + …), or None."""
+    candidate = order_id[1:10]
+    return candidate if digits(candidate, 9) else None
+
+
+def fingerprint(line: NoticeLine) -> str:
+    """The notice's content: what makes a re-sent line a duplicate rather than a conflict."""
+    content = asdict(line)
+    content.pop("line_no")
+    content["order_date"] = line.order_date.isoformat()
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveNotice:
+    """Accept one notice of a bank (`bank_bik`), or find that it was accepted before."""
+
+    bank_bik: str
+    line: NoticeLine
+
+    @property
+    def notice_id(self) -> UUID:
+        return BankNotice.id_for(self.bank_bik, self.line.order_id)
+
+    def __call__(self, uow: UnitOfWork) -> Result:
+        line = self.line
+        seen = uow.find(BankNotice, self.notice_id)
+        if seen is not None:
+            if seen.fingerprint != fingerprint(line):
+                raise NoticeConflictError(
+                    f"OrderID {line.order_id} of bank {self.bank_bik} was accepted with other "
+                    "content",
+                    order_id=line.order_id,
+                    bank_bik=self.bank_bik,
+                )
+            return {"notice_id": str(seen.id), "outcome": "duplicate"}
+        account, supplier = resolve_account(uow, line)
+        check_requisites(supplier, line)
+        bill_id = resolve_bill(uow, account, line)
+        assert line.amount is not None
+        notice = uow.add(
+            BankNotice(
+                bank_bik=self.bank_bik,
+                order_id=line.order_id,
+                order_date=line.order_date.isoformat(),
+                amount=line.amount,
+                commission=line.commission,
+                payer=line.payer,
+                supplier_id=supplier.id,
+                account_id=account.id,
+                bill_id=bill_id,
+                document_id=line.document_id,
+                period=line.period,
+                purpose=line.purpose,
+                references=references(line),
+                fingerprint=fingerprint(line),
+                postings=BankNotice.postings_for(
+                    bank_bik=self.bank_bik,
+                    supplier_id=supplier.id,
+                    account_id=account.id,
+                    amount=line.amount,
+                ),
+            )
+        )
+        account.receive_payment(payment_id=notice.id, bill_id=bill_id, amount=line.amount)
+        return {"notice_id": str(notice.id), "outcome": "accepted", "account_id": str(account.id)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnnulNotice:
+    """Reverse an accepted notice by a new event; the same annulment again changes nothing."""
+
+    bank_bik: str
+    order_id: str
+    annul_date: str
+
+    def __call__(self, uow: UnitOfWork) -> Result:
+        notice = uow.find(BankNotice, BankNotice.id_for(self.bank_bik, self.order_id))
+        if notice is None:
+            raise UnknownNoticeError(
+                f"no notice {self.order_id} of bank {self.bank_bik} to annul",
+                order_id=self.order_id,
+                bank_bik=self.bank_bik,
+            )
+        if notice.annulled_on == self.annul_date:
+            return {"notice_id": str(notice.id), "outcome": "duplicate"}
+        if notice.annulled:
+            raise NoticeStateConflictError(
+                f"notice {self.order_id} was annulled on {notice.annulled_on}",
+                order_id=self.order_id,
+                annulled_on=notice.annulled_on,
+            )
+        notice.annul(annul_date=self.annul_date)
+        account = uow.find(PersonalAccount, notice.account_id)
+        assert account is not None  # a notice is only ever accepted for an existing account
+        account.refund_payment(payment_id=notice.id, bill_id=notice.bill_id, amount=notice.amount)
+        return {"notice_id": str(notice.id), "outcome": "annulled"}
+
+
+def resolve_account(uow: UnitOfWork, line: NoticeLine) -> tuple[PersonalAccount, Supplier]:
+    """The account a notice pays: by ИПД, then supplier ИНН + number, then ИЖКУ/ЕЛС."""
+    account: PersonalAccount | None = None
+    if line.document_id:
+        bill = uow.find(Bill, Bill.id_for(line.document_id))
+        if bill is None:
+            raise UnknownBillError(f"no bill {line.document_id}", document_id=line.document_id)
+        account = uow.find(PersonalAccount, bill.account_id)
+    elif line.account_number and line.recipient_inn:
+        account = uow.find(
+            PersonalAccount, PersonalAccount.id_for(line.recipient_inn, line.account_number)
+        )
+    else:
+        account = _by_els(uow, line)
+    if account is None:
+        raise UnknownAccountError(
+            "no personal account matches the notice's references", **references(line)
+        )
+    supplier = uow.find(Supplier, account.supplier_id)
+    if supplier is None:  # pragma: no cover - an account is opened only at a known supplier
+        raise UnknownSupplierError("the account's supplier is unknown")
+    return account, supplier
+
+
+def _by_els(uow: UnitOfWork, line: NoticeLine) -> PersonalAccount | None:
+    els = line.els or (line.housing_id or "")[:10]
+    index = uow.find(ElsIndex, ElsIndex.id_for(els))
+    candidates = (
+        [] if index is None else [uow.find(PersonalAccount, UUID(a)) for a in index.account_ids]
+    )
+    matching = [
+        a
+        for a in candidates
+        if a is not None and (line.recipient_inn is None or a.supplier_inn == line.recipient_inn)
+    ]
+    if len(matching) > 1:
+        raise UnknownAccountError(
+            f"ЕЛС {els} has accounts at {len(matching)} suppliers; give the recipient's ИНН",
+            els=els,
+        )
+    return matching[0] if matching else None
+
+
+def check_requisites(supplier: Supplier, line: NoticeLine) -> None:
+    """Every requisite the notice gives must be the supplier's registered one, as of now."""
+    registered = {
+        "recipient_inn": supplier.inn,
+        "recipient_kpp": supplier.kpp,
+        "bik": supplier.requisites.get("bik"),
+        "settlement_account": supplier.requisites.get("settlement_account"),
+    }
+    given = {key: getattr(line, key) for key in registered}
+    wrong = sorted(key for key, value in given.items() if value and value != registered[key])
+    if wrong:
+        raise RequisitesMismatchError(
+            f"{', '.join(wrong)} of the notice are not the supplier's registered requisites",
+            fields=wrong,
+            supplier_id=str(supplier.id),
+        )
+
+
+def resolve_bill(uow: UnitOfWork, account: PersonalAccount, line: NoticeLine) -> UUID | None:
+    """The named bill (following replacements), or None to let the allocation rule decide."""
+    if not line.document_id:
+        return None
+    bill = uow.find(Bill, Bill.id_for(line.document_id))
+    if bill is None or bill.account_id != account.id:
+        raise UnknownBillError(f"no bill {line.document_id}", document_id=line.document_id)
+    if bill.withdrawn and bill.replaced_by is None:
+        raise BillStateConflictError(
+            f"bill {line.document_id} was withdrawn without replacement",
+            document_id=line.document_id,
+        )
+    return bill.id
+
+
+def references(line: NoticeLine) -> dict[str, str]:
+    fields = ("document_id", "housing_id", "els", "account_number", "recipient_inn")
+    return {name: value for name in fields if (value := getattr(line, name))}
