@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ledger.domain import Payment, TopUp
+from ledger.domain import BankNotice, Payment, TopUp
 from ledger.log import postings_of
 from projections.batch import Batch
 from projections.models.base import ReadModel
@@ -21,6 +21,8 @@ class TrialBalance(ReadModel):
         Payment.Succeeded: "posted",
         Payment.Refunded: "posted",
         TopUp.Succeeded: "posted",
+        BankNotice.Accepted: "posted",
+        BankNotice.Annulled: "posted",
     }
 
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:

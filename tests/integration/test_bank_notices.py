@@ -128,3 +128,33 @@ def test_an_annulment_reverses_the_notice_once(ledger: Ledger) -> None:
         ledger.execute(replace(annul, annul_date="2026-03-21"))
     with pytest.raises(UnknownNoticeError):
         ledger.execute(replace(annul, order_id="1" + "0" * 31))
+
+
+def test_notices_and_annulments_reach_balances_and_the_trial_balance(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ledger.bootstrap import build_ledger, migrate
+    from ledger.settings import Settings
+    from projections import queries
+    from projections.read_models import ReadModels
+
+    settings = Settings(data_dir=tmp_path / "var", database_url=None)
+    migrate(settings)
+    ledger = build_ledger(settings)
+    rm = ReadModels(settings, ledger).start()
+    try:
+        world = setup_world(ledger)
+        receive(ledger, notice(amount=200000))
+        second = notice(order_id=ORDER_ID[:-1] + "2", amount=50000)
+        receive(ledger, second)
+        ledger.execute(
+            AnnulNotice(bank_bik=BANK, order_id=second.order_id, annul_date="2026-03-20")
+        )
+        end = ledger.recorder.max_notification_id()
+        account = queries.account_balance(rm, world.account_id, min_position=end)
+        assert account is not None
+        assert (account.paid, account.refunded, account.due) == (250000, 50000, 523417 - 200000)
+        trial = queries.trial_balance(rm, min_position=end)
+        assert trial.total == 0
+        assert trial.totals["bank"] == 200000
+    finally:
+        rm.close()
+        ledger.close()
