@@ -16,7 +16,7 @@ from api.acquirer import sandbox
 from api.auth import secret_key
 from api.guards import BodySizeLimit, RequireToken
 from api.notices.service import NoticeService
-from api.routes import accounts, acquirer, audit, me, ops, payments, suppliers, wallets
+from api.routes import accounts, acquirer, audit, bills, me, ops, payments, suppliers, wallets
 from api.settings import DEFAULT_ACQUIRER_SECRET, ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
@@ -64,7 +64,7 @@ def create_app(
     # Added last, so they run first: before any route reads the body.
     app.add_middleware(RequireToken)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (ops, suppliers, accounts, me, wallets, payments, acquirer):
+    for module in (ops, suppliers, accounts, bills, me, wallets, payments, acquirer):
         app.include_router(module.router)
     if settings.sandbox_acquirer:
         app.include_router(sandbox.router)

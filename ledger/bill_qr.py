@@ -1,0 +1,39 @@
+"""The payment QR code a bill carries: its supplier's requisites, account, period and what is due.
+
+The amount is what the resident is shown as due on the bill now (the account's one allocation
+rule), so scanning an old printout after a partial payment asks only for the rest. A bill that
+has nothing due gets no `Sum`: the payer's bank app then asks for the amount.
+"""
+
+from __future__ import annotations
+
+from ledger.domain import Bill, PersonalAccount, Supplier
+from ledger.errors import UnknownBillError
+from ledger.identifiers import parse_document_id
+from ledger.qr import QrPayment
+from ledger.unit_of_work import UnitOfWork
+
+
+def bill_qr_payment(uow: UnitOfWork, document_id: str) -> QrPayment:
+    document_id = parse_document_id(document_id)
+    bill = uow.find(Bill, Bill.id_for(document_id))
+    account = bill and uow.find(PersonalAccount, bill.account_id)
+    supplier = account and uow.find(Supplier, account.supplier_id)
+    if bill is None or account is None or supplier is None:
+        raise UnknownBillError(f"no bill {document_id}", document_id=document_id)
+    period = f"{bill.period[5:7]}.{bill.period[:4]}"
+    due = 0 if bill.withdrawn else account.due(bill.id)
+    return QrPayment(
+        name=supplier.name,
+        settlement_account=supplier.requisites["settlement_account"],
+        bank_name=supplier.requisites["bank_name"],
+        bik=supplier.requisites["bik"],
+        correspondent_account=supplier.requisites.get("correspondent_account"),
+        inn=supplier.inn,
+        kpp=supplier.kpp,
+        amount=due or None,
+        purpose=f"Оплата ЖКУ за {period}, ИПД {document_id}",
+        account_number=account.account_number,
+        period=bill.period,
+        document_id=document_id,
+    )
