@@ -17,9 +17,11 @@ from ledger.unit_of_work import UnitOfWork
 def bill_qr_payment(uow: UnitOfWork, document_id: str) -> QrPayment:
     document_id = parse_document_id(document_id)
     bill = uow.find(Bill, Bill.id_for(document_id))
-    account = bill and uow.find(PersonalAccount, bill.account_id)
-    supplier = account and uow.find(Supplier, account.supplier_id)
-    if bill is None or account is None or supplier is None:
+    if bill is None:
+        raise UnknownBillError(f"no bill {document_id}", document_id=document_id)
+    account = uow.find(PersonalAccount, bill.account_id)
+    supplier = None if account is None else uow.find(Supplier, account.supplier_id)
+    if account is None or supplier is None:  # pragma: no cover - a bill has both, always
         raise UnknownBillError(f"no bill {document_id}", document_id=document_id)
     period = f"{bill.period[5:7]}.{bill.period[:4]}"
     due = 0 if bill.withdrawn else account.due(bill.id)
