@@ -36,7 +36,7 @@ from api.schemas import (
 )
 from projections import queries
 from projections.read_models import ReadModels
-from projections.results import AccountBalance, PaymentEntry
+from projections.results import AccountBalance, PaymentEntry, PaymentPage
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -236,10 +236,10 @@ def history_item(entry: PaymentEntry) -> HistoryItem:
     )
 
 
-def history_page(
+def history_query(
     rm: ReadModels, filters: HistoryFilters, *, cached_only: bool = False, **scope: str
-) -> HistoryPage | None:
-    page = queries.payment_history(
+) -> PaymentPage | None:
+    return queries.payment_history(
         rm,
         cached_only=cached_only,
         **scope,
@@ -251,8 +251,9 @@ def history_page(
         cursor=filters.cursor,
         min_position=filters.min_position,
     )
-    if page is None:
-        return None
+
+
+def history_out(page: PaymentPage) -> HistoryPage:
     return HistoryPage(items=[history_item(e) for e in page.items], next_cursor=page.next_cursor)
 
 
@@ -267,6 +268,6 @@ def account_payments(
 ) -> HistoryPage:
     """The account's payment history, newest first (residents use /v1/me/payments)."""
     visible_account(rm, caller, account_id, filters.min_position)
-    page = history_page(rm, filters, account_id=str(account_id))
+    page = history_query(rm, filters, account_id=str(account_id))
     assert page is not None  # None only with cached_only
-    return page
+    return history_out(page)

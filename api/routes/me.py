@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KeyDep, LedgerDep, ReadDep, ResidentDep, committed
 from api.problems import responses
+from api.rendered import RenderedBodies
 from api.routes.accounts import (
     HistoryFiltersDep,
     MinPosition,
     account_out,
-    history_page,
+    history_out,
+    history_query,
     visible_account,
 )
 from api.schemas import AccountList, AccountOut, HistoryPage, LinkAccount, OpenWallet, WalletOut
@@ -82,12 +86,23 @@ def open_wallet(
 
 
 @router.get("/payments", response_model=HistoryPage, responses=responses(403, 503))
-async def my_payments(caller: ResidentDep, rm: ReadDep, filters: HistoryFiltersDep) -> HistoryPage:
+async def my_payments(caller: ResidentDep, rm: ReadDep, filters: HistoryFiltersDep) -> Response:
     """The resident's payment history, newest first, with cursor pagination and filters.
-    Served from the cache without a thread when it holds the page (as `my_accounts`)."""
+    Served from the cache without a thread when it holds the page (as `my_accounts`), and
+    with the body rendered once per cached page."""
     assert caller.payer_id is not None
-    page = history_page(rm, filters, payer_id=caller.payer_id, cached_only=True)
+    page = history_query(rm, filters, cached_only=True, payer_id=caller.payer_id)
     if page is None:
-        page = await run_in_threadpool(history_page, rm, filters, payer_id=caller.payer_id)
+        page = await run_in_threadpool(history_query, rm, filters, payer_id=caller.payer_id)
     assert page is not None
-    return page
+    found = page
+
+    def render() -> bytes:
+        return history_out(found).model_dump_json().encode()
+
+    key = (caller.payer_id, replace(filters, min_position=0))
+    body = HISTORY_BODIES.body(key, page.items, page.next_cursor, render)
+    return Response(body, media_type="application/json")
+
+
+HISTORY_BODIES = RenderedBodies()
