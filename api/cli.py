@@ -35,6 +35,7 @@ def migrate_all(settings: ApiSettings) -> None:
 @cli.command()
 def migrate() -> None:
     """Create the database schema (run once before starting workers on PostgreSQL)."""
+    connections.apply(connections.Role.ONE_OFF)
     settings = ApiSettings()
     migrate_all(settings)
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite in {settings.data_dir}"

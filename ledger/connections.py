@@ -9,7 +9,8 @@ command derives its pools from the budget and its role, and stays within its sha
 | process                 | connections                                                  |
 |-------------------------|--------------------------------------------------------------|
 | `kvit project`          | 3: event store 1, projector 1, lock + LISTEN 1               |
-| `kvit audit follow`     | 5: event store 1, chain writer 1, chain reads 2, LISTEN 1    |
+| `kvit audit follow`     | 6: event store 1, chain reads 2, LISTEN 1, and the chain     |
+|                         | writer's connection per batch (one at a time; counted as 2)  |
 | `kvit mail`             | 3: event store 1, outbox 1, read models 1                    |
 | `kvit serve` (each of W)| the rest / W: LISTEN 1, audit reads 1, read models 2, and the |
 |                         | event store (writes and their reads) gets what is left       |
@@ -56,7 +57,7 @@ class Pools:
 
 FIXED = {
     Role.PROJECT: Pools(events=1, reads=0, audit=0, other=2),
-    Role.AUDIT: Pools(events=1, reads=0, audit=2, other=2),
+    Role.AUDIT: Pools(events=1, reads=0, audit=2, other=3),
     Role.MAIL: Pools(events=1, reads=1, audit=0, other=1),
 }
 ONE_OFF = Pools(events=2, reads=2, audit=2, other=2)

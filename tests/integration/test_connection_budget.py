@@ -49,8 +49,9 @@ def deployment(pg_settings: Settings, tmp_path: Path) -> Iterator[Deployment]:
         smtp.stop()
 
 
-def burst(base: str, residents: list[Resident], requests_each: int, threads: int) -> list[int]:
-    statuses: list[int] = []
+def burst(base: str, residents: list[Resident], requests_each: int, threads: int) -> list[str]:
+    """Each answer as its status, or status and problem code when it is not a 2xx."""
+    answers: list[str] = []
 
     def client(n: int) -> None:
         with httpx.Client(base_url=base, timeout=30) as http:
@@ -72,14 +73,15 @@ def burst(base: str, residents: list[Resident], requests_each: int, threads: int
                 else:
                     path = "/v1/me/accounts" if i % 3 == 1 else "/v1/me/payments"
                     response = http.get(path, headers=auth)
-                statuses.append(response.status_code)
+                code = "" if response.is_success else f" {response.json().get('code')}"
+                answers.append(f"{response.status_code}{code}")
 
     workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return statuses
+    return answers
 
 
 def test_the_default_deployment_holds_at_most_30_connections_idle_and_under_a_burst(
@@ -98,11 +100,13 @@ def test_the_default_deployment_holds_at_most_30_connections_idle_and_under_a_bu
     sampler = ConnectionSampler(url, schema, every=0.05)
     sampler.start()
     try:
-        statuses = burst(deployment.base_url, residents, requests_each=30, threads=32)
+        answers = burst(deployment.base_url, residents, requests_each=30, threads=32)
         verify = deployment.kvit("audit", "verify")  # a one-off command beside it, under load
     finally:
         sampler.stop()
 
-    assert set(statuses) <= {200, 201}, sorted(set(statuses))
+    # 32 clients on 12 wallets: a payment may lose its bounded retries to the others (a named
+    # 409 the client can retry); nothing else is acceptable.
+    assert set(answers) <= {"200", "201", "409 concurrent_update"}, sorted(set(answers))
     assert verify.returncode == 0, verify.stderr
     assert 0 < sampler.peak <= BUDGET, sampler.peak_by_process
