@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from ledger import money, registry
+from ledger.aggregate_cache import AggregateCache
 from ledger.domain import Bill, Payment, PersonalAccount, Requisites, Supplier, TopUp, Wallet
 from ledger.domain.bill import BillLine
 from ledger.domain.payment import PaymentMethod
@@ -43,12 +44,8 @@ def payer_scope(payer_id: str) -> str:
 
 class Ledger(Application[UUID]):
     name = "kvit"
-    # Long-lived aggregates are cached per process; every get fast-forwards from the store, so
-    # a copy is never staler than the events another process has committed.
-    env: ClassVar[dict[str, str]] = {
-        "AGGREGATE_CACHE_MAXSIZE": "20000",
-        "AGGREGATE_CACHE_FASTFORWARD": "y",
-    }
+    # Aggregates are cached per process by `aggregate_cache` (not the library's cache, which
+    # fast-forwards with a SELECT on every get): commands trust it and their saves prove it.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         PersonalAccount: 200,
         Wallet: 200,
@@ -57,6 +54,7 @@ class Ledger(Application[UUID]):
 
     def __init__(self, env: dict[str, str] | None = None, *, group_commit: bool = True) -> None:
         super().__init__(env)
+        self.aggregate_cache = AggregateCache()
         self._committer = GroupCommitter(self) if group_commit else None
         self._contended = threading.Lock()
 

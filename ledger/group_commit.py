@@ -30,8 +30,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.errors import ConcurrentUpdateError
-from ledger.unit_of_work import Command, UnitOfWork
+from ledger.aggregate_cache import AggregateCache
+from ledger.domain.idempotency import IdempotencyRecord
+from ledger.errors import ConcurrentUpdateError, LedgerError
+from ledger.unit_of_work import Changes, Command, UnitOfWork
 
 MAX_ATTEMPTS = 8
 MAX_BATCH = 128
@@ -45,13 +47,24 @@ class Outcome:
     position: int
 
 
-def save_events(
-    app: Application[UUID], events: list[Any], kinds: dict[UUID, type[Aggregate]]
-) -> int:
-    """Save events in one transaction; return the highest position written."""
-    recordings = app.save(*events)
-    take_snapshots(app, events, kinds)
+def save_events(app: Application[UUID], changes: Changes) -> int:
+    """Save events in one transaction, proving the versions only read still current; return
+    the highest position written. Once committed, the unit's aggregates go to the cache."""
+    recordings = app.save(*changes.events, expected_versions=changes.expected_versions)
+    take_snapshots(app, changes.events, changes.kinds)
+    cache: AggregateCache | None = getattr(app, "aggregate_cache", None)
+    if cache is not None:
+        for aggregate in changes.aggregates:
+            if not isinstance(aggregate, IdempotencyRecord):
+                cache.offer(aggregate)
     return max(r.notification.id for r in recordings)
+
+
+def evict(app: Application[UUID], changes: Changes) -> None:
+    """After a conflict: forget what the command touched, so its re-run reads the store."""
+    cache: AggregateCache | None = getattr(app, "aggregate_cache", None)
+    if cache is not None:
+        cache.evict(changes.touched)
 
 
 def take_snapshots(
@@ -70,6 +83,25 @@ def backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, 0.001 * 2**attempt))
 
 
+def prepare(
+    app: Application[UUID], command: Command, *, optimistic: bool, trust_cache: bool
+) -> tuple[Any, Changes]:
+    """Run a command in its own unit of work. If it trusted the cache and then failed, or
+    found nothing to do, its answer rests on copies nobody proved current: run it again
+    against the store before answering."""
+    uow = UnitOfWork(app, optimistic=optimistic, trust_cache=trust_cache)
+    try:
+        result = command(uow)
+    except LedgerError:
+        if not uow.trusted:
+            raise
+        return prepare(app, command, optimistic=optimistic, trust_cache=False)
+    changes = uow.collect()
+    if not changes.events and uow.trusted:
+        return prepare(app, command, optimistic=optimistic, trust_cache=False)
+    return result, changes
+
+
 def run_alone(
     app: Application[UUID],
     command: Command,
@@ -81,16 +113,17 @@ def run_alone(
     hold `contended` (one lock per process), so threads that fought over one aggregate take
     turns instead of colliding again; only other processes can still conflict."""
     for attempt in range(MAX_ATTEMPTS):
-        with contended if (contended is not None and attempt > 0) else nullcontext():
-            uow = UnitOfWork(app, optimistic=optimistic and attempt == 0)
-            result = command(uow)
-            events, kinds = uow.collect()
-            if not events:
+        first = attempt == 0
+        with contended if (contended is not None and not first) else nullcontext():
+            result, changes = prepare(
+                app, command, optimistic=optimistic and first, trust_cache=first
+            )
+            if not changes.events:
                 return Outcome(result, 0)
             try:
-                return Outcome(result, save_events(app, events, kinds))
+                return Outcome(result, save_events(app, changes))
             except IntegrityError:
-                pass  # someone else changed what we read: reload everything and re-run
+                evict(app, changes)  # someone else changed what we read: re-run on the store
         backoff(attempt)
     raise ConcurrentUpdateError(
         f"gave up after {MAX_ATTEMPTS} version conflicts", attempts=MAX_ATTEMPTS
@@ -101,8 +134,7 @@ def run_alone(
 class _Pending:
     """One caller's work in the queue: prepared events, or a command to run under the lead."""
 
-    events: list[Any] | None = None
-    kinds: dict[UUID, type[Aggregate]] | None = None
+    changes: Changes | None = None
     command: Command | None = None
     done: bool = False
     conflict: bool = False
@@ -131,12 +163,10 @@ class GroupCommitter:
     def run(self, command: Command) -> Outcome:
         for attempt in range(MAX_ATTEMPTS):
             if attempt == 0:
-                uow = UnitOfWork(self.app, optimistic=True)
-                result = command(uow)
-                events, kinds = uow.collect()
-                if not events:
+                result, changes = prepare(self.app, command, optimistic=True, trust_cache=True)
+                if not changes.events:
                     return Outcome(result, 0)
-                item = _Pending(events=events, kinds=kinds)
+                item = _Pending(changes=changes)
             else:
                 item = _Pending(command=command)
             self._wait_for(item)
@@ -193,8 +223,8 @@ class GroupCommitter:
         chosen: list[_Pending] = []
         touched: set[UUID] = set()
         for item in items:
-            assert item.events is not None
-            ids = {event.originator_id for event in item.events}
+            assert item.changes is not None
+            ids = set(item.changes.kinds)
             if ids & touched:
                 item.send_back()  # read the same version as an earlier command of the batch
                 continue
@@ -202,10 +232,13 @@ class GroupCommitter:
             chosen.append(item)
         if not chosen:
             return
-        events = [event for item in chosen for event in item.events or ()]
-        kinds = {k: v for item in chosen for k, v in (item.kinds or {}).items()}
+        changes = Changes()
+        for item in chosen:
+            assert item.changes is not None
+            changes.merge(item.changes)
+        changes.finish()
         try:
-            position = save_events(self.app, events, kinds)
+            position = save_events(self.app, changes)
         except IntegrityError:
             self._save_each_alone(chosen)
             return
@@ -218,10 +251,11 @@ class GroupCommitter:
 
     def _save_each_alone(self, items: list[_Pending]) -> None:
         for item in items:
-            assert item.events is not None and item.kinds is not None
+            assert item.changes is not None
             try:
-                item.settle(Outcome(None, save_events(self.app, item.events, item.kinds)))
+                item.settle(Outcome(None, save_events(self.app, item.changes)))
             except IntegrityError:
+                evict(self.app, item.changes)
                 item.send_back()
             except Exception as error:
                 item.settle(error=error)
@@ -242,10 +276,11 @@ class GroupCommitter:
                 continue
             child.merge_into_parent()
             results.append((item, result))
-        events, kinds = shared.collect()
+        changes = shared.collect()
         try:
-            position = save_events(self.app, events, kinds) if events else 0
+            position = save_events(self.app, changes) if changes.events else 0
         except IntegrityError:
+            evict(self.app, changes)
             # A conflict with another process: nobody here caused it, so send them all back
             # (the failed ones too: they saw the batch's effects).
             for item in items:

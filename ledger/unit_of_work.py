@@ -3,23 +3,69 @@
 A command is a function `(uow) -> result`. It loads aggregates through the unit of work and
 adds the ones it creates; whoever runs it saves the unit's new events in one `save()`.
 
-A child unit of work runs one command inside a serialised group commit (see
+A child unit of work runs one command inside a serialised group commit or a batch (see
 `group_commit.py`): it sees its parent's aggregates, including their pending events, but works
 on copies, so a command that raises leaves the parent exactly as it was.
+
+Loads go through the process's aggregate cache (`aggregate_cache.py`). A unit that trusts the
+cache takes a copy as it is, with no round trip, and records the version it read; the save then
+proves those versions current (`Changes.expected_versions`). A unit that does not trust it
+(plain reads, re-runs after a conflict) fast-forwards the copy from the store first.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 
+from ledger.aggregate_cache import AggregateCache
+from ledger.domain.idempotency import IdempotencyRecord
+
 A = TypeVar("A", bound=Aggregate)
 Command = Callable[["UnitOfWork"], Any]
+
+
+@dataclass
+class Changes:
+    """What a unit of work will save: its new events, and what must still hold at commit."""
+
+    events: list[Any] = field(default_factory=list)
+    kinds: dict[UUID, type[Aggregate]] = field(default_factory=dict)
+    expected_versions: dict[UUID, int] = field(default_factory=dict)
+    """Aggregates read but not written, at the version read: the save checks them."""
+    aggregates: list[Aggregate] = field(default_factory=list)
+    """Every aggregate of the unit: committed state once the save succeeds (for the cache)."""
+
+    @property
+    def touched(self) -> set[UUID]:
+        return set(self.kinds) | set(self.expected_versions)
+
+    def merge(self, other: Changes) -> None:
+        self.events.extend(other.events)
+        self.kinds.update(other.kinds)
+        for aggregate_id, version in other.expected_versions.items():
+            # Two reads of one aggregate: the older must hold too.
+            known = self.expected_versions.get(aggregate_id, version)
+            self.expected_versions[aggregate_id] = min(known, version)
+        self.aggregates.extend(other.aggregates)
+
+    def finish(self) -> None:
+        """Drop the checks the primary key already makes: an aggregate written on top of the
+        very version that was read. (A read older than what another command of the same
+        batch writes on stays checked: the recorder runs the checks before the inserts.)"""
+        bases: dict[UUID, int] = {}
+        for event in self.events:
+            base = event.originator_version - 1
+            bases[event.originator_id] = min(bases.get(event.originator_id, base), base)
+        for aggregate_id, base in bases.items():
+            if self.expected_versions.get(aggregate_id) == base:
+                del self.expected_versions[aggregate_id]
 
 
 class UnitOfWork:
@@ -29,14 +75,20 @@ class UnitOfWork:
         parent: UnitOfWork | None = None,
         *,
         optimistic: bool = False,
+        trust_cache: bool = False,
     ) -> None:
         self.app = app
         self.parent = parent
         self.optimistic = optimistic
         """First attempt: assume idempotency keys are new and let the store say otherwise."""
+        self.trust_cache: bool = trust_cache if parent is None else parent.trust_cache
+        self.trusted = False
+        """Whether anything was taken from the cache unchecked (the save must prove it)."""
         self.aggregates: dict[UUID, Aggregate] = {}
-        # Aggregates loaded from the store but not (yet) touched, shared by the whole batch.
+        # Aggregates loaded but not (yet) touched, and the versions read, shared by a batch.
         self._loaded: dict[UUID, Aggregate | None] = {} if parent is None else parent._loaded
+        self._read: dict[UUID, int] = {} if parent is None else parent._read
+        self.cache: AggregateCache | None = getattr(app, "aggregate_cache", None)
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate with this id, or None if it does not exist (or is of another kind)."""
@@ -58,9 +110,32 @@ class UnitOfWork:
         return found
 
     def _load(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate | None:
-        """Long-lived kinds go through the repository (cache and snapshots); short-lived ones
-        (payments, keys, bills) are read straight from their events, skipping a snapshot probe
-        that could never find anything."""
+        cacheable = self.cache is not None and cls is not IdempotencyRecord  # keys: read once
+        cached = self.cache.get(aggregate_id) if cacheable and self.cache else None
+        if cached is not None and self.trust_cache:
+            self.trusted = True
+            self._read[aggregate_id] = cached.version
+            return cached
+        aggregate = (
+            self._fast_forward(cached)
+            if cached is not None
+            else self._load_from_store(cls, aggregate_id)
+        )
+        if aggregate is not None:
+            self._read[aggregate_id] = aggregate.version
+            if cacheable and self.cache is not None:
+                self.cache.offer(copy.deepcopy(aggregate))
+        return aggregate
+
+    def _fast_forward(self, aggregate: Aggregate) -> Aggregate:
+        for event in self.app.events.get(aggregate.id, gt=aggregate.version):
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        return aggregate
+
+    def _load_from_store(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate | None:
+        """Long-lived kinds go through the repository (snapshots); short-lived ones (payments,
+        keys, bills) are read straight from their events, skipping a snapshot probe that could
+        never find anything."""
         intervals = getattr(self.app, "snapshotting_intervals", None) or {}
         if cls in intervals:
             try:
@@ -81,6 +156,7 @@ class UnitOfWork:
         self.aggregates.clear()
         if self.parent is None:
             self._loaded.clear()
+            self._read.clear()
 
     def merge_into_parent(self) -> None:
         assert self.parent is not None
@@ -90,8 +166,15 @@ class UnitOfWork:
         """Aggregates with events to save."""
         return [a for a in self.aggregates.values() if a.pending_events]
 
-    def collect(self) -> tuple[list[Any], dict[UUID, type[Aggregate]]]:
-        """Take the new events out of the aggregates, with the kind of each changed aggregate."""
+    def collect(self) -> Changes:
+        """Take the new events out of the aggregates, with the kind of each changed aggregate
+        and the versions of those only read."""
         changed = self.pending()
-        events = [event for aggregate in changed for event in aggregate.collect_events()]
-        return events, {aggregate.id: type(aggregate) for aggregate in changed}
+        changes = Changes(
+            events=[event for aggregate in changed for event in aggregate.collect_events()],
+            kinds={aggregate.id: type(aggregate) for aggregate in changed},
+            expected_versions=dict(self._read),
+            aggregates=list(self.aggregates.values()),
+        )
+        changes.finish()
+        return changes

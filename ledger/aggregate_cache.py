@@ -1,0 +1,63 @@
+"""This process's copies of committed aggregates, so a command can read them without a round trip.
+
+The cache is trusted, not fast-forwarded: a command that reads a copy records its version, and
+the save proves every such version still current (the primary key for what it writes,
+`ledger/store.py` for what it only reads). A stale copy therefore makes the save fail with
+`IntegrityError`; the runner evicts what the command touched and re-runs it against the store.
+Entries are committed state only and never handed out: every reader gets its own deep copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+DEFAULT_MAXSIZE = 20_000
+
+
+class AggregateCache:
+    def __init__(self, maxsize: int = DEFAULT_MAXSIZE) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+
+    def get(self, aggregate_id: UUID) -> Aggregate | None:
+        """A private copy of the newest committed version seen, or None."""
+        with self._lock:
+            found = self._items.get(aggregate_id)
+            if found is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(aggregate_id)
+            self.hits += 1
+        return copy.deepcopy(found)
+
+    def offer(self, aggregate: Aggregate) -> None:
+        """Keep a committed aggregate, unless a newer version is already here. The caller
+        hands it over: it must not change it afterwards."""
+        with self._lock:
+            current = self._items.get(aggregate.id)
+            if current is not None and current.version > aggregate.version:
+                return
+            self._items[aggregate.id] = aggregate
+            self._items.move_to_end(aggregate.id)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def evict(self, aggregate_ids: Iterable[UUID]) -> None:
+        with self._lock:
+            for aggregate_id in aggregate_ids:
+                if self._items.pop(aggregate_id, None) is not None:
+                    self.evictions += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -1,0 +1,89 @@
+"""Two Ledger instances on one store (as two API workers are): each trusts its own aggregate
+cache, and a copy the other made stale is caught by the save, evicted and re-run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.bootstrap import build_ledger
+from ledger.errors import InsufficientFundsError, UnknownPaymentError
+from ledger.idempotent import derived_id
+from tests.fixtures import REQUISITES, World, setup_world, top_up
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_ledgers(request: pytest.FixtureRequest) -> Iterator[tuple[Ledger, Ledger]]:
+    settings = request.getfixturevalue(
+        f"{'pg' if request.param == 'postgres' else 'sqlite'}_settings"
+    )
+    first, second = build_ledger(settings), build_ledger(settings)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def pay(ledger: Ledger, world: World, amount: int, key: str) -> dict[str, object]:
+    return ledger.create_payment(
+        payer_id=world.payer_id,
+        account_id=world.account_id,
+        method="wallet",
+        wallet_id=world.wallet_id,
+        amount=amount,
+        confirm=True,
+        idempotency_key=key,
+    ).result
+
+
+def test_a_wallet_spent_by_another_instance_is_reread_before_it_is_debited(
+    two_ledgers: tuple[Ledger, Ledger],
+) -> None:
+    a, b = two_ledgers
+    world = setup_world(a, wallet_balance=1_000)
+    assert pay(b, world, 100, "b1")["status"] == "succeeded"  # b now caches the wallet at 900
+    assert pay(a, world, 300, "a1")["status"] == "succeeded"  # the store says 600
+
+    with pytest.raises(InsufficientFundsError) as raised:
+        pay(b, world, 800, "b2")  # b's copy says 900: the save catches it, the re-run refuses
+
+    assert raised.value.data["balance"] == 600
+    for ledger in (a, b):
+        assert ledger.get_wallet(world.wallet_id).balance == 600
+        with pytest.raises(UnknownPaymentError):  # nothing partial was saved
+            ledger.get_payment(derived_id("payment", f"payer:{world.payer_id}", "b2"))
+    assert pay(b, world, 600, "b3")["status"] == "succeeded"
+    assert a.get_wallet(world.wallet_id).balance == 0
+
+
+def test_a_domain_error_from_a_stale_copy_is_checked_against_the_store(
+    two_ledgers: tuple[Ledger, Ledger],
+) -> None:
+    a, b = two_ledgers
+    world = setup_world(a, wallet_balance=100)
+    pay(b, world, 100, "b1")  # b caches the wallet at 0
+    top_up(a, world.wallet_id, world.payer_id, 500, key="more")  # another worker's webhook
+
+    assert pay(b, world, 400, "b2")["status"] == "succeeded"  # not insufficient_funds
+    assert a.get_wallet(world.wallet_id).balance == 100
+
+
+def test_requisites_changed_elsewhere_reach_payments_of_a_cached_supplier(
+    two_ledgers: tuple[Ledger, Ledger],
+) -> None:
+    a, b = two_ledgers
+    world = setup_world(a, wallet_balance=1_000)
+    pay(b, world, 100, "b1")  # b caches the supplier; payments only read it
+    a.change_supplier_requisites(
+        supplier_id=world.supplier_id,
+        requisites={**REQUISITES, "bank_name": "ПАО Сбербанк России"},
+        idempotency_key="new-bank",
+    )
+
+    paid = pay(b, world, 100, "b2")
+
+    assert paid["recipient"]["bank_name"] == "ПАО Сбербанк России"  # type: ignore[index]
+    stored = a.get_payment(UUID(str(paid["id"])))
+    assert stored.recipient["bank_name"] == "ПАО Сбербанк России"
