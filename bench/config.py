@@ -37,6 +37,9 @@ class BenchConfig:
     accounts: int = field(default_factory=lambda: _int("KVIT_BENCH_ACCOUNTS", 256))
     wallets: int = field(default_factory=lambda: _int("KVIT_BENCH_WALLETS", 64))
     warmup_payments: int = field(default_factory=lambda: _int("KVIT_BENCH_WARMUP", 100))
+    # Batch writes: commands per transaction, transactions per timed run.
+    batch_size: int = field(default_factory=lambda: _int("KVIT_BENCH_BATCH_SIZE", 1000))
+    batches: int = field(default_factory=lambda: _int("KVIT_BENCH_BATCHES", 5))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -120,19 +120,27 @@ class PaymentRun:
         }
 
 
-def pay(ledger: Ledger, wallet: Wallet, account_id: UUID, key: str) -> None:
+def pay(
+    ledger: Ledger, wallet: Wallet, account_id: UUID, key: str, *, at_once: bool = False
+) -> None:
+    """The two-call flow (create, then confirm), or `confirm: true` in one call."""
     created = ledger.create_payment(
         payer_id=wallet.payer_id,
         method="wallet",
         wallet_id=wallet.wallet_id,
         account_id=account_id,
         amount=AMOUNT,
+        confirm=at_once,
         idempotency_key=key,
     )
-    confirmed = ledger.confirm_payment(
-        payment_id=UUID(created.result["id"]),
-        payer_id=wallet.payer_id,
-        idempotency_key=f"{key}-confirm",
+    confirmed = (
+        created
+        if at_once
+        else ledger.confirm_payment(
+            payment_id=UUID(created.result["id"]),
+            payer_id=wallet.payer_id,
+            idempotency_key=f"{key}-confirm",
+        )
     )
     # A benchmark that silently stops moving money would still look fast.
     if confirmed.result["status"] != "succeeded" or confirmed.result["replayed"]:
@@ -158,6 +166,7 @@ def run_payments(
     *,
     threads: int,
     label: str,
+    at_once: bool = False,
 ) -> PaymentRun:
     """Open accounts and fund wallets (untimed), then time the payments across `threads`."""
     shares = _shares(workload.payments, threads)
@@ -180,7 +189,7 @@ def run_payments(
                     return
                 began = time.perf_counter()
                 account = accounts[(t * stride + i) % len(accounts)]
-                pay(ledger, mine[i % len(mine)], account, f"{label}-t{t}-p{i}")
+                pay(ledger, mine[i % len(mine)], account, f"{label}-t{t}-p{i}", at_once=at_once)
                 latencies[t].append((time.perf_counter() - began) * 1000)
         except BaseException as error:  # re-raised in the main thread
             errors.append(error)
@@ -209,6 +218,7 @@ def run_payments(
 class ModeResult:
     group_commit: bool
     runs: dict[int, list[PaymentRun]]  # by thread count
+    at_once: bool = False  # `confirm: true` (one call) instead of create + confirm
     # The committer's own counts over the ledger's life, setup included.
     committer_totals: dict[str, Any] = field(default_factory=dict)
 
@@ -235,16 +245,17 @@ def measure_mode(
     threads: list[int],
     repeats: int,
     warmup: int,
+    at_once: bool = False,
 ) -> ModeResult:
-    """All thread counts for one setting of group commit, in a schema of its own."""
-    mode = "gc" if group_commit else "nogc"
+    """All thread counts for one setting of group commit and flow, in a schema of its own."""
+    mode = ("gc" if group_commit else "nogc") + ("-once" if at_once else "")
     with throwaway_ledger(url, group_commit=group_commit) as ledger:
         saves = SaveCounter(ledger)
         supplier_id = register_supplier(ledger)
         if warmup:  # connections, imports and caches, so the first timed run is not special
             small = Workload(payments=warmup, accounts=16, wallets=16)
             run_payments(ledger, saves, supplier_id, small, threads=1, label="warmup")
-        result = ModeResult(group_commit, {count: [] for count in threads})
+        result = ModeResult(group_commit, {count: [] for count in threads}, at_once=at_once)
         # Interleave thread counts so any drift (the growing log, the server) hits each alike.
         for repeat in range(repeats):
             for count in threads:
@@ -255,6 +266,7 @@ def measure_mode(
                     workload,
                     threads=count,
                     label=f"{mode}-r{repeat}-c{count}",
+                    at_once=at_once,
                 )
                 result.runs[count].append(run)
         if ledger._committer is not None:

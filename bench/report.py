@@ -11,11 +11,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.batch import BatchResult
 from bench.payments import ModeResult
 from bench.pgbench import PgbenchResult
 
 RESULTS_DIR = Path(__file__).parent / "results"
 BASELINE_CLIENTS = 4  # payments/s are read against pgbench with this many clients
+# Goals of issue 8, each checked in the same run.
+GOAL_PAYMENTS_RATIO = 0.5  # in-process wallet payments ÷ pgbench TPC-B 4-client TPS
+GOAL_BATCH_COMMANDS = 10_000  # simple commands per second in batches
 
 
 def baseline_tps(pgbench_rows: list[dict[str, Any]]) -> float | None:
@@ -33,6 +37,7 @@ def payment_rows(modes: list[ModeResult], baseline: float | None) -> list[dict[s
             rows.append(
                 {
                     "group_commit": mode.group_commit,
+                    "flow": "confirm: true" if mode.at_once else "create + confirm",
                     "threads": threads,
                     "median_payments_per_second": round(median, 1),
                     "ratio_to_pgbench_4_clients": round(median / baseline, 4) if baseline else None,
@@ -52,6 +57,7 @@ def build_results(
     machine: dict[str, Any],
     pgbench: list[PgbenchResult],
     modes: list[ModeResult],
+    batches: list[BatchResult],
 ) -> dict[str, Any]:
     pgbench_rows = [
         {"clients": r.clients, "tps_runs": r.runs, "tps_median": round(r.median, 1)}
@@ -64,7 +70,41 @@ def build_results(
         "pgbench_tpcb": pgbench_rows,
         "payments": payment_rows(modes, baseline_tps(pgbench_rows)),
         "group_commit_totals": [mode.committer_totals for mode in modes if mode.group_commit],
+        "batch_writes": [b.summary() for b in batches],
+        "goals": goals(pgbench_rows, modes, batches),
     }
+
+
+def goals(
+    pgbench_rows: list[dict[str, Any]], modes: list[ModeResult], batches: list[BatchResult]
+) -> list[dict[str, Any]]:
+    """Each goal with the figure measured in this run and whether it is met."""
+    baseline = baseline_tps(pgbench_rows)
+    found = []
+    for mode in modes:
+        if not mode.group_commit:
+            continue
+        threads = max(mode.runs)
+        ratio = mode.median(threads) / baseline if baseline else None
+        flow = "confirm: true" if mode.at_once else "create + confirm"
+        found.append(
+            {
+                "goal": f"wallet payments ({flow}, {threads} threads) ≥ {GOAL_PAYMENTS_RATIO}× "
+                f"pgbench {BASELINE_CLIENTS} clients",
+                "measured": round(ratio, 3) if ratio is not None else None,
+                "met": ratio is not None and ratio >= GOAL_PAYMENTS_RATIO,
+            }
+        )
+    simple = batches[0] if batches else None
+    if simple is not None:
+        found.append(
+            {
+                "goal": f"batch writes ({simple.kind}) ≥ {GOAL_BATCH_COMMANDS:,} commands/s",
+                "measured": round(simple.median, 1),
+                "met": simple.median >= GOAL_BATCH_COMMANDS,
+            }
+        )
+    return found
 
 
 def print_table(results: dict[str, Any], console: Console) -> None:
@@ -73,7 +113,8 @@ def print_table(results: dict[str, Any], console: Console) -> None:
     table = Table(
         title=f"Kvit wallet payments vs pgbench TPC-B (PostgreSQL {postgres}, "
         f"{machine['nproc']} CPUs, commit {machine['commit'][:8]})",
-        caption="payment = create_payment + confirm_payment (2 commands); medians of "
+        caption="payment = create_payment + confirm_payment (2 commands), or create_payment with "
+        "confirm (1 command); medians of "
         f"{results['config']['repeats']} runs;\nratio = per second ÷ pgbench "
         f"{BASELINE_CLIENTS}-client TPS; cmds/txn = commands per transaction",
     )
@@ -102,7 +143,7 @@ def print_table(results: dict[str, Any], console: Console) -> None:
         )
     for row in results["payments"]:
         table.add_row(
-            f"payments, group commit {'on' if row['group_commit'] else 'off'}",
+            f"payments ({row['flow']}), group commit {'on' if row['group_commit'] else 'off'}",
             str(row["threads"]),
             f"{row['median_payments_per_second']:,.1f}",
             " ".join(f"{run['payments_per_second']:,.0f}" for run in row["runs"]),
@@ -112,6 +153,24 @@ def print_table(results: dict[str, Any], console: Console) -> None:
             str(row["version_conflicts"]),
         )
     console.print(table)
+    batch_table = Table(title="Batch writes: N commands in one transaction, each with its key")
+    for header in ("commands", "per txn", "median /s", "runs /s", "CPU µs/command"):
+        batch_table.add_column(header, justify="left" if header == "commands" else "right")
+    for row in results["batch_writes"]:
+        batch_table.add_row(
+            row["kind"],
+            str(row["batch_size"]),
+            f"{row['commands_per_second_median']:,.0f}",
+            " ".join(f"{r:,.0f}" for r in row["commands_per_second_runs"]),
+            f"{row['cpu_us_per_command_median']:.0f}",
+        )
+    console.print(batch_table)
+    goal_table = Table(title="Goals (issue 8, write path), same run")
+    for header in ("goal", "measured", "met"):
+        goal_table.add_column(header)
+    for goal in results["goals"]:
+        goal_table.add_row(goal["goal"], str(goal["measured"]), "yes" if goal["met"] else "no")
+    console.print(goal_table)
 
 
 def write_json(results: dict[str, Any]) -> Path:

@@ -1,4 +1,5 @@
-"""`make bench`: pgbench baseline, then wallet payments/s with group commit on and off.
+"""`make bench`: pgbench baseline, wallet payments/s (two calls with group commit on and off,
+and `confirm: true`), then batch writes (commands/s with N commands per transaction).
 
 Sizes come from KVIT_BENCH_* variables (see bench/config.py); the defaults take ~3 minutes.
 Every throwaway database and schema is dropped on the way out, on error too.
@@ -15,6 +16,7 @@ from typing import Any, NoReturn
 import psycopg
 from rich.console import Console
 
+from bench.batch import measure_batches
 from bench.config import BenchConfig
 from bench.facts import machine_facts, worktree_dirty
 from bench.payments import Workload, measure_mode
@@ -59,10 +61,12 @@ def main() -> int:
         scale=config.pgbench_scale,
     )
     modes = []
-    for group_commit in (True, False):
+    # The two-call flow with group commit on and off, and `confirm: true` (one call).
+    for group_commit, at_once in ((True, False), (True, True), (False, False)):
         console.print(
-            f"payments, group commit {'on' if group_commit else 'off'}, threads "
-            f"{config.threads}, {config.repeats} × {config.payments} payments …"
+            f"payments ({'confirm: true' if at_once else 'create + confirm'}), group commit "
+            f"{'on' if group_commit else 'off'}, threads {config.threads}, "
+            f"{config.repeats} × {config.payments} payments …"
         )
         modes.append(
             measure_mode(
@@ -72,13 +76,24 @@ def main() -> int:
                 threads=config.threads,
                 repeats=config.repeats,
                 warmup=config.warmup_payments,
+                at_once=at_once,
             )
         )
+    console.print(
+        f"batch writes, {config.batch_size} commands per transaction, "
+        f"{config.repeats} × {config.batches} batches …"
+    )
+    batches = measure_batches(
+        config.database_url,
+        batch_size=config.batch_size,
+        batches=config.batches,
+        repeats=config.repeats,
+    )
 
     machine["worktree_dirty_at_end"] = worktree_dirty()
     machine["loadavg_at_end"] = os.getloadavg()
     settings = {**config.as_dict(), "database_url": redacted(config.database_url)}
-    results = build_results(settings, machine, pgbench, modes)
+    results = build_results(settings, machine, pgbench, modes, batches)
     print_table(results, console)
     console.print(f"wrote {write_json(results)}")
     return 0

@@ -9,7 +9,7 @@ what read-your-writes waits for.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -17,12 +17,23 @@ from eventsourcing.application import Application
 
 from ledger import money, registry
 from ledger.aggregate_cache import AggregateCache
+from ledger.batch import BatchItem, run_batch
+from ledger.commands import (
+    OPERATOR_SCOPE,
+    CancelPayment,
+    ConfirmPayment,
+    CreatePayment,
+    OpenWallet,
+    RefundPayment,
+    RequestTopUp,
+    SettleCardPayment,
+    SettleTopUp,
+    payer_scope,
+)
 from ledger.domain import Bill, Payment, PersonalAccount, Requisites, Supplier, TopUp, Wallet
 from ledger.domain.bill import BillLine
-from ledger.domain.payment import PaymentMethod
-from ledger.errors import InvalidPaymentMethodError, UnknownAccountError
 from ledger.group_commit import GroupCommitter, Outcome, run_alone
-from ledger.idempotent import derived_id, idempotent
+from ledger.idempotent import idempotent
 from ledger.identifiers import (
     parse_account_number,
     parse_document_id,
@@ -33,13 +44,6 @@ from ledger.identifiers import (
     parse_uin,
 )
 from ledger.unit_of_work import Command, UnitOfWork
-
-OPERATOR_SCOPE = "operator"
-
-
-def payer_scope(payer_id: str) -> str:
-    """A resident's idempotency scope; prefixed so no payer id can name another scope."""
-    return f"payer:{payer_id}"
 
 
 class Ledger(Application[UUID]):
@@ -214,150 +218,63 @@ class Ledger(Application[UUID]):
     def withdraw_bill(self, *, bill_id: UUID, reason: str) -> Outcome:
         return self.execute(lambda uow: registry.withdraw_bill(uow, bill_id=bill_id, reason=reason))
 
-    # --- wallets and top-ups -------------------------------------------------------------------
+    # --- wallets, top-ups and payments: thin wrappers over the commands (ledger/commands.py) ---
     def open_wallet(self, *, payer_id: str, idempotency_key: str) -> Outcome:
-        wallet_id = derived_id("wallet", payer_scope(payer_id), idempotency_key)
-        return self._keyed(
-            "open_wallet",
-            payer_scope(payer_id),
-            idempotency_key,
-            {},
-            lambda uow: money.open_wallet(uow, wallet_id=wallet_id, payer_id=payer_id),
-        )
+        return self.execute(OpenWallet(payer_id=payer_id, idempotency_key=idempotency_key))
 
-    def request_top_up(
-        self, *, wallet_id: UUID, payer_id: str, amount: int, idempotency_key: str
-    ) -> Outcome:
-        top_up_id = derived_id("top_up", payer_scope(payer_id), idempotency_key)
-        request = {"wallet_id": str(wallet_id), "amount": amount}
-        return self._keyed(
-            "request_top_up",
-            payer_scope(payer_id),
-            idempotency_key,
-            request,
-            lambda uow: money.request_top_up(
-                uow, top_up_id=top_up_id, wallet_id=wallet_id, payer_id=payer_id, amount=amount
-            ),
-        )
+    def request_top_up(self, **fields: Any) -> Outcome:
+        """See `RequestTopUp`: wallet_id, payer_id, amount, idempotency_key."""
+        return self.execute(RequestTopUp(**fields))
 
-    def settle_top_up(
-        self, *, top_up_id: UUID, succeeded: bool, amount: int, acquirer_ref: str
-    ) -> Outcome:
-        return self.execute(
-            lambda uow: money.settle_top_up(
-                uow,
-                top_up_id=top_up_id,
-                succeeded=succeeded,
-                amount=amount,
-                acquirer_ref=acquirer_ref,
-            )
-        )
+    def settle_top_up(self, **fields: Any) -> Outcome:
+        """See `SettleTopUp`: top_up_id, succeeded, amount, acquirer_ref."""
+        return self.execute(SettleTopUp(**fields))
 
-    # --- payments ------------------------------------------------------------------------------
-    def create_payment(
-        self,
-        *,
-        payer_id: str,
-        method: str,
-        idempotency_key: str,
-        account_id: UUID | None = None,
-        supplier_inn: str | None = None,
-        account_number: str | None = None,
-        document_id: str | None = None,
-        amount: int | None = None,
-        wallet_id: UUID | None = None,
-        email: str | None = None,
-        confirm: bool = False,
-    ) -> Outcome:
-        """Pay a personal account, by its id or by the supplier's requisites (ИНН + number)."""
-        if account_id is None:
-            if supplier_inn is None or account_number is None:
-                raise UnknownAccountError("give account_id, or supplier_inn with account_number")
-            account_id = PersonalAccount.id_for(
-                parse_inn(supplier_inn), parse_account_number(account_number)
-            )
-        if method not in set(PaymentMethod):
-            raise InvalidPaymentMethodError(
-                f"method must be card or wallet, got {method!r}", method=method
-            )
-        document_id = parse_document_id(document_id) if document_id else None
-        payment_id = derived_id("payment", payer_scope(payer_id), idempotency_key)
-        request = {
-            "account_id": str(account_id),
-            "document_id": document_id,
-            "amount": amount,
-            "method": method,
-            "wallet_id": str(wallet_id) if wallet_id else None,
-            "email": email,
-            "confirm": confirm,
-        }
-        return self._keyed(
-            "create_payment",
-            payer_scope(payer_id),
-            idempotency_key,
-            request,
-            lambda uow: money.create_payment(
-                uow,
-                payment_id=payment_id,
-                payer_id=payer_id,
-                account_id=account_id,
-                document_id=document_id,
-                amount=amount,
-                method=method,
-                wallet_id=wallet_id,
-                email=email,
-                confirm=confirm,
-            ),
-        )
+    def create_payment(self, **fields: Any) -> Outcome:
+        """Pay a personal account, by its id or by the supplier's requisites (ИНН + number);
+        see `CreatePayment.parse` for the fields."""
+        return self.execute(CreatePayment.parse(**fields))
 
     def confirm_payment(self, *, payment_id: UUID, payer_id: str, idempotency_key: str) -> Outcome:
-        return self._keyed(
-            "confirm_payment",
-            payer_scope(payer_id),
-            idempotency_key,
-            {"payment_id": str(payment_id)},
-            lambda uow: money.confirm_payment(uow, payment_id=payment_id, payer_id=payer_id),
-        )
-
-    def settle_card_payment(
-        self, *, payment_id: UUID, succeeded: bool, amount: int, acquirer_ref: str
-    ) -> Outcome:
         return self.execute(
-            lambda uow: money.settle_card_payment(
-                uow,
-                payment_id=payment_id,
-                succeeded=succeeded,
-                amount=amount,
-                acquirer_ref=acquirer_ref,
+            ConfirmPayment(
+                payment_id=payment_id, payer_id=payer_id, idempotency_key=idempotency_key
             )
         )
+
+    def settle_card_payment(self, **fields: Any) -> Outcome:
+        """See `SettleCardPayment`: payment_id, succeeded, amount, acquirer_ref."""
+        return self.execute(SettleCardPayment(**fields))
 
     def cancel_payment(
         self, *, payment_id: UUID, payer_id: str, idempotency_key: str, reason: str = "requested"
     ) -> Outcome:
-        return self._keyed(
-            "cancel_payment",
-            payer_scope(payer_id),
-            idempotency_key,
-            {"payment_id": str(payment_id), "reason": reason},
-            lambda uow: money.cancel_payment(
-                uow, payment_id=payment_id, payer_id=payer_id, reason=reason
-            ),
+        return self.execute(
+            CancelPayment(
+                payment_id=payment_id,
+                payer_id=payer_id,
+                idempotency_key=idempotency_key,
+                reason=reason,
+            )
         )
 
     def refund_payment(
         self, *, payment_id: UUID, amount: int, idempotency_key: str, scope: str = OPERATOR_SCOPE
     ) -> Outcome:
-        refund_id = derived_id("refund", scope, idempotency_key)
-        return self._keyed(
-            "refund_payment",
-            scope,
-            idempotency_key,
-            {"payment_id": str(payment_id), "amount": amount},
-            lambda uow: money.refund_payment(
-                uow, refund_id=refund_id, payment_id=payment_id, amount=amount
-            ),
+        return self.execute(
+            RefundPayment(
+                payment_id=payment_id,
+                amount=amount,
+                idempotency_key=idempotency_key,
+                caller_scope=scope,
+            )
         )
+
+    # --- many commands in one transaction ------------------------------------------------------
+    def execute_batch(self, commands: Sequence[Command]) -> list[BatchItem]:
+        """Save up to `MAX_BATCH_COMMANDS` independent commands in ONE transaction; each gets
+        its own outcome or its own named error (see ledger/batch.py)."""
+        return run_batch(self, commands)
 
     # --- reads (current state of one aggregate) ------------------------------------------------
     def get_supplier(self, supplier_id: UUID) -> Supplier:

@@ -188,3 +188,9 @@ class ConcurrentUpdateError(LedgerError):
     """Version conflicts persisted after the bounded number of retries."""
 
     code = "concurrent_update"
+
+
+class BatchTooLargeError(LedgerError):
+    """A batch of commands is bounded, so one call cannot hold a transaction for minutes."""
+
+    code = "batch_too_large"

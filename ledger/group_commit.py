@@ -272,6 +272,7 @@ class GroupCommitter:
             try:
                 result = item.command(child)
             except Exception as error:
+                child.roll_back()
                 item.settle(error=error)
                 continue
             child.merge_into_parent()

@@ -66,7 +66,10 @@ def idempotent(
     def run(uow: UnitOfWork) -> Result:
         # On a first attempt the key is assumed new (no read): if it is not, the record's
         # deterministic id collides at save and the re-run, no longer optimistic, replays.
-        if not uow.optimistic and (replayed := replay(uow)) is not None:
+        # A key already used earlier in the same batch is never new: replay it.
+        if (not uow.optimistic or uow.pending_in_batch(record_id)) and (
+            replayed := replay(uow)
+        ) is not None:
             return replayed
         try:
             result = body(uow)

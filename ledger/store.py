@@ -15,10 +15,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.utils import retry
 from psycopg import Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -42,26 +49,111 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
             "JOIN {t} AS e ON e.originator_id = r.id AND e.originator_version = r.version + 1"
         ).format(t=table)
 
+        self._insert_arrays_statement = SQL(
+            "INSERT INTO {t} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING notification_id"
+        ).format(t=table)
+        self._begin, self._commit = SQL("BEGIN"), SQL("COMMIT")
+        self._select_many_statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {t} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(t=table)
+
+    def select_events_of(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of these aggregates, in one query (see `ledger/prefetch.py`)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_many_statement, (list(ids),), prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The whole transaction in ONE round trip: BEGIN, lock, notify, checks, insert and
+        COMMIT go down one pipeline with a single sync. (The library's version waits for the
+        server three times: after BEGIN, after the insert, after COMMIT; writers serialise on
+        the table lock, so every wait under it is throughput lost.)"""
+        if not stored_events:
+            return None
+        with self.datastore.get_connection() as conn:
+            assert conn.autocommit
+            try:
+                with conn.pipeline() as pipeline:
+                    conn.execute(self._begin, prepare=True)
+                    with conn.cursor() as curs:
+                        self._insert_stored_events(curs, stored_events, **kwargs)
+                        conn.execute(self._commit, prepare=True)
+                        pipeline.sync()
+                        return [row["notification_id"] for row in curs.fetchall()]
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.rollback()
+                raise
+
     def _insert_stored_events(
         self,
         curs: Cursor[DictRow],
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> None:
-        expected: ExpectedVersions = kwargs.get("expected_versions") or {}
-        if not expected:
-            super()._insert_stored_events(curs, stored_events, **kwargs)
-            return
         # Same order as the library (lock, notify, insert), with the check after the lock.
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(self._check_statement, (list(expected), list(expected.values())), prepare=True)
-        super(PostgresApplicationRecorder, self)._insert_stored_events(
-            curs, stored_events, **kwargs
+        expected: ExpectedVersions = kwargs.get("expected_versions") or {}
+        if expected:
+            curs.execute(
+                self._check_statement, (list(expected), list(expected.values())), prepare=True
+            )
+        # Four plain arrays in binary instead of one array of a composite type, which psycopg
+        # dumps as text field by field (15 % of a large batch's time in the profile).
+        curs.execute(
+            self._insert_arrays_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            prepare=True,
+            binary=True,
         )
 
 
 class CheckedSQLiteRecorder(SQLiteApplicationRecorder):
+    CHUNK = 500  # well under SQLite's limit on bound parameters
+
+    def select_events_of(self, ids: Sequence[UUID]) -> list[StoredEvent]:
+        found: list[StoredEvent] = []
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), self.CHUNK):
+                chunk = [i.hex for i in ids[start : start + self.CHUNK]]
+                marks = ",".join("?" * len(chunk))
+                c.execute(
+                    f"SELECT originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table_name} WHERE originator_id IN ({marks}) "
+                    "ORDER BY originator_id, originator_version",
+                    chunk,
+                )
+                found.extend(
+                    StoredEvent(
+                        originator_id=self.convert_originator_id(row["originator_id"]),
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=row["state"],
+                    )
+                    for row in c.fetchall()
+                )
+        return found
+
     def _insert_events(
         self,
         c: SQLiteCursor,

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
 )
 
 from ledger.application import Ledger
+from ledger.commands import CreatePayment
 from ledger.errors import LedgerError
 from ledger.log import iter_events, postings_of
 from ledger.persistence import in_memory_env
@@ -338,6 +339,68 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self.ledger.recorder.max_notification_id()
         again = getattr(self.ledger, name)(**kwargs)
         assert again.result == {**result, "replayed": True}
+        assert self.ledger.recorder.max_notification_id() == before
+
+    # --- batches: many commands, one transaction, each its own answer -------------------------
+    @rule(
+        target=payments,
+        specs=st.lists(
+            st.tuples(accounts, wallets, st.one_of(st.none(), small_amounts), st.booleans()),
+            min_size=1,
+            max_size=4,
+        ),
+    )
+    def pay_in_a_batch(self, specs: list[tuple[UUID, UUID, int | None, bool]]) -> Any:
+        """Wallet payments in one batch: each succeeds or fails as it would alone, in order."""
+        calls = [
+            {
+                "payer_id": self.model.wallets[wallet][0],
+                "account_id": account,
+                "method": "wallet",
+                "wallet_id": wallet,
+                "amount": amount,
+                "confirm": confirm,
+                "idempotency_key": self.key(),
+            }
+            for account, wallet, amount, confirm in specs
+        ]
+        items = self.ledger.execute_batch([CreatePayment.parse(**call) for call in calls])
+        created = []
+        for call, item in zip(calls, items, strict=True):
+            account, wallet = call["account_id"], call["wallet_id"]
+            balance = self.model.wallets[wallet][1]
+            due = max(0, self.model.account_accrued[account] - self.model.account_paid[account])
+            effective = call["amount"] if call["amount"] is not None else due
+            if item.error is not None:
+                assert effective == 0 or (call["confirm"] and effective > balance), item.error
+                continue
+            assert item.outcome is not None
+            payment = ModelPayment(call["payer_id"], account, None, effective, "wallet", wallet)
+            if call["confirm"]:
+                self._confirmed(payment)
+            result = item.outcome.result
+            assert (result["status"], result["amount"], result["replayed"]) == (
+                payment.status,
+                effective,
+                False,
+            )
+            self.model.payments[UUID(result["id"])] = payment
+            self.model.keyed.append(("create_payment", call, result))
+            created.append(UUID(result["id"]))
+        return multiple(*created)
+
+    @rule(data=st.data())
+    def retry_keys_in_a_batch(self, data: st.DataObject) -> None:
+        """A register sent twice: every payment in it is a replay and nothing is written."""
+        sent = [(k, r) for name, k, r in self.model.keyed if name == "create_payment"]
+        if not sent:
+            return
+        picked = data.draw(st.lists(st.sampled_from(sent), min_size=1, max_size=4))
+        before = self.ledger.recorder.max_notification_id()
+        items = self.ledger.execute_batch([CreatePayment.parse(**k) for k, _ in picked])
+        assert [i.outcome.result if i.outcome else i.error for i in items] == [
+            {**r, "replayed": True} for _, r in picked
+        ]
         assert self.ledger.recorder.max_notification_id() == before
 
     @rule(data=st.data())
