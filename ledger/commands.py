@@ -65,16 +65,22 @@ class KeyedCommand:
         return result
 
 
-# --- wallets and top-ups -----------------------------------------------------------------------
-@dataclass(frozen=True, kw_only=True)
-class OpenWallet(KeyedCommand):
-    name: ClassVar[str] = "open_wallet"
+class PayerCommand(KeyedCommand):
+    """A resident's keyed command: its key is scoped to the payer."""
+
     payer_id: str
-    idempotency_key: str
 
     @property
     def scope(self) -> str:
         return payer_scope(self.payer_id)
+
+
+# --- wallets and top-ups -----------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class OpenWallet(PayerCommand):
+    name: ClassVar[str] = "open_wallet"
+    payer_id: str
+    idempotency_key: str
 
     def request(self) -> dict[str, Any]:
         return {}
@@ -85,16 +91,12 @@ class OpenWallet(KeyedCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequestTopUp(KeyedCommand):
+class RequestTopUp(PayerCommand):
     name: ClassVar[str] = "request_top_up"
     wallet_id: UUID
     payer_id: str
     amount: int
     idempotency_key: str
-
-    @property
-    def scope(self) -> str:
-        return payer_scope(self.payer_id)
 
     def request(self) -> dict[str, Any]:
         return {"wallet_id": str(self.wallet_id), "amount": self.amount}
@@ -130,7 +132,7 @@ class SettleTopUp:
 
 # --- payments ------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class CreatePayment(KeyedCommand):
+class CreatePayment(PayerCommand):
     """Pay a personal account, optionally confirming at once (`confirm`)."""
 
     name: ClassVar[str] = "create_payment"
@@ -176,10 +178,6 @@ class CreatePayment(KeyedCommand):
         )
 
     @property
-    def scope(self) -> str:
-        return payer_scope(self.payer_id)
-
-    @property
     def payment_id(self) -> UUID:
         return derived_id("payment", self.scope, self.idempotency_key)
 
@@ -210,15 +208,11 @@ class CreatePayment(KeyedCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConfirmPayment(KeyedCommand):
+class ConfirmPayment(PayerCommand):
     name: ClassVar[str] = "confirm_payment"
     payment_id: UUID
     payer_id: str
     idempotency_key: str
-
-    @property
-    def scope(self) -> str:
-        return payer_scope(self.payer_id)
 
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id)}
@@ -228,16 +222,12 @@ class ConfirmPayment(KeyedCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class CancelPayment(KeyedCommand):
+class CancelPayment(PayerCommand):
     name: ClassVar[str] = "cancel_payment"
     payment_id: UUID
     payer_id: str
     idempotency_key: str
     reason: str = "requested"
-
-    @property
-    def scope(self) -> str:
-        return payer_scope(self.payer_id)
 
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id), "reason": self.reason}
