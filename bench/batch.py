@@ -86,7 +86,7 @@ def measure_batches(
             result.runs.append(count / (time.perf_counter() - began))
             result.cpu_us.append((time.process_time() - cpu) / count * 1e6)
 
-        timed(card, False)  # warm-up: connections, caches, prepared statements
+        timed(BatchResult("warm-up", batch_size), False)  # connections, caches, statements
         for _ in range(repeats):
             timed(card, False)
             timed(wallet, True)
