@@ -15,7 +15,6 @@ from typing import Any
 
 from bench.payments import throwaway_ledger
 from bench.world import fund_wallets, open_accounts, register_supplier
-from ledger.commands import CreatePayment
 
 AMOUNT = 100
 
@@ -44,6 +43,8 @@ class BatchResult:
 def measure_batches(
     url: str, *, batch_size: int, batches: int, repeats: int, accounts: int = 200
 ) -> list[BatchResult]:
+    from ledger.commands import CreatePayment  # here: the bench also runs code from before it
+
     with throwaway_ledger(url, group_commit=True) as ledger:
         supplier_id = register_supplier(ledger)
         pool = open_accounts(ledger, supplier_id, accounts, label="batch")

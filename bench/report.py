@@ -46,6 +46,9 @@ def payment_rows(modes: list[ModeResult], baseline: float | None) -> list[dict[s
                     "median_latency_ms_p50": round(
                         statistics.median(run.summary()["latency_ms_p50"] for run in runs), 2
                     ),
+                    "median_cpu_ms_per_payment": round(
+                        statistics.median(run.summary()["cpu_ms_per_payment"] for run in runs), 3
+                    ),
                     "runs": [run.summary() for run in runs],
                 }
             )
@@ -116,7 +119,8 @@ def print_table(results: dict[str, Any], console: Console) -> None:
         caption="payment = create_payment + confirm_payment (2 commands), or create_payment with "
         "confirm (1 command); medians of "
         f"{results['config']['repeats']} runs;\nratio = per second ÷ pgbench "
-        f"{BASELINE_CLIENTS}-client TPS; cmds/txn = commands per transaction",
+        f"{BASELINE_CLIENTS}-client TPS; cmds/txn = commands per transaction; CPU ms = this "
+        "process's CPU per payment",
     )
     for header in (
         "workload",
@@ -126,6 +130,7 @@ def print_table(results: dict[str, Any], console: Console) -> None:
         "ratio",
         "cmds/txn",
         "p50 ms",
+        "CPU ms",
         "conflicts",
     ):
         table.add_column(header, justify="left" if header == "workload" else "right")
@@ -140,6 +145,7 @@ def print_table(results: dict[str, Any], console: Console) -> None:
             "-",
             "-",
             "-",
+            "-",
         )
     for row in results["payments"]:
         table.add_row(
@@ -150,6 +156,7 @@ def print_table(results: dict[str, Any], console: Console) -> None:
             f"{row['ratio_to_pgbench_4_clients']:.3f}" if baseline else "-",
             f"{row['commands_per_transaction']:.2f}",
             f"{row['median_latency_ms_p50']:.1f}",
+            f"{row['median_cpu_ms_per_payment']:.2f}",
             str(row["version_conflicts"]),
         )
     console.print(table)

@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Recording
 
 from ledger import money, registry
 from ledger.aggregate_cache import AggregateCache
@@ -61,6 +63,20 @@ class Ledger(Application[UUID]):
         self.aggregate_cache = AggregateCache()
         self._committer = GroupCommitter(self) if group_commit else None
         self._contended = threading.Lock()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save, minus its runtime `Protocol` check on every object (an eighth
+        of a large batch's CPU in the profile) when Kvit hands it bare events, as it always
+        does. Aggregates still take the library's own path."""
+        if any(isinstance(obj, Aggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(objs)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._notify(recordings)
+        self.notify(processing.events)  # deprecated hook, kept for parity with the library
+        return recordings
 
     # --- running commands ----------------------------------------------------------------------
     def execute(self, command: Command) -> Outcome:
