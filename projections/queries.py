@@ -74,13 +74,13 @@ def accounts_of_payer(
     """Every account the payer has linked, with balances. A resident's hot read: answered from
     the process's cache when it holds it (projections/hot.py); with `cached_only`, None
     instead of a wait or a query (the caller then asks again where blocking is fine)."""
-    name = ("accounts_of_payer", payer_id)
-    hit = rm.cache.get(name, min_position)
+    hit = cached_accounts_of_payer(rm, payer_id, min_position)
     if hit is not None:
         found, as_of = hit
         return [replace(b, as_of=as_of) for b in found]
     if cached_only:
         return None
+    name = ("accounts_of_payer", payer_id)
     rm.wait_for(min_position, ["account_balance"])
     with rm.store.read() as tx:
         linked = f"SELECT account_id FROM {tx.store.name('rm_account_payer')} WHERE payer_id = %s"
@@ -89,6 +89,15 @@ def accounts_of_payer(
     deps = {f"payer_id={payer_id}", *(f"account_id={b.account_id}" for b in found)}
     rm.cache.put(name, "account_balance", tuple(found), as_of, deps)
     return found
+
+
+def cached_accounts_of_payer(
+    rm: ReadModels, payer_id: str, min_position: int = 0
+) -> tuple[tuple[AccountBalance, ...], int] | None:
+    """The cached answer itself (the same tuple until the cache drops it) and the position it
+    holds as of, or None: lets the HTTP layer reuse a body rendered from it."""
+    hit = rm.cache.get(("accounts_of_payer", payer_id), min_position)
+    return None if hit is None else (hit[0], hit[1])
 
 
 def _accounts(

@@ -20,6 +20,7 @@ from api.routes.accounts import (
 )
 from api.schemas import AccountList, AccountOut, HistoryPage, LinkAccount, OpenWallet, WalletOut
 from projections import queries
+from projections.results import AccountBalance
 
 router = APIRouter(prefix="/v1/me", tags=["resident"])
 
@@ -49,21 +50,31 @@ def link_account(
 
 
 @router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
-async def my_accounts(
-    caller: ResidentDep, rm: ReadDep, min_position: MinPosition = 0
-) -> AccountList:
-    """Hot read: `async` so that an answer from the cache costs no threadpool hand-off; only a
-    miss (a query, maybe a read-your-writes wait) goes to a thread."""
-    assert caller.payer_id is not None
-    balances = queries.accounts_of_payer(
-        rm, caller.payer_id, min_position=min_position, cached_only=True
-    )
-    if balances is None:
+async def my_accounts(caller: ResidentDep, rm: ReadDep, min_position: MinPosition = 0) -> Response:
+    """Hot read: `async` so that an answer from the cache costs no threadpool hand-off, with its
+    body rendered once per cached answer and position; only a miss (a query, maybe a
+    read-your-writes wait) goes to a thread."""
+    payer_id = caller.payer_id
+    assert payer_id is not None
+    hit = queries.cached_accounts_of_payer(rm, payer_id, min_position)
+    if hit is None:
         balances = await run_in_threadpool(
-            queries.accounts_of_payer, rm, caller.payer_id, min_position=min_position
+            queries.accounts_of_payer, rm, payer_id, min_position=min_position
         )
-    assert balances is not None
-    return AccountList(items=[account_out(b) for b in balances])
+        assert balances is not None
+        return Response(accounts_body(balances), media_type="application/json")
+    found, as_of = hit
+    body = ACCOUNT_BODIES.body(
+        payer_id, found, as_of, lambda: accounts_body([replace(b, as_of=as_of) for b in found])
+    )
+    return Response(body, media_type="application/json")
+
+
+def accounts_body(balances: list[AccountBalance]) -> bytes:
+    return AccountList(items=[account_out(b) for b in balances]).model_dump_json().encode()
+
+
+ACCOUNT_BODIES = RenderedBodies()
 
 
 @router.post("/wallets", status_code=201, response_model=WalletOut, responses=responses(400, 403))
