@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -300,7 +301,13 @@ def print_table(results: dict[str, Any], console: Console) -> None:
     console.print(f"connections at peak by process: {results['connections']['peak_by_process']}")
 
 
+def _exit_on_sigterm(*_: Any) -> None:
+    # SystemExit unwinds through the `finally` blocks that stop the processes and drop the schema.
+    sys.exit(143)
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short round (< 3 minutes)")
     options = parser.parse_args(argv)
