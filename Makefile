@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench bench-http bench-http-quick bench-audit clean
+.PHONY: install run test lint bench bench-http bench-http-quick bench-audit clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,7 @@ bench-audit: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
+
+# The cabinet's screenshots in docs/screenshots/ (desktop and 360 px phone), from the browser tests.
+screenshots: $(STAMP)
+	KVIT_E2E_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/e2e/test_cabinet.py -k accessible

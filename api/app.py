@@ -11,12 +11,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import metrics, problems
+from api import metrics, problems, web
 from api.acquirer import sandbox
 from api.auth import secret_key
 from api.guards import BodySizeLimit, RequireToken
 from api.notices.service import NoticeService
-from api.routes import accounts, acquirer, audit, bills, me, ops, payments, suppliers, wallets
+from api.routes import (
+    accounts,
+    acquirer,
+    audit,
+    bill_documents,
+    bills,
+    me,
+    ops,
+    payments,
+    suppliers,
+    wallets,
+)
 from api.settings import DEFAULT_ACQUIRER_SECRET, ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
@@ -64,11 +75,22 @@ def create_app(
     # Added last, so they run first: before any route reads the body.
     app.add_middleware(RequireToken)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
-    for module in (ops, suppliers, accounts, bills, me, wallets, payments, acquirer):
+    for module in (
+        ops,
+        suppliers,
+        accounts,
+        bill_documents,
+        bills,
+        me,
+        wallets,
+        payments,
+        acquirer,
+    ):
         app.include_router(module.router)
     if settings.sandbox_acquirer:
         app.include_router(sandbox.router)
     elif settings.acquirer_secret == DEFAULT_ACQUIRER_SECRET:
         raise ValueError("with a real acquirer, set KVIT_ACQUIRER_SECRET to its shared secret")
     app.include_router(audit.router)  # its lifespan runs the embedded chain follower
+    web.install(app)  # the resident's cabinet at /
     return app

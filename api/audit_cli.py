@@ -332,11 +332,17 @@ def demo(
     suppliers: int = typer.Option(2, min=1, max=50),
     accounts: int = typer.Option(5, min=1, max=500, help="personal accounts per supplier"),
     months: int = typer.Option(3, min=1, max=11),
+    cabinet: bool = typer.Option(
+        True,
+        help="also leave this month's bills unpaid, fund some wallets and open unlinked"
+        " accounts, for the resident's cabinet (--no-cabinet: only the auditor's history)",
+    ),
 ) -> None:
     """Fill the configured database (embedded SQLite by default) with a small, realistic
-    history; bring the read models and the audit chain up to date; sign a checkpoint."""
+    history; bring the read models and the audit chain up to date; sign a checkpoint. Then
+    print how to open the resident's cabinet on it."""
     from api.cli import migrate_all
-    from api.demo import fill
+    from api.demo import fill, fill_cabinet
     from api.settings import ApiSettings
     from projections import models
     from projections.projector import Projector
@@ -345,6 +351,11 @@ def demo(
     migrate_all(ApiSettings())
     with opened(tables=True) as (settings, ledger, store):
         summary = fill(ledger, suppliers=suppliers, accounts=accounts, months=months)
+        extra = (
+            fill_cabinet(ledger, suppliers=suppliers, accounts=accounts, months=months)
+            if cabinet
+            else None
+        )
         read = open_store(settings, ReadSettings())
         projector = Projector(ledger, read, models.build(), batch_size=2000)
         try:
@@ -359,6 +370,15 @@ def demo(
         f" {summary.payments} payments; the log holds {summary.events} events; checkpoint"
         f" signed at position {signed['position']}"
     )
+    if extra is not None:
+        inn, number = extra.unlinked[0]
+        out.print(
+            f"cabinet: {extra.open_bills} unpaid bills, {extra.funded_wallets} funded wallets;"
+            f" the log now holds {signed['position']} events\n"
+            "open it: kvit serve, then http://127.0.0.1:8000/ and pick a demo resident"
+            " (resident-1-1 … has money in the wallet, resident-2-1 … has none);"
+            f" to try linking, supplier ИНН {inn} and account number {number}"
+        )
 
 
 def register(cli: typer.Typer) -> None:

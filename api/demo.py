@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from ledger.application import Ledger
+from ledger.domain import PersonalAccount
 from ledger.errors import LedgerError
 
 INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -153,3 +154,65 @@ def _top_up(ledger: Ledger, account: DemoAccount, amount: int, key: str) -> None
         amount=amount,
         acquirer_ref=f"demo-card-{key}",
     )
+
+
+@dataclass(frozen=True)
+class CabinetDemo:
+    """What the resident's cabinet demo adds, and what `kvit demo` tells the user to try."""
+
+    open_bills: int
+    funded_wallets: int
+    unlinked: list[tuple[str, str]]  # (supplier ИНН, account number) nobody has linked yet
+
+
+def fill_cabinet(
+    ledger: Ledger, *, suppliers: int = 2, accounts: int = 5, months: int = 3
+) -> CabinetDemo:
+    """On top of `fill`: this month's bill left unpaid on every account, money in the wallets of
+    the first supplier's residents (the second supplier's stay empty, so paying from them shows
+    «insufficient funds»), and one account per supplier that nobody has linked, to try linking."""
+    month = months + 1
+    period = f"2026-{month:02d}"
+    due = f"2026-{month + 1:02d}-15" if month < 12 else "2027-01-15"
+    rng = random.Random(month)
+    open_bills = funded = 0
+    unlinked = []
+    for s in range(suppliers):
+        inn = legal_inn(1000 + s)
+        supplier_id = ledger.find_supplier_by_inn(inn).id
+        for a in range(accounts + 1):
+            number = f"{s + 1:02d}{a:08d}"
+            els = f"{70 + s:02d}{LETTERS[s % 12]}{LETTERS[a % 12]}{a:06d}"
+            if a == accounts:  # the extra, unlinked account
+                ledger.open_account(
+                    supplier_id=supplier_id,
+                    account_number=number,
+                    address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
+                    els=els,
+                    idempotency_key=f"demo-account-{s}-{a}",
+                )
+                unlinked.append((inn, number))
+            account_id = PersonalAccount.id_for(inn, number)
+            ledger.issue_bill(
+                account_id=account_id,
+                document_id=f"{els}-01-{month:04d}",
+                period=period,
+                lines=[
+                    {"service": "Отопление", "amount": rng.randint(2000_00, 6000_00)},
+                    {"service": "Холодное водоснабжение", "amount": rng.randint(300_00, 900_00)},
+                    {
+                        "service": "Содержание жилого помещения",
+                        "amount": rng.randint(800_00, 1500_00),
+                    },
+                ],
+                due_date=due,
+                idempotency_key=f"demo-bill-cabinet-{s}-{a}",
+            )
+            open_bills += 1
+            if s == 0 and a < accounts:
+                payer = f"resident-{s + 1}-{a + 1}"
+                wallet = ledger.open_wallet(payer_id=payer, idempotency_key="demo-wallet")
+                account = DemoAccount(account_id, payer, UUID(wallet.result["wallet_id"]), els)
+                _top_up(ledger, account, 20_000_00, f"cabinet-{s}-{a}")
+                funded += 1
+    return CabinetDemo(open_bills, funded, unlinked)

@@ -136,6 +136,10 @@ class WalletOut(BaseModel):
     as_of: int
 
 
+class WalletList(BaseModel):
+    items: list[WalletOut]
+
+
 class TopUpBody(Strict):
     amount: Kopecks
 

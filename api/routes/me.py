@@ -18,7 +18,15 @@ from api.routes.accounts import (
     history_query,
     visible_account,
 )
-from api.schemas import AccountList, AccountOut, HistoryPage, LinkAccount, OpenWallet, WalletOut
+from api.schemas import (
+    AccountList,
+    AccountOut,
+    HistoryPage,
+    LinkAccount,
+    OpenWallet,
+    WalletList,
+    WalletOut,
+)
 from projections import queries
 from projections.results import AccountBalance
 
@@ -93,6 +101,19 @@ def open_wallet(
     # models having caught up.
     return WalletOut(
         id=outcome.result["wallet_id"], payer_id=caller.payer_id, balance=0, as_of=outcome.position
+    )
+
+
+@router.get("/wallets", response_model=WalletList, responses=responses(403, 503))
+def my_wallets(caller: ResidentDep, rm: ReadDep, min_position: MinPosition = 0) -> WalletList:
+    """The resident's wallets with their balances (none until one is opened)."""
+    assert caller.payer_id is not None
+    wallets = queries.wallets_of_payer(rm, caller.payer_id, min_position=min_position)
+    return WalletList(
+        items=[
+            WalletOut(id=w.wallet_id, payer_id=w.payer_id, balance=w.balance, as_of=w.as_of)
+            for w in wallets
+        ]
     )
 
 

@@ -1,0 +1,72 @@
+// Shared pieces of the screens: labelled fields with their error next to them, notices, badges.
+import { h, replace, uid } from "./dom.js";
+import { t } from "./i18n.js";
+import { rub } from "./money.js";
+
+export function field({ label, hint, input }) {
+  const id = input.id || uid("f");
+  input.id = id;
+  const hintEl = hint ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null;
+  const errorEl = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
+  const wrap = h("div", { class: "field" }, h("label", { for: id }, label), hintEl, input, errorEl);
+  const describe = () =>
+    [hintEl && hintEl.id, errorEl.hidden ? null : errorEl.id].filter(Boolean).join(" ");
+  input.setAttribute("aria-describedby", describe());
+  wrap.setError = (message) => {
+    replace(errorEl, message || "");
+    errorEl.hidden = !message;
+    if (message) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+    input.setAttribute("aria-describedby", describe());
+  };
+  wrap.input = input;
+  return wrap;
+}
+
+// A message box; `role` "alert" for errors (read out at once), "status" for news.
+export function notice(kind, ...content) {
+  return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" }, ...content);
+}
+
+export function badge(kind, text) {
+  return h("span", { class: `badge badge-${kind}` }, text);
+}
+
+export function paymentBadge(status) {
+  return badge(status, t(`status_${status}`));
+}
+
+export function errorText(error) {
+  const problem = error.problem || {};
+  if (error.code === "network") return t("err_network");
+  if (error.code === "insufficient_funds") {
+    return t("err_insufficient_funds", { balance: rub(problem.balance ?? 0), amount: rub(problem.amount ?? 0) });
+  }
+  const key = `err_${error.code}`;
+  const text = t(key);
+  if (text !== key) return text;
+  if (error.status === 429) return t("err_too_many_requests");
+  if (error.status >= 500 || error.status === 0) return t("err_server");
+  return t("err_default", { detail: problem.detail || problem.title || error.status });
+}
+
+// Which body field a problem is about: the ledger's own codes, or a schema error's `loc`.
+export function problemField(error, codes) {
+  if (codes[error.code]) return codes[error.code];
+  const loc = error.problem?.errors?.[0]?.loc || [];
+  return loc[0] === "body" ? loc[1] : null;
+}
+
+const live = () => document.getElementById("live");
+
+export function announce(message) {
+  const region = live();
+  region.textContent = "";
+  setTimeout(() => {
+    region.textContent = message;
+  }, 50);
+}
+
+export function button(text, attrs = {}) {
+  return h("button", { type: "button", ...attrs }, text);
+}

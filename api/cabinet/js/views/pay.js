@@ -1,0 +1,217 @@
+// «Оплатить ЖКУ»: amount pre-filled with what is due, the recipient's requisites to check,
+// wallet or card, and the outcome. One Idempotency-Key per intent (api.js: Intent), so a double
+// click or a retry after a lost answer pays once.
+import { Intent, get, session } from "../api.js";
+import { facts, h, replace } from "../dom.js";
+import { date, period, t } from "../i18n.js";
+import { parseRub, rub, rubInput } from "../money.js";
+import { announce, errorText, field, notice, paymentBadge } from "../ui.js";
+import { linesTable } from "./accounts.js";
+
+const SETTLED = new Set(["succeeded", "failed", "canceled", "refunded", "partially_refunded"]);
+
+export async function payView(app, main, accountId, billId) {
+  const heading = h("h1", { tabindex: "-1" }, t("payTitle"));
+  main.replaceChildren(heading, h("p", {}, t("loading")));
+  let account;
+  let doc = null;
+  try {
+    await Promise.all([app.loadAccounts(), app.loadWallets()]);
+    account = app.accounts.find((a) => a.id === accountId);
+    if (!account) throw Object.assign(new Error("no account"), { code: "not_found", status: 404 });
+    const bill = billId ? account.bills.find((b) => b.id === billId) : account.bills.find((b) => b.status !== "withdrawn");
+    if (billId && !bill) throw Object.assign(new Error("no bill"), { code: "not_found", status: 404 });
+    if (bill) doc = await get(`/v1/accounts/${account.id}/bills/${bill.id}`);
+  } catch (error) {
+    main.replaceChildren(heading, notice("error", errorText(error)), backLink());
+    return heading;
+  }
+  const forBill = Boolean(billId);
+  const due = forBill ? Math.max(0, doc.amount_due - doc.paid) : account.balance.due;
+  const intro = [
+    h("p", { class: "lead" }, t("payFor", { number: account.account_number, address: account.address })),
+    forBill
+      ? h("p", {}, t("payBillFor", { document: doc.document_id, period: period(doc.period), due: date(doc.due_date) }))
+      : h("p", {}, t("payAccountWide")),
+    forBill ? linesTable(doc) : null,
+  ];
+  const body = h("div", { class: "pay-body" });
+  replace(main, heading, intro, doc ? recipientSection(doc.recipient) : null, body);
+  body.append(payForm(app, account, forBill ? doc : null, due, body));
+  return heading;
+}
+
+function backLink() {
+  return h("p", {}, h("a", { href: "#/accounts" }, t("back")));
+}
+
+function recipientSection(r) {
+  return h(
+    "section",
+    { class: "card recipient", "aria-labelledby": "recipient-title" },
+    h("h2", { id: "recipient-title" }, t("recipient")),
+    facts([
+      [t("recipientName"), r.name],
+      [t("recipientInn"), r.inn],
+      [t("recipientKpp"), r.kpp],
+      [t("bank"), r.bank_name],
+      [t("bik"), r.bik],
+      [t("settlement"), r.settlement_account],
+      [t("correspondent"), r.correspondent_account],
+    ]),
+    h("p", { class: "hint" }, t("recipientCheck")),
+  );
+}
+
+function payForm(app, account, doc, due, container) {
+  const wallet = app.wallet();
+  const amount = field({
+    label: t("amountLabel"),
+    hint: t("amountHint"),
+    input: h("input", { name: "amount", inputmode: "decimal", autocomplete: "off", required: true, value: due > 0 ? rubInput(due) : "" }),
+  });
+  const radio = (value, label, checked) => {
+    const id = `method-${value}`;
+    return h(
+      "div",
+      { class: "choice" },
+      h("input", { type: "radio", name: "method", id, value, checked }),
+      h("label", { for: id }, label),
+    );
+  };
+  const methods = h(
+    "fieldset",
+    { class: "methods" },
+    h("legend", {}, t("method")),
+    wallet ? radio("wallet", t("byWallet", { balance: rub(wallet.balance) }), true) : null,
+    radio("card", t("byCard"), !wallet),
+    wallet ? null : h("p", { class: "hint" }, t("noWallet"), " ", h("a", { href: "#/wallet" }, t("navWallet"))),
+  );
+  const email = field({ label: t("email"), input: h("input", { name: "email", type: "email", autocomplete: "email", maxlength: "254" }) });
+  const problems = h("div", { class: "messages" });
+  const submit = h("button", { type: "submit", class: "primary pay" }, t("payButton"));
+  const intent = new Intent();
+  const form = h(
+    "form",
+    {
+      novalidate: true,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        if (intent.pending) return; // the second click of a double click
+        problems.replaceChildren();
+        amount.setError("");
+        const kopecks = parseRub(amount.input.value);
+        if (kopecks === null) {
+          amount.setError(t("amountBad"));
+          amount.input.focus();
+          return;
+        }
+        const method = form.elements.method.value;
+        const request = { account_id: account.id, amount: kopecks, method, confirm: true };
+        if (doc) request.document_id = doc.document_id;
+        if (method === "wallet") request.wallet_id = wallet.id;
+        if (email.input.value.trim()) request.email = email.input.value.trim();
+        submit.disabled = true;
+        submit.textContent = t("paying");
+        try {
+          const { body: payment } = await intent.send("/v1/payments", request);
+          showResult(app, container, payment);
+        } catch (error) {
+          const parts = [errorText(error)];
+          if (error.code === "insufficient_funds") parts.push(" ", h("a", { href: "#/wallet" }, t("topUpWallet")));
+          if (error.code === "network" || error.code === "server" || error.status >= 500) parts.push(" ", t("retryHint"));
+          problems.replaceChildren(notice("error", ...parts));
+          if (error.problem?.errors?.[0]?.loc?.[1] === "amount") amount.setError(t("amountBad"));
+        } finally {
+          submit.disabled = false;
+          submit.textContent = t("payButton");
+        }
+      },
+    },
+    amount,
+    methods,
+    email,
+    problems,
+    h("p", { class: "actions" }, submit, " ", h("a", { href: "#/accounts", class: "button" }, t("back"))),
+  );
+  return form;
+}
+
+function showResult(app, container, payment) {
+  const title = {
+    succeeded: t("resultSucceeded"),
+    processing: t("resultProcessing"),
+    failed: t("resultFailed"),
+    canceled: t("resultCanceled"),
+  };
+  const heading = h("h2", { tabindex: "-1", id: "result-title" }, title[payment.status] || t(`status_${payment.status}`));
+  const status = h("p", { class: "result-status" }, paymentBadge(payment.status));
+  const extra = h("div", {});
+  const panel = h(
+    "section",
+    { class: `card result result-${payment.status}`, "aria-labelledby": "result-title", "data-payment": payment.id },
+    heading,
+    status,
+    facts([
+      [t("paidAmount"), rub(payment.amount)],
+      [t("recipient"), `${payment.recipient.name}, ${t("recipientInn")} ${payment.recipient.inn}`],
+      [t("account", { number: payment.account_number }), payment.document_id || ""],
+      [t("paymentId"), payment.id],
+    ]),
+    extra,
+    h("p", { class: "actions" }, h("a", { class: "button primary", href: "#/history" }, t("toHistory")), " ", h("a", { class: "button", href: "#/accounts" }, t("toAccounts"))),
+  );
+  replace(container, panel);
+  heading.focus();
+  refreshAfterPayment(app);
+  if (payment.status === "processing" && payment.checkout_url) {
+    const waiting = h("p", { class: "waiting", role: "status" }, t("waitingBank"));
+    extra.append(
+      h("p", {}, h("a", { class: "button primary", href: payment.checkout_url, target: "_blank", rel: "noopener", id: "checkout-link" }, t("goToCard"))),
+      h("p", { class: "hint" }, t("goToCardHint")),
+      waiting,
+    );
+    watchPayment(app, payment.id, (settled) => {
+      heading.textContent = title[settled.status] || t(`status_${settled.status}`);
+      replace(status, paymentBadge(settled.status));
+      panel.className = `card result result-${settled.status}`;
+      replace(extra);
+      announce(heading.textContent);
+    });
+  }
+}
+
+function refreshAfterPayment(app) {
+  Promise.all([app.loadAccounts(), app.loadWallets()])
+    .then(() => app.changed("payment"))
+    .catch(() => {});
+}
+
+// A card payment settles when the acquirer calls our webhook, not in answer to anything the page
+// sent; so the page asks the write side until the payment leaves `processing`, then reads the
+// read models at the position of the payment's last event (from its receipt).
+const watched = new Map();
+
+export function watchPayment(app, paymentId, onSettled, { every = 1000, forMs = 15 * 60 * 1000 } = {}) {
+  if (watched.has(paymentId)) return;
+  const until = Date.now() + forMs;
+  const tick = async () => {
+    try {
+      const payment = await get(`/v1/payments/${paymentId}`, {}, { fresh: false });
+      if (SETTLED.has(payment.status)) {
+        watched.delete(paymentId);
+        const position = payment.receipt?.position || 0;
+        if (position > session.position) session.position = position;
+        await Promise.all([app.loadAccounts(), app.loadWallets()]).catch(() => {});
+        onSettled(payment);
+        app.changed("payment");
+        return;
+      }
+    } catch {
+      // a blip: ask again next time
+    }
+    if (Date.now() < until) watched.set(paymentId, setTimeout(tick, every));
+    else watched.delete(paymentId);
+  };
+  watched.set(paymentId, setTimeout(tick, every));
+}

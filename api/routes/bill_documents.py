@@ -1,0 +1,80 @@
+"""A bill as the payment document (ПД) a resident checks before paying: its lines, and the
+recipient's current requisites. The account view lists bills without lines (the read models do
+not keep them); this reads the bill and the supplier from the write side, one bill at a time."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from api.deps import CallerDep, LedgerDep, ReadDep
+from api.problems import NotFoundProblem, responses
+from api.routes.accounts import MinPosition, visible_account
+from api.schemas import RecipientOut
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+
+class BillLineOut(BaseModel):
+    service: str
+    amount: int
+
+
+class BillDocument(BaseModel):
+    id: UUID
+    account_id: UUID
+    account_number: str
+    document_id: str
+    uin: str | None
+    period: str
+    due_date: str
+    lines: list[BillLineOut]
+    amount_due: int
+    paid: int
+    status: str
+    replaces: UUID | None = None
+    replaced_by: UUID | None = None
+    recipient: RecipientOut
+    as_of: int
+
+
+@router.get(
+    "/{account_id}/bills/{bill_id}",
+    response_model=BillDocument,
+    responses=responses(404, 422, 503),
+)
+def get_bill(
+    account_id: UUID,
+    bill_id: UUID,
+    caller: CallerDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    min_position: MinPosition = 0,
+) -> BillDocument:
+    """The bill with its lines and the recipient's requisites as they are now (a payment fixes
+    them when it is created). Operators, auditors, and residents who linked the account."""
+    balance = visible_account(rm, caller, account_id, min_position)
+    state = next((b for b in balance.bills if b.bill_id == str(bill_id)), None)
+    if state is None:
+        raise NotFoundProblem(f"no bill {bill_id} on this account", bill_id=str(bill_id))
+    bill = ledger.get_bill(bill_id)
+    supplier = ledger.get_supplier(UUID(balance.supplier_id))
+    return BillDocument(
+        id=bill_id,
+        account_id=account_id,
+        account_number=balance.account_number,
+        document_id=bill.document_id,
+        uin=bill.uin,
+        period=bill.period,
+        due_date=bill.due_date,
+        lines=[BillLineOut(service=li["service"], amount=li["amount"]) for li in bill.lines],
+        amount_due=state.amount_due,
+        paid=state.paid,
+        status=state.status,
+        replaces=state.replaces,
+        replaced_by=state.replaced_by,
+        recipient=RecipientOut(**supplier.recipient()),
+        as_of=balance.as_of,
+    )

@@ -1,0 +1,124 @@
+"""The resident's cabinet: static files at `/` (plain HTML, CSS and JS modules, no build step)
+and, in demo mode, a sign-in that picks a demo resident.
+
+Everything the page shows comes from the JSON API under /v1 with a bearer token. The token
+reaches the page in one of three ways: a demo resident picked here (demo mode only), a token
+pasted by hand, or an identity provider's redirect to `/#token=<JWT>` (the page stores it in
+sessionStorage and removes it from the address bar).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.auth import Role, issue_token
+from api.deps import ReadDep
+from api.problems import ForbiddenProblem
+
+STATIC = Path(__file__).with_name("cabinet")
+DEMO_TOKEN_SECONDS = 12 * 3600
+# The page loads nothing from elsewhere; this keeps it so.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+class CabinetSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KVIT_CABINET_", env_file=".env", extra="ignore")
+
+    demo_sign_in: bool | None = None
+    """Let the page sign in as any resident without a password (KVIT_CABINET_DEMO_SIGN_IN).
+    Unset: on in embedded SQLite mode, off on PostgreSQL."""
+
+
+def demo_enabled(request: Request) -> bool:
+    return bool(request.app.state.cabinet_demo)
+
+
+class CabinetConfig(BaseModel):
+    demo: bool
+    sandbox_acquirer: bool
+
+
+class DemoResident(BaseModel):
+    payer_id: str
+    accounts: int
+
+
+class DemoSignIn(BaseModel):
+    payer_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")]
+
+
+class DemoToken(BaseModel):
+    token: str
+    payer_id: str
+
+
+router = APIRouter(prefix="/cabinet", include_in_schema=False)
+
+
+@router.get("/config.json", response_model=CabinetConfig)
+def config(request: Request) -> CabinetConfig:
+    return CabinetConfig(
+        demo=demo_enabled(request),
+        sandbox_acquirer=bool(request.app.state.settings.sandbox_acquirer),
+    )
+
+
+@router.get("/demo/residents", response_model=list[DemoResident])
+def demo_residents(request: Request, rm: ReadDep) -> list[DemoResident]:
+    """Residents who have linked accounts, for the demo sign-in's list."""
+    if not demo_enabled(request):
+        raise ForbiddenProblem("demo sign-in is off (KVIT_CABINET_DEMO_SIGN_IN)")
+    with rm.store.read() as tx:
+        rows = tx.execute(
+            f"SELECT payer_id, COUNT(*) FROM {tx.store.name('rm_account_payer')}"
+            " GROUP BY payer_id ORDER BY payer_id LIMIT 50"
+        )
+    return [DemoResident(payer_id=payer, accounts=count) for payer, count in rows]
+
+
+@router.post("/demo/sign-in", response_model=DemoToken)
+def demo_sign_in(body: DemoSignIn, request: Request) -> DemoToken:
+    if not demo_enabled(request):
+        raise ForbiddenProblem("demo sign-in is off (KVIT_CABINET_DEMO_SIGN_IN)")
+    token = issue_token(
+        request.app.state.secret_key, Role.RESIDENT, body.payer_id, DEMO_TOKEN_SECONDS
+    )
+    return DemoToken(token=token, payer_id=body.payer_id)
+
+
+class CabinetFiles(StaticFiles):
+    """Static files with the page's security headers; revalidated by ETag on every load."""
+
+    def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().file_response(*args, **kwargs)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """Serve the cabinet at `/` and its files under /cabinet/."""
+    settings = CabinetSettings()
+    demo = settings.demo_sign_in
+    app.state.cabinet_demo = (not app.state.settings.uses_postgres) if demo is None else demo
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
+
+    app.include_router(router)
+    app.mount("/cabinet", CabinetFiles(directory=STATIC), name="cabinet")

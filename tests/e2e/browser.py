@@ -1,0 +1,163 @@
+"""Fixtures for the cabinet's browser tests: a real `kvit serve` on embedded SQLite filled by
+`kvit demo`, and headless Debian chromium driven by Playwright (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.auth import Role, issue_token
+from tests.integration.test_notices import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+KVIT = str(Path(sys.executable).with_name("kvit"))
+CHROMIUM = os.environ.get("KVIT_E2E_CHROMIUM", "/usr/bin/chromium")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SECRET = "cabinet-e2e-secret-key-that-is-long-enough-for-hs256"
+# The machine's network is closed, and a test must not wait for it.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 360, "height": 740}
+
+
+@dataclass
+class Server:
+    base: str
+    logs: Path
+
+    def token(self, payer: str) -> str:
+        return issue_token(SECRET, Role.RESIDENT, payer, 3600)
+
+    def api(self, payer: str, path: str, **params: Any) -> Any:
+        response = httpx.get(
+            self.base + path,
+            params=params,
+            headers={"Authorization": f"Bearer {self.token(payer)}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def payments(self, payer: str) -> list[dict[str, Any]]:
+        return list(self.api(payer, "/v1/me/payments", limit=200)["items"])
+
+    def wallet_balance(self, payer: str) -> int:
+        return int(self.api(payer, "/v1/me/wallets")["items"][0]["balance"])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("cabinet")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
+    env |= {
+        "KVIT_DATA_DIR": str(home / "var"),
+        "KVIT_SECRET_KEY": SECRET,
+        "KVIT_PUBLIC_URL": base,
+    }
+    subprocess.run([KVIT, "demo"], env=env, cwd=home, check=True, capture_output=True, timeout=120)
+    logs = home / "serve.log"
+    process = subprocess.Popen(
+        [KVIT, "serve", "--port", str(port)],
+        env=env,
+        cwd=home,
+        stdout=logs.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"kvit serve did not start:\n{logs.read_text()}")
+            time.sleep(0.1)
+        yield Server(base, logs)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh tab at desktop width. CSP is bypassed only so that axe-core can be injected."""
+    context = browser.new_context(viewport=DESKTOP, locale="ru-RU", bypass_csp=True)
+    context.set_default_timeout(15_000)
+    errors: list[str] = []
+    tab = context.new_page()
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def sign_in(page: Any, server: Server, payer: str) -> None:
+    page.goto(server.base + "/")
+    page.locator(f'button[data-payer="{payer}"]').click()
+    page.get_by_role("heading", level=1, name="Лицевые счета").wait_for()
+
+
+def sign_in_new(page: Any, server: Server, payer: str) -> None:
+    page.goto(server.base + "/")
+    page.get_by_label("Идентификатор жителя").fill(payer)
+    page.get_by_label("Идентификатор жителя").press("Enter")
+    page.get_by_role("heading", level=1, name="Лицевые счета").wait_for()
+
+
+def serious_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` at the repository root (see .ci/run)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}))"""
+    )
+    return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+def no_horizontal_scroll(page: Any) -> bool:
+    return bool(
+        page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"
+        )
+    )

@@ -1,0 +1,349 @@
+"""The resident's cabinet in a real browser (headless Debian chromium via Playwright) against a
+real `kvit serve` on embedded SQLite, filled by `kvit demo`.
+
+Demo data the tests rely on (api/demo.py): resident-1-N has account 01000000{N-1} with an
+unpaid April bill and 20,000 ₽ topped up into the wallet; resident-2-N's wallet is nearly empty;
+account 0100000005 at supplier ИНН 7700010007 is linked to nobody.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.browser import (
+    DESKTOP,
+    PHONE,
+    Server,
+    no_horizontal_scroll,
+    serious_violations,
+    sign_in,
+    sign_in_new,
+)
+
+APRIL = "апрель 2026"
+
+
+def rub_text(kopecks: int) -> str:
+    """As the page shows roubles in Russian: "4 671,55 ₽" (narrow no-break spaces)."""
+    whole = f"{kopecks // 100:,}".replace(",", "\u00a0")
+    return f"{whole},{kopecks % 100:02d}\u00a0₽"
+
+
+def digits(text: str) -> int:
+    return int(re.sub(r"\D", "", text))
+
+
+def open_pay_form_for_april(page: Any, account: str) -> None:
+    card = page.locator(f'section[data-account="{account}"]')
+    card.get_by_role("link", name=f"Оплатить счёт за {APRIL}").click()
+    page.get_by_role("heading", level=1, name="Оплата ЖКУ").wait_for()
+
+
+def pay_button(page: Any) -> Any:
+    return page.get_by_role("button", name="Оплатить", exact=True)
+
+
+def test_link_an_account_with_messages_next_to_the_fields(page: Any, server: Server) -> None:
+    sign_in_new(page, server, "e2e-newcomer")
+    page.get_by_text("Пока нет привязанных лицевых счетов").wait_for()
+    inn, number = page.get_by_label("ИНН поставщика"), page.get_by_label("Номер лицевого счёта")
+
+    inn.fill("7700010008")  # the check digit of 7700010007 changed
+    number.fill("0100000005")
+    page.get_by_role("button", name="Привязать").click()
+    error = page.locator(f"#{inn.get_attribute('id')}-error")
+    error.wait_for()
+    assert "Неверный ИНН" in error.inner_text()
+    assert inn.get_attribute("aria-invalid") == "true"
+    assert error.get_attribute("id") in inn.get_attribute("aria-describedby")
+
+    inn.fill("7700010007")
+    number.fill("0100009999")
+    page.get_by_role("button", name="Привязать").click()
+    error = page.locator(f"#{number.get_attribute('id')}-error")
+    error.wait_for()
+    assert "не найден" in error.inner_text()
+    assert inn.get_attribute("aria-invalid") is None
+
+    number.fill("0100000005")
+    page.get_by_role("button", name="Привязать").click()
+    page.get_by_text("Лицевой счёт 0100000005 привязан").wait_for()
+    card = page.locator('section[data-account="0100000005"]')
+    assert "К оплате" in card.inner_text()
+    assert APRIL in card.inner_text()
+    linked = server.api("e2e-newcomer", "/v1/me/accounts")["items"]
+    assert [a["account_number"] for a in linked] == ["0100000005"]
+
+
+def test_pay_from_the_wallet_and_by_card_and_see_both_in_the_history(
+    page: Any, server: Server
+) -> None:
+    payer, account = "resident-1-1", "0100000000"
+    sign_in(page, server, payer)
+    page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
+    before = server.wallet_balance(payer)
+    assert before > 0
+
+    page.get_by_role("link", name="Кошелёк").click()
+    balance = page.locator(".wallet-balance")
+    balance.wait_for()
+    assert balance.inner_text() == rub_text(before)
+
+    # From the wallet: the April bill, amount pre-filled with what is due on it.
+    page.get_by_role("link", name="Лицевые счета").click()
+    open_pay_form_for_april(page, account)
+    amount_input = page.get_by_label("Сумма, ₽")
+    april = next(
+        b
+        for b in server.api(payer, "/v1/me/accounts")["items"][0]["bills"]
+        if b["period"] == "2026-04"
+    )
+    assert digits(amount_input.input_value()) == april["amount_due"]
+    assert 'ООО "УК Демо-1"' in page.locator(".recipient").inner_text()
+    assert "40702810138250123017" in page.locator(".recipient").inner_text()
+    assert page.get_by_label(re.compile("Из кошелька")).is_checked()
+    pay_button(page).click()
+    page.get_by_role("heading", level=2, name="Платёж проведён").wait_for()
+
+    # By card, through the sandbox acquirer's page: what is still due on the whole account.
+    page.get_by_role("link", name="К лицевым счетам").click()
+    page.locator(f'section[data-account="{account}"]').get_by_role(
+        "link", name="Оплатить ЖКУ"
+    ).click()
+    page.get_by_label("Банковской картой").check()
+    amount_input = page.get_by_label("Сумма, ₽")
+    amount_input.fill("250,50")  # editable
+    pay_button(page).click()
+    page.get_by_role("heading", level=2, name="Платёж ожидает оплаты картой").wait_for()
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name="Перейти к оплате картой").click()
+    checkout = opened.value
+    checkout.get_by_role("button", name="Оплатить").click()
+    checkout.get_by_text("одобрена").wait_for()
+    checkout.close()
+    page.get_by_role("heading", level=2, name="Платёж проведён").wait_for()
+
+    # The history shows both, newest first, without a reload.
+    page.get_by_role("link", name="Открыть историю платежей").click()
+    page.get_by_role("heading", level=1, name="История платежей").wait_for()
+    items = page.locator("li.payment")
+    items.first.wait_for()
+    card_item, wallet_item = items.nth(0), items.nth(1)
+    assert card_item.get_attribute("data-status") == "succeeded"
+    assert rub_text(25050) in card_item.inner_text()
+    assert "Карта" in card_item.inner_text() and "Оплачен" in card_item.inner_text()
+    assert rub_text(april["amount_due"]) in wallet_item.inner_text()
+    assert "Кошелёк" in wallet_item.inner_text()
+
+    # The wallet paid the April bill, the card did not touch it.
+    page.get_by_role("link", name="Кошелёк").click()
+    balance.wait_for()
+    after = before - april["amount_due"]
+    assert balance.inner_text() == rub_text(after)
+    assert server.wallet_balance(payer) == after
+    assert page.evaluate("window.__sameDocument") is True
+    newest = server.payments(payer)[:2]
+    assert [(p["method"], p["status"], p["amount"]) for p in newest] == [
+        ("card", "succeeded", 25050),
+        ("wallet", "succeeded", april["amount_due"]),
+    ]
+
+
+def test_insufficient_funds_is_explained(page: Any, server: Server) -> None:
+    payer = "resident-2-1"
+    balance = server.wallet_balance(payer)
+    sign_in(page, server, payer)
+    open_pay_form_for_april(page, "0200000000")
+    pay_button(page).click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    text = alert.inner_text()
+    assert "Недостаточно средств в кошельке" in text
+    assert rub_text(balance) in text
+    assert alert.get_by_role("link", name="Пополнить кошелёк").is_visible()
+    assert server.wallet_balance(payer) == balance
+
+
+def test_a_double_click_pays_once(page: Any, server: Server) -> None:
+    payer = "resident-1-3"
+    before = server.payments(payer)
+    sign_in(page, server, payer)
+    open_pay_form_for_april(page, "0100000002")
+    pay_button(page).dblclick()
+    page.get_by_role("heading", level=2, name="Платёж проведён").wait_for()
+    after = server.payments(payer)
+    assert len(after) == len(before) + 1
+    assert after[0]["status"] == "succeeded"
+
+
+def test_a_retry_after_a_lost_answer_reuses_the_key_and_pays_once(
+    page: Any, server: Server
+) -> None:
+    payer = "resident-1-4"
+    before = server.payments(payer)
+    balance = server.wallet_balance(payer)
+    keys: list[str] = []
+
+    def lose_first_answer(route: Any) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        response = route.fetch()  # the server does the payment …
+        if len(keys) == 1:
+            route.abort("connectionreset")  # … and its answer is lost on the way
+        else:
+            route.fulfill(response=response)
+
+    sign_in(page, server, payer)
+    page.route("**/v1/payments", lose_first_answer)
+    open_pay_form_for_april(page, "0100000003")
+    pay_button(page).click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "не будет проведён дважды" in alert.inner_text()
+    pay_button(page).click()
+    page.get_by_role("heading", level=2, name="Платёж проведён").wait_for()
+    assert len(keys) == 2 and keys[0] == keys[1]
+    after = server.payments(payer)
+    assert len(after) == len(before) + 1
+    assert server.wallet_balance(payer) == balance - after[0]["amount"]
+
+
+def test_history_filters_and_pages_by_cursor(page: Any, server: Server) -> None:
+    payer = "resident-2-2"
+    everything = server.payments(payer)
+    sign_in(page, server, payer)
+    page.get_by_role("link", name="История платежей").click()
+    items = page.locator("li.payment")
+    items.first.wait_for()
+    assert items.count() == min(len(everything), 10)
+    page.get_by_label("Расчётный период").fill("2026-02")
+    page.get_by_label("Статус").select_option("succeeded")
+    page.get_by_role("button", name="Применить").click()
+    expected = [p for p in everything if p["period"] == "2026-02" and p["status"] == "succeeded"]
+    page.wait_for_function(
+        "n => document.querySelectorAll('li.payment').length === n", arg=len(expected)
+    )
+    for i in range(len(expected)):
+        assert items.nth(i).get_attribute("data-payment") == expected[i]["id"]
+
+
+def test_paging_by_cursor(page: Any, server: Server) -> None:
+    payer = "e2e-many-payments"
+    sign_in_new(page, server, payer)
+    # Link an account and make 12 small card payments through the API, then page through them.
+    headers = {"Authorization": f"Bearer {server.token(payer)}"}
+    linked = httpx.post(
+        server.base + "/v1/me/accounts",
+        json={"supplier_inn": "7700010007", "account_number": "0100000004"},
+        headers={**headers, "Idempotency-Key": "link"},
+        timeout=10,
+    ).json()
+    for i in range(12):
+        httpx.post(
+            server.base + "/v1/payments",
+            json={"account_id": linked["id"], "amount": 100 + i, "method": "card"},
+            headers={**headers, "Idempotency-Key": f"pay-{i}"},
+            timeout=10,
+        ).raise_for_status()
+    page.get_by_role("link", name="История платежей").click()
+    items = page.locator("li.payment")
+    items.first.wait_for()
+    assert items.count() == 10
+    page.get_by_role("button", name="Показать ещё").click()
+    page.wait_for_function("() => document.querySelectorAll('li.payment').length === 12")
+    assert not page.get_by_role("button", name="Показать ещё").is_visible()
+    shown = [items.nth(i).get_attribute("data-payment") for i in range(12)]
+    assert len(set(shown)) == 12
+    assert "Ожидает подтверждения" in items.first.inner_text()
+
+
+def test_keyboard_only_sign_in_with_visible_focus(page: Any, server: Server) -> None:
+    page.goto(server.base + "/")
+    page.locator('button[data-payer="resident-1-5"]').wait_for()
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.dataset.payer || ''")
+        if focused == "resident-1-5":
+            break
+    else:
+        pytest.fail("the demo resident's button cannot be reached with Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", level=1, name="Лицевые счета").wait_for()
+
+
+def test_english_is_switchable(page: Any, server: Server) -> None:
+    sign_in(page, server, "resident-1-5")
+    page.get_by_role("button", name="English").click()
+    page.get_by_role("heading", level=1, name="Personal accounts").wait_for()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.get_by_role("link", name="Payment history").click()
+    page.get_by_role("heading", level=1, name="Payment history").wait_for()
+    page.get_by_role("button", name="Русский").click()
+    page.get_by_role("heading", level=1, name="История платежей").wait_for()
+
+
+SCREENS = ["sign-in", "accounts", "pay", "history", "wallet"]
+
+
+def show(page: Any, server: Server, screen: str) -> None:
+    if screen == "sign-in":
+        page.goto(server.base + "/")
+        page.locator('button[data-payer="resident-1-5"]').wait_for()
+        return
+    if not page.url.endswith(("#/accounts", "#/history", "#/wallet")) and "#/pay" not in page.url:
+        sign_in(page, server, "resident-1-5")
+    if screen == "accounts":
+        page.get_by_role("link", name="Лицевые счета").click()
+        page.locator("details summary").first.click()
+        page.locator("table.lines").first.wait_for()
+    elif screen == "pay":
+        page.get_by_role("link", name="Лицевые счета").click()
+        open_pay_form_for_april(page, "0100000004")
+    elif screen == "history":
+        page.get_by_role("link", name="История платежей").click()
+        page.locator("li.payment").first.wait_for()
+    elif screen == "wallet":
+        page.get_by_role("link", name="Кошелёк").click()
+        page.locator(".wallet-balance").wait_for()
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone", "zoom-200"])
+def test_every_screen_is_accessible_and_fits(
+    browser: Any,
+    server: Server,
+    width: str,
+    tmp_path: Path,
+) -> None:
+    """axe-core finds nothing serious or critical; nothing scrolls sideways on a 360 px phone or
+    at 200 % zoom (a 1280 px window at 200 % lays out like 640 CSS px at 2x); screenshots of
+    each screen go to KVIT_E2E_SCREENSHOTS (`make screenshots` writes docs/screenshots/)."""
+    viewport = {"desktop": DESKTOP, "phone": PHONE, "zoom-200": {"width": 640, "height": 450}}
+    context = browser.new_context(
+        viewport=viewport[width],
+        device_scale_factor=2 if width == "zoom-200" else 1,
+        locale="ru-RU",
+        bypass_csp=True,
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    shots = Path(os.environ.get("KVIT_E2E_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    found = {}
+    try:
+        for screen in SCREENS:
+            show(tab, server, screen)
+            found[screen] = serious_violations(tab)
+            if width != "desktop":
+                assert no_horizontal_scroll(tab), f"{screen} scrolls sideways at {width}"
+            if width != "zoom-200":
+                tab.screenshot(path=str(shots / f"{screen}-{width}.png"), full_page=True)
+    finally:
+        context.close()
+    assert found == {screen: [] for screen in SCREENS}
