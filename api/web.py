@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from api.auth import Role, issue_token
 from api.deps import ReadDep
 from api.problems import ForbiddenProblem
+from api.schemas import LinkAccount
 
 STATIC = Path(__file__).with_name("cabinet")
 DEMO_TOKEN_SECONDS = 12 * 3600
@@ -51,6 +52,8 @@ def demo_enabled(request: Request) -> bool:
 class CabinetConfig(BaseModel):
     demo: bool
     sandbox_acquirer: bool
+    link_proof: bool
+    """Whether linking takes a proof of possession (issue 9); the page shows the field if so."""
 
 
 class DemoResident(BaseModel):
@@ -75,6 +78,7 @@ def config(request: Request) -> CabinetConfig:
     return CabinetConfig(
         demo=demo_enabled(request),
         sandbox_acquirer=bool(request.app.state.settings.sandbox_acquirer),
+        link_proof="proof" in LinkAccount.model_fields,
     )
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,13 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("cabinet")
+    with running_server(tmp_path_factory.mktemp("cabinet")) as started:
+        yield started
+
+
+@contextmanager
+def running_server(home: Path) -> Iterator[Server]:
+    """`kvit demo`, then `kvit serve` on a free port, both on embedded SQLite in `home`."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
@@ -92,7 +99,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"kvit serve did not start:\n{logs.read_text()}")
+                raise RuntimeError(f"kvit serve did not start:\n{logs.read_text()}")
             time.sleep(0.1)
         yield Server(base, logs)
     finally:

@@ -2,7 +2,7 @@
 import { Intent, get } from "../api.js";
 import { facts, h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
-import { rub } from "../money.js";
+import { parseRub, rub } from "../money.js";
 import { badge, errorText, field, notice, problemField } from "../ui.js";
 
 const PAYABLE = new Set(["unpaid", "partially_paid"]);
@@ -32,7 +32,7 @@ function showAccounts(app, list) {
 function accountCard(account) {
   const b = account.balance;
   const titleId = `acc-${account.id}`;
-  const unconfirmed = account.confirmed === false; // a link waiting for its proof (issue 9)
+  const unconfirmed = account.access === "limited"; // a link not proven yet (issue 9)
   const balanceLine =
     b.due > 0
       ? h("p", { class: "balance balance-due" }, h("span", {}, t("due")), " ", h("strong", {}, rub(b.due)))
@@ -50,7 +50,7 @@ function accountCard(account) {
     ]),
     balanceLine,
     h("p", { class: "actions" }, h("a", { class: "button primary", href: `#/pay/${account.id}` }, t("payJku"))),
-    billsList(account),
+    unconfirmed ? h("p", { class: "hint" }, t("unconfirmedHint")) : billsList(account),
   );
 }
 
@@ -150,7 +150,12 @@ function linkForm(app, list, messages) {
         if (!body.supplier_inn) return inn.setError(t("err_required")), inn.input.focus();
         if (!/^\d+$/.test(body.supplier_inn)) return inn.setError(t("err_digits")), inn.input.focus();
         if (!body.account_number) return number.setError(t("err_required")), number.input.focus();
-        if (proof && proof.input.value.trim()) body.proof = proof.input.value.trim();
+        const given = proof ? proof.input.value.trim() : "";
+        if (given) {
+          // The total of a bill (roubles) or its ИПД.
+          const total = parseRub(given);
+          body.proof = total === null ? { document_id: given } : { bill_total: total };
+        }
         submit.disabled = true;
         try {
           const { body: account } = await intent.send("/v1/me/accounts", body);
@@ -165,6 +170,7 @@ function linkForm(app, list, messages) {
             unknown_supplier: "supplier_inn",
             unknown_account: "account_number",
             invalid_account_number: "account_number",
+            link_proof_mismatch: "proof",
           });
           const target = fields[name];
           if (target) {
