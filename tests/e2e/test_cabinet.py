@@ -347,3 +347,35 @@ def test_every_screen_is_accessible_and_fits(
     finally:
         context.close()
     assert found == {screen: [] for screen in SCREENS}
+
+
+def test_a_token_handed_over_by_redirect_signs_in_and_leaves_the_address_bar(
+    page: Any, server: Server
+) -> None:
+    page.goto(f"{server.base}/#token={server.token('resident-1-5')}")
+    page.get_by_role("heading", level=1, name="Лицевые счета").wait_for()
+    page.locator('section[data-account="0100000004"]').wait_for()
+    assert "token" not in page.url
+    page.reload()  # the tab keeps its session
+    page.locator('section[data-account="0100000004"]').wait_for()
+    page.go_back()  # the entry with the token was replaced, not kept behind this one
+    assert "token" not in page.url
+    page.go_forward()
+    page.locator('section[data-account="0100000004"]').wait_for()
+    page.get_by_role("button", name="Выйти").click()
+    page.get_by_role("heading", level=1, name="Вход в личный кабинет").wait_for()
+    assert page.evaluate("sessionStorage.getItem('kvit.token')") is None
+
+
+def test_a_pasted_token_signs_in_and_a_bad_one_is_refused(page: Any, server: Server) -> None:
+    page.goto(server.base + "/")
+    field = page.get_by_label("Токен доступа")
+    field.fill("not-a-token")
+    page.locator("form:has(textarea) button").click()
+    page.get_by_text("Токен недействителен или просрочен").wait_for()
+    field.fill(server.token("resident-1-5")[:-4] + "AAAA")  # a bad signature
+    page.locator("form:has(textarea) button").click()
+    page.get_by_text("Токен недействителен или просрочен").wait_for()
+    field.fill(server.token("resident-1-5"))
+    page.locator("form:has(textarea) button").click()
+    page.locator('section[data-account="0100000004"]').wait_for()

@@ -15,13 +15,22 @@ const app = {
   config: { demo: false, sandbox_acquirer: false },
   payer: null,
   flash: null,
+  signingIn: false,
   accounts: null,
   wallets: null,
   listeners: new Set(),
 
   async signIn(token) {
     setToken(token);
-    await this.loadAccounts(); // a bad token answers 401 here, before any screen changes
+    this.signingIn = true;
+    try {
+      await this.loadAccounts(); // a bad token answers 401 here, before any screen changes
+    } catch (error) {
+      setToken(null);
+      throw error;
+    } finally {
+      this.signingIn = false;
+    }
     this.payer = tokenClaims(token)?.sub ?? null;
     if (location.hash.startsWith("#/accounts")) render();
     else location.hash = "#/accounts";
@@ -62,7 +71,9 @@ const app = {
   },
 };
 
-session.onUnauthorized = () => app.signOut(t("sessionExpired"));
+session.onUnauthorized = () => {
+  if (!app.signingIn) app.signOut(t("sessionExpired"));
+};
 
 function route() {
   const [name, ...args] = location.hash.replace(/^#\/?/, "").split("/");
