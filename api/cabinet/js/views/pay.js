@@ -5,6 +5,7 @@ import { Intent, get, session } from "../api.js";
 import { facts, h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
 import { parseRub, rub, rubInput } from "../money.js";
+import { poll } from "../poll.js";
 import { announce, errorText, field, notice, paymentBadge } from "../ui.js";
 import { linesTable } from "./accounts.js";
 
@@ -187,31 +188,22 @@ function refreshAfterPayment(app) {
     .catch(() => {});
 }
 
-// A card payment settles when the acquirer calls our webhook, not in answer to anything the page
-// sent; so the page asks the write side until the payment leaves `processing`, then reads the
-// read models at the position of the payment's last event (from its receipt).
-const watched = new Map();
+// Follow a card payment until it settles, then read the read models at the position of the
+// payment's last event (from its receipt), so what the page shows next includes the outcome.
+const watched = new Set();
 
-export function watchPayment(app, paymentId, onSettled, { every = 1000, forMs = 15 * 60 * 1000 } = {}) {
+export function watchPayment(app, paymentId, onSettled) {
   if (watched.has(paymentId)) return;
-  const until = Date.now() + forMs;
-  const tick = async () => {
-    try {
-      const payment = await get(`/v1/payments/${paymentId}`, {}, { fresh: false });
-      if (SETTLED.has(payment.status)) {
-        watched.delete(paymentId);
-        const position = payment.receipt?.position || 0;
-        if (position > session.position) session.position = position;
-        await Promise.all([app.loadAccounts(), app.loadWallets()]).catch(() => {});
-        onSettled(payment);
-        app.changed("payment");
-        return;
-      }
-    } catch {
-      // a blip: ask again next time
-    }
-    if (Date.now() < until) watched.set(paymentId, setTimeout(tick, every));
-    else watched.delete(paymentId);
-  };
-  watched.set(paymentId, setTimeout(tick, every));
+  watched.add(paymentId);
+  poll(async () => {
+    const payment = await get(`/v1/payments/${paymentId}`, {}, { fresh: false });
+    if (!SETTLED.has(payment.status)) return false;
+    watched.delete(paymentId);
+    const position = payment.receipt?.position || 0;
+    if (position > session.position) session.position = position;
+    await Promise.all([app.loadAccounts(), app.loadWallets()]).catch(() => {});
+    onSettled(payment);
+    app.changed("payment");
+    return true;
+  });
 }

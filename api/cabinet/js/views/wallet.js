@@ -3,6 +3,7 @@ import { Intent, get } from "../api.js";
 import { facts, h, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { parseRub, rub } from "../money.js";
+import { poll } from "../poll.js";
 import { announce, errorText, field, notice } from "../ui.js";
 
 export async function walletView(app, main) {
@@ -125,20 +126,12 @@ function topUpForm(app, wallet, body) {
 }
 
 // A top-up is credited when the acquirer calls the webhook; ask until the balance moves.
-function watchBalance(app, walletId, before, onCredited, { every = 1000, forMs = 15 * 60 * 1000 } = {}) {
-  const until = Date.now() + forMs;
-  const tick = async () => {
-    try {
-      const wallet = await get(`/v1/wallets/${walletId}`, {}, { fresh: false });
-      if (wallet.balance !== before) {
-        await app.loadWallets();
-        onCredited();
-        return;
-      }
-    } catch {
-      // ask again
-    }
-    if (Date.now() < until) setTimeout(tick, every);
-  };
-  setTimeout(tick, every);
+function watchBalance(app, walletId, before, onCredited) {
+  poll(async () => {
+    const wallet = await get(`/v1/wallets/${walletId}`, {}, { fresh: false });
+    if (wallet.balance === before) return false;
+    await app.loadWallets();
+    onCredited();
+    return true;
+  });
 }
