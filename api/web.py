@@ -28,7 +28,7 @@ DEMO_TOKEN_SECONDS = 12 * 3600
 # The page loads nothing from elsewhere; this keeps it so.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self';"
         " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",

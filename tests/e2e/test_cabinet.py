@@ -289,6 +289,7 @@ def test_english_is_switchable(page: Any, server: Server) -> None:
     page.get_by_role("heading", level=1, name="История платежей").wait_for()
 
 
+QR_SHOWN = "() => document.querySelector('img.qr')?.naturalWidth > 0"
 SCREENS = ["sign-in", "accounts", "pay", "history", "wallet"]
 
 
@@ -303,9 +304,11 @@ def show(page: Any, server: Server, screen: str) -> None:
         page.get_by_role("link", name="Лицевые счета").click()
         page.locator("details summary").first.click()
         page.locator("table.lines").first.wait_for()
+        page.wait_for_function(QR_SHOWN)
     elif screen == "pay":
         page.get_by_role("link", name="Лицевые счета").click()
         open_pay_form_for_april(page, "0100000004")
+        page.wait_for_function(QR_SHOWN)
     elif screen == "history":
         page.get_by_role("link", name="История платежей").click()
         page.locator("li.payment").first.wait_for()
@@ -379,3 +382,20 @@ def test_a_pasted_token_signs_in_and_a_bad_one_is_refused(page: Any, server: Ser
     field.fill(server.token("resident-1-5"))
     page.locator("form:has(textarea) button").click()
     page.locator('section[data-account="0100000004"]').wait_for()
+
+
+def test_a_payable_bill_shows_its_payment_qr_code(page: Any, server: Server) -> None:
+    sign_in(page, server, "resident-1-5")
+    open_pay_form_for_april(page, "0100000004")
+    qr = page.locator("img.qr")
+    page.wait_for_function(QR_SHOWN)
+    document = qr.get_attribute("alt").rsplit(" ", 1)[-1]
+    assert document == "70АД000004-01-0004"
+    due = digits(page.get_by_label("Сумма, ₽").input_value())
+    payload = httpx.get(
+        f"{server.base}/v1/bills/{document}/qr",
+        params={"format": "text"},
+        headers={"Authorization": f"Bearer {server.token('resident-1-5')}"},
+        timeout=10,
+    ).text
+    assert f"|Sum={due}|" in payload or payload.endswith(f"|Sum={due}")

@@ -79,6 +79,19 @@ export function get(path, params = {}, { fresh = true } = {}) {
   return call("GET", path, { params: withPosition }).then((r) => r.body);
 }
 
+// An image the API serves behind the bearer token (an <img> cannot send it): as a blob: URL.
+export async function imageUrl(path) {
+  const headers = session.token ? { Authorization: `Bearer ${session.token}` } : {};
+  let response;
+  try {
+    response = await fetch(new URL(path, location.origin), { headers });
+  } catch {
+    throw new ApiError(0, { code: "network" });
+  }
+  if (!response.ok) throw new ApiError(response.status, {});
+  return URL.createObjectURL(await response.blob());
+}
+
 export function post(path, body, key, opts = {}) {
   return call("POST", path, { body, key, ...opts });
 }

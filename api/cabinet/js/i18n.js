@@ -70,6 +70,8 @@ const STRINGS = {
     amount: "Сумма",
     total: "Итого",
     uin: "УИН",
+    qrAlt: "QR-код для оплаты счёта {document}",
+    qrCaption: "Отсканируйте в приложении банка (ГОСТ Р 56042)",
     // bill statuses
     bill_paid: "Оплачен",
     bill_partially_paid: "Оплачен частично",
@@ -234,6 +236,8 @@ const STRINGS = {
     amount: "Amount",
     total: "Total",
     uin: "UIN",
+    qrAlt: "Payment QR code of bill {document}",
+    qrCaption: "Scan it in your bank's app (GOST R 56042)",
     bill_paid: "Paid",
     bill_partially_paid: "Partially paid",
     bill_unpaid: "Unpaid",

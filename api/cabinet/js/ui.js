@@ -1,4 +1,5 @@
 // Shared pieces of the screens: labelled fields with their error next to them, notices, badges.
+import { imageUrl } from "./api.js";
 import { h, replace, uid } from "./dom.js";
 import { t } from "./i18n.js";
 import { rub } from "./money.js";
@@ -69,4 +70,16 @@ export function announce(message) {
 
 export function button(text, attrs = {}) {
   return h("button", { type: "button", ...attrs }, text);
+}
+
+// The bill's ГОСТ Р 56042 payment code, for a bank's app; its payload carries what is due now.
+export function billQr(documentId) {
+  const img = h("img", { class: "qr", width: "164", height: "164", alt: t("qrAlt", { document: documentId }) });
+  const figure = h("figure", { class: "qr-figure" }, img, h("figcaption", {}, t("qrCaption")));
+  imageUrl(`/v1/bills/${encodeURIComponent(documentId)}/qr?format=svg`)
+    .then((url) => {
+      img.src = url;
+    })
+    .catch(() => figure.remove());
+  return figure;
 }

@@ -3,7 +3,7 @@ import { Intent, get } from "../api.js";
 import { facts, h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
 import { parseRub, rub } from "../money.js";
-import { badge, errorText, field, notice, problemField } from "../ui.js";
+import { badge, billQr, errorText, field, notice, problemField } from "../ui.js";
 
 const PAYABLE = new Set(["unpaid", "partially_paid"]);
 
@@ -77,7 +77,7 @@ function billItem(account, bill) {
         loaded = true;
         try {
           const doc = await get(`/v1/accounts/${account.id}/bills/${bill.id}`);
-          replace(lines, linesTable(doc));
+          replace(lines, h("div", { class: "bill-doc" }, linesTable(doc), PAYABLE.has(doc.status) ? billQr(doc.document_id) : null));
         } catch (error) {
           loaded = false;
           replace(lines, notice("error", errorText(error)));

@@ -6,7 +6,7 @@ import { facts, h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
 import { parseRub, rub, rubInput } from "../money.js";
 import { poll } from "../poll.js";
-import { announce, errorText, field, notice, paymentBadge } from "../ui.js";
+import { announce, billQr, errorText, field, notice, paymentBadge } from "../ui.js";
 import { linesTable } from "./accounts.js";
 
 const SETTLED = new Set(["succeeded", "failed", "canceled", "refunded", "partially_refunded"]);
@@ -34,7 +34,7 @@ export async function payView(app, main, accountId, billId) {
     forBill
       ? h("p", {}, t("payBillFor", { document: doc.document_id, period: period(doc.period), due: date(doc.due_date) }))
       : h("p", {}, t("payAccountWide")),
-    forBill ? linesTable(doc) : null,
+    forBill ? h("div", { class: "bill-doc" }, linesTable(doc), billQr(doc.document_id)) : null,
   ];
   const body = h("div", { class: "pay-body" });
   replace(main, heading, intro, doc ? recipientSection(doc.recipient) : null, body);
