@@ -7,6 +7,7 @@ import uvicorn
 from rich.console import Console
 
 from api.audit_cli import register as register_audit_commands
+from api.bank_notices_cli import register as register_notice_commands
 from api.auth import Role, issue_token, secret_key
 from api.settings import ApiSettings
 from ledger import connections
@@ -116,6 +117,7 @@ def mail() -> None:
 
 register_projection_commands(cli)
 register_audit_commands(cli)
+register_notice_commands(cli)
 
 
 def main() -> None:

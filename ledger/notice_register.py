@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
@@ -297,16 +299,18 @@ def rubles(kopecks: int) -> str:
     return f"{kopecks // 100},{kopecks % 100:02d}"
 
 
-def write_rejects(rejected: Iterable[RejectedLine], path: Any) -> int:
-    """Rejected lines with their reasons, as CSV a supplier's operator can open."""
-    count = 0
-    with open(path, "w", encoding="utf-8", newline="") as out:
+@contextmanager
+def rejects_file(path: Path) -> Iterator[Callable[[RejectedLine], None]]:
+    """A writer of rejected lines with their reasons, as CSV a supplier's operator can open;
+    each line is written as it comes, so memory stays flat."""
+    with open(path, "x", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out, delimiter=";")
         writer.writerow(["line", "order_id", "code", "reason", "raw"])
-        for line in rejected:
+
+        def write(line: RejectedLine) -> None:
             writer.writerow([line.line_no, line.order_id or "", line.code, line.reason, line.raw])
-            count += 1
-    return count
+
+        yield write
 
 
 def _optional(value: str, parse: Any) -> Any:

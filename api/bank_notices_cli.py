@@ -1,0 +1,91 @@
+"""`kvit notices import FILE`: a bank's notice register into the ledger, with a progress bar.
+
+Every line is accepted, a duplicate, a conflict, rejected (with its reason, written to the
+rejects file the summary names) or an annulment. `--json` prints one object for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger import connections
+from ledger.bootstrap import build_ledger
+from ledger.identifiers import parse_bik
+from ledger.notice_import import OUTCOMES, ImportSummary, import_register
+from ledger.notice_register import rejects_file
+from ledger.settings import Settings
+
+notices_cli = typer.Typer(help="Bank notices: import registers.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+@notices_cli.command("import")
+def import_(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    bank: str | None = typer.Option(None, help="the posting bank's БИК (default: each OrderID's)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    rejects: Path | None = typer.Option(
+        None, help="where rejected lines go (default: beside FILE)"
+    ),
+) -> None:
+    """Import a register (CSV with `;` in UTF-8 or cp1251, or JSON Lines). Re-sending a file
+    changes nothing: its lines come back as duplicates."""
+    bank_bik = parse_bik(bank) if bank else None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    rejects_path = rejects or file.with_name(f"{file.name}.rejects-{stamp}.csv")
+    connections.apply(connections.Role.ONE_OFF)
+    ledger = build_ledger(Settings())
+    size = file.stat().st_size
+    try:
+        with (
+            file.open("rb") as stream,
+            rejects_file(rejects_path) as write_reject,
+            Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                disable=as_json,
+            ) as bar,
+        ):
+            task = bar.add_task("import", total=size)
+            summary = import_register(
+                ledger,
+                stream,
+                bank_bik=bank_bik,
+                on_batch=lambda _, done: bar.update(task, completed=done),
+                on_reject=write_reject,
+            )
+    finally:
+        ledger.close()
+    kept = summary.rejected + summary.conflicts > 0
+    if not kept:
+        rejects_path.unlink(missing_ok=True)
+    _report(summary, rejects_path if kept else None, as_json=as_json)
+
+
+def _report(summary: ImportSummary, rejects: Path | None, *, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(summary.as_dict() | {"rejects_file": rejects and str(rejects)}))
+        return
+    table = Table(title="register imported")
+    for name in (*OUTCOMES, "seconds"):
+        table.add_column(name, justify="right")
+    table.add_row(*(str(getattr(summary, name)) for name in OUTCOMES), f"{summary.seconds:.2f}")
+    out.print(table)
+    if rejects is not None:
+        out.print(f"rejected and conflicting lines, with reasons: {rejects}")
+
+
+def register(cli: typer.Typer) -> None:
+    """Add `kvit notices …` to the `kvit` CLI."""
+    cli.add_typer(notices_cli, name="notices")
