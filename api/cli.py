@@ -7,8 +7,8 @@ import uvicorn
 from rich.console import Console
 
 from api.audit_cli import register as register_audit_commands
-from api.bank_notices_cli import register as register_notice_commands
 from api.auth import Role, issue_token, secret_key
+from api.bank_notices_cli import register as register_notice_commands
 from api.settings import ApiSettings
 from ledger import connections
 from ledger.bootstrap import migrate as migrate_event_store
