@@ -20,6 +20,7 @@ from api.routes import (
     accounts,
     acquirer,
     audit,
+    bank_notices,
     bill_documents,
     bills,
     me,
@@ -74,13 +75,18 @@ def create_app(
     metrics.install(app)
     # Added last, so they run first: before any route reads the body.
     app.add_middleware(RequireToken)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        streamed={bank_notices.BATCH_PATH: settings.max_register_bytes},
+    )
     for module in (
         ops,
         suppliers,
         accounts,
         bill_documents,
         bills,
+        bank_notices,
         me,
         wallets,
         payments,

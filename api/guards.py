@@ -41,11 +41,25 @@ async def send_problem(scope: Scope, send: Send, error: ApiProblem) -> None:
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    """Bodies above `limit` are refused. Paths in `streamed` take larger bodies, which are not
+    buffered here: their route reads the stream and enforces its own limit as it reads."""
+
+    def __init__(self, app: ASGIApp, limit: int, streamed: dict[str, int] | None = None) -> None:
+        self.app, self.limit, self.streamed = app, limit, streamed or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in self.streamed:
+            limit = self.streamed[scope["path"]]
+            declared = dict(scope["headers"]).get(b"content-length")
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                problem = PayloadTooLargeProblem(
+                    f"bodies are limited to {limit} bytes", limit=limit
+                )
+                await send_problem(scope, send, problem)
+                return
             await self.app(scope, receive, send)
             return
         too_large = PayloadTooLargeProblem(

@@ -27,5 +27,8 @@ class ApiSettings(Settings):
     max_body_bytes: int = 64 * 1024
     """Request bodies above this are refused with 413."""
 
+    max_register_bytes: int = 64 * 1024 * 1024
+    """A notice register posted to /v1/notices/batch may be this large (streamed to disk)."""
+
     read_wait_seconds: float = 2.0
     """How long a read waits for the read models to reach a requested position."""

@@ -206,15 +206,16 @@ def _json_line(line_no: int, text: str) -> NoticeLine | RejectedLine:
 def _parse_line(line_no: int, values: dict[str, str], raw: str) -> NoticeLine | RejectedLine:
     if raw.startswith("\x00"):
         return RejectedLine(line_no, None, "malformed_line", raw[1:], "")
-    field = {name: values.get(name, "").strip() for name in (*COLUMNS, *OPTIONAL_COLUMNS)}
-    order_id = field["order_id"] or None
     try:
-        return _notice(line_no, field)
+        return parse_notice(values, line_no=line_no)
     except LedgerError as error:
-        return RejectedLine(line_no, order_id, error.code, error.message, raw)
+        return RejectedLine(line_no, values.get("order_id", "").strip() or None, error.code,
+                            error.message, raw)  # fmt: skip
 
 
-def _notice(line_no: int, field: dict[str, str]) -> NoticeLine:
+def parse_notice(values: dict[str, str], *, line_no: int = 1) -> NoticeLine:
+    """One notice from its fields as text (the register's columns; amounts in rubles)."""
+    field = {name: values.get(name, "").strip() for name in (*COLUMNS, *OPTIONAL_COLUMNS)}
     order_id = field["order_id"]
     if len(order_id) != ORDER_ID_LENGTH or not order_id.isascii() or not order_id.isprintable():
         raise RegisterLineError(

@@ -1,0 +1,175 @@
+"""Bank notices posted by operators on behalf of banks: one at a time, or as a register.
+
+A notice's natural key (the posting bank's БИК and its OrderID) is its idempotency key, so no
+Idempotency-Key header is needed: the same notice again is a `duplicate` and changes nothing.
+The posting bank is `bank` if given, else the БИК an OrderID carries (`1` + БИК + …).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import LedgerDep, OperatorDep, ReadDep, committed
+from api.problems import ApiProblem, PayloadTooLargeProblem, responses
+from ledger.group_commit import Outcome
+from ledger.identifiers import parse_bik
+from ledger.notice_import import import_register
+from ledger.notice_register import parse_notice, rubles
+from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
+
+router = APIRouter(prefix="/v1/notices", tags=["notices"])
+BATCH_PATH = "/v1/notices/batch"
+SPOOL_IN_MEMORY = 1024 * 1024  # a register above this is spooled to disk while it arrives
+Bik = Annotated[str | None, Query(description="the posting bank's БИК (default: the OrderID's)")]
+
+
+class UnknownBankProblem(ApiProblem):
+    status, code, title = 422, "unknown_bank", "The posting bank is unknown"
+
+
+class NoticeBody(BaseModel):
+    """One notice, with the register's field names; amounts in integer kopecks."""
+
+    order_id: str = Field(min_length=32, max_length=32)
+    order_date: str = Field(max_length=10, description="YYYY-MM-DD or DD.MM.YYYY")
+    amount: int = Field(gt=0, le=10**12, strict=True)
+    commission: int = Field(0, ge=0, le=10**12, strict=True)
+    payer: str | None = Field(None, max_length=200)
+    recipient_inn: str | None = Field(None, max_length=12)
+    recipient_kpp: str | None = Field(None, max_length=9)
+    bik: str | None = Field(None, max_length=9)
+    settlement_account: str | None = Field(None, max_length=20)
+    document_id: str | None = Field(None, max_length=18)
+    housing_id: str | None = Field(None, max_length=13)
+    els: str | None = Field(None, max_length=10)
+    account_number: str | None = Field(None, max_length=30)
+    period: str | None = Field(None, max_length=7)
+    purpose: str | None = Field(None, max_length=210)
+
+
+class AnnulBody(BaseModel):
+    order_id: str = Field(min_length=32, max_length=32)
+    annul_date: str = Field(max_length=10, description="YYYY-MM-DD or DD.MM.YYYY")
+
+
+class NoticeOutcome(BaseModel):
+    notice_id: str
+    outcome: Literal["accepted", "duplicate", "annulled"]
+
+
+class RejectOut(BaseModel):
+    line: int
+    order_id: str | None
+    code: str
+    reason: str
+
+
+class RegisterSummary(BaseModel):
+    accepted: int
+    duplicates: int
+    conflicts: int
+    rejected: int
+    annulled: int
+    seconds: float
+    position: int
+    rejects: list[RejectOut] = Field(description="the first 100 rejected or conflicting lines")
+
+
+def posting_bank(bank: str | None, order_id: str) -> str:
+    found = parse_bik(bank) if bank else bank_of(order_id)
+    if found is None:
+        raise UnknownBankProblem("give `bank`: this OrderID does not carry a БИК")
+    return found
+
+
+@router.post("", response_model=NoticeOutcome, responses=responses(400, 403, 404, 409, 422))
+def post_notice(
+    body: NoticeBody,
+    caller: OperatorDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+    bank: Bik = None,
+) -> NoticeOutcome:
+    """Accept one notice. 201 when it is new, 200 when it is a duplicate."""
+    fields: dict[str, Any] = body.model_dump(exclude_none=True)
+    fields["amount"] = rubles(body.amount)
+    fields["commission"] = rubles(body.commission)
+    line = parse_notice({k: str(v) for k, v in fields.items()})
+    outcome: Outcome = ledger.execute(
+        ReceiveNotice(bank_bik=posting_bank(bank, body.order_id), line=line)
+    )
+    response.status_code = 201 if outcome.result["outcome"] == "accepted" else 200
+    committed(outcome, response, rm)
+    return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
+
+
+@router.post(
+    "/annulments", response_model=NoticeOutcome, responses=responses(400, 403, 404, 409, 422)
+)
+def annul_notice(
+    body: AnnulBody,
+    caller: OperatorDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+    bank: Bik = None,
+) -> NoticeOutcome:
+    """Annul an accepted notice: its postings are reversed by a new event, never deleted."""
+    annul_date = parse_notice(
+        {"order_id": body.order_id, "order_date": body.annul_date, "action": "annul"}
+    ).order_date
+    command = AnnulNotice(
+        bank_bik=posting_bank(bank, body.order_id),
+        order_id=body.order_id,
+        annul_date=annul_date.isoformat(),
+    )
+    outcome: Outcome = ledger.execute(command)
+    committed(outcome, response, rm)
+    return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
+
+
+@router.post(
+    "/batch",
+    response_model=RegisterSummary,
+    responses=responses(400, 403, 413, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {}, "application/jsonl": {}, "application/x-ndjson": {}},
+        }
+    },
+)
+async def post_register(
+    request: Request, caller: OperatorDep, ledger: LedgerDep, rm: ReadDep, bank: Bik = None
+) -> RegisterSummary:
+    """A register as the body: CSV (`;`, UTF-8 or cp1251) or JSON Lines, as `kvit notices
+    import` reads it. Each line is accepted, a duplicate, a conflict, rejected or an annulment."""
+    bank_bik = parse_bik(bank) if bank else None
+    limit: int = request.app.state.settings.max_register_bytes
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeProblem(f"registers are limited to {limit} bytes", limit=limit)
+            spool.write(chunk)
+        spool.seek(0)
+        summary = await run_in_threadpool(
+            partial(import_register, ledger, spool, bank_bik=bank_bik)  # type: ignore[arg-type]
+        )
+    if summary.position:
+        await run_in_threadpool(rm.wait_for, summary.position)
+    return RegisterSummary(
+        **summary.as_dict(),
+        rejects=[
+            RejectOut(line=r.line_no, order_id=r.order_id, code=r.code, reason=r.reason)
+            for r in summary.rejects
+        ],
+    )
