@@ -152,7 +152,21 @@ class TopUpOut(BaseModel):
 
 
 # --- payments ----------------------------------------------------------------------------------
+class RecipientBody(Strict):
+    """The supplier's requisites as printed on a receipt: paying without a bill."""
+
+    inn: Digits
+    kpp: Digits | None = None
+    bik: Digits
+    settlement_account: Digits
+
+
 class CreatePayment(Strict):
+    """Whom to pay: `account_id`; or `supplier_inn` + `account_number`; or `recipient`
+    requisites + `account_number`; or a scanned bill's `qr_payload` (ГОСТ Р 56042)."""
+
+    qr_payload: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    recipient: RecipientBody | None = None
     account_id: UUID | None = None
     supplier_inn: Digits | None = None
     account_number: Annotated[str, Field(min_length=1, max_length=30)] | None = None
@@ -172,6 +186,24 @@ class RecipientOut(BaseModel):
     settlement_account: str
     correspondent_account: str
     bank_name: str
+
+
+class QrResolveBody(Strict):
+    qr_payload: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PayeeOut(BaseModel):
+    """What a payload would pay, without paying: the amount is the code's `Sum`, else `due`."""
+
+    supplier_id: UUID
+    supplier_name: str
+    account_id: UUID
+    account_number: str
+    document_id: str | None
+    period: str | None
+    amount: int
+    due: int
+    recipient: RecipientOut
 
 
 class PaymentOut(BaseModel):

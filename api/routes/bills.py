@@ -15,15 +15,17 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import CallerDep, LedgerDep
 from api.problems import responses
+from api.schemas import PayeeOut, QrResolveBody
 from ledger.bill_qr import bill_qr_payment
+from ledger.payee import payee_from_qr
 from ledger.qr import build_payload, encode_payload
 
-router = APIRouter(prefix="/v1/bills", tags=["bills"])
+router = APIRouter(tags=["bills"])
 MEDIA = {"svg": "image/svg+xml", "png": "image/png", "text": "text/plain; charset=utf-8"}
 
 
 @router.get(
-    "/{document_id}/qr",
+    "/v1/bills/{document_id}/qr",
     responses={
         **responses(401, 404, 422),
         200: {"content": {m: {} for m in MEDIA.values()}, "description": "The QR code"},
@@ -48,3 +50,11 @@ def bill_qr(
     else:
         qr.save(out, kind="svg", scale=4, border=4, xmldecl=False)
     return Response(out.getvalue(), media_type=MEDIA[format])
+
+
+@router.post("/v1/qr:resolve", response_model=PayeeOut, responses=responses(401, 404, 422))
+def resolve_qr(body: QrResolveBody, caller: CallerDep, ledger: LedgerDep) -> PayeeOut:
+    """What a scanned payload would pay, without paying: the supplier, account, bill and
+    amount, or the problem that paying it would meet (old requisites, unknown account, …)."""
+    payee = ledger.read(partial(payee_from_qr, payload=body.qr_payload))
+    return PayeeOut.model_validate(payee.view())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import Role
 from api.deps import CallerDep, KeyDep, LedgerDep, OperatorDep, ReadDep, ResidentDep, committed
-from api.problems import responses
+from api.problems import ApiProblem, responses
 from api.routes.audit import PaymentWithReceipt, receipt_of
 from api.schemas import (
     CreatePayment,
@@ -19,9 +20,15 @@ from api.schemas import (
     RefundOut,
     StatusChange,
 )
+from ledger.application import Ledger
 from ledger.domain import Payment
+from ledger.payee import payee_from_qr, payee_from_requisites
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
+
+
+class AmbiguousPayeeProblem(ApiProblem):
+    status, code, title = 422, "ambiguous_payee", "Name the payee one way"
 
 
 def payment_out(view: dict[str, Any], request: Request) -> PaymentOut:
@@ -35,7 +42,10 @@ def payment_out(view: dict[str, Any], request: Request) -> PaymentOut:
 
 
 @router.post(
-    "", status_code=201, response_model=PaymentOut, responses=responses(400, 403, 404, 409)
+    "",
+    status_code=201,
+    response_model=PaymentOut,
+    responses=responses(400, 403, 404, 409, 422),
 )
 def create_payment(
     body: CreatePayment,
@@ -46,25 +56,56 @@ def create_payment(
     request: Request,
     response: Response,
 ) -> PaymentOut:
-    """Pay a personal account: by `account_id`, or by the supplier's requisites
-    (`supplier_inn` + `account_number`). The amount defaults to what is still due on the bill
-    (`document_id`), or on the account. `confirm: true` creates and confirms in one call."""
+    """Pay a personal account: by `account_id`; by `supplier_inn` + `account_number`; by the
+    supplier's requisites (`recipient`: ИНН, КПП, БИК, account) + `account_number`; or by a
+    scanned bill's `qr_payload`, whose requisites must be the supplier's registered ones. The
+    amount defaults to the code's `Sum`, else to what is still due on the bill (`document_id`)
+    or on the account. `confirm: true` creates and confirms in one call."""
     assert caller.payer_id is not None
+    target = resolve_target(ledger, body)
     outcome = ledger.create_payment(
         payer_id=caller.payer_id,
-        account_id=body.account_id,
-        supplier_inn=body.supplier_inn,
-        account_number=body.account_number,
-        document_id=body.document_id,
-        amount=body.amount,
         method=body.method,
         wallet_id=body.wallet_id,
         email=body.email,
         confirm=body.confirm,
         idempotency_key=key,
+        **target,
     )
     committed(outcome, response, rm)
     return payment_out(outcome.result, request)
+
+
+def resolve_target(ledger: Ledger, body: CreatePayment) -> dict[str, Any]:
+    """The account, bill and amount a payment is for, from whichever way the payer named it."""
+    other_ways = body.account_id or body.supplier_inn or body.document_id
+    if (body.qr_payload is not None or body.recipient is not None) and other_ways:
+        raise AmbiguousPayeeProblem(
+            "name the payee one way: qr_payload, recipient + account_number, account_id, "
+            "or supplier_inn + account_number"
+        )
+    if body.qr_payload is not None:
+        payee = ledger.read(partial(payee_from_qr, payload=body.qr_payload))
+        amount = body.amount if body.amount is not None else payee.amount
+        return {"account_id": payee.account_id, "document_id": payee.document_id, "amount": amount}
+    if body.recipient is not None:
+        if body.account_number is None:
+            raise AmbiguousPayeeProblem("paying by requisites needs the account_number")
+        payee = ledger.read(
+            partial(
+                payee_from_requisites,
+                account_number=body.account_number,
+                **body.recipient.model_dump(),
+            )
+        )
+        return {"account_id": payee.account_id, "document_id": None, "amount": body.amount}
+    return {
+        "account_id": body.account_id,
+        "supplier_inn": body.supplier_inn,
+        "account_number": body.account_number,
+        "document_id": body.document_id,
+        "amount": body.amount,
+    }
 
 
 @router.post(
