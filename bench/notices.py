@@ -1,0 +1,239 @@
+"""Bank notice registers: import 100,000 notices into PostgreSQL beside pgbench TPC-B.
+
+    python -m bench.notices            # 100,000 lines, ~1,000 accounts
+    KVIT_BENCH_NOTICES=20000 python -m bench.notices
+
+The register mixes what real ones carry: payments by account number and by ИПД, a re-sent
+part (duplicates), malformed and unknown lines, OrderIDs re-used with other content
+(conflicts) and annulments. It is streamed from a file; peak memory is measured for a tenth of
+the file and for the whole of it, so "flat in the file's size" is a figure, not a claim. The
+summary must come out exactly as the generator says it should, or the bench fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.config import BenchConfig
+from bench.pg import redacted, throwaway_schema
+from bench.pgbench import run_baseline
+from ledger import connections
+from ledger.application import Ledger
+from ledger.bootstrap import build_ledger, migrate
+from ledger.notice_import import import_register
+from ledger.notice_register import COLUMNS
+from ledger.settings import Settings
+from tests.fixtures import INN, KPP, REQUISITES
+
+RESULTS = Path(__file__).parent / "results"
+BANK = "044525225"
+console = Console()
+
+
+@dataclass
+class Register:
+    path: Path
+    expected: Counter[str]
+    lines: int
+
+
+def order_id(n: int) -> str:
+    return f"1{BANK}{n:022d}"
+
+
+def setup(ledger: Ledger, accounts: int) -> list[tuple[str, str]]:
+    """One supplier, `accounts` accounts with one bill each: (account number, ИПД)."""
+    supplier = ledger.register_supplier(
+        inn=INN, kpp=KPP, name='ООО "УК Бенч"', requisites=REQUISITES, idempotency_key="s"
+    )
+    supplier_id = supplier.result["supplier_id"]
+    out = []
+    for n in range(accounts):
+        number = f"B{n:06d}"
+        account = ledger.open_account(
+            supplier_id=supplier_id,
+            account_number=number,
+            address=f"ул. Бенч, д. {n}",
+            els=None,
+            idempotency_key=f"a{n}",
+        )
+        document_id = f"70АА{n:06d}-01-6103"
+        ledger.issue_bill(
+            account_id=account.result["account_id"],
+            document_id=document_id,
+            period="2026-03",
+            lines=[{"service": "Отопление", "amount": 300000}, {"service": "ХВС", "amount": 23417}],
+            due_date="2026-04-15",
+            idempotency_key=f"b{n}",
+        )
+        out.append((number, document_id))
+    return out
+
+
+def write_register(
+    path: Path, lines: int, accounts: list[tuple[str, str]], *, seed: int, first_id: int = 0
+) -> Register:
+    """A register with a known mix; `expected` is what its import must report."""
+    rng = random.Random(seed)
+    expected: Counter[str] = Counter()
+    accepted: list[int] = []
+    annulled: set[int] = set()
+    next_id = first_id
+    with path.open("w", encoding="utf-8") as out:
+        out.write(";".join(COLUMNS) + "\n")
+        for _ in range(lines):
+            roll = rng.random()
+            values = dict.fromkeys(COLUMNS, "")
+            values["order_date"] = "15.03.2026"
+            values["recipient_inn"] = INN
+            if roll < 0.03 and accepted:  # a line re-sent
+                n = rng.choice(accepted)
+                values |= _payment(n, accounts)
+                expected["duplicates"] += 1
+            elif roll < 0.04 and accepted:  # the same OrderID, other content
+                n = rng.choice(accepted)
+                values |= _payment(n, accounts) | {"amount": "1,00"}
+                expected["conflicts"] += 1
+            elif roll < 0.05 and len(accepted) > len(annulled):
+                n = rng.choice(accepted)
+                values |= {"order_id": order_id(n), "order_date": "20.03.2026", "action": "annul"}
+                if n in annulled:
+                    expected["duplicates"] += 1  # the same annulment again
+                else:
+                    annulled.add(n)
+                    expected["annulled"] += 1
+            elif roll < 0.07:  # malformed or unknown
+                values |= _payment(next_id, accounts)
+                if roll < 0.06:
+                    values["amount"] = "12,345"
+                else:
+                    values["account_number"] = "NO-SUCH"
+                    values["document_id"] = ""
+                next_id += 1
+                expected["rejected"] += 1
+            else:
+                values |= _payment(next_id, accounts)
+                accepted.append(next_id)
+                next_id += 1
+                expected["accepted"] += 1
+            out.write(";".join(values[name] for name in COLUMNS) + "\n")
+    return Register(path, expected, lines)
+
+
+def _payment(n: int, accounts: list[tuple[str, str]]) -> dict[str, str]:
+    number, document_id = accounts[n % len(accounts)]
+    by_bill = n % 5 == 0
+    kopecks = 1000 + n % 50000
+    return {
+        "order_id": order_id(n),
+        "amount": f"{kopecks // 100},{kopecks % 100:02d}",
+        "account_number": "" if by_bill else number,
+        "document_id": document_id if by_bill else "",
+        "bik": BANK,
+        "settlement_account": REQUISITES["settlement_account"],
+    }
+
+
+def timed_import(ledger: Ledger, register: Register) -> dict[str, Any]:
+    tracemalloc.start()
+    started = time.perf_counter()
+    with register.path.open("rb") as stream:
+        summary = import_register(ledger, stream, bank_bik=BANK)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    got = {k: v for k, v in summary.as_dict().items() if k in register.expected or v}
+    got.pop("seconds", None)
+    got.pop("position", None)
+    if Counter({k: v for k, v in got.items() if v}) != +register.expected:
+        raise SystemExit(f"the import does not match the register: {got} != {register.expected}")
+    return {
+        "lines": register.lines,
+        "seconds": round(seconds, 3),
+        "lines_per_second": round(register.lines / seconds, 1),
+        "peak_traced_mib": round(peak / 2**20, 1),
+        "summary": got,
+    }
+
+
+def main() -> None:
+    config = BenchConfig()
+    lines = int(os.environ.get("KVIT_BENCH_NOTICES", 100_000))
+    accounts_n = int(os.environ.get("KVIT_BENCH_NOTICE_ACCOUNTS", 1000))
+    connections.apply(connections.Role.ONE_OFF)
+    console.print(f"pgbench TPC-B on {redacted(config.database_url)} …")
+    baseline = run_baseline(
+        config.database_url, clients=[4], seconds=config.seconds, repeats=config.repeats,
+        scale=config.pgbench_scale,
+    )[0]  # fmt: skip
+    runs = []
+    with throwaway_schema(config.database_url, "kvit_bench_notices") as schema:
+        settings = Settings(database_url=config.database_url, database_schema=schema)
+        migrate(settings)
+        ledger = build_ledger(settings)
+        try:
+            console.print(f"{accounts_n} accounts with a bill each …")
+            accounts = setup(ledger, accounts_n)
+            with tempfile.TemporaryDirectory() as folder:
+                small = write_register(
+                    Path(folder, "small.csv"), lines // 10, accounts, seed=1, first_id=lines * 2
+                )
+                big = write_register(Path(folder, "big.csv"), lines, accounts, seed=2)
+                for register in (small, big):
+                    console.print(f"importing {register.lines} lines …")
+                    runs.append(timed_import(ledger, register))
+        finally:
+            ledger.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {
+        "at": datetime.now(UTC).isoformat(),
+        "pgbench_tps_4_clients": round(baseline.median, 1),
+        "imports": runs,
+        "ratio_to_pgbench": round(runs[-1]["lines_per_second"] / baseline.median, 3),
+        "goal_lines_per_second": 10_000,
+        "peak_rss_mib": round(rss, 1),
+    }
+    _print(result, baseline.runs)
+    RESULTS.mkdir(exist_ok=True)
+    name = RESULTS / f"notices-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    name.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    console.print(f"written to {name}")
+
+
+def _print(result: dict[str, Any], pgbench_runs: list[float]) -> None:
+    table = Table(title="notice registers (in process, PostgreSQL)")
+    for column in ("lines", "seconds", "lines/s", "peak traced MiB", "vs pgbench", "goal"):
+        table.add_column(column, justify="right")
+    for run in result["imports"]:
+        table.add_row(
+            str(run["lines"]),
+            f"{run['seconds']:.2f}",
+            f"{run['lines_per_second']:,.0f}",
+            f"{run['peak_traced_mib']:.1f}",
+            f"{run['lines_per_second'] / result['pgbench_tps_4_clients']:.2f}×",
+            "≥ 10,000/s" if run["lines_per_second"] >= 10_000 else "below 10,000/s",
+        )
+    console.print(table)
+    console.print(
+        f"pgbench TPC-B 4 clients: median {statistics.median(pgbench_runs):,.0f} TPS "
+        f"(runs {', '.join(f'{r:,.0f}' for r in pgbench_runs)})"
+    )
+
+
+if __name__ == "__main__":
+    main()
