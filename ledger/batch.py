@@ -49,8 +49,10 @@ def run_batch(app: Application[UUID], commands: Sequence[Command]) -> list[Batch
     for attempt in range(MAX_ATTEMPTS):
         first = attempt == 0
         shared = UnitOfWork(app, optimistic=first, trust_cache=first)
-        if not first:
-            prefetch(shared, [getattr(c, "record_id", None) for c in commands])
+        # One query for every command's record, on the first attempt too: in a batch it costs
+        # one round trip for thousands of commands, and registers re-send lines often enough
+        # that assuming them new would re-run nearly every batch.
+        prefetch(shared, [getattr(c, "record_id", None) for c in commands])
         results = [_run_one(app, shared, command) for command in commands]
         changes = shared.collect()
         try:

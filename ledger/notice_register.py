@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -283,13 +283,19 @@ def parse_rubles(value: str, field: str) -> int:
     return kopecks
 
 
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{2})\.([0-9]{2})\.([0-9]{4})")
+
+
 def parse_order_date(value: str) -> date:
-    """`2026-03-15` or `15.03.2026`."""
-    for form in ("%Y-%m-%d", "%d.%m.%Y"):
-        try:
-            return datetime.strptime(value, form).date()
-        except ValueError:
-            continue
+    """`2026-03-15` or `15.03.2026` (a regex, not strptime: it is a fifth of a line's cost)."""
+    match = _DATE.fullmatch(value)
+    try:
+        if match is not None:
+            if match.group(1):
+                return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+            return date(int(match.group(6)), int(match.group(5)), int(match.group(4)))
+    except ValueError:
+        pass  # 31.02.2026 and the like
     raise RegisterLineError(
         "invalid_order_date", f"order_date must be YYYY-MM-DD or DD.MM.YYYY, got {value!r}"
     )

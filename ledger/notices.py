@@ -11,7 +11,7 @@ runs as one batch where each line keeps its own outcome.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from uuid import UUID
 
@@ -42,12 +42,13 @@ def bank_of(order_id: str) -> str | None:
     return candidate if digits(candidate, 9) else None
 
 
+_CONTENT = tuple(f.name for f in fields(NoticeLine) if f.name != "line_no")
+
+
 def fingerprint(line: NoticeLine) -> str:
     """The notice's content: what makes a re-sent line a duplicate rather than a conflict."""
-    content = asdict(line)
-    content.pop("line_no")
-    content["order_date"] = line.order_date.isoformat()
-    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    content = [getattr(line, name) for name in _CONTENT]  # every field but the line number
+    return hashlib.sha256(orjson.dumps(content)).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +61,11 @@ class ReceiveNotice:
     @property
     def notice_id(self) -> UUID:
         return BankNotice.id_for(self.bank_bik, self.line.order_id)
+
+    @property
+    def record_id(self) -> UUID:
+        """What a batch prefetches for this command: the notice, if it exists."""
+        return self.notice_id
 
     def __call__(self, uow: UnitOfWork) -> Result:
         line = self.line
@@ -113,8 +119,12 @@ class AnnulNotice:
     order_id: str
     annul_date: str
 
+    @property
+    def record_id(self) -> UUID:
+        return BankNotice.id_for(self.bank_bik, self.order_id)
+
     def __call__(self, uow: UnitOfWork) -> Result:
-        notice = uow.find(BankNotice, BankNotice.id_for(self.bank_bik, self.order_id))
+        notice = uow.find(BankNotice, self.record_id)
         if notice is None:
             raise UnknownNoticeError(
                 f"no notice {self.order_id} of bank {self.bank_bik} to annul",
