@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench bench-http bench-http-quick bench-audit clean screenshots
+.PHONY: install run test lint bench bench-http bench-http-quick bench-audit bench-notices clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.projections
 	$(BIN)/python -m bench.http
+	$(BIN)/python -m bench.notices
 
 # Over HTTP: the default deployment (serve --workers 2, project, mail, audit follow) under wrk,
 # against a bare FastAPI route and pgbench in the same run; one table, JSON in bench/results/.
@@ -42,6 +43,10 @@ bench-http-quick: $(STAMP)
 	$(BIN)/python -m bench.http --quick
 
 # Audit verify / replay rates (KVIT_BENCH_AUDIT_EVENTS sets the size).
+# A 100,000-line bank notice register into PostgreSQL beside pgbench (KVIT_BENCH_NOTICES sets the size).
+bench-notices: $(STAMP)
+	$(BIN)/python -m bench.notices
+
 bench-audit: $(STAMP)
 	$(BIN)/python -m bench.audit
 
