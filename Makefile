@@ -42,11 +42,11 @@ bench-http: $(STAMP)
 bench-http-quick: $(STAMP)
 	$(BIN)/python -m bench.http --quick
 
-# Audit verify / replay rates (KVIT_BENCH_AUDIT_EVENTS sets the size).
 # A 100,000-line bank notice register into PostgreSQL beside pgbench (KVIT_BENCH_NOTICES sets the size).
 bench-notices: $(STAMP)
 	$(BIN)/python -m bench.notices
 
+# Audit verify / replay rates (KVIT_BENCH_AUDIT_EVENTS sets the size).
 bench-audit: $(STAMP)
 	$(BIN)/python -m bench.audit
 
