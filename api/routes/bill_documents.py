@@ -4,15 +4,18 @@ not keep them); this reads the bill and the supplier from the write side, one bi
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import CallerDep, LedgerDep, ReadDep
 from api.problems import NotFoundProblem, responses
 from api.routes.accounts import MinPosition, visible_account
 from api.schemas import RecipientOut
+from ledger.bill_qr import bill_qr_payment
+from ledger.qr import build_payload
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -37,6 +40,7 @@ class BillDocument(BaseModel):
     replaces: UUID | None = None
     replaced_by: UUID | None = None
     recipient: RecipientOut
+    qr_payload: str = Field(description="the bill's ГОСТ Р 56042 payload (Sum = what is due now)")
     as_of: int
 
 
@@ -76,5 +80,8 @@ def get_bill(
         replaces=state.replaces,
         replaced_by=state.replaced_by,
         recipient=RecipientOut(**supplier.recipient()),
+        qr_payload=build_payload(
+            ledger.read(partial(bill_qr_payment, document_id=bill.document_id))
+        ),
         as_of=balance.as_of,
     )

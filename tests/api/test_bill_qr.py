@@ -62,3 +62,14 @@ def test_an_unknown_or_malformed_document_id_is_a_problem(
     problem(client.get(f"/v1/bills/{DOCUMENT_ID}/qr?format=gif", headers=resident), 422,
             "validation_error")  # fmt: skip
     assert client.get(f"/v1/bills/{DOCUMENT_ID}/qr").status_code == 401
+
+
+def test_the_bill_document_carries_the_same_payload(
+    client: TestClient, world: World, resident: Headers
+) -> None:
+    document = client.get(
+        f"/v1/accounts/{world.account_id}/bills/{world.bill_id}", headers=resident
+    )
+    assert document.status_code == 200, document.text
+    text = client.get(f"/v1/bills/{DOCUMENT_ID}/qr?format=text", headers=resident).text
+    assert document.json()["qr_payload"] == text
