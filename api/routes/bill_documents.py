@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from api.auth import Role
 from api.deps import CallerDep, LedgerDep, ReadDep
 from api.problems import NotFoundProblem, responses
 from api.routes.accounts import MinPosition, visible_account
@@ -60,7 +61,12 @@ def get_bill(
     """The bill with its lines and the recipient's requisites as they are now (a payment fixes
     them when it is created). Operators, auditors, and residents who linked the account."""
     balance = visible_account(rm, caller, account_id, min_position)
+    # Lines are personal data: only payers who see the account in full see them. With proof of
+    # possession (issue 9) that is the proven payers; before it, every linked payer.
+    full = getattr(balance, "proven_payer_ids", balance.payer_ids)
     state = next((b for b in balance.bills if b.bill_id == str(bill_id)), None)
+    if caller.role == Role.RESIDENT and caller.payer_id not in full:
+        state = None
     if state is None:
         raise NotFoundProblem(f"no bill {bill_id} on this account", bill_id=str(bill_id))
     bill = ledger.get_bill(bill_id)
