@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import pickle
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from uuid import UUID
@@ -19,6 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 DEFAULT_MAXSIZE = 20_000
+DISTRUST_SECONDS = 60.0
 
 
 def clone(aggregate: Aggregate) -> Aggregate:
@@ -36,6 +38,10 @@ class AggregateCache:
         self.maxsize = maxsize
         self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._lock = threading.Lock()
+        # Aggregates another process wrote lately: trusting them just fails the save, and a
+        # failed shared save costs the whole group-commit batch a transaction each. Their
+        # copies are checked against the store (one cheap SELECT) for a while instead.
+        self._distrusted: dict[UUID, float] = {}
         self.hits = 0
         self.misses = 0
         self.evictions = 0
@@ -63,11 +69,27 @@ class AggregateCache:
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
+    def trusted(self, aggregate_id: UUID) -> bool:
+        """Whether a command may use the copy unchecked (no recent conflict on it)."""
+        until = self._distrusted.get(aggregate_id)
+        if until is None:
+            return True
+        if until < time.monotonic():
+            with self._lock:
+                self._distrusted.pop(aggregate_id, None)
+            return True
+        return False
+
     def evict(self, aggregate_ids: Iterable[UUID]) -> None:
+        """After a conflict: forget the copies, and check them on the store for a while."""
+        until = time.monotonic() + DISTRUST_SECONDS
         with self._lock:
             for aggregate_id in aggregate_ids:
+                self._distrusted[aggregate_id] = until
                 if self._items.pop(aggregate_id, None) is not None:
                     self.evictions += 1
+            while len(self._distrusted) > self.maxsize:
+                self._distrusted.pop(next(iter(self._distrusted)))
 
     def clear(self) -> None:
         with self._lock:

@@ -147,7 +147,12 @@ class UnitOfWork:
     def _load(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate | None:
         cacheable = self.cache is not None and cls is not IdempotencyRecord  # keys: read once
         cached = self.cache.get(aggregate_id) if cacheable and self.cache else None
-        if cached is not None and self.trust_cache:
+        if (
+            cached is not None
+            and self.trust_cache
+            and self.cache
+            and self.cache.trusted(aggregate_id)
+        ):
             self._trusted.add(aggregate_id)
             self._read[aggregate_id] = cached.version
             return cached

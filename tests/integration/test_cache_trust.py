@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
@@ -87,3 +88,31 @@ def test_requisites_changed_elsewhere_reach_payments_of_a_cached_supplier(
     assert paid["recipient"]["bank_name"] == "ПАО Сбербанк России"  # type: ignore[index]
     stored = a.get_payment(UUID(str(paid["id"])))
     assert stored.recipient["bank_name"] == "ПАО Сбербанк России"
+
+
+def test_an_aggregate_the_other_instance_writes_is_checked_on_the_store_after_a_conflict(
+    two_ledgers: tuple[Ledger, Ledger],
+) -> None:
+    a, b = two_ledgers
+    world = setup_world(a, wallet_balance=1_000)
+    conflicts = []
+    original = b.save
+
+    def counted(*objs: object, **kwargs: object) -> object:
+        try:
+            return original(*objs, **kwargs)
+        except IntegrityError:
+            conflicts.append(1)
+            raise
+
+    b.save = counted  # type: ignore[method-assign]
+    pay(b, world, 100, "b1")
+    pay(a, world, 100, "a1")
+    pay(b, world, 100, "b2")  # stale: the save conflicts, then the wallet is read from the store
+    after_first = len(conflicts)
+    pay(a, world, 100, "a2")
+    pay(b, world, 100, "b3")  # stale again, but no longer trusted: no conflict
+
+    assert after_first >= 1
+    assert len(conflicts) == after_first
+    assert a.get_wallet(world.wallet_id).balance == 500
