@@ -17,12 +17,17 @@ progress notifications, which carry what each committed batch wrote:
   served as of that position (read-your-writes: only when that reaches the asked position).
 A lost notification would break this, so the cache starts cold and `reset` empties it whenever
 the listener (re)connects; an answer read before the last reset is not kept.
+
+`observed(model)` is how far this process has seen the model by any path: the read-your-writes
+watcher also re-reads the tracking table when a notification is late, without knowing which
+keys moved. An answer older than that is not served (a miss reads the store), so a read after
+`wait_for(p)` never shows less than `p`, however the watcher learnt of it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +45,13 @@ class Entry:
 
 
 class ReadCache:
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        max_entries: int = MAX_ENTRIES,
+        observed: Callable[[str], int] | None = None,
+    ) -> None:
         self.max_entries = max_entries
+        self._observed = observed
         self._lock = threading.Lock()
         self._entries: dict[Hashable, Entry] = {}
         self._by_dep: dict[str, set[Hashable]] = {}
@@ -96,7 +106,10 @@ class ReadCache:
             self.misses += 1
             return None
         as_of = max(entry.as_of, self._seen.get(entry.model, 0))
+        if self._observed is not None:
+            min_position = max(min_position, self._observed(entry.model))
         if as_of < min_position:
+            self.misses += 1
             return None
         self.hits += 1
         return entry.value, as_of

@@ -40,7 +40,7 @@ class ReadModels:
         self.store = open_store(settings, self.read_settings)
         self.names = models.NAMES
         self.watcher = PositionWatcher(self.names, refresh=tracking_reader(self.store))
-        self.cache = ReadCache()
+        self.cache = ReadCache(observed=self.watcher.model_position)
         """Hot answers (see projections/hot.py), fed by the same news as the watcher."""
         self._follower: EmbeddedFollower | None = None
         self._listener: ProgressListener | None = None

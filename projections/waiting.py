@@ -45,6 +45,10 @@ class PositionWatcher:
                     self._positions[name] = position
             self._cond.notify_all()
 
+    def model_position(self, name: str) -> int:
+        """One model's position, without the lock (a dict read is atomic): for the cache."""
+        return self._positions.get(name, 0)
+
     def position(self, names: Iterable[str] | None = None) -> int:
         with self._cond:
             return min(self._positions[n] for n in (names or self.names))

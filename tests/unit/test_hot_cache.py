@@ -109,3 +109,17 @@ def test_the_cache_never_serves_a_value_a_fresh_read_would_not(plan: list[tuple]
                 value, as_of = hit
                 assert as_of <= announced
                 assert value == fresh(step[1], as_of)
+
+
+def test_an_answer_older_than_what_the_process_observed_is_not_served() -> None:
+    # The watcher re-reads the tracking table when a notification is late: it then knows the
+    # model moved, but not which keys, so a cached answer older than that must not be served.
+    observed = {"payment_history": 10}
+    cache = ReadCache(observed=lambda model: observed[model])
+    cache.reset({"payment_history": 10})
+    cache.put("page", "payment_history", "page at 10", 10, {"payer_id=anna"})
+    assert cache.get("page") == ("page at 10", 10)
+    observed["payment_history"] = 12  # learnt from the tracking table, no notification yet
+    assert cache.get("page") is None
+    cache.changed({"payment_history": 12}, ["payer_id=boris"])  # the late notification
+    assert cache.get("page") == ("page at 10", 12)  # anna's page did not change: served again
