@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import metrics, problems, web
+from api import link_attempts, metrics, problems, web
 from api.acquirer import sandbox
-from api.auth import secret_key
+from api.auth import acquirer_secret, secret_key
+from api.config_checks import check_secrets
 from api.guards import BodySizeLimit, RequireToken
 from api.notices.service import NoticeService
 from api.routes import (
@@ -29,7 +30,7 @@ from api.routes import (
     suppliers,
     wallets,
 )
-from api.settings import DEFAULT_ACQUIRER_SECRET, ApiSettings
+from api.settings import ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from projections.read_models import ReadModels
@@ -49,6 +50,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = ledger or build_ledger(settings)
         app.state.read_models = ReadModels(settings, app.state.ledger).start()
+        if not settings.uses_postgres:  # on PostgreSQL `kvit migrate` creates it
+            link_attempts.migrate(app.state.read_models.store)
+        app.state.link_attempts = link_attempts.LinkAttempts(
+            app.state.read_models.store,
+            settings.link_attempts_limit,
+            settings.link_attempts_window_seconds,
+        )
         # Embedded mode sends notices from this process; on PostgreSQL `kvit mail` does.
         notices = None
         if settings.smtp_url and not settings.uses_postgres:
@@ -66,10 +74,12 @@ def create_app(
         summary="Event-sourced payment ledger for housing and utility bills (ЖКУ)",
         lifespan=lifespan,
     )
+    check_secrets(settings)  # refuse guessable secrets before serving anything
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
+    app.state.acquirer_secret = acquirer_secret(settings)
     app.state.acquirer = sandbox.SandboxAcquirer(
-        settings.public_url, settings.acquirer_secret, deliver
+        settings.base_url, app.state.acquirer_secret, deliver
     )
     problems.install(app)
     metrics.install(app)
@@ -93,10 +103,8 @@ def create_app(
         acquirer,
     ):
         app.include_router(module.router)
-    if settings.sandbox_acquirer:
+    if settings.sandbox_enabled:  # a development choice (see ApiSettings.sandbox_acquirer)
         app.include_router(sandbox.router)
-    elif settings.acquirer_secret == DEFAULT_ACQUIRER_SECRET:
-        raise ValueError("with a real acquirer, set KVIT_ACQUIRER_SECRET to its shared secret")
     app.include_router(audit.router)  # its lifespan runs the embedded chain follower
     web.install(app)  # the resident's cabinet at /
     return app

@@ -13,6 +13,7 @@ kvit demo                fill the database with a small, realistic history
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -29,14 +30,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli_errors import describe
+from api.problems import TRANSIENT as TRANSIENT_FAULTS
 from ledger import connections
 from ledger.application import Ledger
 from ledger.audit.chain import Checkpointer, catch_up
 from ledger.audit.export import export
 from ledger.audit.service import EmptyLogError, checkpoint_now, sign_head
 from ledger.audit.signing import (
+    KEY_FILE,
     AuditSettings,
     NoSigningKeyError,
+    new_key_file,
     public_hex,
     read_checkpoints,
     signing_key,
@@ -54,6 +59,8 @@ audit_cli = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 EXIT_FINDINGS = 1
+_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+LEDGER_ACCOUNT = re.compile(f"wallet:{_UUID}|payable:{_UUID}:{_UUID}|acquirer:clearing")
 
 
 @contextmanager
@@ -86,16 +93,54 @@ def _bar(label: str) -> Progress:
 # --- the chain ----------------------------------------------------------------------------------
 @audit_cli.command()
 def follow(
-    every: int = typer.Option(0, help="sign after this many new events (default from settings)"),
-    interval: float = typer.Option(0, help="or after this many seconds (default from settings)"),
+    every: int = typer.Option(
+        0, min=0, help="sign after this many new events (default from settings)"
+    ),
+    interval: float = typer.Option(
+        0, min=0, help="or after this many seconds (default from settings)"
+    ),
 ) -> None:
     """Keep the hash chain up to date and sign checkpoints. On PostgreSQL run one such process
-    (beside `kvit project`); in embedded mode `kvit serve` does this itself."""
+    (beside `kvit project`); in embedded mode `kvit serve` does this itself. A lost database
+    connection is retried with back-off, as the read-model runners do, instead of exiting."""
+    from ledger.preflight import require_schema
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with opened(tables=True, role=connections.Role.AUDIT) as (settings, ledger, store):
-        signing_key(settings)  # fail now, not at the first checkpoint
+    settings = AuditSettings()
+    signing_key(settings)  # fail now, before writing anything, not at the first checkpoint
+    require_schema(settings, read_tables=())
+    pause = RECONNECT_FIRST
+
+    def connected() -> None:
+        nonlocal pause
+        pause = RECONNECT_FIRST
+
+    while not stop.is_set():
+        try:
+            _follow(settings, every, interval, stop, on_progress=connected)
+        except TRANSIENT_FAULTS as error:
+            err.print(
+                f"lost the database ({describe(error)}); reconnecting in {pause:.0f}s",
+                markup=False,
+                highlight=False,
+            )
+            stop.wait(pause)
+            pause = min(pause * 2, RECONNECT_MAX)
+
+
+RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
+
+
+def _follow(
+    settings: AuditSettings,
+    every: int,
+    interval: float,
+    stop: threading.Event,
+    on_progress: Any,
+) -> None:
+    with opened(tables=True, role=connections.Role.AUDIT) as (_, ledger, store):
         checkpointer = Checkpointer(
             lambda head: err.print(
                 f"signed checkpoint at position {sign_head(settings, store, head)['position']}"
@@ -117,6 +162,7 @@ def follow(
             while not stop.is_set():
                 done = catch_up(ledger, store)
                 checkpointer(done.head)
+                on_progress()
                 if listener is not None:
                     for _ in listener.notifies(timeout=1.0, stop_after=1):
                         pass
@@ -125,6 +171,29 @@ def follow(
         finally:
             if listener is not None:
                 listener.close()
+
+
+@audit_cli.command()
+def keygen(
+    out_file: Path | None = typer.Option(
+        None,
+        "--out",
+        help="where to write the key (default: KVIT_AUDIT_SIGNING_KEY_FILE, or"
+        " <data dir>/audit_signing_key)",
+    ),
+) -> None:
+    """Write a new Ed25519 signing key (0600; never overwrites one) and print its public key,
+    to hand to auditors out of band."""
+    settings = AuditSettings()
+    path = out_file or settings.audit_signing_key_file or settings.data_dir / KEY_FILE
+    key = new_key_file(path)
+    err.print(
+        f"wrote a new audit signing key to {path.resolve()}"
+        + ("" if out_file is None else f"; set KVIT_AUDIT_SIGNING_KEY_FILE={path.resolve()}"),
+        markup=False,
+        highlight=False,
+    )
+    print(public_hex(key))
 
 
 @audit_cli.command()
@@ -276,9 +345,18 @@ def replay(
 @audit_cli.command("export")
 def export_command(
     directory: Path = typer.Argument(..., help="where to write events.jsonl and checkpoint.json"),
+    force: bool = typer.Option(False, help="write into a directory that is not empty"),
 ) -> None:
     """Write the log (JSON Lines, one event per line with its position, chain hash and decoded
     fields) and the signed checkpoints; check it with `python docs/verify_export.py DIR`."""
+    if directory.exists() and not directory.is_dir():
+        raise FileExistsError(17, "not a directory", str(directory))
+    if directory.exists() and any(directory.iterdir()) and not force:
+        err.print(
+            f"[red]{directory} is not empty: choose a new directory, or pass --force to"
+            " overwrite the export in it[/red]"
+        )
+        raise typer.Exit(2)
     with opened() as (_, ledger, store), _bar("exporting") as bar:
         task = bar.add_task("export", total=ledger.recorder.max_notification_id() or 1)
         done = export(ledger, store, directory, progress=lambda p: bar.update(task, completed=p))
@@ -302,6 +380,12 @@ def balance(
     if sum(x is not None for x in (account, wallet, ledger_account)) != 1:
         err.print("[red]give exactly one of --account, --wallet, --ledger-account[/red]")
         raise typer.Exit(2)
+    if ledger_account is not None and not LEDGER_ACCOUNT.fullmatch(ledger_account):
+        err.print(
+            f"[red]{ledger_account!r} is not a ledger account: wallet:<id>,"
+            " payable:<supplier id>:<account id> or acquirer:clearing[/red]"
+        )
+        raise typer.Exit(2)
     try:
         position, moment = history.parse_as_of(as_of)
     except ValueError as error:
@@ -317,6 +401,8 @@ def balance(
         else:
             assert ledger_account is not None
             found = history.ledger_account_as_of(ledger, ledger_account, upto)
+            if found.debits == 0 and found.credits == 0:
+                found = None  # no posting has touched it: it does not exist in the ledger
     if found is None:
         err.print(f"[red]it did not exist at position {upto}[/red]")
         raise typer.Exit(1)
@@ -348,6 +434,7 @@ def demo(
     from projections.projector import Projector
     from projections.settings import ReadSettings, open_store
 
+    signing_key(AuditSettings())  # before anything is written: the demo ends by signing
     migrate_all(ApiSettings())
     with opened(tables=True) as (settings, ledger, store):
         summary = fill(ledger, suppliers=suppliers, accounts=accounts, months=months)

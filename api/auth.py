@@ -17,10 +17,12 @@ from fastapi import Request
 
 from api.problems import ForbiddenProblem, UnauthorizedProblem
 from api.settings import ApiSettings
+from ledger.private_files import write_new_secret
 
 ALGORITHM = "HS256"
 DEFAULT_LIFETIME_SECONDS = 30 * 24 * 3600
 SECRET_FILE = "secret_key"
+ACQUIRER_SECRET_FILE = "acquirer_secret"
 
 
 class Role(StrEnum):
@@ -40,21 +42,32 @@ class Caller:
         return f"payer:{self.payer_id}" if self.role == Role.RESIDENT else self.role.value
 
 
-def secret_key(settings: ApiSettings) -> str:
-    """The configured secret; in embedded mode one is generated once and kept in the data dir."""
+def secret_path(settings: ApiSettings, name: str = SECRET_FILE) -> Path:
+    return (Path(settings.data_dir) / name).resolve()
+
+
+def generated_secret(settings: ApiSettings, name: str, *, create: bool = True) -> str:
+    """A secret generated once into the data dir (embedded mode), 0600 from its creation."""
+    path = secret_path(settings, name)
+    if create and not path.exists():
+        write_new_secret(path, secrets.token_urlsafe(48))
+    if not path.exists():
+        raise FileNotFoundError(path)
+    return path.read_text().strip()
+
+
+def secret_key(settings: ApiSettings, *, create: bool = True) -> str:
+    """The configured token secret; in embedded mode one is generated once in the data dir."""
     if settings.secret_key:
         return settings.secret_key
-    path = Path(settings.data_dir) / SECRET_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        candidate = secrets.token_urlsafe(48)
-        try:
-            with path.open("x") as file:  # "x": two processes starting together keep one secret
-                file.write(candidate)
-            path.chmod(0o600)
-        except FileExistsError:
-            pass
-    return path.read_text().strip()
+    return generated_secret(settings, SECRET_FILE, create=create)
+
+
+def acquirer_secret(settings: ApiSettings) -> str:
+    """The webhook secret; in embedded mode (with the sandbox) generated once in the data dir."""
+    if settings.acquirer_secret:
+        return settings.acquirer_secret
+    return generated_secret(settings, ACQUIRER_SECRET_FILE)
 
 
 def issue_token(
@@ -85,7 +98,12 @@ def authenticate(request: Request) -> Caller:
     if known_token is not None and (known_token[1] is None or time.time() < known_token[1]):
         return known_token[0]
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM])
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp"]},  # a token without an end is refused
+        )
         role = Role(claims["role"])
     except (jwt.InvalidTokenError, KeyError, ValueError):
         raise UnauthorizedProblem("the token is invalid or expired") from None

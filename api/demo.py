@@ -74,7 +74,12 @@ def fill(
                 idempotency_key=f"demo-account-{s}-{a}",
             )
             payer = f"resident-{s + 1}-{a + 1}"
-            ledger.link_payer(payer_id=payer, supplier_inn=inn, account_number=number)
+            # An operator's confirmation: the demo's residents see their accounts in full.
+            ledger.confirm_payer(
+                account_id=UUID(opened.result["account_id"]),
+                payer_id=payer,
+                idempotency_key=f"demo-confirm-{s}-{a}",
+            )
             wallet = ledger.open_wallet(payer_id=payer, idempotency_key="demo-wallet")
             made.append(
                 DemoAccount(

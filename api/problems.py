@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
+import psycopg_pool
+from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -64,6 +67,14 @@ class PositionNotInLogProblem(ApiProblem):
     status, code, title = 422, "position_not_in_log", "The log has not reached this position"
 
 
+class LinkNotProvenProblem(ApiProblem):
+    status, code, title = 403, "link_not_proven", "Prove possession of the account first"
+
+
+class LinkAttemptsExceededProblem(ApiProblem):
+    status, code, title = 429, "link_attempts_exceeded", "Too many failed link attempts"
+
+
 class ReadTimeoutProblem(ApiProblem):
     status, code, title = 503, "read_model_lagging", "Read model did not catch up in time"
 
@@ -75,6 +86,7 @@ LEDGER_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
     errors.InvalidAmountError: (422, "Invalid amount"),
     errors.InvalidPaymentMethodError: (422, "Invalid payment method"),
     errors.InvalidBillError: (422, "Invalid bill"),
+    errors.LinkProofMismatchError: (422, "The proof matches no bill of the account"),
     errors.NotFoundError: (404, "Not found"),
     errors.AlreadyExistsError: (409, "Already exists"),
     errors.InsufficientFundsError: (409, "Insufficient funds"),
@@ -174,6 +186,8 @@ def install(app: FastAPI) -> None:
         )
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if "retry_after" in error.data:
+            response.headers["Retry-After"] = str(error.data["retry_after"])
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -214,6 +228,24 @@ def install(app: FastAPI) -> None:
         response.headers.update(error.headers or {})  # e.g. a 405's `Allow`
         return response
 
+    async def on_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # A connection cut or a database restart: nothing was decided, so the client retries
+        # (with its Idempotency-Key, which makes a retry of a committed write a replay).
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+        response = problem(
+            request,
+            status=503,
+            code="database_unavailable",
+            title="The database is not answering",
+            detail="a transient database fault; retry the request (with the same"
+            " Idempotency-Key for a write)",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for transient in TRANSIENT:
+        app.add_exception_handler(transient, on_unavailable)
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -224,6 +256,20 @@ def install(app: FastAPI) -> None:
             title="Internal error",
             detail="something went wrong on our side; it has been logged",
         )
+
+
+# Faults of a database that is restarting or unreachable: 503 with Retry-After, never a 500.
+# (eventsourcing wraps psycopg's errors in its own; the read side and the pool raise psycopg's.)
+TRANSIENT: tuple[type[Exception], ...] = (
+    es_persistence.OperationalError,
+    es_persistence.InterfaceError,
+    es_persistence.ConnectionPoolClosedError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    psycopg_pool.PoolClosed,
+)
+RETRY_AFTER_SECONDS = 1
 
 
 # Members RFC 9457 (and this API) define; an error's data must not overwrite them. A ledger error's

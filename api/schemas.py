@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Strict: a JSON string ("100"), float (100.0) or boolean (true) is not an amount of kopecks.
 Kopecks = Annotated[int, Field(gt=0, le=10**12, strict=True, description="integer kopecks")]
@@ -14,6 +14,10 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 Digits = Annotated[str, Field(min_length=1, max_length=40)]
 # ASCII digits only: str.isdigit() also accepts "²" or "٣", which the ledger's checks then choke on.
 AsciiDigits = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\s*[0-9]+\s*$")]
+
+
+# No whitespace and no control characters (a NUL would reach the SMTP server's headers).
+EMAIL = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$"
 
 
 class Strict(BaseModel):
@@ -82,9 +86,30 @@ class BillIssued(BaseModel):
     amount_due: int
 
 
+class LinkProof(Strict):
+    """Proof of possession: the ИПД printed on one of the account's current bills, or the total
+    to pay of one of them (kopecks). Give one."""
+
+    document_id: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    bill_total: Annotated[int, Field(ge=0, le=10**13)] | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> LinkProof:
+        if (self.document_id is None) == (self.bill_total is None):
+            raise ValueError("give exactly one of document_id and bill_total")
+        return self
+
+
 class LinkAccount(Strict):
     supplier_inn: Digits
     account_number: Annotated[str, Field(min_length=1, max_length=30)]
+    proof: LinkProof | None = None
+    """Without a proof the link lets the payer pay, and shows only a masked address and what
+    is due; with one (or an operator's confirmation) it shows the account in full."""
+
+
+class ConfirmPayer(Strict):
+    payer_id: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class BillOut(BaseModel):
@@ -100,11 +125,13 @@ class BillOut(BaseModel):
 
 
 class BalanceOut(BaseModel):
-    accrued: int
-    paid: int
-    refunded: int
+    """A payer whose link is not proven sees `due` only; the other amounts are null."""
+
+    accrued: int | None
+    paid: int | None
+    refunded: int | None
     due: int
-    advance: int
+    advance: int | None
 
 
 class AccountOut(BaseModel):
@@ -117,6 +144,11 @@ class AccountOut(BaseModel):
     balance: BalanceOut
     bills: list[BillOut]
     as_of: int = Field(description="the log position the balance reflects")
+    access: Literal["full", "limited"] = Field(
+        "full",
+        description="limited: the payer's link is not proven (POST /v1/me/accounts with a"
+        " proof); the address is masked, ЕЛС, bills and amounts other than `due` are hidden",
+    )
 
 
 class AccountList(BaseModel):
@@ -174,7 +206,7 @@ class CreatePayment(Strict):
     amount: Kopecks | None = None
     method: Literal["card", "wallet"]
     wallet_id: UUID | None = None
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    email: Annotated[str, Field(max_length=254, pattern=EMAIL)] | None = None
     confirm: bool = False
 
 

@@ -5,24 +5,29 @@ from __future__ import annotations
 from ledger.settings import Settings
 
 DEFAULT_ACQUIRER_SECRET = "sandbox-acquirer-secret"
+"""Published in earlier versions; refused now (api/config_checks.py)."""
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class ApiSettings(Settings):
     secret_key: str | None = None
     """Signs API tokens (KVIT_SECRET_KEY). In embedded mode, generated once in the data dir."""
 
-    sandbox_acquirer: bool = True
+    sandbox_acquirer: bool | None = None
     """Mount the built-in sandbox acquirer (KVIT_SANDBOX_ACQUIRER). Its checkout page approves
-    any card operation, so a deployment that takes real money turns it off."""
+    any card operation, so it is a development choice: on by default only in embedded (SQLite)
+    mode; on PostgreSQL it is off unless set to true."""
 
-    acquirer_secret: str = DEFAULT_ACQUIRER_SECRET
-    """Shared secret of the acquirer's webhook signatures (KVIT_ACQUIRER_SECRET)."""
+    acquirer_secret: str | None = None
+    """Shared secret of the acquirer's webhook signatures (KVIT_ACQUIRER_SECRET). In embedded
+    mode, generated once in the data dir; required on PostgreSQL."""
 
     smtp_url: str | None = None
     """Where card-payment notices go, e.g. smtp://127.0.0.1:1025 (KVIT_SMTP_URL)."""
 
-    public_url: str = "http://127.0.0.1:8000"
-    """The base URL that checkout links and the sandbox acquirer's webhook calls use."""
+    public_url: str | None = None
+    """The base URL that checkout links and the sandbox acquirer's webhook calls use; `kvit
+    serve` sets it from --host/--port when unset."""
 
     max_body_bytes: int = 64 * 1024
     """Request bodies above this are refused with 413."""
@@ -32,3 +37,19 @@ class ApiSettings(Settings):
 
     read_wait_seconds: float = 2.0
     """How long a read waits for the read models to reach a requested position."""
+
+    link_attempts_limit: int = 10
+    """Failed attempts to link a personal account (unknown number, wrong proof) a payer may make
+    per window before every attempt is refused with 429 (KVIT_LINK_ATTEMPTS_LIMIT)."""
+
+    link_attempts_window_seconds: int = 3600
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        if self.sandbox_acquirer is not None:
+            return self.sandbox_acquirer
+        return not self.uses_postgres
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or DEFAULT_PUBLIC_URL).rstrip("/")

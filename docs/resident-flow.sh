@@ -20,9 +20,11 @@ curl -s "$BASE/v1/accounts/$ACCOUNT/bills" -H "$OP" -H "$JSON" -H "Idempotency-K
   "document_id": "70АА000560-01-6031", "period": "2026-03", "due_date": "2026-04-15",
   "lines": [{"service": "Отопление", "amount": 412300}, {"service": "Холодная вода", "amount": 111117}]}' >/dev/null
 
-echo "# 1. Link the personal account by the supplier's ИНН and the account number"
+echo "# 1. Link the personal account by the supplier's ИНН and the account number; the ИПД"
+echo "#    printed on the bill proves it is yours (without it: a masked address and the due only)"
 show curl -s "$BASE/v1/me/accounts" -H "$ME" -H "$JSON" -H "Idempotency-Key: link-1" \
-  -d '{"supplier_inn": "7701234560", "account_number": "0667000001"}'
+  -d '{"supplier_inn": "7701234560", "account_number": "0667000001",
+       "proof": {"document_id": "70АА000560-01-6031"}}'
 
 echo "# 2. See the bill and what is due"
 show curl -s "$BASE/v1/me/accounts" -H "$ME"

@@ -175,19 +175,47 @@ class Ledger(Application[UUID]):
         supplier_inn: str,
         account_number: str,
         idempotency_key: str | None = None,
+        document_id: str | None = None,
+        bill_total: int | None = None,
     ) -> Outcome:
-        """Naturally idempotent (linking twice leaves one link); a key is honoured if given."""
+        """Naturally idempotent (linking twice leaves one link); a key is honoured if given.
+        `document_id` (an ИПД) or `bill_total` proves possession (registry.link_payer)."""
         inn, number = parse_inn(supplier_inn), parse_account_number(account_number)
+        document_id = parse_document_id(document_id) if document_id else None
 
         def link(uow: UnitOfWork) -> dict[str, Any]:
             return registry.link_payer(
-                uow, payer_id=payer_id, supplier_inn=inn, account_number=number
+                uow,
+                payer_id=payer_id,
+                supplier_inn=inn,
+                account_number=number,
+                document_id=document_id,
+                bill_total=bill_total,
             )
 
         if idempotency_key is None:
             return self.execute(link)
-        request = {"supplier_inn": inn, "account_number": number}
+        request: dict[str, Any] = {"supplier_inn": inn, "account_number": number}
+        if document_id is not None or bill_total is not None:
+            request.update(document_id=document_id, bill_total=bill_total)
         return self._keyed("link_payer", payer_scope(payer_id), idempotency_key, request, link)
+
+    def confirm_payer(
+        self,
+        *,
+        account_id: UUID,
+        payer_id: str,
+        idempotency_key: str,
+        scope: str = OPERATOR_SCOPE,
+    ) -> Outcome:
+        """An operator's confirmation that the payer holds the account (a proven link)."""
+        return self._keyed(
+            "confirm_payer",
+            scope,
+            idempotency_key,
+            {"account_id": str(account_id), "payer_id": payer_id},
+            lambda uow: registry.confirm_payer(uow, account_id=account_id, payer_id=payer_id),
+        )
 
     def issue_bill(
         self,

@@ -69,6 +69,13 @@ class InvalidBillError(LedgerError):
     code = "invalid_bill"
 
 
+class LinkProofMismatchError(LedgerError):
+    """The ИПД or bill total given to prove possession of an account matches none of its bills.
+    `field` names the part of the proof a form should mark."""
+
+    code = "link_proof_mismatch"
+
+
 # --- existence -------------------------------------------------------------------------------
 class NotFoundError(LedgerError):
     code = "not_found"

@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from ledger.domain import Bill, Payment, PaymentStatus, TopUp, TopUpStatus, Wallet
+from ledger.domain import (
+    Bill,
+    Payment,
+    PaymentStatus,
+    PersonalAccount,
+    TopUp,
+    TopUpStatus,
+    Wallet,
+)
+from ledger.domain.allocation import BillInput, allocate
 from ledger.domain.payment import PaymentMethod
 from ledger.errors import (
     BillStateConflictError,
@@ -99,6 +108,26 @@ def settle_top_up(
 
 
 # --- payments ------------------------------------------------------------------------------------
+def amount_due(uow: UnitOfWork, account: PersonalAccount, bill_id: UUID | None) -> int:
+    """What a payment without an amount takes: what is still due on the bill, or on the whole
+    account, after payments are applied by the one allocation rule the read side shows."""
+    if bill_id is None:
+        return account.due()
+    bills = [
+        BillInput(
+            bill_id=key,
+            period=get_bill(uow, UUID(key)).period,
+            order=order,  # the account keeps its bills in the order they were added
+            amount_due=due,
+            paid_direct=account.bills_paid.get(key, 0),
+        )
+        for order, (key, due) in enumerate(account.bills_due.items())
+    ]
+    applied, _ = allocate(account.paid, bills)
+    key = str(bill_id)
+    return max(0, account.bills_due.get(key, 0) - applied.get(key, 0))
+
+
 def create_payment(
     uow: UnitOfWork,
     *,
@@ -131,7 +160,7 @@ def create_payment(
             )
         bill_id = bill.id
     if amount is None:
-        amount = account.due(bill_id)
+        amount = amount_due(uow, account, bill_id)
         if amount == 0:
             raise NothingDueError(
                 "nothing is due, so the amount must be given",

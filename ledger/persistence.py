@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+from ledger.private_files import private_file
 from ledger.settings import Settings
 
 SQLITE_FILE = "kvit.sqlite3"
@@ -18,10 +19,9 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
     if settings.database_url:
         env.update(postgres_env(settings))
     else:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.sqlite",
-            SQLITE_DBNAME=str(settings.data_dir / SQLITE_FILE),
+            SQLITE_DBNAME=str(private_file(settings.data_dir / SQLITE_FILE)),
             SQLITE_LOCK_TIMEOUT="10",
             APPLICATION_RECORDER_TOPIC="ledger.store:CheckedSQLiteRecorder",
         )

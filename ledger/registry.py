@@ -16,6 +16,7 @@ from ledger.errors import (
     BillAlreadyIssuedError,
     BillStateConflictError,
     InvalidBillError,
+    LinkProofMismatchError,
     SupplierAlreadyRegisteredError,
     UnknownAccountError,
     UnknownBillError,
@@ -107,11 +108,39 @@ def open_account(
 
 
 def link_payer(
-    uow: UnitOfWork, *, payer_id: str, supplier_inn: str, account_number: str
+    uow: UnitOfWork,
+    *,
+    payer_id: str,
+    supplier_inn: str,
+    account_number: str,
+    document_id: str | None = None,
+    bill_total: int | None = None,
 ) -> dict[str, Any]:
+    """Link a payer; an ИПД or a bill total of one of the account's current bills proves
+    possession. A wrong proof is an error (and links nothing); no proof links unproven."""
     account = find_account_by_number(uow, supplier_inn, account_number)
-    account.link_payer(payer_id)
-    return {"account_id": str(account.id)}
+    proof = None
+    if document_id is not None:
+        if not account.proves(bill_id=Bill.id_for(document_id)):
+            raise LinkProofMismatchError(
+                "this ИПД is not on any current bill of the account", field="document_id"
+            )
+        proof = "document_id"
+    elif bill_total is not None:
+        if not account.proves(bill_total=bill_total):
+            raise LinkProofMismatchError(
+                "no current bill of the account has this total", field="bill_total"
+            )
+        proof = "bill_total"
+    account.link_payer(payer_id, proof)
+    return {"account_id": str(account.id), "proven": account.is_proven(payer_id)}
+
+
+def confirm_payer(uow: UnitOfWork, *, account_id: UUID, payer_id: str) -> dict[str, Any]:
+    """An operator confirms that the payer holds the account (e.g. after checking a contract)."""
+    account = get_account(uow, account_id)
+    account.link_payer(payer_id, "operator")
+    return {"account_id": str(account.id), "proven": True}
 
 
 def check_lines(lines: list[BillLine]) -> int:

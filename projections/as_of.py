@@ -12,7 +12,7 @@ log prefix whose events all happened at or before it.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -77,8 +77,13 @@ def parse_as_of(text: str | None) -> tuple[int | None, datetime | None]:
     moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError("an as-of time needs a time zone, e.g. 2026-03-01T00:00:00+03:00")
-    if not 1000 <= moment.year <= 9999:
-        raise ValueError("an as-of time must fall in the years 1000–9999")
+    # The log's times are compared as fixed-width UTC text: the moment must be a 4-digit UTC year.
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("an as-of time must fall in the years 1000–9999 (UTC)") from None
+    if not 1000 <= utc.year <= 9999:
+        raise ValueError("an as-of time must fall in the years 1000–9999 (UTC)")
     return None, moment
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ledger import connections
 from ledger.bootstrap import build_ledger
+from ledger.preflight import READ_MODELS, require_schema
 from ledger.settings import Settings
 from projections import models
 from projections.audit import audit
@@ -67,6 +68,8 @@ def project(
             " inside `kvit serve`[/red]"
         )
         raise typer.Exit(2)
+    # else: "run `kvit migrate`"
+    require_schema(settings, read_schema=read.database_schema, read_tables=READ_MODELS)
     stop = _stop_on_signals()
     if len(chosen) > 1 and process_per_model:
         code = supervise(chosen, exit_if_busy=exit_if_busy, stop=stop, say=err.print)

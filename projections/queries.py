@@ -108,8 +108,8 @@ def _accounts(
     for row in _select(tx, ACCOUNT, where, params, " ORDER BY account_id"):
         account_id = row["account_id"]
         payers = tx.execute(
-            f"SELECT payer_id FROM {tx.store.name('rm_account_payer')} WHERE account_id = %s"
-            " ORDER BY payer_id",
+            f"SELECT payer_id, proof FROM {tx.store.name('rm_account_payer')}"
+            " WHERE account_id = %s ORDER BY payer_id",
             [account_id],
         )
         bills = _select(
@@ -134,7 +134,8 @@ def _accounts(
         result.append(
             AccountBalance(
                 **{k: row[k] for k in ACCOUNT.column_names},
-                payer_ids=tuple(p for (p,) in payers),
+                payer_ids=tuple(p for (p, _) in payers),
+                proven_payer_ids=tuple(p for (p, proof) in payers if proof is not None),
                 bills=states,
                 as_of=as_of,
             )

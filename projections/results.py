@@ -42,6 +42,8 @@ class AccountBalance:
     """The event that last changed this account."""
     as_of: int
     """The position the read model had reached when this was read."""
+    proven_payer_ids: tuple[str, ...] = ()
+    """Linked payers who proved possession: only they see the personal data."""
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,29 @@ def migrate_store(store: Store, models: Sequence[Any]) -> None:
             for model in models:
                 for table in model.tables:
                     create_table(tx, LIVE, table)
+                    add_missing_columns(tx, LIVE, table)
             create_tracking(tx, [model.name for model in models])
     finally:
         connection.close()
+
+
+def add_missing_columns(tx: Tx, prefix: str, table: Table) -> None:
+    """A column added to a table later (e.g. `account_payer.proof`) is added to a live table
+    created before it, NULL in old rows, so an upgrade needs no rebuild."""
+    name = tx.store.name(prefix + table.name)
+    dialect = 1 if tx.postgres else 0
+    if tx.postgres:
+        rows = tx.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s",
+            [tx.store.schema or "public", prefix + table.name],
+        )
+        present = {row[0] for row in rows}
+    else:
+        present = {row[1] for row in tx.execute(f"PRAGMA table_info({name})")}
+    for column, kind in table.columns:
+        if column not in present:
+            tx.execute(f"ALTER TABLE {name} ADD COLUMN {column} {TYPES[kind][dialect]}")
 
 
 def set_logged(tx: Tx, prefix: str, tables: Iterable[Table]) -> None:

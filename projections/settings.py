@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.private_files import private_file
 from ledger.settings import Settings
 from projections.store import Store
 
@@ -52,7 +53,7 @@ def read_database(settings: Settings, read: ReadSettings) -> tuple[str, str | No
         schema = read.database_schema or settings.database_schema or "public"
         return "postgres", settings.database_url, schema
     path = read.sqlite_path or settings.data_dir / SQLITE_FILE
-    return "sqlite", str(path), None
+    return "sqlite", str(private_file(path)), None
 
 
 def open_store(settings: Settings, read: ReadSettings) -> Store:

@@ -62,7 +62,8 @@ ACCOUNT = Table(
 )
 ACCOUNT_PAYER = Table(
     "account_payer",
-    _cols("account_id text, payer_id text, position bigint"),
+    # proof: how the payer proved possession (document_id, bill_total, operator), or NULL
+    _cols("account_id text, payer_id text, proof text, position bigint"),
     key=("account_id", "payer_id"),
     indexes=(("payer_id",),),
 )

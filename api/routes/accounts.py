@@ -21,13 +21,15 @@ from api.deps import (
     ReaderDep,
     committed,
 )
-from api.problems import NotFoundProblem, responses
+from api.masking import mask_address
+from api.problems import LinkNotProvenProblem, NotFoundProblem, responses
 from api.routes import audit
 from api.schemas import (
     AccountOut,
     BalanceOut,
     BillIssued,
     BillOut,
+    ConfirmPayer,
     Created,
     HistoryItem,
     HistoryPage,
@@ -41,7 +43,23 @@ from projections.results import AccountBalance, PaymentEntry, PaymentPage
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
-def account_out(balance: AccountBalance) -> AccountOut:
+def account_out(balance: AccountBalance, *, limited: bool = False) -> AccountOut:
+    """`limited`: for a payer whose link is not proven, a masked address and what is due."""
+    if limited:
+        return AccountOut(
+            id=balance.account_id,
+            supplier_id=balance.supplier_id,
+            supplier_inn=balance.supplier_inn,
+            account_number=balance.account_number,
+            els=None,
+            address=mask_address(balance.address),
+            balance=BalanceOut(
+                accrued=None, paid=None, refunded=None, due=balance.due, advance=None
+            ),
+            bills=[],
+            as_of=balance.as_of,
+            access="limited",
+        )
     return AccountOut(
         id=balance.account_id,
         supplier_id=balance.supplier_id,
@@ -84,6 +102,15 @@ def visible_account(
     ):
         raise NotFoundProblem(f"no personal account {account_id}", account_id=str(account_id))
     return balance
+
+
+def limited_for(caller: Caller, balance: AccountBalance) -> bool:
+    """A resident sees an account's personal data only once their link is proven."""
+    return caller.role == Role.RESIDENT and caller.payer_id not in balance.proven_payer_ids
+
+
+def shown(caller: Caller, balance: AccountBalance) -> AccountOut:
+    return account_out(balance, limited=limited_for(caller, balance))
 
 
 @router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 404, 409))
@@ -150,9 +177,36 @@ def get_account(
     as_of: audit.AsOfQuery = None,
 ) -> AccountOut:
     balance = visible_account(rm, caller, account_id, min_position)
+    if limited_for(caller, balance):
+        if as_of is not None:
+            raise LinkNotProvenProblem(
+                "the account's history needs a proven link", account_id=str(account_id)
+            )
+        return account_out(balance, limited=True)
     if as_of is not None:  # as it was then, recomputed from the log (routes/audit.py)
         balance = audit.account_as_of(request, account_id, as_of)
     return account_out(balance)
+
+
+@router.post(
+    "/{account_id}/payers", response_model=AccountOut, responses=responses(400, 403, 404, 503)
+)
+def confirm_payer(
+    account_id: UUID,
+    body: ConfirmPayer,
+    caller: OperatorDep,
+    key: KeyDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    response: Response,
+) -> AccountOut:
+    """An operator confirms that a payer holds the account (e.g. after seeing a contract): the
+    payer's link is proven and shows the account in full. Safe to repeat."""
+    outcome = ledger.confirm_payer(
+        account_id=account_id, payer_id=body.payer_id, idempotency_key=key, scope=caller.scope
+    )
+    position = committed(outcome, response, rm)
+    return account_out(visible_account(rm, caller, account_id, position))
 
 
 StatusFilter = Literal[

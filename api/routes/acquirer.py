@@ -48,7 +48,7 @@ async def acquirer_notification(
     # The signature covers the raw bytes, so the body is parsed only after it is verified.
     raw = await request.body()
     try:
-        verify(request.app.state.settings.acquirer_secret, request.headers.get(HEADER), raw)
+        verify(request.app.state.acquirer_secret, request.headers.get(HEADER), raw)
     except SignatureError as error:
         raise BadSignatureProblem(str(error)) from None
     try:

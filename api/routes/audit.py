@@ -29,6 +29,8 @@ from projections import as_of as history
 from projections.results import AccountBalance
 
 log = logging.getLogger("kvit.api")
+MAX_AFTER = 2**63 - 2
+"""Positions are signed 64-bit in both stores, and `after + 1` must still be one."""
 
 
 class InvalidAsOfProblem(ApiProblem):
@@ -173,7 +175,9 @@ def events(
     request: Request,
     caller: ReaderDep,
     ledger: LedgerDep,
-    after: Annotated[int, Query(ge=0, description="the last position already read")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_AFTER, description="the last position already read")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=feed.MAX_PAGE)] = 100,
 ) -> EventPage:
     """The log, paged, in position order, exactly as `kvit audit export` writes it: each event
@@ -186,7 +190,7 @@ def events(
 def checkpoints(
     request: Request,
     caller: ReaderDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_AFTER)] = 0,
 ) -> list[dict[str, Any]]:
     """Signed checkpoints after a position. Keep them outside our database."""
     return [c for c in audit_store(request).checkpoints(at_or_after=after + 1)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KeyDep, LedgerDep, ReadDep, ResidentDep, committed
-from api.problems import responses
+from api.link_attempts import LinkAttempts
+from api.problems import LinkAttemptsExceededProblem, responses
 from api.rendered import RenderedBodies
 from api.routes.accounts import (
     HistoryFiltersDep,
@@ -16,6 +18,7 @@ from api.routes.accounts import (
     account_out,
     history_out,
     history_query,
+    shown,
     visible_account,
 )
 from api.schemas import (
@@ -27,6 +30,7 @@ from api.schemas import (
     WalletList,
     WalletOut,
 )
+from ledger.errors import LinkProofMismatchError, UnknownAccountError
 from projections import queries
 from projections.results import AccountBalance
 
@@ -34,27 +38,49 @@ router = APIRouter(prefix="/v1/me", tags=["resident"])
 
 
 @router.post(
-    "/accounts", status_code=201, response_model=AccountOut, responses=responses(400, 403, 404)
+    "/accounts",
+    status_code=201,
+    response_model=AccountOut,
+    responses=responses(400, 403, 404, 429),
 )
 def link_account(
     body: LinkAccount,
+    request: Request,
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
     response: Response,
 ) -> AccountOut:
-    """Link a personal account by the supplier's ИНН and the account number (as on the bill)."""
+    """Link a personal account by the supplier's ИНН and the account number (as on the bill).
+    Without `proof` the payer may pay for it and sees a masked address and what is due; with
+    the ИПД or the total of one of its current bills they see it in full. Failed attempts
+    (unknown account: 404 `unknown_account`; wrong proof: 422 `link_proof_mismatch` with the
+    `field` to mark) are limited per payer: then 429 `link_attempts_exceeded` with
+    Retry-After."""
     assert caller.payer_id is not None
-    outcome = ledger.link_payer(
-        payer_id=caller.payer_id,
-        supplier_inn=body.supplier_inn,
-        account_number=body.account_number,
-        idempotency_key=key,
-    )
+    attempts: LinkAttempts = request.app.state.link_attempts
+    wait = attempts.retry_after(caller.payer_id)
+    if wait:
+        raise LinkAttemptsExceededProblem(
+            "too many failed attempts to link an account; try again later", retry_after=wait
+        )
+    proof = body.proof
+    try:
+        outcome = ledger.link_payer(
+            payer_id=caller.payer_id,
+            supplier_inn=body.supplier_inn,
+            account_number=body.account_number,
+            idempotency_key=key,
+            document_id=proof.document_id if proof else None,
+            bill_total=proof.bill_total if proof else None,
+        )
+    except (UnknownAccountError, LinkProofMismatchError):
+        attempts.failed(caller.payer_id)
+        raise
     position = committed(outcome, response, rm)
     # Waits again if the read models lag: a 503 the client can retry, never a false 404.
-    return account_out(visible_account(rm, caller, outcome.result["account_id"], position))
+    return shown(caller, visible_account(rm, caller, outcome.result["account_id"], position))
 
 
 @router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
@@ -70,16 +96,21 @@ async def my_accounts(caller: ResidentDep, rm: ReadDep, min_position: MinPositio
             queries.accounts_of_payer, rm, payer_id, min_position=min_position
         )
         assert balances is not None
-        return Response(accounts_body(balances), media_type="application/json")
+        return Response(accounts_body(balances, payer_id), media_type="application/json")
     found, as_of = hit
     body = ACCOUNT_BODIES.body(
-        payer_id, found, as_of, lambda: accounts_body([replace(b, as_of=as_of) for b in found])
+        payer_id,
+        found,
+        as_of,
+        lambda: accounts_body([replace(b, as_of=as_of) for b in found], payer_id),
     )
     return Response(body, media_type="application/json")
 
 
-def accounts_body(balances: list[AccountBalance]) -> bytes:
-    return AccountList(items=[account_out(b) for b in balances]).model_dump_json().encode()
+def accounts_body(balances: list[AccountBalance], payer_id: str) -> bytes:
+    """What the payer may see of each account: all of it once their link is proven."""
+    items = [account_out(b, limited=payer_id not in b.proven_payer_ids) for b in balances]
+    return AccountList(items=items).model_dump_json().encode()
 
 
 ACCOUNT_BODIES = RenderedBodies()
@@ -96,11 +127,15 @@ def open_wallet(
 ) -> WalletOut:
     assert caller.payer_id is not None
     outcome = ledger.open_wallet(payer_id=caller.payer_id, idempotency_key=key)
-    committed(outcome, response, rm)
-    # From the write side: a new wallet is empty, and the answer must not depend on the read
-    # models having caught up.
+    position = committed(outcome, response, rm)
+    # From the write side, so the answer does not depend on the read models having caught up:
+    # a new wallet is empty; a replay shows the wallet as it is now (it may have been funded).
+    balance = 0
+    if outcome.result.get("replayed"):
+        wallet = ledger.get_wallet(UUID(outcome.result["wallet_id"]), payer_id=caller.payer_id)
+        balance = wallet.balance
     return WalletOut(
-        id=outcome.result["wallet_id"], payer_id=caller.payer_id, balance=0, as_of=outcome.position
+        id=outcome.result["wallet_id"], payer_id=caller.payer_id, balance=balance, as_of=position
     )
 
 

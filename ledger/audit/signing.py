@@ -16,7 +16,6 @@ position, count, chain_hash and time.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from pydantic import Field
 
 from ledger.audit.encoding import utc_text
 from ledger.audit.store import ChainRow
+from ledger.private_files import write_new_secret
 from ledger.settings import Settings
 
 KEY_FILE = "audit_signing_key"
@@ -56,6 +56,10 @@ class NoSigningKeyError(RuntimeError):
     pass
 
 
+class InvalidSigningKeyError(NoSigningKeyError):
+    """The configured key is there but is not an Ed25519 key (hex seed or PEM)."""
+
+
 def _parse_private(text: str) -> Ed25519PrivateKey:
     text = text.strip()
     if text.startswith("-----BEGIN"):
@@ -69,28 +73,46 @@ def _parse_private(text: str) -> Ed25519PrivateKey:
 def signing_key(settings: AuditSettings, *, create: bool = True) -> Ed25519PrivateKey:
     """The configured key; in embedded mode one is generated once into the data dir."""
     if settings.audit_signing_key:
-        return _parse_private(settings.audit_signing_key)
+        return _parse_or_explain(settings.audit_signing_key, "KVIT_AUDIT_SIGNING_KEY")
     path = settings.audit_signing_key_file
     if path is None and not settings.uses_postgres:
         path = settings.data_dir / KEY_FILE
         if create and not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
             seed = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.Raw,
                 serialization.PrivateFormat.Raw,
                 serialization.NoEncryption(),
             )
-            try:  # "x" + 0600 at creation: two processes starting together keep one key
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as file:
-                    file.write(seed.hex() + "\n")
-            except FileExistsError:
-                pass
+            # 0600 at creation: two processes starting together keep one key
+            write_new_secret(path, seed.hex() + "\n")
     if path is None or not path.exists():
+        where = f" ({path} does not exist)" if path is not None else ""
         raise NoSigningKeyError(
-            "no audit signing key: set KVIT_AUDIT_SIGNING_KEY or KVIT_AUDIT_SIGNING_KEY_FILE"
+            f"no audit signing key{where}: run `kvit audit keygen`, or set"
+            " KVIT_AUDIT_SIGNING_KEY or KVIT_AUDIT_SIGNING_KEY_FILE"
         )
-    return _parse_private(path.read_text())
+    return _parse_or_explain(path.read_text(), str(path))
+
+
+def _parse_or_explain(text: str, where: str) -> Ed25519PrivateKey:
+    try:
+        return _parse_private(text)
+    except (ValueError, TypeError) as error:
+        raise InvalidSigningKeyError(
+            f"the audit signing key in {where} is not an Ed25519 key (64 hex digits or PEM):"
+            f" {error}"
+        ) from None
+
+
+def new_key_file(path: Path) -> Ed25519PrivateKey:
+    """Write a new key (hex seed) to `path`, 0600 from its creation; never overwrite one."""
+    key = Ed25519PrivateKey.generate()
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    if not write_new_secret(path, seed.hex() + "\n"):
+        raise FileExistsError(17, "a key file exists already; it is kept", str(path))
+    return key
 
 
 def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
@@ -159,9 +181,16 @@ def read_checkpoints(path: Path) -> list[dict[str, Any]]:
     """Checkpoints from a file: one JSON object, or JSON Lines of them."""
     text = path.read_text().strip()
     try:
-        return [json.loads(text)]
+        found = [json.loads(text)]
     except json.JSONDecodeError:
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        found = []
+    try:
+        found = found or [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not a checkpoint file (JSON or JSON Lines): {error}") from None
+    if not all(isinstance(c, dict) for c in found):
+        raise ValueError(f"{path} is not a checkpoint file: expected JSON objects")
+    return found
 
 
 def write_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:

@@ -46,6 +46,9 @@ class PersonalAccount(Aggregate):
         self.els = els
         self.address = address
         self.payer_ids: list[str] = []
+        # Payers who proved possession (an ИПД or bill total, or an operator's confirmation):
+        # only they see the account's personal data.
+        self.proven_payer_ids: list[str] = []
         # Keyed by str(bill id), so snapshots stay JSON. Withdrawn bills leave `bills_due`.
         self.bills_due: dict[str, int] = {}
         # Paid against a bill, net of refunds; carried over to its replacement.
@@ -71,13 +74,29 @@ class PersonalAccount(Aggregate):
             key = self.replaced_by[key]
         return key
 
-    def link_payer(self, payer_id: str) -> None:
-        if payer_id not in self.payer_ids:
-            self._payer_linked(payer_id=payer_id)
+    def link_payer(self, payer_id: str, proof: str | None = None) -> None:
+        """Link (anyone may pay for an account); with a proof, the payer also sees its data.
+        Linking again with a proof upgrades an unproven link."""
+        if payer_id not in self.payer_ids or (proof is not None and not self.is_proven(payer_id)):
+            self._payer_linked(payer_id=payer_id, proof=proof)
+
+    def proves(self, *, bill_id: UUID | None = None, bill_total: int | None = None) -> bool:
+        """Whether the payer's proof matches one of the account's current bills."""
+        if bill_id is not None:
+            return str(bill_id) in self.bills_due or str(bill_id) in self.replaced_by
+        return bill_total is not None and bill_total in self.bills_due.values()
 
     @event("PayerLinked", topic="kvit.personal_account.payer_linked")
-    def _payer_linked(self, payer_id: str) -> None:
-        self.payer_ids.append(payer_id)
+    def _payer_linked(self, payer_id: str, proof: str | None = None) -> None:
+        # `proof` is absent from links recorded before proofs existed: they count as unproven.
+        if payer_id not in self.payer_ids:
+            self.payer_ids.append(payer_id)
+        if proof is not None and not self.is_proven(payer_id):
+            self.proven_payer_ids.append(payer_id)
+
+    def is_proven(self, payer_id: str) -> bool:
+        # Snapshots taken before proofs existed have no such list.
+        return payer_id in self.__dict__.setdefault("proven_payer_ids", [])
 
     @event("BillAdded", topic="kvit.personal_account.bill_added")
     def add_bill(self, *, bill_id: UUID, amount_due: int, replaces: UUID | None) -> None:

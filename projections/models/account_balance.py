@@ -103,6 +103,8 @@ class AccountBalance(ReadModel):
         row = {
             "account_id": logged.originator_id,
             "payer_id": logged.event.payer_id,
+            # Links recorded before proofs existed have no `proof`: unproven.
+            "proof": getattr(logged.event, "proof", None),
             "position": logged.position,
         }
         batch.put(ACCOUNT_PAYER, row)

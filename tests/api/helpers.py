@@ -28,7 +28,7 @@ from ledger.application import Ledger
 from tests.fixtures import ACCOUNT_NUMBER, DOCUMENT_ID, INN, KPP, LINES, REQUISITES
 
 SECRET = "test-secret-key-for-api-tests-0123456789"
-ACQUIRER_SECRET = "test-acquirer-secret"
+ACQUIRER_SECRET = "test-acquirer-secret-for-api-tests-0123456789"
 PUBLIC_URL = "http://kvit.test"
 PROBLEM_JSON = "application/problem+json"
 
@@ -138,10 +138,18 @@ def issue_bill(client: TestClient, operator: Headers, account_id: str, **overrid
 
 
 def link(
-    client: TestClient, resident: Headers, inn: str = INN, number: str = ACCOUNT_NUMBER
-) -> None:
-    body = {"supplier_inn": inn, "account_number": number}
-    created(client.post("/v1/me/accounts", json=body, headers=keyed(resident)))
+    client: TestClient,
+    resident: Headers,
+    inn: str = INN,
+    number: str = ACCOUNT_NUMBER,
+    proof: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Link with the ИПД of the world's bill as proof of possession (unless told otherwise)."""
+    body: dict[str, Any] = {"supplier_inn": inn, "account_number": number}
+    body["proof"] = {"document_id": DOCUMENT_ID} if proof is None else proof
+    if not body["proof"]:
+        del body["proof"]
+    return created(client.post("/v1/me/accounts", json=body, headers=keyed(resident)))
 
 
 def open_wallet(client: TestClient, resident: Headers) -> str:

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.acquirer.signature import HEADER as SIGNATURE_HEADER
+from api.config_checks import ConfigurationError
 from ledger.application import Ledger
 from projections.errors import ReadModelTimeoutError
 from tests.api.helpers import Headers, World, build_app, keyed, problem
@@ -61,7 +62,7 @@ def test_without_the_sandbox_its_checkout_is_gone(tmp_path: Path, memory_ledger:
 
 
 def test_a_real_acquirer_needs_its_own_secret(tmp_path: Path, memory_ledger: Ledger) -> None:
-    with pytest.raises(ValueError, match="KVIT_ACQUIRER_SECRET"):
+    with pytest.raises(ConfigurationError, match="KVIT_ACQUIRER_SECRET"):
         build_app(
             tmp_path,
             memory_ledger,

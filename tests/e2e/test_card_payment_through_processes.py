@@ -51,7 +51,8 @@ def service(
         "KVIT_DATABASE_SCHEMA": str(pg_settings.database_schema),
         "KVIT_DATA_DIR": str(tmp_path / "var"),
         "KVIT_SECRET_KEY": "e2e-secret-key-that-is-long-enough-for-hs256",
-        "KVIT_ACQUIRER_SECRET": "e2e-acquirer-secret",
+        "KVIT_ACQUIRER_SECRET": "e2e-acquirer-secret-that-is-long-enough-too",
+        "KVIT_SANDBOX_ACQUIRER": "true",  # a development choice on PostgreSQL
         "KVIT_SMTP_URL": f"smtp://127.0.0.1:{smtp_inbox[0]}",
         "KVIT_PUBLIC_URL": base,
         "KVIT_DATABASE_POOL_SIZE": "4",
@@ -154,7 +155,11 @@ def test_card_payment_approved_in_the_sandbox_shows_at_once_and_mails_once(
         "/v1/me/accounts",
         resident,
         "l",
-        {"supplier_inn": "7701234560", "account_number": "0667000001"},
+        {
+            "supplier_inn": "7701234560",
+            "account_number": "0667000001",
+            "proof": {"document_id": "70АА000560-01-6103"},
+        },
     )
     payment = post(
         "/v1/payments",

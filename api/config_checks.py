@@ -1,0 +1,52 @@
+"""What `kvit serve` refuses to start with: secrets that anyone could know or guess.
+
+A token secret or webhook secret that is a published default, a placeholder (`change-me…`) or
+shorter than 32 bytes would let anyone mint tokens or approve their own top-ups, so the server
+stops at once with one line saying what to set, instead of taking real money with it.
+"""
+
+from __future__ import annotations
+
+from api.settings import DEFAULT_ACQUIRER_SECRET, ApiSettings
+
+MIN_SECRET_BYTES = 32
+PUBLISHED = {DEFAULT_ACQUIRER_SECRET, "secret", "changeme", "sandbox-acquirer-secret"}
+HOW = "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+
+
+class ConfigurationError(Exception):
+    """A setting that must be fixed before the server may start; the message says how."""
+
+
+def weakness(value: str) -> str | None:
+    """Why a secret is unfit, or None if it is fine."""
+    if value.strip().lower() in PUBLISHED:
+        return "is a published default"
+    if "change-me" in value.lower() or "changeme" in value.lower():
+        return "is a placeholder"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    return None
+
+
+def check_secrets(settings: ApiSettings) -> None:
+    """Raise ConfigurationError for the first unfit secret. Unset secrets are generated into the
+    data directory in embedded mode; on PostgreSQL every worker must share them, so they are
+    required there."""
+    for variable, value in (
+        ("KVIT_SECRET_KEY", settings.secret_key),
+        ("KVIT_ACQUIRER_SECRET", settings.acquirer_secret),
+    ):
+        if value is None:
+            if settings.uses_postgres:
+                raise ConfigurationError(
+                    f"set {variable} to a random secret of at least {MIN_SECRET_BYTES} bytes"
+                    f" ({HOW}); on PostgreSQL every process must share it"
+                )
+            continue
+        why = weakness(value)
+        if why:
+            raise ConfigurationError(
+                f"{variable} {why}: set it to a random secret of at least"
+                f" {MIN_SECRET_BYTES} bytes ({HOW})"
+            )
