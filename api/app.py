@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import link_attempts, metrics, problems, web
 from api.acquirer import sandbox
@@ -68,7 +69,9 @@ def create_app(
         if ledger is None:
             app.state.ledger.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc served from the assets the fastapi-offline package ships, so /docs
+    # works without reaching a CDN.
+    app = FastAPIOffline(
         title="Kvit",
         version="0.1.0",
         summary="Event-sourced payment ledger for housing and utility bills (ЖКУ)",

@@ -57,7 +57,7 @@ audit_cli = typer.Typer(
     no_args_is_help=True,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line stays one line in a log
 EXIT_FINDINGS = 1
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 LEDGER_ACCOUNT = re.compile(f"wallet:{_UUID}|payable:{_UUID}:{_UUID}|acquirer:clearing")

@@ -27,7 +27,7 @@ from projections.cli import register as register_projection_commands
 from projections.settings import ReadSettings
 
 cli = typer.Typer(help="Kvit: an event-sourced payment ledger for ЖКУ.", no_args_is_help=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line stays one line in a log
 
 
 def migrate_all(settings: ApiSettings) -> None:
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:  # `kvit … | head`: the reader has gone, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+        sys.exit(141)  # as a shell reports it (128 + SIGPIPE)
     except Exception as error:
         if debug:
             raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import urlsplit
 
 import psycopg
 import psycopg_pool
@@ -27,7 +28,7 @@ CONNECT_FAULTS = (
 def postgres_cause(error: BaseException) -> str:
     """The server's reason from a psycopg connection error, without libpq's preamble."""
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    text = lines[-1] if lines else type(error).__name__
+    text = " ".join(lines) if lines else type(error).__name__
     if "failed:" in text:  # 'connection to server at "h", port p failed: FATAL:  <reason>'
         text = text.rsplit("failed:", 1)[1]
     return " ".join(text.replace("FATAL:", "").split())
@@ -51,7 +52,7 @@ def describe(error: BaseException) -> str:
         cause = probe_database(url) or (
             postgres_cause(error) if isinstance(error, psycopg.Error) else str(error)
         )
-        return f"cannot use PostgreSQL (KVIT_DATABASE_URL): {cause}"
+        return f"cannot use PostgreSQL at {where(url)} (KVIT_DATABASE_URL): {cause}"
     if isinstance(error, FileNotFoundError):
         return f"no such file or directory: {error.filename or error}"
     if isinstance(error, FileExistsError):
@@ -64,6 +65,14 @@ def describe(error: BaseException) -> str:
         text = str(error).strip().splitlines()
         return text[0] if text else type(error).__name__
     return f"{type(error).__name__}: {error}"
+
+
+def where(url: str | None) -> str:
+    """host:port/database of a URL, without its user or password."""
+    if not url:
+        return "?"
+    parts = urlsplit(url)
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}/{parts.path.lstrip('/')}"
 
 
 def _dotenv_url() -> str | None:

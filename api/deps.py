@@ -10,6 +10,7 @@ import logging
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller, Role, authenticate, require
@@ -28,7 +29,19 @@ LAG_HEADER = "Kvit-Read-Models"
 log = logging.getLogger("kvit.api")
 
 
-async def caller(request: Request) -> Caller:
+# Declares the bearer scheme in the OpenAPI document, so "Authorize" works in /docs; the token
+# itself is checked by `authenticate` (and before the body is read, by api/guards.py).
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="`kvit token --role operator|auditor` or `--role resident --payer ID`",
+)
+
+
+async def caller(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> Caller:
     return authenticate(request)  # CPU only: the token guard has usually decoded it already
 
 

@@ -11,6 +11,12 @@ from ledger.settings import Settings
 
 
 def build_ledger(settings: Settings, *, create_tables: bool = False) -> Ledger:
+    if settings.database_url:
+        # Fail at once with the server's reason (e.g. `database "x" does not exist`): the
+        # event store's pool would wait out its timeout and report only that.
+        psycopg.connect(
+            settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+        ).close()
     return Ledger(
         event_store_env(settings, create_tables=create_tables),
         group_commit=settings.group_commit,

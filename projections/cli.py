@@ -33,7 +33,7 @@ from projections.source import head
 from projections.supervisor import supervise
 from projections.tracking import read_tracking
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line stays one line in a log
 EXIT_BUSY = 3
 NAMES_HELP = f"read models: {', '.join(models.NAMES)} (default: all)"
 

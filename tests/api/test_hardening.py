@@ -408,3 +408,15 @@ def test_a_transient_database_fault_is_a_503_with_retry_after(
         )
         problem(response, 503, "database_unavailable")
         assert int(response.headers["retry-after"]) >= 1
+
+
+def test_compose_runs_as_a_new_user_expects() -> None:
+    """The audit service has a key to start with, PostgreSQL does not take the host's 5432,
+    kvit has a healthcheck, and the image holds no virtualenv, history or local secrets."""
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert "kvit audit keygen" in services["migrate"]["command"]
+    assert "KVIT_AUDIT_SIGNING_KEY_FILE" in services["audit"]["environment"]
+    assert not any("5432" in str(port) for port in services["postgres"].get("ports", []))
+    assert "/readyz" in " ".join(services["kvit"]["healthcheck"]["test"])
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "var", ".env"} <= set(ignored)
