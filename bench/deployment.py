@@ -96,7 +96,7 @@ def deployment_env(database_url: str, schema: str, data_dir: Path, port: int) ->
         "KVIT_DATABASE_SCHEMA": schema,
         "KVIT_DATA_DIR": str(data_dir),
         "KVIT_SECRET_KEY": SECRET,
-        "KVIT_ACQUIRER_SECRET": "bench-acquirer-secret",
+        "KVIT_ACQUIRER_SECRET": "bench-acquirer-secret-that-is-long-enough-too",
         "KVIT_PUBLIC_URL": base,
         "KVIT_AUDIT_SIGNING_KEY": "42" * 32,
     }

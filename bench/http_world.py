@@ -39,8 +39,11 @@ def seed(ledger: Ledger, secret: str, count: int) -> list[Resident]:
             due_date="2026-02-15",
             idempotency_key=f"http-bill-{n}",
         )
-        ledger.link_payer(
-            payer_id=wallet.payer_id, supplier_inn=SUPPLIER_INN, account_number=f"http-{n}"
+        ledger.link_payer(  # proven by the bill's ИПД: the residents read their accounts in full
+            payer_id=wallet.payer_id,
+            supplier_inn=SUPPLIER_INN,
+            account_number=f"http-{n}",
+            document_id=f"{els(1, n)}-01-0126",
         )
         for p in range(HISTORY):
             ledger.create_payment(
