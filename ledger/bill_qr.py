@@ -10,6 +10,7 @@ from __future__ import annotations
 from ledger.domain import Bill, PersonalAccount, Supplier
 from ledger.errors import UnknownBillError
 from ledger.identifiers import parse_document_id
+from ledger.money import amount_due
 from ledger.qr import QrPayment
 from ledger.unit_of_work import UnitOfWork
 
@@ -24,7 +25,7 @@ def bill_qr_payment(uow: UnitOfWork, document_id: str) -> QrPayment:
     if account is None or supplier is None:  # pragma: no cover - a bill has both, always
         raise UnknownBillError(f"no bill {document_id}", document_id=document_id)
     period = f"{bill.period[5:7]}.{bill.period[:4]}"
-    due = 0 if bill.withdrawn else account.due(bill.id)
+    due = 0 if bill.withdrawn else amount_due(uow, account, bill.id)
     return QrPayment(
         name=supplier.name,
         settlement_account=supplier.requisites["settlement_account"],

@@ -162,6 +162,8 @@ def test_the_default_amount_of_a_bill_payment_is_what_the_bill_shows_as_due(
     for document_id, bill_id in ((april, None), (DOCUMENT_ID, march)):
         bills = {b["document_id"]: b for b in account(client, operator, account_id)["bills"]}
         shown_due = bills[document_id]["amount_due"] - bills[document_id]["paid"]
+        qr = client.get(f"/v1/bills/{document_id}/qr", params={"format": "text"}, headers=operator)
+        assert f"|Sum={shown_due}|" in qr.text, qr.text  # the bill's QR asks the same
         paid = pay(client, resident, world, document_id=document_id, confirm=True)
         assert paid["amount"] == shown_due, (document_id, bill_id)
     after = account(client, operator, account_id)
