@@ -222,6 +222,8 @@ def test_the_ipd_or_a_bill_total_proves_possession(
 
     assert linked["access"] == "full"
     assert linked["address"] == ADDRESS and len(linked["bills"]) == 1
+    mine = client.get("/v1/me/accounts", headers=resident).json()["items"]
+    assert [m["access"] for m in mine] == ["full"]  # not a cached limited answer
 
 
 @pytest.mark.parametrize(
