@@ -1,0 +1,380 @@
+"""Issue 9: faults under load, with real processes on a PostgreSQL cluster this test owns.
+
+Residents pay in a loop and retry any ambiguous answer (a cut connection, a 5xx) with the same
+Idempotency-Key. Meanwhile an API worker and the projection supervisor are SIGKILLed, every
+backend is terminated, and the cluster is restarted. Afterwards: every key answered 2xx is
+exactly one payment, the wallets lost exactly that much, no key answered 4xx moved money, no
+answer was a 500, /readyz comes back by itself, and `kvit audit replay` and `verify` pass.
+
+The cluster is made with initdb + pg_ctl in a temporary directory on a free port (as the
+`postgres` OS user when the test runs as root, as CI does), never the shared one.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import psycopg
+import pytest
+
+from api.auth import Role, issue_token
+from ledger.bootstrap import build_ledger
+from ledger.settings import Settings
+from tests.fixtures import ACCOUNT_NUMBER, INN, KPP, LINES, REQUISITES
+
+KVIT = str(Path(sys.executable).with_name("kvit"))
+SECRET = "fault-test-secret-key-that-is-long-enough-0123456789"
+PAYERS = 4
+AMOUNT = 100
+FUNDED = 10_000_000
+RETRY_FOR_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail(f"no {name} under /usr/lib/postgresql/*/bin: install PostgreSQL's server")
+    return found[-1]
+
+
+class Cluster:
+    """A throwaway PostgreSQL cluster in a temporary directory."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="kvit-fault-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.as_postgres = os.geteuid() == 0  # initdb and postgres refuse to run as root
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
+        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+    def init(self) -> None:
+        self._run(pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N")
+        self.start()
+
+    def _ctl(self, action: str, *extra: str) -> None:
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+            " -c max_connections=200"
+        )
+        log = str(self.root / "postgres.log")
+        data = str(self.data)
+        self._run(pg_bin("pg_ctl"), action, "-D", data, "-o", options, "-l", log, "-w", *extra)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def restart(self) -> None:
+        self._ctl("restart", "-m", "fast")
+
+    def terminate_backends(self) -> int:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            rows = connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            ).fetchall()
+        return len(rows)
+
+    def stop(self) -> None:
+        try:
+            self._ctl("stop", "-m", "immediate")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Tally:
+    ok: dict[str, dict[str, object]] = field(default_factory=dict)  # key -> payment body
+    refused: dict[str, int] = field(default_factory=dict)  # key -> 4xx status
+    unresolved: list[str] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    transport_errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def saw(self, status: int) -> None:
+        with self.lock:
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    owned = Cluster()
+    owned.init()
+    try:
+        yield owned
+    finally:
+        owned.stop()
+
+
+def workers_of(pid: int) -> list[int]:
+    """uvicorn's worker processes (not multiprocessing's resource tracker)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(p) for p in path.read_text().split()] if path.exists() else []
+    return [
+        child
+        for child in found
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+def wait_ready(base: str, seconds: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"/readyz did not come back within {seconds}s")
+
+
+def set_up(settings: Settings) -> list[dict[str, str]]:
+    """Through the ledger itself: a supplier, and per payer an account and a funded wallet."""
+    ledger = build_ledger(settings)
+    try:
+        supplier = ledger.register_supplier(
+            inn=INN, kpp=KPP, name='ООО "УК Пример"', requisites=REQUISITES, idempotency_key="s"
+        )
+        world = []
+        for index in range(PAYERS):
+            payer = f"payer-{index}"
+            account = ledger.open_account(
+                supplier_id=UUID(supplier.result["supplier_id"]),
+                account_number=f"{ACCOUNT_NUMBER}{index}",
+                address="г. Москва",
+                els=None,
+                idempotency_key=f"a{index}",
+            )
+            ledger.issue_bill(
+                account_id=UUID(account.result["account_id"]),
+                document_id=f"70АА00056{index}-01-6103",
+                period="2026-03",
+                lines=LINES,
+                due_date="2026-04-15",
+                idempotency_key=f"b{index}",
+            )
+            wallet = ledger.open_wallet(payer_id=payer, idempotency_key="w")
+            wallet_id = UUID(wallet.result["wallet_id"])
+            top_up = ledger.request_top_up(
+                wallet_id=wallet_id, payer_id=payer, amount=FUNDED, idempotency_key="t"
+            )
+            ledger.settle_top_up(
+                top_up_id=UUID(top_up.result["top_up_id"]),
+                succeeded=True,
+                amount=FUNDED,
+                acquirer_ref=f"fault-{index}",
+            )
+            world.append(
+                {
+                    "payer": payer,
+                    "account_id": account.result["account_id"],
+                    "wallet_id": str(wallet_id),
+                }
+            )
+        return world
+    finally:
+        ledger.close()
+
+
+def pay_in_a_loop(base: str, who: dict[str, str], stop: threading.Event, tally: Tally) -> None:
+    token = issue_token(SECRET, Role.RESIDENT, who["payer"], 3600)
+    body = {
+        "account_id": who["account_id"],
+        "method": "wallet",
+        "wallet_id": who["wallet_id"],
+        "amount": AMOUNT,
+        "confirm": True,
+    }
+    with httpx.Client(base_url=base, timeout=10) as client:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            key = f"{who['payer']}-{number}"
+            headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+            deadline = time.monotonic() + RETRY_FOR_SECONDS
+            while True:
+                try:
+                    response = client.post("/v1/payments", json=body, headers=headers)
+                except httpx.TransportError:
+                    with tally.lock:
+                        tally.transport_errors += 1
+                    status = 0
+                else:
+                    status = response.status_code
+                    tally.saw(status)
+                if 200 <= status < 300:
+                    with tally.lock:
+                        tally.ok[key] = response.json()
+                    break
+                if 400 <= status < 500:
+                    with tally.lock:
+                        tally.refused[key] = status
+                    break
+                if time.monotonic() > deadline:  # ambiguous to the end: reported, not hidden
+                    with tally.lock:
+                        tally.unresolved.append(key)
+                    break
+                time.sleep(0.2)  # ambiguous (cut connection, 5xx): the same key again
+
+
+def kvit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KVIT, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_payments_survive_killed_workers_cut_connections_and_a_restart(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
+    env.update(
+        KVIT_DATABASE_URL=cluster.url,
+        KVIT_DATABASE_SCHEMA="kvit_fault",
+        KVIT_DATA_DIR=str(tmp_path / "var"),
+        KVIT_SECRET_KEY=SECRET,
+        KVIT_ACQUIRER_SECRET=SECRET + "-acquirer",
+        KVIT_AUDIT_SIGNING_KEY_FILE=str(tmp_path / "audit-key"),
+        KVIT_AUDIT_CHECKPOINT_EVERY_EVENTS="500",
+        KVIT_DATABASE_POOL_SIZE="4",
+        KVIT_READ_POOL_SIZE="4",
+    )
+    assert kvit(env, "migrate").returncode == 0
+    assert kvit(env, "audit", "keygen").returncode == 0
+    settings = Settings(database_url=cluster.url, database_schema="kvit_fault")
+    world = set_up(settings)
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        out = (logs / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
+        return subprocess.Popen([KVIT, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    project = start("project")
+    follow = start("audit", "follow")
+    serve = start("serve", "--port", str(port), "--workers", "2")
+    processes = [project, follow, serve]
+    tally, stop = Tally(), threading.Event()
+    clients = [
+        threading.Thread(target=pay_in_a_loop, args=(base, who, stop, tally)) for who in world
+    ]
+    try:
+        wait_ready(base, 30)
+        for client in clients:
+            client.start()
+        time.sleep(3)
+
+        workers = workers_of(serve.pid)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)  # uvicorn starts a new one
+        time.sleep(3)
+
+        project.send_signal(signal.SIGKILL)  # its runners die with it (PDEATHSIG)
+        project.wait(10)
+        time.sleep(1)
+        project = start("project")  # as a process manager (compose `restart: always`) would
+        processes.append(project)
+        time.sleep(3)
+
+        assert cluster.terminate_backends() > 0
+        time.sleep(3)
+
+        cluster.restart()
+        time.sleep(5)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(RETRY_FOR_SECONDS + 15)
+
+    try:
+        back_after = wait_ready(base, 45)  # by itself: nothing is restarted for it
+        assert serve.poll() is None and follow.poll() is None, "serve or follow exited"
+
+        # No 500s; every key got a definite answer; the faults were felt.
+        assert tally.statuses.get(500, 0) == 0, tally.statuses
+        assert tally.unresolved == [], tally.unresolved
+        assert len(tally.ok) > 20, (len(tally.ok), tally.statuses)
+        ambiguous = tally.transport_errors + sum(n for s, n in tally.statuses.items() if s >= 500)
+        assert ambiguous > 0, "no fault reached a client: the test did not test anything"
+
+        check_money(settings, world, tally)
+
+        # The audit chain is caught up by the follower (which reconnected), and both checks pass.
+        deadline = time.monotonic() + 30
+        while True:
+            verified = kvit(env, "audit", "verify", "--json")
+            report = json.loads(verified.stdout)
+            if verified.returncode == 0 and report["unchained"] == 0:
+                break
+            assert time.monotonic() < deadline, (verified.stdout, verified.stderr)
+            time.sleep(1)
+        replayed = kvit(env, "audit", "replay")
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    elapsed = time.monotonic() - started
+    print(
+        f"fault run: {len(tally.ok)} payments, statuses {tally.statuses},"
+        f" {tally.transport_errors} cut connections, /readyz back after {back_after:.1f}s,"
+        f" {elapsed:.0f}s in all"
+    )
+
+
+def check_money(settings: Settings, world: list[dict[str, str]], tally: Tally) -> None:
+    """Each 2xx key is one succeeded payment; each wallet lost exactly those amounts; a key
+    answered 4xx has no payment that moved money."""
+    from ledger.application import payer_scope
+    from ledger.domain import Payment
+    from ledger.idempotent import derived_id
+
+    ledger = build_ledger(settings)
+    try:
+        for who in world:
+            mine = {k: v for k, v in tally.ok.items() if k.startswith(who["payer"] + "-")}
+            for key, body in mine.items():
+                payment = ledger.get_payment(UUID(str(body["id"])))
+                assert payment.id == derived_id("payment", payer_scope(who["payer"]), key)
+                assert str(payment.status) == "succeeded", (key, payment.status)
+            wallet = ledger.get_wallet(UUID(who["wallet_id"]))
+            assert FUNDED - wallet.balance == AMOUNT * len(mine), (who, len(mine))
+            for key in (k for k in tally.refused if k.startswith(who["payer"] + "-")):
+                payment_id = derived_id("payment", payer_scope(who["payer"]), key)
+                found = ledger.read(lambda uow, pid=payment_id: uow.find(Payment, pid))
+                assert found is None or str(found.status) != "succeeded", key
+    finally:
+        ledger.close()
