@@ -77,7 +77,7 @@ router = APIRouter(prefix="/cabinet", include_in_schema=False)
 def config(request: Request) -> CabinetConfig:
     return CabinetConfig(
         demo=demo_enabled(request),
-        sandbox_acquirer=bool(request.app.state.settings.sandbox_acquirer),
+        sandbox_acquirer=request.app.state.settings.sandbox_enabled,
         link_proof="proof" in LinkAccount.model_fields,
     )
 

@@ -72,6 +72,8 @@ def test_link_an_account_with_messages_next_to_the_fields(page: Any, server: Ser
     assert inn.get_attribute("aria-invalid") is None
 
     number.fill("0100000005")
+    # The ИПД of its April bill proves possession (issue 9), so the card shows the bills.
+    page.get_by_label("Подтверждение (ИПД или сумма любого счёта)").fill("70АЕ000005-01-0004")
     page.get_by_role("button", name="Привязать").click()
     page.get_by_text("Лицевой счёт 0100000005 привязан").wait_for()
     card = page.locator('section[data-account="0100000005"]')
