@@ -462,7 +462,7 @@ def demo(
         out.print(
             f"cabinet: {extra.open_bills} unpaid bills, {extra.funded_wallets} funded wallets;"
             f" the log now holds {signed['position']} events\n"
-            f"open it: kvit serve, then {ApiSettings().public_url.rstrip('/')}/ and pick a demo"
+            f"open it: kvit serve, then {ApiSettings().base_url}/ and pick a demo"
             " resident"
             " (resident-1-1 … has money in the wallet, resident-2-1 … has none);"
             f" to try linking, supplier ИНН {inn} and account number {number}"
