@@ -26,8 +26,10 @@ from api.routes import (
     bill_documents,
     bills,
     me,
+    notice_views,
     ops,
     payments,
+    supplier_register,
     suppliers,
     wallets,
 )
@@ -96,6 +98,7 @@ def create_app(
     for module in (
         ops,
         suppliers,
+        supplier_register,
         accounts,
         bill_documents,
         bills,
@@ -104,6 +107,7 @@ def create_app(
         wallets,
         payments,
         acquirer,
+        notice_views,
     ):
         app.include_router(module.router)
     if settings.sandbox_enabled:  # a development choice (see ApiSettings.sandbox_acquirer)

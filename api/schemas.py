@@ -279,7 +279,7 @@ class HistoryItem(BaseModel):
     amount: int
     refunded: int
     method: str
-    payer_id: str
+    payer_id: str | None
     account_id: UUID
     supplier_id: UUID
     account_number: str
@@ -289,6 +289,18 @@ class HistoryItem(BaseModel):
     recipient_name: str | None
     created_at: str
     updated_at: str
+    kind: Literal["payment", "bank_notice"] = "payment"
+    match_status: str | None = Field(
+        None,
+        description="new | matched | partially_matched | preliminarily_matched | impossible"
+        " | annulled (see the README, «Matching»)",
+    )
+    matched: int = Field(0, description="kopecks matched to bill lines")
+    advance: int = Field(0, description="kopecks left as the account's advance")
+    order_id: str | None = None
+    bank_bik: str | None = None
+    order_date: str | None = None
+    commission: int = 0
 
 
 class HistoryPage(BaseModel):

@@ -15,6 +15,7 @@ from projections import cursor as cursors
 from projections.allocation import WITHDRAWN
 from projections.errors import InvalidQueryError
 from projections.read_models import ReadModels
+from projections.register import matches_of
 from projections.results import (
     AccountBalance,
     BillState,
@@ -26,7 +27,15 @@ from projections.results import (
 )
 from projections.source import timestamp
 from projections.store import Tx
-from projections.tables import ACCOUNT, BILL, LEDGER_ACCOUNT, PAYMENT, WALLET, Table
+from projections.tables import (
+    ACCOUNT,
+    BILL,
+    LEDGER_ACCOUNT,
+    MATCH_RECEIPT,
+    PAYMENT,
+    WALLET,
+    Table,
+)
 from projections.tracking import read_positions
 
 MAX_PAGE = 200
@@ -39,6 +48,7 @@ STATUSES = frozenset(
         "canceled",
         "partially_refunded",
         "refunded",
+        "annulled",
     }
 )
 
@@ -168,10 +178,11 @@ def wallets_of_payer(
 def payment(
     rm: ReadModels, payment_id: UUID | str, *, min_position: int = 0
 ) -> PaymentEntry | None:
-    rm.wait_for(min_position, ["payment_history"])
+    rm.wait_for(min_position, HISTORY_MODELS)
     with rm.store.read() as tx:
         rows = _select(tx, PAYMENT, "payment_id = %s", [str(payment_id)])
-    return _entry(rows[0]) if rows else None
+        matches = matches_of(tx, [str(payment_id)]) if rows else {}
+    return _with_match(_entry(rows[0]), matches) if rows else None
 
 
 def payment_history(
@@ -243,23 +254,74 @@ def payment_history(
         return replace(page, as_of=as_of)
     if cached_only:
         return None
-    rm.wait_for(min_position, ["payment_history"])
+    rm.wait_for(min_position, HISTORY_MODELS)
     with rm.store.read() as tx:
-        rows = _select(
-            tx,
-            PAYMENT,
-            " AND ".join(where),
-            params,
-            f" ORDER BY created_position DESC LIMIT {limit + 1}",
-        )
-        as_of = _as_of(tx, "payment_history")
-    items = tuple(_entry(row) for row in rows[:limit])
+        tail = f" ORDER BY created_position DESC LIMIT {limit + 1}"
+        rows = _select(tx, PAYMENT, " AND ".join(where), params, tail)
+        if not payer_id:  # notices have no payer: they are in account and supplier histories
+            found = _select(
+                tx, MATCH_RECEIPT, " AND ".join(["kind = 'bank_notice'", *where]), params, tail
+            )
+            rows = sorted(
+                [*rows, *(_notice_row(n) for n in found)],
+                key=lambda r: r["created_position"],
+                reverse=True,
+            )[: limit + 1]
+        matches = matches_of(tx, (r["payment_id"] for r in rows[:limit]))
+        as_of = min(_as_of(tx, name) for name in HISTORY_MODELS)
+    items = tuple(_with_match(_entry(row), matches) for row in rows[:limit])
     more = len(rows) > limit
     next_cursor = cursors.encode(items[-1].created_position, filters) if more else None
     page = PaymentPage(items=items, next_cursor=next_cursor, as_of=as_of)
     if name:
         rm.cache.put(name, "payment_history", page, as_of, {f"payer_id={payer_id}"})
     return page
+
+
+HISTORY_MODELS = ("payment_history", "matching")
+
+
+def _notice_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A notice as a history row (the matching model keeps notices; see _with_match)."""
+    return {
+        "payment_id": row["receipt_id"],
+        "payer_id": None,
+        "account_id": row["account_id"],
+        "supplier_id": row["supplier_id"],
+        "account_number": row["account_number"] or "",
+        "bill_id": row["bill_id"],
+        "document_id": row["document_id"],
+        "period": row["period"],
+        "amount": row["amount"],
+        "refunded": row["reversed"],
+        "method": row["method"],
+        "wallet_id": None,
+        "recipient": "{}",
+        "status": row["status"],
+        "failure_reason": None,
+        "acquirer_ref": None,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "created_position": row["created_position"],
+        "position": row["position"],
+    }
+
+
+def _with_match(entry: PaymentEntry, matches: dict[str, Any]) -> PaymentEntry:
+    found = matches.get(entry.payment_id)
+    if found is None:
+        return entry
+    return replace(
+        entry,
+        kind=found.kind,
+        match_status=found.match_status,
+        matched=found.matched,
+        advance=found.advance,
+        order_id=found.order_id,
+        bank_bik=found.bank_bik,
+        order_date=found.order_date,
+        commission=found.commission,
+    )
 
 
 def _entry(row: dict[str, Any]) -> PaymentEntry:

@@ -60,7 +60,7 @@ class WalletBalance:
 @dataclass(frozen=True)
 class PaymentEntry:
     payment_id: str
-    payer_id: str
+    payer_id: str | None
     account_id: str
     supplier_id: str
     account_number: str
@@ -79,6 +79,16 @@ class PaymentEntry:
     updated_at: datetime
     created_position: int
     position: int
+    kind: str = "payment"
+    """payment | bank_notice (a notice's `payer_id` is None and `method` is `bank_notice`)."""
+    match_status: str | None = None
+    """See projections/matching.py; None if the matching model has not seen it."""
+    matched: int = 0
+    advance: int = 0
+    order_id: str | None = None
+    bank_bik: str | None = None
+    order_date: str | None = None
+    commission: int = 0
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,48 @@ POSTING = Table(
     indexes=(("account", "position"),),
     journal=True,
 )
+# --- matching (projections/models/matching.py) --------------------------------------------------
+MATCH_ACCOUNT = Table(
+    "match_account",
+    _cols("account_id text, supplier_id text, account_number text, position bigint"),
+    key=("account_id",),
+)
+MATCH_BILL = Table(
+    "match_bill",
+    _cols(
+        "bill_id text, account_id text, document_id text, period text, lines text,"
+        " added bigint, withdrawn bigint, replaced_by text, added_position bigint,"
+        " position bigint"
+    ),
+    key=("bill_id",),
+    indexes=(("account_id",),),
+)
+MATCH_RECEIPT = Table(
+    "match_receipt",
+    _cols(
+        "receipt_id text, kind text, account_id text, supplier_id text, payer_id text,"
+        " account_number text, method text, bank_bik text, order_id text, order_date text,"
+        " payer_name text, purpose text, refs text, commission bigint, bill_id text,"
+        " document_id text, period text, named_period text, amount bigint, reversed bigint,"
+        " received bigint, status text, match_status text, matched bigint, advance bigint,"
+        " lines text, created_at text, received_at text, updated_at text,"
+        " created_position bigint,"
+        " received_position bigint, position bigint"
+    ),
+    key=("receipt_id",),
+    indexes=(
+        ("account_id",),
+        ("kind", "account_id", "created_position"),
+        ("kind", "supplier_id", "created_position"),
+    ),
+)
+MATCH_MOVE = Table(
+    "match_move",
+    _cols(
+        "position bigint, receipt_id text, supplier_id text, account_id text, day text,"
+        " kind text, channel text, amount bigint, commission bigint, at text"
+    ),
+    key=("position",),
+    indexes=(("supplier_id", "day"),),
+    journal=True,
+)

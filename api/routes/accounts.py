@@ -217,6 +217,7 @@ StatusFilter = Literal[
     "canceled",
     "partially_refunded",
     "refunded",
+    "annulled",
 ]
 assert set(get_args(StatusFilter)) == queries.STATUSES
 
@@ -255,7 +256,7 @@ class HistoryFilters:
 async def history_filters(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    status: Annotated[list[StatusFilter] | None, Query(max_length=7)] = None,
+    status: Annotated[list[StatusFilter] | None, Query(max_length=8)] = None,
     period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$")] = None,
     created_from: Moment = None,
     created_before: Moment = None,
@@ -287,6 +288,14 @@ def history_item(entry: PaymentEntry) -> HistoryItem:
         recipient_name=entry.recipient.get("name"),
         created_at=entry.created_at.isoformat(),
         updated_at=entry.updated_at.isoformat(),
+        kind=entry.kind,  # type: ignore[arg-type]
+        match_status=entry.match_status,
+        matched=entry.matched,
+        advance=entry.advance,
+        order_id=entry.order_id,
+        bank_bik=entry.bank_bik,
+        order_date=entry.order_date,
+        commission=entry.commission,
     )
 
 

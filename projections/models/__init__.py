@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from projections.models.account_balance import AccountBalance
 from projections.models.base import ReadModel
+from projections.models.matching import Matching
 from projections.models.payment_history import PaymentHistory
 from projections.models.trial_balance import TrialBalance
 from projections.models.wallet_balance import WalletBalance
 
 MODELS: dict[str, type[ReadModel]] = {
-    cls.name: cls for cls in (AccountBalance, WalletBalance, PaymentHistory, TrialBalance)
+    cls.name: cls for cls in (AccountBalance, WalletBalance, PaymentHistory, TrialBalance, Matching)
 }
 NAMES: tuple[str, ...] = tuple(MODELS)
 

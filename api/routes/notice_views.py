@@ -1,0 +1,26 @@
+"""Reading bank notices: one notice with its matching, for operators and auditors."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from api.deps import MinPositionDep, ReadDep, ReaderDep
+from api.matching_schemas import ReceiptOut, receipt_out
+from api.problems import NotFoundProblem, responses
+from projections import register
+
+router = APIRouter(prefix="/v1/notices", tags=["notices"])
+
+
+@router.get("/{notice_id}", response_model=ReceiptOut, responses=responses(403, 404, 422, 503))
+def get_notice(
+    notice_id: UUID, caller: ReaderDep, rm: ReadDep, min_position: MinPositionDep = 0
+) -> ReceiptOut:
+    """The notice as accepted (references, amount, commission), whether it is annulled
+    (`status`), and its matching: `match_status` and the bill lines it paid."""
+    found = register.notice(rm, notice_id, min_position=min_position)
+    if found is None:
+        raise NotFoundProblem(f"no bank notice {notice_id}", notice_id=str(notice_id))
+    return receipt_out(found)
