@@ -18,12 +18,19 @@ from projections.models.base import ReadModel
 from projections.store import Store
 
 # Rough share of the log each read model applies, to balance the groups.
-WEIGHT = {"payment_history": 4, "account_balance": 3, "trial_balance": 2, "wallet_balance": 1}
+WEIGHT = {
+    "payment_history": 4,
+    "account_balance": 3,
+    "matching": 3,
+    "trial_balance": 2,
+    "wallet_balance": 1,
+}
 # Larger batches for the read models whose per-batch work grows with the state a batch
 # touches rather than with its events: account_balance re-derives the allocation of every
-# bill of every account a batch touched, so four times fewer batches is about half its time.
+# bill of every account a batch touched, so four times fewer batches is about half its time;
+# matching re-matches every receipt of every account a batch touched, likewise.
 # Memory stays bounded (by the batch, not the log): only its own events are decoded.
-BATCH_SCALE = {"account_balance": 4}
+BATCH_SCALE = {"account_balance": 4, "matching": 4}
 REPORT_EVERY = 0.2
 
 

@@ -3,7 +3,8 @@
 For the supplier's accountant: every payment and notice that moved the supplier's money that
 day (Europe/Moscow), with references, amounts, commission, match status and the bill lines it
 paid, and totals to reconcile against the bank statement. The CSV is `;`-separated UTF-8 with a
-BOM, amounts in rubles with a decimal comma, so Excel opens it as it is.
+BOM, amounts in rubles with a decimal comma, so Excel opens it as it is; the lines a receipt
+paid are in one column, `ИПД service amount` joined by ` | `.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def to_csv(found: SupplierRegister) -> bytes:
                 r.match_status,
                 rubles(r.matched),
                 rubles(r.advance),
-                ", ".join(
+                " | ".join(
                     f"{line.document_id or line.bill_id} {line.service} {rubles(line.amount)}"
                     for line in r.lines
                 ),
