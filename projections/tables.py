@@ -135,7 +135,7 @@ MATCH_BILL = Table(
     "match_bill",
     _cols(
         "bill_id text, account_id text, document_id text, period text, lines text,"
-        " added bigint, withdrawn bigint, replaced_by text, added_position bigint,"
+        " matched text, added bigint, withdrawn bigint, replaced_by text, added_position bigint,"
         " position bigint"
     ),
     key=("bill_id",),

@@ -89,6 +89,7 @@ class Matching(ReadModel):
                     "document_id": None,
                     "period": None,
                     "lines": "[]",
+                    "matched": "[]",
                     "added": 0,
                     "withdrawn": 0,
                     "replaced_by": None,
@@ -98,8 +99,17 @@ class Matching(ReadModel):
             )
         return row
 
-    def _touch(self, batch: Batch, account_id: str) -> None:
-        batch.scratch.setdefault(TOUCHED, set()).add(account_id)
+    def _touch(self, batch: Batch, account_id: str, appended: str | None = None) -> None:
+        """Mark the account for matching at the end of the batch: all of it again, or — when
+        all that happened is money received that names no bill or period (`appended`) — only
+        the new receipts, which by the rule just take what is left (see `_append`)."""
+        touched: dict[str, list[str] | None] = batch.scratch.setdefault(TOUCHED, {})
+        if appended is None:
+            touched[account_id] = None
+        elif account_id not in touched:
+            touched[account_id] = [appended]
+        elif (new := touched[account_id]) is not None:
+            new.append(appended)
 
     # --- accounts and bills -----------------------------------------------------------------
     def account_opened(self, batch: Batch, logged: Logged) -> None:
@@ -240,10 +250,15 @@ class Matching(ReadModel):
             "position": logged.position,
             **fields,
         }
-        self._of_account(batch, MATCH_RECEIPT, row["account_id"]).add(row["receipt_id"])
+        # Listed with its account's receipts if this batch has listed them already; if not,
+        # listing them later finds it among the batch's rows.
+        listed = batch.scratch.get(f"{self.name}.{MATCH_RECEIPT.name}", {})
+        if row["account_id"] in listed:
+            listed[row["account_id"]].add(row["receipt_id"])
+        named = batch.get(MATCH_BILL, row["bill_id"]) if row["bill_id"] else None
+        row["period"] = named["period"] if named is not None else row["named_period"]
         batch.put(MATCH_RECEIPT, row)
-        self._touch(batch, row["account_id"])
-        return row
+        return row  # nothing to match until money is received
 
     def _moved(
         self,
@@ -271,63 +286,120 @@ class Matching(ReadModel):
                 "at": logged.at,
             },
         )
-        self._touch(batch, row["account_id"])
+        unnamed = kind == RECEIVED and not (row["bill_id"] or row["named_period"])
+        self._touch(batch, row["account_id"], row["receipt_id"] if unnamed else None)
 
     # --- the rule -----------------------------------------------------------------------------
     def finish(self, batch: Batch) -> None:
-        for account_id in sorted(batch.scratch.pop(TOUCHED, ())):
-            self._rematch(batch, account_id)
+        for account_id, appended in sorted(batch.scratch.pop(TOUCHED, {}).items()):
+            if appended is None:
+                self._rematch(batch, account_id)
+            else:
+                self._append(batch, account_id, appended)
 
-    def _rematch(self, batch: Batch, account_id: str) -> None:
-        bills = {
-            b: batch.need(MATCH_BILL, b) for b in self._of_account(batch, MATCH_BILL, account_id)
-        }
+    def _current_bills(
+        self, batch: Batch, account_id: str
+    ) -> tuple[dict[str, RowDict], dict[str, RowDict]]:
+        ids = self._of_account(batch, MATCH_BILL, account_id)
+        bills = {b: batch.need(MATCH_BILL, b) for b in ids}
         current = {b: row for b, row in bills.items() if row["added"] and not row["withdrawn"]}
-        receipts = [
-            batch.need(MATCH_RECEIPT, r) for r in self._of_account(batch, MATCH_RECEIPT, account_id)
-        ]
-        inputs = []
-        for row in receipts:
-            named = self._named_bill(row, bills, current)
-            inputs.append(
-                matching.Receipt(
-                    row["receipt_id"],
-                    row["received_position"] or row["created_position"],
-                    bool(row["received"]),
-                    row["amount"],
-                    row["reversed"],
-                    named,
-                    bool(row["bill_id"] or row["named_period"]),
-                )
+        return bills, current
+
+    def _append(self, batch: Batch, account_id: str, appended: list[str]) -> None:
+        """New receipts naming nothing come last in both passes of the rule, so they take
+        what the account's earlier receipts left on the lines, and change nothing for those:
+        the same result as `_rematch`, without going over the account's whole history."""
+        _, current = self._current_bills(batch, account_id)
+        left = {}
+        for bill_id, bill in current.items():
+            lines = json.loads(bill["lines"])
+            dues = matching.line_dues([a for _, a in lines])
+            taken = json.loads(bill["matched"]) or [0] * len(lines)
+            left[bill_id] = tuple(
+                (s, d - t) for (s, _), d, t in zip(lines, dues, taken, strict=True)
             )
+        rows = [batch.need(MATCH_RECEIPT, r) for r in appended]
         result = matching.match(
-            inputs,
-            (
-                matching.BillLines(
-                    b["bill_id"],
-                    b["document_id"],
-                    b["period"] or "",
-                    b["added_position"],
-                    tuple((s, a) for s, a in json.loads(b["lines"])),
-                )
-                for b in current.values()
-            ),
+            (self._input(row, None) for row in rows),
+            (self._bill_input(bill, left[b]) for b, bill in current.items()),
         )
-        for row in receipts:
+        self._store(batch, rows, result, current, add=True)
+
+    def _input(self, row: RowDict, named: str | None) -> matching.Receipt:
+        return matching.Receipt(
+            row["receipt_id"],
+            row["received_position"] or row["created_position"],
+            bool(row["received"]),
+            row["amount"],
+            row["reversed"],
+            named,
+            bool(row["bill_id"] or row["named_period"]),
+        )
+
+    @staticmethod
+    def _bill_input(bill: RowDict, lines: tuple[tuple[str, int], ...]) -> matching.BillLines:
+        return matching.BillLines(
+            bill["bill_id"],
+            bill["document_id"],
+            bill["period"] or "",
+            bill["added_position"],
+            lines,
+        )
+
+    def _store(
+        self,
+        batch: Batch,
+        rows: list[RowDict],
+        result: dict[str, matching.Match],
+        bills: dict[str, RowDict],
+        *,
+        add: bool,
+    ) -> None:
+        """Write the receipts' matches, and each bill's matched amount per line (what `_append`
+        starts from): added to what it had, or (`add=False`) instead of it."""
+        totals = {b: [0] * len(json.loads(bill["lines"])) for b, bill in bills.items()}
+        for row in rows:
             found = result[row["receipt_id"]]
-            period = row["named_period"]
-            if row["bill_id"] in bills:
-                period = bills[row["bill_id"]]["period"]
+            for line in found.lines:
+                totals[line.bill_id][line.line] += line.amount
             state = {
                 "match_status": found.status,
                 "matched": found.matched,
                 "advance": found.advance,
                 "lines": _lines_json(found.lines),
-                "period": period,
             }
             if any(row[k] != v for k, v in state.items()):
                 row.update(state)
                 batch.put(MATCH_RECEIPT, row)
+        for bill_id, bill in bills.items():
+            before = json.loads(bill["matched"]) or [0] * len(totals[bill_id])
+            after = (
+                [b + t for b, t in zip(before, totals[bill_id], strict=True)]
+                if add
+                else totals[bill_id]
+            )
+            if after != before:
+                bill["matched"] = _encode(after)
+                batch.put(MATCH_BILL, bill)
+
+    def _rematch(self, batch: Batch, account_id: str) -> None:
+        bills, current = self._current_bills(batch, account_id)
+        receipts = [
+            batch.need(MATCH_RECEIPT, r) for r in self._of_account(batch, MATCH_RECEIPT, account_id)
+        ]
+        result = matching.match(
+            (self._input(row, self._named_bill(row, bills, current)) for row in receipts),
+            (
+                self._bill_input(b, tuple((s, a) for s, a in json.loads(b["lines"])))
+                for b in current.values()
+            ),
+        )
+        for row in receipts:  # a named bill's period, as it stands now
+            if row["bill_id"] in bills and row["period"] != bills[row["bill_id"]]["period"]:
+                row["period"] = bills[row["bill_id"]]["period"]
+                batch.put(MATCH_RECEIPT, row)
+        # Bills no longer current hold nothing.
+        self._store(batch, receipts, result, bills, add=False)
 
     @staticmethod
     def _named_bill(
