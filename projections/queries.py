@@ -63,14 +63,6 @@ def _select(
     return [dict(zip(names, row, strict=True)) for row in tx.execute(statement, params)]
 
 
-def _fresh(rm: ReadModels, min_position: int, names: Sequence[str]) -> int:
-    """The least position a cached answer must show: what was asked, and what the watcher
-    already knows the read models reached. The watcher may learn a position from the
-    tracking rows (a waiter's refresh) before the cache hears the same batch's keys; an
-    answer older than that may miss the batch's changes, so it is not served then."""
-    return max(min_position, rm.position(names))
-
-
 def _as_of(tx: Tx, name: str) -> int:
     return read_positions(tx, [name])[name]
 
@@ -114,9 +106,7 @@ def cached_accounts_of_payer(
 ) -> tuple[tuple[AccountBalance, ...], int] | None:
     """The cached answer itself (the same tuple until the cache drops it) and the position it
     holds as of, or None: lets the HTTP layer reuse a body rendered from it."""
-    hit = rm.cache.get(
-        ("accounts_of_payer", payer_id), _fresh(rm, min_position, ["account_balance"])
-    )
+    hit = rm.cache.get(("accounts_of_payer", payer_id), min_position)
     return None if hit is None else (hit[0], hit[1])
 
 
@@ -258,7 +248,7 @@ def payment_history(
     name = None
     if payer_id:
         name = ("payment_history", json.dumps(filters, default=str), limit, cursor)
-    hit = rm.cache.get(name, _fresh(rm, min_position, HISTORY_MODELS)) if name else None
+    hit = rm.cache.get(name, min_position) if name else None
     if hit is not None:
         page, as_of = hit
         return replace(page, as_of=as_of)
