@@ -23,7 +23,6 @@ from ledger.errors import (
     BillStateConflictError,
     NoticeConflictError,
     NoticeStateConflictError,
-    RequisitesMismatchError,
     UnknownAccountError,
     UnknownBillError,
     UnknownNoticeError,
@@ -31,6 +30,7 @@ from ledger.errors import (
 )
 from ledger.identifiers import digits
 from ledger.notice_register import NoticeLine
+from ledger.payee import check_requisites
 from ledger.unit_of_work import UnitOfWork
 
 Result = dict[str, Any]
@@ -69,9 +69,10 @@ class ReceiveNotice:
 
     def __call__(self, uow: UnitOfWork) -> Result:
         line = self.line
+        content = fingerprint(line)
         seen = uow.find(BankNotice, self.notice_id)
         if seen is not None:
-            if seen.fingerprint != fingerprint(line):
+            if seen.fingerprint != content:
                 raise NoticeConflictError(
                     f"OrderID {line.order_id} of bank {self.bank_bik} was accepted with other "
                     "content",
@@ -79,9 +80,7 @@ class ReceiveNotice:
                     bank_bik=self.bank_bik,
                 )
             return {"notice_id": str(seen.id), "outcome": "duplicate"}
-        account, supplier = resolve_account(uow, line)
-        check_requisites(supplier, line)
-        bill_id = resolve_bill(uow, account, line)
+        account, supplier, bill_id = resolve(uow, line)
         assert line.amount is not None
         notice = uow.add(
             BankNotice(
@@ -98,7 +97,7 @@ class ReceiveNotice:
                 period=line.period,
                 purpose=line.purpose,
                 references=references(line),
-                fingerprint=fingerprint(line),
+                fingerprint=content,
                 postings=BankNotice.postings_for(
                     bank_bik=self.bank_bik,
                     supplier_id=supplier.id,
@@ -146,9 +145,12 @@ class AnnulNotice:
         return {"notice_id": str(notice.id), "outcome": "annulled"}
 
 
-def resolve_account(uow: UnitOfWork, line: NoticeLine) -> tuple[PersonalAccount, Supplier]:
-    """The account a notice pays: by ИПД, then supplier ИНН + number, then ИЖКУ/ЕЛС."""
+def resolve(uow: UnitOfWork, line: NoticeLine) -> tuple[PersonalAccount, Supplier, UUID | None]:
+    """The account a notice pays and the bill it names: by ИПД (that bill, following
+    replacements), then supplier ИНН + number, then ИЖКУ/ЕЛС (no bill: the allocation rule
+    decides). Every requisite the notice gives must be the supplier's."""
     account: PersonalAccount | None = None
+    bill = None
     if line.document_id:
         bill = uow.find(Bill, Bill.id_for(line.document_id))
         if bill is None:
@@ -167,7 +169,13 @@ def resolve_account(uow: UnitOfWork, line: NoticeLine) -> tuple[PersonalAccount,
     supplier = uow.find(Supplier, account.supplier_id)
     if supplier is None:  # pragma: no cover - an account is opened only at a known supplier
         raise UnknownSupplierError("the account's supplier is unknown")
-    return account, supplier
+    check_requisites(supplier, requisites(line), labels=NOTICE_FIELDS)
+    if bill is not None and bill.withdrawn and bill.replaced_by is None:
+        raise BillStateConflictError(
+            f"bill {line.document_id} was withdrawn without replacement",
+            document_id=line.document_id,
+        )
+    return account, supplier, None if bill is None else bill.id
 
 
 def _by_els(uow: UnitOfWork, line: NoticeLine) -> PersonalAccount | None:
@@ -189,37 +197,17 @@ def _by_els(uow: UnitOfWork, line: NoticeLine) -> PersonalAccount | None:
     return matching[0] if matching else None
 
 
-def check_requisites(supplier: Supplier, line: NoticeLine) -> None:
-    """Every requisite the notice gives must be the supplier's registered one, as of now."""
-    registered = {
-        "recipient_inn": supplier.inn,
-        "recipient_kpp": supplier.kpp,
-        "bik": supplier.requisites.get("bik"),
-        "settlement_account": supplier.requisites.get("settlement_account"),
+# The requisites a notice may give, under the register's column names.
+NOTICE_FIELDS = {"inn": "recipient_inn", "kpp": "recipient_kpp"}
+
+
+def requisites(line: NoticeLine) -> dict[str, str | None]:
+    return {
+        "inn": line.recipient_inn,
+        "kpp": line.recipient_kpp,
+        "bik": line.bik,
+        "settlement_account": line.settlement_account,
     }
-    given = {key: getattr(line, key) for key in registered}
-    wrong = sorted(key for key, value in given.items() if value and value != registered[key])
-    if wrong:
-        raise RequisitesMismatchError(
-            f"{', '.join(wrong)} of the notice are not the supplier's registered requisites",
-            fields=wrong,
-            supplier_id=str(supplier.id),
-        )
-
-
-def resolve_bill(uow: UnitOfWork, account: PersonalAccount, line: NoticeLine) -> UUID | None:
-    """The named bill (following replacements), or None to let the allocation rule decide."""
-    if not line.document_id:
-        return None
-    bill = uow.find(Bill, Bill.id_for(line.document_id))
-    if bill is None or bill.account_id != account.id:
-        raise UnknownBillError(f"no bill {line.document_id}", document_id=line.document_id)
-    if bill.withdrawn and bill.replaced_by is None:
-        raise BillStateConflictError(
-            f"bill {line.document_id} was withdrawn without replacement",
-            document_id=line.document_id,
-        )
-    return bill.id
 
 
 def references(line: NoticeLine) -> dict[str, str]:

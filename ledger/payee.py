@@ -7,6 +7,7 @@ a change of management company are a classic way for money to get lost.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -74,12 +75,14 @@ def payee_from_qr(uow: UnitOfWork, payload: str) -> Payee:
             reason="missing_key",
         )
     supplier = _supplier(uow, qr.inn)
-    _check(
+    check_requisites(
         supplier,
-        kpp=qr.kpp,
-        bik=qr.bik,
-        settlement_account=qr.settlement_account,
-        correspondent_account=qr.correspondent_account,
+        {
+            "kpp": qr.kpp,
+            "bik": qr.bik,
+            "settlement_account": qr.settlement_account,
+            "correspondent_account": qr.correspondent_account,
+        },
     )
     return _payee(uow, supplier, qr.account_number, qr.document_id, qr.period, qr.amount)
 
@@ -96,12 +99,13 @@ def payee_from_requisites(
     """Pay without a bill, by the supplier's requisites as printed on a receipt."""
     bik = parse_bik(bik)
     supplier = _supplier(uow, parse_inn(inn))
-    _check(
+    check_requisites(
         supplier,
-        kpp=parse_kpp(kpp) if kpp else None,
-        bik=bik,
-        settlement_account=parse_settlement_account(settlement_account, bik=bik),
-        correspondent_account=None,
+        {
+            "kpp": parse_kpp(kpp) if kpp else None,
+            "bik": bik,
+            "settlement_account": parse_settlement_account(settlement_account, bik=bik),
+        },
     )
     return _payee(uow, supplier, parse_account_number(account_number), None, None, None)
 
@@ -113,25 +117,21 @@ def _supplier(uow: UnitOfWork, inn: str) -> Supplier:
     return supplier
 
 
-def _check(
+def check_requisites(
     supplier: Supplier,
+    given: Mapping[str, str | None],
     *,
-    kpp: str | None,
-    bik: str,
-    settlement_account: str,
-    correspondent_account: str | None,
+    labels: Mapping[str, str] | None = None,
 ) -> None:
-    registered = supplier.requisites
-    given = {
-        "kpp": (kpp, supplier.kpp),
-        "bik": (bik, registered.get("bik")),
-        "settlement_account": (settlement_account, registered.get("settlement_account")),
-        "correspondent_account": (
-            correspondent_account,
-            registered.get("correspondent_account"),
-        ),
-    }
-    wrong = sorted(name for name, (value, ours) in given.items() if value and value != ours)
+    """Every requisite given (`inn`, `kpp`, `bik`, `settlement_account`,
+    `correspondent_account`; None: not given) must be the supplier's registered one now.
+    `labels` renames the fields the error names, to the caller's own field names."""
+    registered = supplier.recipient()
+    wrong = sorted(
+        (labels or {}).get(key, key)
+        for key, value in given.items()
+        if value and value != registered.get(key)
+    )
     if wrong:
         raise RequisitesMismatchError(
             f"{', '.join(wrong)} are not the registered requisites of {supplier.name}; the "
