@@ -17,7 +17,6 @@ from api.acquirer import sandbox
 from api.auth import acquirer_secret, secret_key
 from api.config_checks import check_secrets
 from api.guards import BodySizeLimit, RequireToken
-from api.notices.service import NoticeService
 from api.routes import (
     accounts,
     acquirer,
@@ -36,6 +35,7 @@ from api.routes import (
 from api.settings import ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from mail.service import NoticeService
 from projections.read_models import ReadModels
 
 

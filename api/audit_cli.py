@@ -32,12 +32,10 @@ from rich.table import Table
 
 from api.cli_errors import describe
 from api.problems import TRANSIENT as TRANSIENT_FAULTS
-from ledger import connections
-from ledger.application import Ledger
-from ledger.audit.chain import Checkpointer, catch_up
-from ledger.audit.export import export
-from ledger.audit.service import EmptyLogError, checkpoint_now, sign_head
-from ledger.audit.signing import (
+from audit.chain import Checkpointer, catch_up
+from audit.export import export
+from audit.service import EmptyLogError, checkpoint_now, sign_head
+from audit.signing import (
     KEY_FILE,
     AuditSettings,
     NoSigningKeyError,
@@ -48,8 +46,10 @@ from ledger.audit.signing import (
     trusted_public_key,
     write_checkpoint,
 )
-from ledger.audit.store import AuditStore
-from ledger.audit.verify import verify
+from audit.store import AuditStore
+from audit.verify import verify
+from ledger import connections
+from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 
 audit_cli = typer.Typer(

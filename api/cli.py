@@ -33,7 +33,7 @@ err = Console(stderr=True, soft_wrap=True)  # one line stays one line in a log
 def migrate_all(settings: ApiSettings) -> None:
     """The event store's tables, the read models' tables, and the notice outbox."""
     from api import link_attempts
-    from api.notices import outbox
+    from mail import outbox
     from projections.schema import migrate as migrate_read_models
     from projections.settings import ReadSettings, open_store
 
@@ -130,8 +130,8 @@ def mail() -> None:
     import logging
     import signal
 
-    from api.notices.service import NoticeService
     from ledger.bootstrap import build_ledger
+    from mail.service import NoticeService
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     connections.apply(connections.Role.MAIL)

@@ -18,14 +18,14 @@ import sys
 import time
 from typing import Any
 
+from audit.chain import catch_up
+from audit.service import checkpoint_now
+from audit.signing import AuditSettings
+from audit.store import AuditStore
+from audit.verify import verify
 from bench.config import BenchConfig
 from bench.ledger_history import build_history
 from bench.pg import throwaway_schema
-from ledger.audit.chain import catch_up
-from ledger.audit.service import checkpoint_now
-from ledger.audit.signing import AuditSettings
-from ledger.audit.store import AuditStore
-from ledger.audit.verify import verify
 from ledger.bootstrap import build_ledger, migrate
 from projections import models
 from projections.rebuild import rebuild

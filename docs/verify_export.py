@@ -15,7 +15,7 @@ from Kvit. It recomputes, from each line's stored `state` bytes alone:
      (the trial balance, which must sum to zero), and every wallet from its own events
      (which must equal the credit side of its ledger account).
 
-The canonical encoding and the chain (the same as ledger/audit/encoding.py):
+The canonical encoding and the chain (the same as audit/encoding.py):
 
     canonical(e) = b"kvit.event.v1\\n"
                    ‖ u16 len ‖ originator id (lower-case hyphenated UUID)

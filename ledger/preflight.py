@@ -8,7 +8,7 @@ import psycopg
 from ledger.settings import Settings
 
 EVENT_TABLES = ("kvit_events",)
-# Created by `kvit migrate` beside the read models (projections/, api/notices, api/link_attempts);
+# Created by `kvit migrate` beside the read models (projections/, mail/, api/link_attempts);
 # named here as plain strings so that the ledger imports neither.
 READ_TABLES = ("rm_tracking", "notice_outbox", "link_attempt")
 READ_MODELS, OUTBOX = ("rm_tracking",), ("notice_outbox",)

@@ -5,7 +5,7 @@ that concern the account or wallet asked about (up to the position), so an as-of
 exactly the shape and rules of the live one, and does not trust the live read models.
 A ledger account's balance is the sum of the postings to it in the log prefix.
 
-A moment becomes a position through `ledger.audit.proof.position_at`: the end of the longest
+A moment becomes a position through `audit.proof.position_at`: the end of the longest
 log prefix whose events all happened at or before it.
 """
 
@@ -20,8 +20,8 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from ledger.audit.proof import position_at
-from ledger.audit.store import AuditStore, RawEvent
+from audit.proof import position_at
+from audit.store import AuditStore, RawEvent
 from ledger.domain import Payment, PersonalAccount, TopUp
 from ledger.log import postings_of
 from projections import queries

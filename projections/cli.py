@@ -23,12 +23,12 @@ from ledger.bootstrap import build_ledger
 from ledger.preflight import READ_MODELS, require_schema
 from ledger.settings import Settings
 from projections import models
-from projections.audit import audit
 from projections.errors import ProjectionBusyError
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from projections.schema import migrate
 from projections.settings import ReadSettings, open_store
+from projections.shadow import audit
 from projections.source import head
 from projections.supervisor import supervise
 from projections.tracking import read_tracking

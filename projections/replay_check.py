@@ -18,8 +18,8 @@ from eventsourcing.application import Application
 from ledger.log import postings_of
 from projections import models, queries
 from projections.as_of import POSTING_TOPICS, _Reader
-from projections.audit import AuditError, AuditReport, audit
 from projections.rebuild import Progress
+from projections.shadow import AuditError, AuditReport, audit
 from projections.store import Store
 
 SCAN_BATCH = 5000

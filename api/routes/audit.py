@@ -19,12 +19,12 @@ from pydantic import BaseModel
 from api.deps import LedgerDep, ReaderDep
 from api.problems import ApiProblem, NotFoundProblem, responses
 from api.schemas import PaymentDetail
-from ledger.audit import export as feed
-from ledger.audit.chain import ChainFollower, Checkpointer
-from ledger.audit.proof import receipt
-from ledger.audit.service import latest_checkpoint, sign_head
-from ledger.audit.signing import AuditSettings, public_hex, signing_key
-from ledger.audit.store import AuditStore
+from audit import export as feed
+from audit.chain import ChainFollower, Checkpointer
+from audit.proof import receipt
+from audit.service import latest_checkpoint, sign_head
+from audit.signing import AuditSettings, public_hex, signing_key
+from audit.store import AuditStore
 from projections import as_of as history
 from projections.results import AccountBalance
 

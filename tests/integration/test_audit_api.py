@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import Role
-from ledger.audit.export import export
-from ledger.audit.store import AuditStore
+from audit.export import export
+from audit.store import AuditStore
 from ledger.bootstrap import build_ledger, migrate
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import setup_world

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from audit.chain import catch_up
+from audit.store import AuditStore
 from ledger.application import Ledger
-from ledger.audit.chain import catch_up
-from ledger.audit.store import AuditStore
 from ledger.bootstrap import build_ledger, migrate
 from ledger.settings import Settings
 from projections import as_of

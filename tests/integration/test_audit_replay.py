@@ -13,10 +13,10 @@ import psycopg
 from hypothesis import HealthCheck, settings
 from psycopg import sql
 
-from ledger.audit.chain import catch_up
-from ledger.audit.signing import AuditSettings
-from ledger.audit.store import AuditStore
-from ledger.audit.verify import verify
+from audit.chain import catch_up
+from audit.signing import AuditSettings
+from audit.store import AuditStore
+from audit.verify import verify
 from ledger.bootstrap import build_ledger, migrate
 from projections import models
 from projections.projector import Projector

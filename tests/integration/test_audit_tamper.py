@@ -17,14 +17,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from audit.chain import catch_up
+from audit.encoding import GENESIS, chain_hash
+from audit.export import export
+from audit.service import checkpoint_now
+from audit.signing import AuditSettings, make_checkpoint, trusted_public_key
+from audit.store import AuditStore, ChainRow
+from audit.verify import VerifyReport, verify
 from ledger.application import Ledger
-from ledger.audit.chain import catch_up
-from ledger.audit.encoding import GENESIS, chain_hash
-from ledger.audit.export import export
-from ledger.audit.service import checkpoint_now
-from ledger.audit.signing import AuditSettings, make_checkpoint, trusted_public_key
-from ledger.audit.store import AuditStore, ChainRow
-from ledger.audit.verify import VerifyReport, verify
 from ledger.bootstrap import build_ledger
 from ledger.settings import Settings
 from tests.fixtures import setup_world

@@ -12,11 +12,11 @@ from uuid import UUID
 import pytest
 from aiosmtpd.controller import Controller
 
-from api.notices import outbox
-from api.notices.mailer import SmtpMailer
-from api.notices.worker import NoticeWorker
 from ledger.application import Ledger
 from ledger.settings import Settings
+from mail import outbox
+from mail.mailer import SmtpMailer
+from mail.worker import NoticeWorker
 from projections.settings import ReadSettings, open_store
 from projections.store import Store
 from tests.fixtures import World, setup_world
@@ -143,7 +143,7 @@ def test_an_smtp_outage_delays_the_notice_but_does_not_lose_it(
 def test_a_notice_that_keeps_failing_is_set_aside_after_bounded_retries(
     memory_ledger: Ledger, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("api.notices.worker.MAX_ATTEMPTS", 2)
+    monkeypatch.setattr("mail.worker.MAX_ATTEMPTS", 2)
     world = setup_world(memory_ledger)
     card_payment(memory_ledger, world, "card", "anna@example.org")
     down = SmtpMailer(f"smtp://127.0.0.1:{free_port()}")

@@ -25,12 +25,12 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
 from ledger.settings import Settings
 from projections import models, queries
-from projections.audit import audit
 from projections.projector import Projector
 from projections.read_models import ReadModels
 from projections.rebuild import rebuild
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
+from projections.shadow import audit
 from projections.store import Store
 from projections.tracking import read_tracking
 from tests.conftest import TEST_DATABASE_URL, postgres_or_fail

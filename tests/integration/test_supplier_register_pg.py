@@ -17,11 +17,11 @@ from ledger.notice_register import NoticeLine
 from ledger.notices import AnnulNotice, ReceiveNotice
 from ledger.settings import Settings
 from projections import models, register
-from projections.audit import audit
 from projections.projector import Projector
 from projections.read_models import ReadModels
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
+from projections.shadow import audit
 from projections.store import Store
 from tests.fixtures import (
     ACCOUNT_NUMBER,

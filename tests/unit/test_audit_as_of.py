@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit.encoding import timestamp_of
+from audit.store import AuditStore
 from ledger.application import Ledger
-from ledger.audit.encoding import timestamp_of
-from ledger.audit.store import AuditStore
 from ledger.persistence import in_memory_env
 from projections import as_of
 from tests.unit.test_projections_model import LedgerModel, commands, run_commands, set_up

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.audit.encoding import (
+from audit.encoding import (
     GENESIS,
     canonical,
     chain_hash,
@@ -18,8 +18,8 @@ from ledger.audit.encoding import (
     plain,
     timestamp_of,
 )
-from ledger.audit.signing import make_checkpoint, public_hex, signature_ok, signed_message
-from ledger.audit.store import ChainRow
+from audit.signing import make_checkpoint, public_hex, signature_ok, signed_message
+from audit.store import ChainRow
 from tests.integration.test_audit_tamper import checker
 
 ID = UUID("6f1c1d0e-7a4b-5c53-9d43-4b7669741a01")

@@ -15,10 +15,10 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
 from ledger.settings import Settings
 from projections import queries
-from projections.audit import audit
 from projections.errors import InvalidCursorError, InvalidQueryError, ReadModelTimeoutError
 from projections.read_models import ReadModels
 from projections.rebuild import rebuild
+from projections.shadow import audit
 from tests.fixtures import World, setup_world, top_up
 
 

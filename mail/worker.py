@@ -17,10 +17,10 @@ from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
 
-from api.notices import outbox
-from api.notices.message import payment_notice
 from ledger.application import Ledger
 from ledger.domain.payment import PaymentMethod
+from mail import outbox
+from mail.message import payment_notice
 from projections.source import read_chunk
 from projections.store import Store
 

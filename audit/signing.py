@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import Field
 
-from ledger.audit.encoding import utc_text
-from ledger.audit.store import ChainRow
+from audit.encoding import utc_text
+from audit.store import ChainRow
 from ledger.private_files import write_new_secret
 from ledger.settings import Settings
 

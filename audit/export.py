@@ -25,9 +25,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from ledger.audit.encoding import decode_state, plain, timestamp_of
-from ledger.audit.signing import as_record, write_checkpoint
-from ledger.audit.store import AuditStore, ChainRow
+from audit.encoding import decode_state, plain, timestamp_of
+from audit.signing import as_record, write_checkpoint
+from audit.store import AuditStore, ChainRow
 
 MAX_PAGE = 1000
 EXPORT_BATCH = 5000

@@ -26,9 +26,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from ledger.audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
-from ledger.audit.signing import signature_ok
-from ledger.audit.store import AuditStore, ChainRow
+from audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
+from audit.signing import signature_ok
+from audit.store import AuditStore, ChainRow
 
 BATCH = 5000
 MAX_FINDINGS = 100

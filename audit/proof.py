@@ -15,9 +15,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from ledger.audit.encoding import event_hash, timestamp_of, utc_text
-from ledger.audit.signing import as_record
-from ledger.audit.store import AuditStore
+from audit.encoding import event_hash, timestamp_of, utc_text
+from audit.signing import as_record
+from audit.store import AuditStore
 
 SCAN_BATCH = 1000
 

@@ -7,9 +7,9 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from ledger.audit.chain import catch_up
-from ledger.audit.signing import AuditSettings, as_record, make_checkpoint, signing_key
-from ledger.audit.store import AuditStore, ChainRow
+from audit.chain import catch_up
+from audit.signing import AuditSettings, as_record, make_checkpoint, signing_key
+from audit.store import AuditStore, ChainRow
 
 
 class EmptyLogError(RuntimeError):

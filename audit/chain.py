@@ -23,8 +23,8 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from ledger.audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
-from ledger.audit.store import AuditStore, ChainRow
+from audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
+from audit.store import AuditStore, ChainRow
 
 BATCH = 5000
 log = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from api.notices import outbox
-from api.notices.mailer import SmtpMailer
-from api.notices.worker import NoticeWorker
 from api.settings import ApiSettings
 from ledger.application import Ledger
+from mail import outbox
+from mail.mailer import SmtpMailer
+from mail.worker import NoticeWorker
 from projections.settings import ReadSettings, open_store
 
 
