@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy ledger audit
+	$(BIN)/mypy storage ledger audit
 
 # Write path vs pgbench, the read side (lag, rebuild, log scan), then HTTP (bench/http.py). The read-side bench builds a
 # 1,000,000-event log once (kept in schema kvit_bench_projections and reused).

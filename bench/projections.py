@@ -34,7 +34,7 @@ from ledger.settings import Settings
 from projections import models, queries
 from projections.read_models import ReadModels
 from projections.schema import migrate as migrate_read_models
-from projections.source import head
+from storage.log import head
 from tests.fixtures import setup_world
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,10 +29,10 @@ from projections.models.base import ReadModel
 from projections.projector import apply_chunk
 from projections.results import AccountBalance, LedgerAccountBalance, WalletBalance
 from projections.schema import create_table, create_tracking
-from projections.source import Chunk, Logged
 from projections.store import Store
 from projections.tables import LIVE
 from projections.tracking import reset
+from storage.log import Chunk, Logged
 
 SCAN_BATCH = 5000
 BILL_ADDED = get_topic(PersonalAccount.BillAdded)

@@ -29,9 +29,9 @@ from projections.runner import ProjectionRunner
 from projections.schema import migrate
 from projections.settings import ReadSettings, open_store
 from projections.shadow import audit
-from projections.source import head
 from projections.supervisor import supervise
 from projections.tracking import read_tracking
+from storage.log import head
 
 err = Console(stderr=True, soft_wrap=True)  # one line stays one line in a log
 EXIT_BUSY = 3

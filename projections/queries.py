@@ -25,7 +25,6 @@ from projections.results import (
     TrialBalance,
     WalletBalance,
 )
-from projections.source import timestamp
 from projections.store import Tx
 from projections.tables import (
     ACCOUNT,
@@ -37,6 +36,7 @@ from projections.tables import (
     Table,
 )
 from projections.tracking import read_positions
+from storage.log import timestamp
 
 MAX_PAGE = 200
 STATUSES = frozenset(

@@ -20,8 +20,8 @@ from ledger.domain import Bill, PersonalAccount
 from projections.allocation import UNPAID, WITHDRAWN, BillInput, allocate, bill_status
 from projections.batch import Batch, RowDict
 from projections.models.base import ReadModel
-from projections.source import Logged
 from projections.tables import ACCOUNT, ACCOUNT_PAYER, BILL, Table
+from storage.log import Logged
 
 ISSUED = get_topic(Bill.Issued)
 OPENED = get_topic(PersonalAccount.Opened)

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 from eventsourcing.utils import get_topic
 
 from projections.batch import Batch
-from projections.source import Logged
 from projections.tables import Table
+from storage.log import Logged
 
 Handler = Callable[[Batch, Logged], None]
 

@@ -25,8 +25,8 @@ from ledger.domain import BankNotice, Bill, Payment, PersonalAccount
 from projections import matching
 from projections.batch import Batch, RowDict
 from projections.models.base import ReadModel
-from projections.source import Logged
 from projections.tables import MATCH_ACCOUNT, MATCH_BILL, MATCH_MOVE, MATCH_RECEIPT, Table
+from storage.log import Logged
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 TOUCHED = "matching.touched"

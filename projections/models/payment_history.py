@@ -17,8 +17,8 @@ from eventsourcing.utils import get_topic
 from ledger.domain import Bill, Payment
 from projections.batch import Batch
 from projections.models.base import ReadModel
-from projections.source import Logged
 from projections.tables import BILL_PERIOD, PAYMENT, PAYMENT_EVENT, Table
+from storage.log import Logged
 
 CREATED = get_topic(Payment.Created)
 REFUNDED = "refunded"

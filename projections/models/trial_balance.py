@@ -10,8 +10,8 @@ from ledger.domain import BankNotice, Payment, TopUp
 from ledger.log import postings_of
 from projections.batch import Batch
 from projections.models.base import ReadModel
-from projections.source import Logged
 from projections.tables import LEDGER_ACCOUNT, POSTING, Table
+from storage.log import Logged
 
 
 class TrialBalance(ReadModel):

@@ -10,8 +10,8 @@ from eventsourcing.utils import get_topic
 from ledger.domain import Wallet
 from projections.batch import Batch
 from projections.models.base import ReadModel
-from projections.source import Logged
 from projections.tables import WALLET, Table
+from storage.log import Logged
 
 OPENED = get_topic(Wallet.Opened)
 
