@@ -25,6 +25,7 @@ from eventsourcing.application import Application
 
 from audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
 from audit.store import AuditStore, ChainRow
+from storage.log import Recorded, read_stored
 
 BATCH = 5000
 log = logging.getLogger(__name__)
@@ -36,15 +37,15 @@ class CatchUp:
     head: ChainRow | None
 
 
-def rows_for(previous: ChainRow | None, notifications: Any) -> list[ChainRow]:
+def rows_for(previous: ChainRow | None, events: list[Recorded]) -> list[ChainRow]:
     """Chain rows for stored events (in position order) that follow `previous`."""
     seq, chain = (previous.seq, previous.chain_hash) if previous else (0, GENESIS)
     rows = []
-    for n in notifications:
-        stamp = timestamp_of(n.state)
-        digest = event_hash(n.originator_id, n.originator_version, n.topic, stamp, n.state)
+    for e in events:
+        stamp = timestamp_of(e.state)
+        digest = event_hash(e.originator_id, e.version, e.topic, stamp, e.state)
         chain, seq = chain_hash(chain, digest), seq + 1
-        rows.append(ChainRow(n.id, seq, stamp, digest, chain))
+        rows.append(ChainRow(e.position, seq, stamp, digest, chain))
     return rows
 
 
@@ -59,22 +60,17 @@ def catch_up(
     """Chain every stored event not chained yet (up to `stop`); returns how many and the head."""
     head, appended = store.head(), 0
     while True:
-        notifications = app.recorder.select_notifications(
-            start=head.position if head else 0,
-            limit=batch,
-            stop=stop,
-            inclusive_of_start=False,
-        )
-        if not notifications:
+        events = read_stored(app, after=head.position if head else 0, limit=batch, stop=stop)
+        if not events:
             return CatchUp(appended, head)
-        rows = rows_for(head, notifications)
+        rows = rows_for(head, events)
         if store.append(head, rows):
             head, appended = rows[-1], appended + len(rows)
             if progress is not None:
                 progress(head.position)
         else:
             head = store.head()  # another follower got there first: go on from its head
-        if len(notifications) < batch:
+        if len(events) < batch:
             return CatchUp(appended, head)
 
 

@@ -28,6 +28,7 @@ from eventsourcing.application import Application
 from audit.encoding import decode_state, plain, timestamp_of
 from audit.signing import as_record, write_checkpoint
 from audit.store import AuditStore, ChainRow
+from storage.log import Recorded, read_stored
 
 MAX_PAGE = 1000
 EXPORT_BATCH = 5000
@@ -53,17 +54,17 @@ def _recorded(row: ChainRow | None) -> dict[str, Any]:
     }
 
 
-def event_line(notification: Any, row: ChainRow | None) -> dict[str, Any]:
-    state: bytes = notification.state
+def event_line(event: Recorded, row: ChainRow | None) -> dict[str, Any]:
+    state = event.state
     try:
         decoded: Any = plain(decode_state(state))
     except (ValueError, UnicodeDecodeError):
         decoded = None
     return {
-        "position": notification.id,
-        "id": str(notification.originator_id),
-        "version": notification.originator_version,
-        "topic": notification.topic,
+        "position": event.position,
+        "id": event.originator_id,
+        "version": event.version,
+        "topic": event.topic,
         "timestamp": timestamp_of(state),
         "state": base64.b64encode(state).decode("ascii"),
         "event": decoded,
@@ -77,13 +78,11 @@ def missing_line(row: ChainRow) -> dict[str, Any]:
 
 def page(app: Application[UUID], store: AuditStore, *, after: int, limit: int) -> Page:
     """Up to `limit` events after position `after`, with the chain rows of their range."""
-    notifications = app.recorder.select_notifications(
-        start=after, limit=limit, inclusive_of_start=False
-    )
-    done = len(notifications) < limit
-    stop = None if done else notifications[-1].id
+    events = read_stored(app, after=after, limit=limit)
+    done = len(events) < limit
+    stop = None if done else events[-1].position
     rows = {r.position: r for r in store.chain_rows(after=after, limit=10 * limit + 100, stop=stop)}
-    lines = [event_line(n, rows.pop(n.id, None)) for n in notifications]
+    lines = [event_line(e, rows.pop(e.position, None)) for e in events]
     lines += [missing_line(r) for r in rows.values()]
     lines.sort(key=lambda line: line["position"])
     next_after = lines[-1]["position"] if lines else after

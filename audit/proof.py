@@ -18,13 +18,14 @@ from eventsourcing.application import Application
 from audit.encoding import event_hash, timestamp_of, utc_text
 from audit.signing import as_record
 from audit.store import AuditStore
+from storage.log import events_of, iter_stored
 
 SCAN_BATCH = 1000
 
 
-def receipt(store: AuditStore, aggregate_id: UUID) -> dict[str, Any] | None:
+def receipt(app: Application[UUID], store: AuditStore, aggregate_id: UUID) -> dict[str, Any] | None:
     """The chain entries of an aggregate's events (a payment's), or None if it has none."""
-    events = store.events_of([str(aggregate_id)])
+    events = events_of(app, [str(aggregate_id)])
     if not events:
         return None
     entries = []
@@ -77,13 +78,8 @@ def position_at(app: Application[UUID], store: AuditStore | None, moment: dateti
             return store.last_position_before(first_later)
         head = store.head()
         after = head.position if head else 0
-    while True:
-        notifications = app.recorder.select_notifications(
-            start=after, limit=SCAN_BATCH, inclusive_of_start=False
-        )
-        for notification in notifications:
-            if timestamp_of(notification.state) > text:
-                return after
-            after = notification.id
-        if len(notifications) < SCAN_BATCH:
+    for event in iter_stored(app, after=after, batch=SCAN_BATCH):
+        if timestamp_of(event.state) > text:
             return after
+        after = event.position
+    return after

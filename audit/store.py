@@ -17,9 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import psycopg
 from psycopg import sql
@@ -30,12 +28,6 @@ from ledger.settings import Settings
 
 CHAIN = "audit_chain"
 CHECKPOINT = "audit_checkpoint"
-SQLITE_EVENTS = "stored_events"
-POSTGRES_EVENTS = "kvit_events"
-
-
-class ChainUnavailableError(RuntimeError):
-    """The ledger runs in memory: there is no database to keep a chain in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,17 +37,6 @@ class ChainRow:
     timestamp: str
     event_hash: bytes
     chain_hash: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RawEvent:
-    """A stored event as the table holds it, with its position."""
-
-    position: int
-    originator_id: str
-    version: int
-    topic: str
-    state: bytes
 
 
 def _lock_key(*parts: str) -> int:
@@ -93,15 +74,6 @@ class AuditStore:
         if self.postgres:
             return sql.Identifier(self.schema, table).as_string(None)
         return f'"{table}"'
-
-    @property
-    def events_table(self) -> str:
-        return self.name(POSTGRES_EVENTS if self.postgres else SQLITE_EVENTS)
-
-    @property
-    def channel(self) -> str:
-        """Where a PostgreSQL follower announces new checkpoints."""
-        return f"kvit_audit_{self.schema}"[:63]
 
     # --- connections -----------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -300,33 +272,7 @@ class AuditStore:
         keys = ("position", "count", "chain_hash", "time", "public_key", "signature")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
-    # --- the event table itself (read-only) ------------------------------------------------------
-    def events_of(self, originator_ids: Sequence[str]) -> list[RawEvent]:
-        """Every stored event of these aggregates, with positions, in position order."""
-        if not originator_ids:
-            return []
-        if self.postgres:
-            rows = self.query(
-                "SELECT notification_id, originator_id, originator_version, topic, state"
-                f" FROM {self.events_table} WHERE originator_id = ANY(%s::uuid[])"
-                " ORDER BY notification_id",
-                [list(originator_ids)],
-            )
-        else:
-            keys = [s.replace("-", "") for s in originator_ids]
-            rows = self.query(
-                "SELECT rowid, originator_id, originator_version, topic, state"
-                f" FROM {self.events_table} WHERE originator_id IN"
-                f" ({', '.join('%s' for _ in keys)}) ORDER BY rowid",
-                keys,
-            )
-        return [RawEvent(p, str(UUID(str(o))), v, t, bytes(s)) for p, o, v, t, s in rows]
-
 
 def _row(row: tuple[Any, ...]) -> ChainRow:
     position, seq, timestamp, event_digest, chain = row
     return ChainRow(position, seq, timestamp, bytes(event_digest), bytes(chain))
-
-
-def sqlite_path(settings: Settings) -> Path:
-    return settings.data_dir / SQLITE_FILE

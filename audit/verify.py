@@ -29,6 +29,8 @@ from eventsourcing.application import Application
 from audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
 from audit.signing import signature_ok
 from audit.store import AuditStore, ChainRow
+from storage.log import head as log_head_of
+from storage.log import iter_stored
 
 BATCH = 5000
 MAX_FINDINGS = 100
@@ -73,18 +75,6 @@ class VerifyReport:
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
-
-
-def _log(app: Application[UUID], batch: int) -> Iterator[Any]:
-    after = 0
-    while True:
-        notifications = app.recorder.select_notifications(
-            start=after, limit=batch, inclusive_of_start=False
-        )
-        yield from notifications
-        if len(notifications) < batch:
-            return
-        after = notifications[-1].id
 
 
 def _chain(store: AuditStore, batch: int) -> Iterator[ChainRow]:
@@ -194,7 +184,7 @@ def verify(
     report = VerifyReport()
     head = store.head()
     report.chain_head = head.position if head else 0
-    log_head = app.recorder.max_notification_id() or 0
+    log_head = log_head_of(app)
     good = []
     unique = {(str(c.get("position")), str(c.get("signature"))): c for c in checkpoints}
     for checkpoint in unique.values():  # the same checkpoint from the table and from a file
@@ -210,19 +200,18 @@ def verify(
                 )
             )
     walk = _Walk(store, report, good)
-    events, rows = _log(app, batch), _chain(store, batch)
+    events, rows = iter_stored(app, batch=batch), _chain(store, batch)
     event, row = next(events, None), next(rows, None)
     while event is not None or row is not None:
         position = min(
-            event.id if event is not None else 1 << 62, row.position if row is not None else 1 << 62
+            event.position if event is not None else 1 << 62,
+            row.position if row is not None else 1 << 62,
         )
         walk.settle(position)
         digest, stamp = b"", ""
-        if event is not None and event.id == position:
+        if event is not None and event.position == position:
             stamp = timestamp_of(event.state)
-            digest = event_hash(
-                event.originator_id, event.originator_version, event.topic, stamp, event.state
-            )
+            digest = event_hash(event.originator_id, event.version, event.topic, stamp, event.state)
             walk.running, walk.count = chain_hash(walk.running, digest), walk.count + 1
             report.events, report.last_position = report.events + 1, position
             if progress is not None and report.events % batch == 0:

@@ -17,11 +17,10 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from audit.proof import position_at
-from audit.store import AuditStore, RawEvent
+from audit.store import AuditStore
 from ledger.domain import Payment, PersonalAccount, TopUp
 from ledger.log import postings_of
 from projections import queries
@@ -32,7 +31,7 @@ from projections.schema import create_table, create_tracking
 from projections.store import Store
 from projections.tables import LIVE
 from projections.tracking import reset
-from storage.log import Chunk, Logged
+from storage.log import Chunk, Logged, Recorded, domain_event, events_of, head, iter_events
 
 SCAN_BATCH = 5000
 BILL_ADDED = get_topic(PersonalAccount.BillAdded)
@@ -95,41 +94,16 @@ def resolve(
     at: datetime | None = None,
 ) -> int:
     """The log position an as-of query means (the head when neither is given)."""
-    head = app.recorder.max_notification_id() or 0
+    end = head(app)
     if position is not None:
-        return min(position, head)
+        return min(position, end)
     if at is not None:
         return position_at(app, store, at)
-    return head
+    return end
 
 
-def _events_of(
-    app: Application[UUID], store: AuditStore | None, ids: list[str], upto: int
-) -> list[RawEvent]:
-    if store is not None:
-        return [e for e in store.events_of(ids) if e.position <= upto]
-    wanted, found, after = set(ids), [], 0  # in memory: scan the log
-    while after < upto:
-        batch = app.recorder.select_notifications(
-            start=after, limit=SCAN_BATCH, stop=upto, inclusive_of_start=False
-        )
-        found += [
-            RawEvent(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
-            for n in batch
-            if str(n.originator_id) in wanted
-        ]
-        if len(batch) < SCAN_BATCH:
-            break
-        after = batch[-1].id
-    return found
-
-
-def _logged(app: Application[UUID], raw: RawEvent) -> Logged:
-    stored = StoredEvent(UUID(raw.originator_id), raw.version, raw.topic, raw.state)
-    event = app.mapper.to_domain_event(stored)
-    return Logged(
-        position=raw.position, topic=raw.topic, event=event, originator_id=raw.originator_id
-    )
+def _logged(app: Application[UUID], raw: Recorded) -> Logged:
+    return domain_event(app, raw)
 
 
 def _replay(model: ReadModel, events: list[Logged], upto: int) -> ScratchStore:
@@ -149,11 +123,11 @@ def account_as_of(
     """The personal account's balance and bills after the log prefix up to `upto`."""
     from projections.models.account_balance import AccountBalance as Model
 
-    own = _events_of(app, store, [str(account_id)], upto)
+    own = events_of(app, [str(account_id)], upto=upto)
     bills = sorted(
         {str(e.bill_id) for e in (_logged(app, r).event for r in own if r.topic == BILL_ADDED)}
     )
-    issued = [r for r in _events_of(app, store, bills, upto) if r.version == 1]
+    issued = [r for r in events_of(app, bills, upto=upto) if r.version == 1]
     raws = sorted(own + issued, key=lambda r: r.position)
     model = Model()
     events = [_logged(app, r) for r in raws if r.topic in model.topics]
@@ -170,7 +144,7 @@ def wallet_as_of(
     from projections.models.wallet_balance import WalletBalance as Model
 
     model = Model()
-    raws = _events_of(app, store, [str(wallet_id)], upto)
+    raws = events_of(app, [str(wallet_id)], upto=upto)
     scratch = _replay(model, [_logged(app, r) for r in raws if r.topic in model.topics], upto)
     try:
         return queries.wallet_balance(_Reader(scratch), wallet_id)  # type: ignore[arg-type]
@@ -182,23 +156,11 @@ def ledger_account_as_of(app: Application[UUID], name: str, upto: int) -> Ledger
     """Debits, credits and balance of one ledger account (`wallet:…`, `payable:…:…`,
     `acquirer:clearing`) from the postings in the log prefix up to `upto`."""
     debits = credits = 0
-    after = 0
-    while after < upto:
-        batch = app.recorder.select_notifications(
-            start=after,
-            limit=SCAN_BATCH,
-            stop=upto,
-            topics=POSTING_TOPICS,
-            inclusive_of_start=False,
-        )
-        for notification in batch:
-            for posting in postings_of(app.mapper.to_domain_event(notification)):
-                if posting["account"] == name:
-                    if posting["amount"] >= 0:
-                        debits += posting["amount"]
-                    else:
-                        credits -= posting["amount"]
-        if len(batch) < SCAN_BATCH:
-            break
-        after = batch[-1].id
+    for _, event in iter_events(app, stop=upto, topics=POSTING_TOPICS, batch=SCAN_BATCH):
+        for posting in postings_of(event):
+            if posting["account"] == name:
+                if posting["amount"] >= 0:
+                    debits += posting["amount"]
+                else:
+                    credits -= posting["amount"]
     return LedgerAccountBalance(name, debits, credits, debits - credits)

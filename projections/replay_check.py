@@ -21,6 +21,7 @@ from projections.as_of import POSTING_TOPICS, _Reader
 from projections.rebuild import Progress
 from projections.shadow import AuditError, AuditReport, audit
 from projections.store import Store
+from storage.log import iter_events
 
 SCAN_BATCH = 5000
 
@@ -54,23 +55,9 @@ class ReplayReport:
 def log_trial_balance(app: Application[UUID], upto: int) -> dict[str, int]:
     """Every ledger account's balance from the postings in the log up to `upto`."""
     balances: dict[str, int] = {}
-    after = 0
-    while after < upto:
-        batch = app.recorder.select_notifications(
-            start=after,
-            limit=SCAN_BATCH,
-            stop=upto,
-            topics=POSTING_TOPICS,
-            inclusive_of_start=False,
-        )
-        for notification in batch:
-            for posting in postings_of(app.mapper.to_domain_event(notification)):
-                balances[posting["account"]] = (
-                    balances.get(posting["account"], 0) + posting["amount"]
-                )
-        if len(batch) < SCAN_BATCH:
-            break
-        after = batch[-1].id
+    for _, event in iter_events(app, stop=upto, topics=POSTING_TOPICS, batch=SCAN_BATCH):
+        for posting in postings_of(event):
+            balances[posting["account"]] = balances.get(posting["account"], 0) + posting["amount"]
     return dict(sorted(balances.items()))
 
 

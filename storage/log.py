@@ -1,23 +1,33 @@
-"""The one reader of the event log: events in batches, decoding only what a follower needs.
+"""The one reader of the event log: stored events in position (notification id) order.
 
-The only code that knows the library's table layout (a fast path on PostgreSQL reads the events
-table itself); elsewhere it goes through the library's `select_notifications`."""
+Every follower (read models, the audit chain, the mail outbox, replays, exports) reads the log
+here, and this is the only code that knows the library's table layout: on PostgreSQL it reads
+the events table itself (plain tuples in binary, a third of the cost of
+`select_notifications`); elsewhere it goes through the library's API.
+
+Reading up to the head is safe because writers commit in position order (the event store's
+table lock): nothing can later appear below a position already visible.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Collection
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 from uuid import UUID
 
-import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import sql
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
+from psycopg import InterfaceError, OperationalError, sql
 from psycopg.rows import tuple_row
+
+from storage.decode import RawEvent, Stored, decoder, loads, timestamp, to_domain_event
+
+READ_BATCH = 1000
+_COLUMNS = "notification_id, originator_id::text, originator_version, topic, state"
+_END = 2**63 - 1
 
 
 @dataclass(slots=True)
@@ -54,6 +64,23 @@ class Chunk:
     """True if the log goes on past `last` already (read again at once)."""
 
 
+class Recorded(NamedTuple):
+    """A stored event exactly as the table holds it, with its position: what the audit chain
+    hashes (the state's bytes as stored, never re-encoded)."""
+
+    position: int
+    originator_id: str
+    """Lower-case hyphenated UUID text."""
+    version: int
+    topic: str
+    state: bytes
+
+
+def head(app: Application[UUID]) -> int:
+    """The log's last position (0 when it is empty)."""
+    return app.recorder.max_notification_id() or 0
+
+
 def read_chunk(
     app: Application[UUID],
     *,
@@ -62,20 +89,20 @@ def read_chunk(
     topics: Collection[str],
     stop: int | None = None,
 ) -> Chunk:
-    """The wanted events in positions (after, min(after + limit, stop)].
+    """The wanted events in positions (after, min(after + limit, stop)], decoded lazily.
 
-    The database filters by topic, so unwanted events cost nothing. Reading up to `stop` (by
-    default the log's head when asked) is safe because writers commit in position order (the
-    event store's table lock): nothing can later appear below a position already visible.
-    """
+    The database filters by topic, so unwanted events cost nothing; `stop` defaults to the
+    log's head when asked."""
     head_now = head(app) if stop is None else stop
     upper = min(after + limit, head_now)
     if upper <= after:
         return Chunk([], after, 0, False)
-    if isinstance(app.recorder, PostgresApplicationRecorder):
-        events = _from_rows(app, _select_postgres(app.recorder, after, upper, topics))
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        rows = _postgres(recorder, _RANGE, [after, upper, list(topics)])
+        events = _from_rows(app, rows)
     else:
-        stored = app.recorder.select_notifications(
+        stored = recorder.select_notifications(
             start=after, limit=limit, stop=upper, topics=list(topics), inclusive_of_start=False
         )
         to_event = decoder(app)
@@ -83,134 +110,182 @@ def read_chunk(
     return Chunk(events, upper, len(events), upper < head_now)
 
 
+def read_stored(
+    app: Application[UUID],
+    *,
+    after: int,
+    limit: int,
+    stop: int | None = None,
+    topics: Sequence[str] = (),
+) -> list[Recorded]:
+    """Up to `limit` stored events after position `after` (up to `stop`), as stored."""
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        end = _END if stop is None else stop
+        if topics:
+            rows = _postgres(recorder, _AFTER_TOPICS, [after, end, list(topics), limit])
+        else:
+            rows = _postgres(recorder, _AFTER, [after, end, limit])
+        return [Recorded(*row) for row in rows]
+    found = recorder.select_notifications(
+        start=after, limit=limit, stop=stop, topics=list(topics), inclusive_of_start=False
+    )
+    return [
+        Recorded(n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in found
+    ]
+
+
+def iter_stored(
+    app: Application[UUID],
+    *,
+    after: int = 0,
+    stop: int | None = None,
+    topics: Sequence[str] = (),
+    batch: int = READ_BATCH,
+) -> Iterator[Recorded]:
+    """Every stored event after position `after` (up to `stop`), in batches of `batch`."""
+    while True:
+        found = read_stored(app, after=after, limit=batch, stop=stop, topics=topics)
+        yield from found
+        if len(found) < batch:
+            return
+        after = found[-1].position
+
+
+def iter_events(
+    app: Application[UUID],
+    *,
+    after: int = 0,
+    stop: int | None = None,
+    topics: Sequence[str] = (),
+    batch: int = READ_BATCH,
+) -> Iterator[tuple[int, Any]]:
+    """Every event after position `after` as the library's domain event, with its position."""
+    mapper = app.mapper
+    for r in iter_stored(app, after=after, stop=stop, topics=topics, batch=batch):
+        stored = Stored(r.position, UUID(r.originator_id), r.version, r.topic, r.state)
+        yield r.position, to_domain_event(mapper, stored)
+
+
+def domain_event(app: Application[UUID], recorded: Recorded) -> Logged:
+    """One stored event, fully decoded by the library's mapper."""
+    stored = Stored(
+        recorded.position,
+        UUID(recorded.originator_id),
+        recorded.version,
+        recorded.topic,
+        recorded.state,
+    )
+    event = to_domain_event(app.mapper, stored)
+    return Logged(recorded.position, recorded.topic, event, recorded.originator_id)
+
+
+def events_of(
+    app: Application[UUID], originator_ids: Sequence[str], *, upto: int | None = None
+) -> list[Recorded]:
+    """Every stored event of these aggregates (up to position `upto`), in position order."""
+    if not originator_ids:
+        return []
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        found = [Recorded(*row) for row in _postgres(recorder, _OF, [list(originator_ids)])]
+    elif isinstance(recorder, SQLiteApplicationRecorder):
+        found = _sqlite_events_of(recorder, originator_ids)
+    else:  # in memory: scan the log
+        wanted = set(originator_ids)
+        return [r for r in iter_stored(app, stop=upto) if r.originator_id in wanted]
+    return found if upto is None else [r for r in found if r.position <= upto]
+
+
+def events_table(app: Application[UUID]) -> str:
+    """The events table's name as SQL (schema-qualified on PostgreSQL): for tests that damage
+    the log on purpose, and operators' queries."""
+    recorder: Any = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        schema, table = recorder.datastore.schema, recorder.events_table_name
+        return sql.Identifier(schema, table).as_string(None)
+    return f'"{recorder.events_table_name}"'
+
+
+def events_table_name(app_name: str) -> str:
+    """The events table the library creates on PostgreSQL for an application of this name."""
+    return f"{app_name.lower()}_events"
+
+
+# --- PostgreSQL: the library's statements, narrowed to the columns we use ----------------------
+
+_RANGE = (
+    f"SELECT {_COLUMNS} FROM {{}} WHERE notification_id > %s AND notification_id <= %s"
+    " AND topic = ANY(%s) ORDER BY notification_id"
+)
+_AFTER = (
+    f"SELECT {_COLUMNS} FROM {{}} WHERE notification_id > %s AND notification_id <= %s"
+    " ORDER BY notification_id LIMIT %s"
+)
+_AFTER_TOPICS = (
+    f"SELECT {_COLUMNS} FROM {{}} WHERE notification_id > %s AND notification_id <= %s"
+    " AND topic = ANY(%s) ORDER BY notification_id LIMIT %s"
+)
+_OF = f"SELECT {_COLUMNS} FROM {{}} WHERE originator_id = ANY(%s::uuid[]) ORDER BY notification_id"
+_STATEMENTS: dict[tuple[str, str, str], str] = {}
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+def _postgres(
+    recorder: PostgresApplicationRecorder, template: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    """Plain tuples in binary, the originator's id as text (what the read models store),
+    retried like the library's own reads."""
+    where = (recorder.datastore.schema, recorder.events_table_name, template)
+    statement = _STATEMENTS.get(where)
+    if statement is None:
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        statement = _STATEMENTS[where] = sql.SQL(template).format(table).as_string(None)
+    with recorder.datastore.get_connection() as connection:
+        cursor = connection.cursor(binary=True, row_factory=tuple_row)
+        cursor.execute(statement, params, prepare=True)
+        return cursor.fetchall()
+
+
 def _from_rows(app: Application[UUID], rows: list[tuple[Any, ...]]) -> list[Logged]:
-    """Rows of `_select_postgres` -> events, in one pass with no object per row but the
-    event (the hot loop of a rebuild)."""
+    """Rows of `_RANGE` -> events, in one pass with no object per row but the event (the hot
+    loop of a rebuild)."""
     mapper = app.mapper
     if mapper.cipher is not None or mapper.compressor is not None:
         decode = decoder(app)
         return [Logged(i, t, decode(Stored(i, UUID(o), v, t, s)), o) for i, o, v, t, s in rows]
     transcoder, events = mapper.transcoder, []
     for i, o, v, t, s in rows:
-        fields = _loads(s)
+        fields = loads(s)
         if "class_version" in fields:  # needs upcasting: the full domain event
-            # A `Stored` has every field the mapper reads (cheaper than a StoredEvent).
-            event = mapper.to_domain_event(cast(StoredEvent, Stored(i, UUID(o), v, t, s)))
+            event = to_domain_event(mapper, Stored(i, UUID(o), v, t, s))
         else:
             event = RawEvent(fields, transcoder)
         events.append(Logged(i, t, event, o))
     return events
 
 
-def _select_postgres(
-    recorder: PostgresApplicationRecorder, after: int, upper: int, topics: Collection[str]
-) -> list[tuple[Any, ...]]:
-    """The library's `select_notifications`, minus two thirds of its cost: plain tuples in
-    binary, for the columns we use (the statement is the library's, narrowed); the
-    originator's id as text, which is what the read models store."""
-    where = (recorder.datastore.schema, recorder.events_table_name)
-    statement = _STATEMENTS.get(where)
-    if statement is None:
-        statement = _STATEMENTS[where] = (
-            sql.SQL(
-                "SELECT notification_id, originator_id::text, originator_version, topic, state"
-                " FROM {}.{} WHERE notification_id > %s AND notification_id <= %s"
-                " AND topic = ANY(%s) ORDER BY notification_id"
+# --- SQLite: the notification id is the table's rowid, ids are stored as hex ------------------
+
+_SQLITE_CHUNK = 500  # well under SQLite's limit on bound parameters
+
+
+def _sqlite_events_of(
+    recorder: SQLiteApplicationRecorder, originator_ids: Sequence[str]
+) -> list[Recorded]:
+    keys = [s.replace("-", "") for s in originator_ids]
+    found: list[Recorded] = []
+    with recorder.datastore.transaction(commit=False) as cursor:
+        for start in range(0, len(keys), _SQLITE_CHUNK):
+            chunk = keys[start : start + _SQLITE_CHUNK]
+            cursor.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state"
+                f" FROM {recorder.events_table_name} WHERE originator_id IN"
+                f" ({', '.join('?' for _ in chunk)}) ORDER BY rowid",
+                chunk,
             )
-            .format(
-                sql.Identifier(recorder.datastore.schema),
-                sql.Identifier(recorder.events_table_name),
-            )
-            .as_string(None)
-        )
-    with recorder.datastore.get_connection() as connection:
-        cursor = connection.cursor(binary=True, row_factory=tuple_row)
-        cursor.execute(statement, [after, upper, list(topics)], prepare=True)
-        return cursor.fetchall()
-
-
-class Stored(NamedTuple):
-    """A notification as `Mapper.to_domain_event` reads it (cheaper than the dataclass)."""
-
-    id: int
-    originator_id: Any
-    originator_version: int
-    topic: str
-    state: bytes
-
-
-_STATEMENTS: dict[tuple[str, str], str] = {}
-
-
-class RawEvent:
-    """A stored event's fields, decoded lazily: what the read models need, at a third of the
-    cost of building domain event objects. Ids come back as text (the read models store text),
-    times as `datetime`; anything else the transcoder encoded is decoded by the transcoder."""
-
-    __slots__ = ("_fields", "_transcoder")
-
-    def __init__(self, fields: dict[str, Any], transcoder: Any) -> None:
-        self._fields = fields
-        self._transcoder = transcoder
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            value = self._fields[name]
-        except KeyError:
-            raise AttributeError(name) from None
-        if type(value) is dict and "_type_" in value:
-            kind, data = value["_type_"], value["_data_"]
-            if kind == "uuid_hex":
-                return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
-            if kind == "datetime_iso":
-                return datetime.fromisoformat(data)
-            return self._transcoder.names[kind].decode(data)
-        return value
-
-    def timestamp_text(self) -> str | None:
-        """`timestamp(self.timestamp)` straight from the stored text, in the common case of
-        UTC with microseconds ("...T07:40:59.770973+00:00"); None otherwise."""
-        value = self._fields.get("timestamp")
-        if type(value) is dict and value.get("_type_") == "datetime_iso":
-            text = value["_data_"]
-            if len(text) == 32 and text.endswith("+00:00") and text[19] == ".":
-                return f"{text[:26]}Z"
-        return None
-
-
-def decoder(app: Application[UUID]) -> Callable[[Any], Any]:
-    """Stored event -> something with the event's attributes. The fast path applies when the
-    mapper only transcodes JSON (no cipher, no compression) and events have no class
-    versions to upcast (ours have none yet; one that has gets the full domain event)."""
-    mapper = app.mapper
-    transcoder = mapper.transcoder
-    if mapper.cipher is not None or mapper.compressor is not None:
-        return mapper.to_domain_event
-
-    def decode(stored: Any) -> Any:
-        fields = _loads(stored.state)
-        if "class_version" in fields:
-            return mapper.to_domain_event(stored)
-        return RawEvent(fields, transcoder)
-
-    return decode
-
-
-def _loads(state: bytes) -> Any:
-    """orjson is several times faster than `json`; what it refuses (NaN, huge integers) the
-    standard parser, which the transcoder itself uses, still reads."""
-    try:
-        return orjson.loads(state)
-    except orjson.JSONDecodeError:
-        return json.loads(state)
-
-
-def timestamp(moment: datetime) -> str:
-    """UTC, fixed width, so that text order is time order on both databases."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-def head(app: Application[UUID]) -> int:
-    return app.recorder.max_notification_id() or 0
+            found += [
+                Recorded(p, str(UUID(str(o))), v, t, bytes(s))
+                for p, o, v, t, s in cursor.fetchall()
+            ]
+    return sorted(found) if len(keys) > _SQLITE_CHUNK else found

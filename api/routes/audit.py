@@ -165,7 +165,7 @@ def receipt_of(request: Request, payment_id: UUID) -> Receipt | None:
     store = getattr(request.app.state, "audit_store", None)
     if store is None:
         return None
-    found = receipt(store, payment_id)
+    found = receipt(request.app.state.ledger, store, payment_id)
     return Receipt.model_validate(found) if found else None
 
 

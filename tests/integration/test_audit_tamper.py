@@ -27,6 +27,7 @@ from audit.verify import VerifyReport, verify
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.settings import Settings
+from storage.log import events_table
 from tests.fixtures import setup_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,20 +82,20 @@ class Log:
         return "notification_id" if self.postgres else "rowid"
 
     def state(self, position: int) -> bytes:
-        table, col = self.store.events_table, self.id_column
+        table, col = events_table(self.ledger), self.id_column
         return bytes(self.sql(f"SELECT state FROM {table} WHERE {col} = %s", [position])[0][0])
 
     def set_state(self, position: int, state: bytes) -> None:
-        table, col = self.store.events_table, self.id_column
+        table, col = events_table(self.ledger), self.id_column
         self.sql(f"UPDATE {table} SET state = %s WHERE {col} = %s", [state, position])
 
     def delete(self, *positions: int) -> None:
-        table, col = self.store.events_table, self.id_column
+        table, col = events_table(self.ledger), self.id_column
         for position in positions:
             self.sql(f"DELETE FROM {table} WHERE {col} = %s", [position])
 
     def move(self, old: int, new: int) -> None:
-        table, col = self.store.events_table, self.id_column
+        table, col = events_table(self.ledger), self.id_column
         self.sql(f"UPDATE {table} SET {col} = %s WHERE {col} = %s", [new, old])
 
     def head(self) -> int:
@@ -252,7 +253,7 @@ def test_a_forged_event_slipped_into_the_history_is_found_where_it_was_put(log: 
         assert world is not None
         catch_up(log.ledger, log.store)
         log.sql(
-            f"INSERT INTO {log.store.events_table} (originator_id, originator_version, topic,"
+            f"INSERT INTO {events_table(log.ledger)} (originator_id, originator_version, topic,"
             " state, notification_id) VALUES (%s, %s, %s, %s, %s)",
             [forged.originator_id, 1, forged.topic, forged.state, burnt],
         )
@@ -264,7 +265,7 @@ def test_a_forged_event_slipped_into_the_history_is_found_where_it_was_put(log: 
         for position in range(log.head(), 30, -1):
             log.move(position, position + 1)
         log.sql(
-            f"INSERT INTO {log.store.events_table} (rowid, originator_id, originator_version,"
+            f"INSERT INTO {events_table(log.ledger)} (rowid, originator_id, originator_version,"
             " topic, state) VALUES (%s, %s, %s, %s, %s)",
             [31, forged.originator_id.hex, 1, forged.topic, forged.state],
         )

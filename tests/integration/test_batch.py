@@ -18,9 +18,9 @@ from ledger.errors import (
     UnknownAccountError,
 )
 from ledger.idempotent import derived_id
-from ledger.log import iter_events
 from ledger.money import get_wallet
 from ledger.unit_of_work import UnitOfWork
+from storage.log import iter_events
 from tests.fixtures import World, setup_world, top_up
 
 

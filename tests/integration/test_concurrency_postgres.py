@@ -11,8 +11,9 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.errors import InsufficientFundsError
-from ledger.log import iter_events, postings_of
+from ledger.log import postings_of
 from ledger.settings import Settings
+from storage.log import iter_events
 from tests.fixtures import World, setup_world
 
 THREADS = 8

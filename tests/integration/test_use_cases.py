@@ -13,7 +13,8 @@ from ledger.errors import (
     InsufficientFundsError,
     PaymentStateConflictError,
 )
-from ledger.log import iter_events, postings_of
+from ledger.log import postings_of
+from storage.log import iter_events
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, setup_world, top_up
 
 

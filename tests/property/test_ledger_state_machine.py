@@ -29,8 +29,9 @@ from hypothesis.stateful import (
 from ledger.application import Ledger
 from ledger.commands import CreatePayment
 from ledger.errors import LedgerError
-from ledger.log import iter_events, postings_of
+from ledger.log import postings_of
 from ledger.persistence import in_memory_env
+from storage.log import iter_events
 from tests.fixtures import REQUISITES
 
 SUPPLIER_INNS = ["7701234560", "7707083893"]

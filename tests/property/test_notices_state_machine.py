@@ -19,11 +19,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from ledger.application import Ledger
 from ledger.errors import LedgerError, NoticeConflictError
-from ledger.log import iter_events, postings_of
+from ledger.log import postings_of
 from ledger.notice_register import NoticeLine
 from ledger.notices import AnnulNotice, ReceiveNotice
 from ledger.persistence import in_memory_env
 from ledger.postings import balances
+from storage.log import iter_events
 from tests.fixtures import INN, KPP, setup_world, top_up
 
 BANKS = ["044525225", "044525593"]
