@@ -11,24 +11,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from projections.store import Store
+from storage.sql import Store
 
 TABLE = "link_attempt"
 
 
 def migrate(store: Store) -> None:
     real = "DOUBLE PRECISION" if store.postgres else "REAL"
-    connection = store.connect()
-    try:
-        with store.transaction(connection) as tx:
-            if store.postgres:
-                tx.execute(f"CREATE SCHEMA IF NOT EXISTS {store.schema_sql}")
-            tx.execute(
-                f"CREATE TABLE IF NOT EXISTS {store.name(TABLE)} (payer_id TEXT PRIMARY KEY,"
-                f" failures INTEGER NOT NULL, window_started {real} NOT NULL)"
-            )
-    finally:
-        connection.close()
+    with store.writing() as tx:
+        tx.create_schema()
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {store.name(TABLE)} (payer_id TEXT PRIMARY KEY,"
+            f" failures INTEGER NOT NULL, window_started {real} NOT NULL)"
+        )
 
 
 @dataclass(frozen=True)
@@ -56,17 +51,13 @@ class LinkAttempts:
         """Count one failure, starting a new window if the last one has passed."""
         now = time.time() if now is None else now
         table = self.store.name(TABLE)
-        connection = self.store.connect()
-        try:
-            with self.store.transaction(connection) as tx:
-                tx.execute(
-                    f"INSERT INTO {table} (payer_id, failures, window_started)"
-                    " VALUES (%s, 1, %s) ON CONFLICT (payer_id) DO UPDATE SET"
-                    f" failures = CASE WHEN {TABLE}.window_started <= %s THEN 1"
-                    f" ELSE {TABLE}.failures + 1 END,"
-                    f" window_started = CASE WHEN {TABLE}.window_started <= %s THEN %s"
-                    f" ELSE {TABLE}.window_started END",
-                    [payer_id, now, now - self.window_seconds, now - self.window_seconds, now],
-                )
-        finally:
-            connection.close()
+        with self.store.writing() as tx:
+            tx.execute(
+                f"INSERT INTO {table} (payer_id, failures, window_started)"
+                " VALUES (%s, 1, %s) ON CONFLICT (payer_id) DO UPDATE SET"
+                f" failures = CASE WHEN {TABLE}.window_started <= %s THEN 1"
+                f" ELSE {TABLE}.failures + 1 END,"
+                f" window_started = CASE WHEN {TABLE}.window_started <= %s THEN %s"
+                f" ELSE {TABLE}.window_started END",
+                [payer_id, now, now - self.window_seconds, now - self.window_seconds, now],
+            )

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from projections.store import Store, Tx
+from storage.sql import Store, Tx
 
 OUTBOX = "notice_outbox"
 TRACKING = "notice_tracking"
@@ -18,27 +18,22 @@ STALE_CLAIM_SECONDS = 300
 def migrate(store: Store) -> None:
     big = "BIGINT" if store.postgres else "INTEGER"
     real = "DOUBLE PRECISION" if store.postgres else "REAL"
-    connection = store.connect()
-    try:
-        with store.transaction(connection) as tx:
-            if store.postgres:
-                tx.execute(f"CREATE SCHEMA IF NOT EXISTS {store.schema_sql}")
-            tx.execute(
-                f"CREATE TABLE IF NOT EXISTS {store.name(OUTBOX)} ("
-                f" payment_id TEXT PRIMARY KEY, position {big} NOT NULL, payload TEXT NOT NULL,"
-                f" status TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,"
-                f" next_attempt_at {real} NOT NULL, claimed_at {real}, sent_at {real})"
-            )
-            tx.execute(
-                f"CREATE TABLE IF NOT EXISTS {store.name(TRACKING)} ("
-                f" name TEXT PRIMARY KEY, position {big} NOT NULL)"
-            )
-            tx.execute(
-                f"INSERT INTO {store.name(TRACKING)} (name, position) VALUES ('notices', 0)"
-                " ON CONFLICT (name) DO NOTHING"
-            )
-    finally:
-        connection.close()
+    with store.writing() as tx:
+        tx.create_schema()
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {store.name(OUTBOX)} ("
+            f" payment_id TEXT PRIMARY KEY, position {big} NOT NULL, payload TEXT NOT NULL,"
+            f" status TEXT NOT NULL, attempts INTEGER NOT NULL, last_error TEXT,"
+            f" next_attempt_at {real} NOT NULL, claimed_at {real}, sent_at {real})"
+        )
+        tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {store.name(TRACKING)} ("
+            f" name TEXT PRIMARY KEY, position {big} NOT NULL)"
+        )
+        tx.execute(
+            f"INSERT INTO {store.name(TRACKING)} (name, position) VALUES ('notices', 0)"
+            " ON CONFLICT (name) DO NOTHING"
+        )
 
 
 def tracked_position(tx: Tx) -> int:

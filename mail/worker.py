@@ -21,8 +21,8 @@ from ledger.application import Ledger
 from ledger.domain.payment import PaymentMethod
 from mail import outbox
 from mail.message import payment_notice
-from projections.store import Store
 from storage.log import read_chunk
+from storage.sql import Store
 
 SUCCEEDED = "kvit.payment.succeeded"
 BATCH = 500

@@ -28,10 +28,10 @@ from projections.models.base import ReadModel
 from projections.projector import apply_chunk
 from projections.results import AccountBalance, LedgerAccountBalance, WalletBalance
 from projections.schema import create_table, create_tracking
-from projections.store import Store
 from projections.tables import LIVE
 from projections.tracking import reset
 from storage.log import Chunk, Logged, Recorded, domain_event, events_of, head, iter_events
+from storage.sql import Store
 
 SCAN_BATCH = 5000
 BILL_ADDED = get_topic(PersonalAccount.BillAdded)
@@ -49,7 +49,7 @@ class ScratchStore(Store):
         super().__init__("sqlite", ":memory:", None)
         self._connection = sqlite3.connect(":memory:", isolation_level=None)
 
-    def connect(self) -> Any:
+    def connect(self, *, autocommit: bool = False) -> Any:
         return self._connection
 
     def close(self) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from projections.carry import Carry
-from projections.store import Tx
 from projections.tables import Table
+from storage.sql import Tx
 
 Key = tuple[Any, ...]
 RowDict = dict[str, Any]

@@ -15,7 +15,7 @@ from eventsourcing.application import Application
 
 from projections import models
 from projections.models.base import ReadModel
-from projections.store import Store
+from storage.sql import Store
 
 # Rough share of the log each read model applies, to balance the groups.
 WEIGHT = {

@@ -16,10 +16,10 @@ from projections import progress
 from projections.batch import Batch
 from projections.carry import Carry
 from projections.models.base import ReadModel
-from projections.store import Store, Tx
 from projections.tables import LIVE
 from projections.tracking import TrackingConflictError, advance, hold, read_positions
 from storage.log import Chunk, read_chunk
+from storage.sql import Store, Tx
 
 Announce = Callable[[dict[str, int]], None]
 OnChange = Callable[[dict[str, int], set[str] | None], None]

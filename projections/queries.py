@@ -25,7 +25,6 @@ from projections.results import (
     TrialBalance,
     WalletBalance,
 )
-from projections.store import Tx
 from projections.tables import (
     ACCOUNT,
     BILL,
@@ -37,6 +36,7 @@ from projections.tables import (
 )
 from projections.tracking import read_positions
 from storage.log import timestamp
+from storage.sql import Tx
 
 MAX_PAGE = 200
 STATUSES = frozenset(

@@ -35,10 +35,10 @@ from projections.schema import (
     set_logged,
     swap_in,
 )
-from projections.store import Store
 from projections.tables import SHADOW, TRACKING
 from projections.tracking import reset
 from storage.log import Chunk, head, read_chunk
+from storage.sql import Store
 
 Progress = Callable[[int, int, int], None]
 """(position reached, head, events read) after each batch."""

@@ -18,8 +18,8 @@ from typing import Any
 from uuid import UUID
 
 from projections.read_models import ReadModels
-from projections.store import Tx
 from projections.tables import MATCH_MOVE, MATCH_RECEIPT, Table
+from storage.sql import Tx
 
 MODEL = "matching"
 MAX_REGISTER = 100_000

@@ -20,8 +20,8 @@ from projections import models, queries
 from projections.as_of import POSTING_TOPICS, _Reader
 from projections.rebuild import Progress
 from projections.shadow import AuditError, AuditReport, audit
-from projections.store import Store
 from storage.log import iter_events
+from storage.sql import Store
 
 SCAN_BATCH = 5000
 

@@ -31,8 +31,8 @@ from projections.errors import ProjectionBusyError
 from projections.projector import Projector
 from projections.schema import lock_key
 from projections.settings import ReadSettings, open_store
-from projections.store import Store
 from projections.tracking import TrackingConflictError
+from storage.sql import Store
 
 MAX_FAILURES = 10
 LOCK_RETRY = 1.0

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ledger.settings import Settings
 from projections.settings import ReadSettings, open_store
-from projections.store import Store, Tx
 from projections.tables import LIVE, SHADOW, TRACKING, TYPES, Table
-
-
-def lock_key(*parts: str) -> int:
-    """A stable signed 64-bit key for a PostgreSQL advisory lock."""
-    digest = hashlib.sha256("/".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+from storage.sql import Store, Tx, lock_key
 
 
 def create_table(

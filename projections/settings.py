@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.private_files import private_file
 from ledger.settings import Settings
-from projections.store import Store
+from storage.sql import Store
 
 SQLITE_FILE = "kvit-read.sqlite3"
 

@@ -14,9 +14,9 @@ from eventsourcing.application import Application
 
 from projections import models
 from projections.rebuild import Progress, Tally, rebuild, replay
-from projections.store import Store
 from projections.tables import LIVE, SHADOW
 from projections.tracking import read_positions, read_tracking
+from storage.sql import Store
 
 MAX_ATTEMPTS = 5
 SHOWN = 20

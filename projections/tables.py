@@ -8,40 +8,13 @@ keep one row per event, which is what an "as of position" query needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any
+from storage.sql import Table as Table  # re-exported: the read models name their tables
 
 LIVE = "rm_"
 SHADOW = "rb_"
 TRACKING = "rm_tracking"
 
 TYPES = {"text": ("TEXT", "TEXT"), "bigint": ("INTEGER", "BIGINT")}  # (sqlite, postgres)
-
-
-@dataclass(frozen=True)
-class Table:
-    name: str
-    columns: tuple[tuple[str, str], ...]
-    key: tuple[str, ...]
-    indexes: tuple[tuple[str, ...], ...] = ()
-    journal: bool = False
-    """Insert-only: rows are appended, never updated."""
-    column_names: tuple[str, ...] = field(init=False)
-    values_of: Any = field(init=False, repr=False, compare=False)
-    """row dict -> tuple of its values in column order."""
-    _key: Any = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        names = tuple(name for name, _ in self.columns)
-        object.__setattr__(self, "column_names", names)
-        object.__setattr__(self, "values_of", itemgetter(*names))
-        getter = itemgetter(*self.key)
-        key = getter if len(self.key) > 1 else (lambda row: (getter(row),))
-        object.__setattr__(self, "_key", key)
-
-    def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        return self._key(row)  # type: ignore[no-any-return]
 
 
 def _cols(spec: str) -> tuple[tuple[str, str], ...]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from projections.store import Tx
 from projections.tables import TRACKING
+from storage.sql import Tx
 
 
 class TrackingConflictError(RuntimeError):

@@ -20,8 +20,8 @@ from psycopg import sql
 from projections import progress
 from projections.errors import ReadModelTimeoutError
 from projections.hot import ReadCache
-from projections.store import Store
 from projections.tracking import read_tracking
+from storage.sql import Store
 
 REFRESH = 0.05
 log = logging.getLogger(__name__)

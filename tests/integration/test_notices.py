@@ -18,7 +18,7 @@ from mail import outbox
 from mail.mailer import SmtpMailer
 from mail.worker import NoticeWorker
 from projections.settings import ReadSettings, open_store
-from projections.store import Store
+from storage.sql import Store
 from tests.fixtures import World, setup_world
 
 

@@ -31,8 +31,8 @@ from projections.rebuild import rebuild
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
 from projections.shadow import audit
-from projections.store import Store
 from projections.tracking import read_tracking
+from storage.sql import Store
 from tests.conftest import TEST_DATABASE_URL, postgres_or_fail
 from tests.fixtures import setup_world, top_up
 from tests.unit.test_projections_model import check_read_models, commands, run_commands, set_up

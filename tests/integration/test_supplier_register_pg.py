@@ -22,7 +22,7 @@ from projections.read_models import ReadModels
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
 from projections.shadow import audit
-from projections.store import Store
+from storage.sql import Store
 from tests.fixtures import (
     ACCOUNT_NUMBER,
     DOCUMENT_ID,

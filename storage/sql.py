@@ -1,28 +1,71 @@
-"""One small SQL layer over SQLite and PostgreSQL for the read models.
+"""One small SQL store over SQLite and PostgreSQL: the read models, the audit tables, the mail
+outbox and the link attempts all go through it.
 
 SQL is written once with `%s` placeholders and standard `ON CONFLICT` upserts, which both
-databases accept; the differences (placeholders, bulk loads, key look-ups, identifiers) live
-here. Bulk writes on PostgreSQL go through COPY into a temporary table, which is what lets a
-rebuild keep up with the notification log.
+databases accept; the differences (placeholders, bulk loads, key look-ups, identifiers,
+connections and transactions) live here. Bulk writes on PostgreSQL go through COPY, which is
+what lets a rebuild keep up with the notification log. Each context keeps its own tables and
+queries.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from projections.tables import Table
-
 Row = tuple[Any, ...]
 COPY_THRESHOLD = 64
 SQLITE_IN_CHUNK = 500
+
+
+def lock_key(*parts: str) -> int:
+    """A stable signed 64-bit key for a PostgreSQL advisory lock."""
+    digest = hashlib.sha256("/".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def missing_table(error: Exception) -> bool:
+    """True if `error` says a table does not exist (on either database)."""
+    if isinstance(error, psycopg.errors.UndefinedTable):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's columns (name, kind) and key; `Tx.write` upserts whole rows of it."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+    journal: bool = False
+    """Insert-only: rows are appended, never updated."""
+    column_names: tuple[str, ...] = field(init=False)
+    values_of: Any = field(init=False, repr=False, compare=False)
+    """row dict -> tuple of its values in column order."""
+    _key: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = tuple(name for name, _ in self.columns)
+        object.__setattr__(self, "column_names", names)
+        object.__setattr__(self, "values_of", itemgetter(*names))
+        getter = itemgetter(*self.key)
+        key = getter if len(self.key) > 1 else (lambda row: (getter(row),))
+        object.__setattr__(self, "_key", key)
+
+    def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return self._key(row)  # type: ignore[no-any-return]
 
 
 class Tx:
@@ -32,6 +75,7 @@ class Tx:
         self.store = store
         self.connection = connection
         self.postgres = store.dialect == "postgres"
+        self.rowcount = -1
 
     def _sql(self, statement: str) -> str:
         return statement if self.postgres else statement.replace("%s", "?")
@@ -39,10 +83,15 @@ class Tx:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         cursor = self.connection.cursor()
         cursor.execute(self._sql(statement), tuple(params))
-        rows = cursor.fetchall() if cursor.description else []
+        rows: list[Row] = cursor.fetchall() if cursor.description else []
         self.rowcount = cursor.rowcount
         cursor.close()
         return rows
+
+    def create_schema(self) -> None:
+        """The store's schema, on PostgreSQL (SQLite has none)."""
+        if self.postgres:
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.store.schema_sql}")
 
     def fetch(
         self, table: str, columns: Sequence[str], column: str, values: Sequence[Any]
@@ -56,6 +105,22 @@ class Tx:
             chunk = values[i : i + SQLITE_IN_CHUNK]
             rows += self.execute(f"{select} IN ({', '.join('%s' for _ in chunk)})", chunk)
         return rows
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Append rows (COPY on PostgreSQL once there are enough of them)."""
+        name = self.store.name(table)
+        if self.postgres and len(rows) >= COPY_THRESHOLD:
+            with (
+                self.connection.cursor() as cursor,
+                cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        values = ", ".join("%s" for _ in columns)
+        statement = self._sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({values})")
+        with _cursor(self.connection) as cursor:
+            cursor.executemany(statement, rows)
 
     def write(self, prefix: str, table: Table, rows: list[Row]) -> None:
         """Upsert (or, for a journal, insert) whole rows in the table's column order."""
@@ -93,14 +158,37 @@ class Tx:
             cursor.execute(f"{insert} SELECT {', '.join(columns)} FROM {temp}{conflict}")
 
 
-class Store:
-    """Connections to the read-model database."""
+@contextmanager
+def _cursor(connection: Any) -> Iterator[Any]:
+    cursor = connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
-    def __init__(self, dialect: str, target: str, schema: str | None, pool_size: int = 8) -> None:
+
+class Store:
+    """Connections to one database (and schema): a reader pool (PostgreSQL) or per-thread
+    readers (SQLite), and dedicated connections for writers.
+
+    `durable=False` (derived data: the read models) lets PostgreSQL commit without waiting
+    for the disk: a crash may lose the last few committed batches, never half of one, and the
+    follower re-applies them from its tracking position. The audit tables are durable."""
+
+    def __init__(
+        self,
+        dialect: str,
+        target: str,
+        schema: str | None,
+        pool_size: int = 8,
+        *,
+        durable: bool = False,
+    ) -> None:
         self.dialect = dialect
         self.target = target
         self.schema = schema
         self.pool_size = pool_size
+        self.durable = durable
         self._pool: ConnectionPool | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -121,25 +209,25 @@ class Store:
 
     @property
     def channel(self) -> str:
-        """PostgreSQL channel on which runners announce their progress."""
+        """PostgreSQL channel on which read-model runners announce their progress."""
         return f"kvit_read_{self.schema or 'public'}"[:63]
 
-    def connect(self) -> Any:
-        """A dedicated connection (for a runner, the rebuild, or a listener)."""
+    def connect(self, *, autocommit: bool = False) -> Any:
+        """A dedicated connection (for a runner, a writer, the rebuild, or a listener)."""
         if self.postgres:
-            connection = psycopg.connect(self.target, connect_timeout=5)
-            # Read models are derived data: a crash may lose the last few committed batches,
-            # but never half of one (rows and tracking commit together), and the runner then
-            # re-applies them from its tracking position. Readers see a commit at once.
-            connection.execute("SET synchronous_commit TO off")
-            connection.commit()
+            connection = psycopg.connect(self.target, autocommit=autocommit, connect_timeout=5)
+            if not self.durable:
+                connection.execute("SET synchronous_commit TO off")
+                if not autocommit:
+                    connection.commit()
             return connection
-        connection = sqlite3.connect(
+        lite = sqlite3.connect(
             self.target, isolation_level=None, check_same_thread=False, timeout=30
         )
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        return connection
+        lite.execute("PRAGMA journal_mode=WAL")
+        if not self.durable:
+            lite.execute("PRAGMA synchronous=NORMAL")
+        return lite
 
     @contextmanager
     def transaction(self, connection: Any) -> Iterator[Tx]:
@@ -157,12 +245,27 @@ class Store:
         connection.execute("COMMIT")
 
     @contextmanager
+    def writing(self, *, lock: str | None = None) -> Iterator[Tx]:
+        """One write transaction on a connection of its own, closed afterwards. Writers that
+        pass the same `lock` run one at a time (an advisory lock on PostgreSQL; on SQLite
+        `BEGIN IMMEDIATE` already serialises every writer)."""
+        connection = self.connect()
+        try:
+            with self.transaction(connection) as tx:
+                if lock is not None and self.postgres:
+                    key = lock_key(lock, self.schema or "public")
+                    tx.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+                yield tx
+        finally:
+            connection.close()
+
+    @contextmanager
     def read(self) -> Iterator[Tx]:
         """A consistent read (one snapshot) on a pooled or per-thread connection."""
         if self.postgres:
-            with self._reader_pool().connection() as connection, connection.transaction():
-                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield Tx(self, connection)
+            with self._reader_pool().connection() as pooled, pooled.transaction():
+                pooled.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield Tx(self, pooled)
             return
         connection = getattr(self._local, "connection", None)
         if connection is None:
