@@ -1,7 +1,8 @@
 """The FastAPI application: the resident, operator and auditor contract.
 
-One Ledger (write side) and one ReadModels (read side) per process. Routes are plain `def`
-functions (the event store has no async API), run in the threadpool.
+One Ledger (write side) and one ReadModels (read side) per process, wired by api/bootstrap.py
+and reached by routes through api/deps.py. Routes are plain `def` functions (the event store
+has no async API), run in the threadpool.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api import link_attempts, metrics, problems, web
+from api import metrics, problems, web
 from api.acquirer import sandbox
+from api.acquirer.base import Acquirer
 from api.auth import acquirer_secret, secret_key
+from api.bootstrap import Services, run
 from api.config_checks import check_secrets
 from api.guards import BodySizeLimit, RequireToken
 from api.routes import (
@@ -34,67 +37,9 @@ from api.routes import (
 )
 from api.settings import ApiSettings
 from ledger.application import Ledger
-from ledger.bootstrap import build_ledger
-from mail.service import NoticeService
-from projections.read_models import ReadModels
 
-
-def create_app(
-    settings: ApiSettings | None = None,
-    *,
-    ledger: Ledger | None = None,
-    deliver: sandbox.Deliver | None = None,
-) -> FastAPI:
-    """`ledger` lets tests share one in-memory ledger; `deliver` replaces the sandbox
-    acquirer's HTTP call to the webhook (tests route it through their own client)."""
-    settings = settings or ApiSettings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ledger = ledger or build_ledger(settings)
-        app.state.read_models = ReadModels(settings, app.state.ledger).start()
-        if not settings.uses_postgres:  # on PostgreSQL `kvit migrate` creates it
-            link_attempts.migrate(app.state.read_models.store)
-        app.state.link_attempts = link_attempts.LinkAttempts(
-            app.state.read_models.store,
-            settings.link_attempts_limit,
-            settings.link_attempts_window_seconds,
-        )
-        # Embedded mode sends notices from this process; on PostgreSQL `kvit mail` does.
-        notices = None
-        if settings.smtp_url and not settings.uses_postgres:
-            notices = NoticeService(settings, app.state.ledger).start_thread()
-        yield
-        if notices is not None:
-            notices.close()
-        app.state.read_models.close()
-        if ledger is None:
-            app.state.ledger.close()
-
-    # Swagger UI and ReDoc served from the assets the fastapi-offline package ships, so /docs
-    # works without reaching a CDN.
-    app = FastAPIOffline(
-        title="Kvit",
-        version="0.1.0",
-        summary="Event-sourced payment ledger for housing and utility bills (ЖКУ)",
-        lifespan=lifespan,
-    )
-    check_secrets(settings)  # refuse guessable secrets before serving anything
-    app.state.settings = settings
-    app.state.secret_key = secret_key(settings)
-    app.state.acquirer_secret = acquirer_secret(settings)
-    app.state.acquirer = sandbox.SandboxAcquirer(
-        settings.base_url, app.state.acquirer_secret, deliver
-    )
-    problems.install(app)
-    metrics.install(app)
-    # Added last, so they run first: before any route reads the body.
-    app.add_middleware(RequireToken)
-    app.add_middleware(
-        BodySizeLimit,
-        limit=settings.max_body_bytes,
-        streamed={bank_notices.BATCH_PATH: settings.max_register_bytes},
-    )
+ROUTERS = [
+    module.router
     for module in (
         ops,
         suppliers,
@@ -108,10 +53,69 @@ def create_app(
         payments,
         acquirer,
         notice_views,
-    ):
-        app.include_router(module.router)
-    if settings.sandbox_enabled:  # a development choice (see ApiSettings.sandbox_acquirer)
-        app.include_router(sandbox.router)
-    app.include_router(audit.router)  # its lifespan runs the embedded chain follower
+    )
+]
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    *,
+    ledger: Ledger | None = None,
+    acquirer: Acquirer | None = None,
+    deliver: sandbox.Deliver | None = None,
+) -> FastAPI:
+    """The one place the process is wired (see api/bootstrap.py). `ledger` lets tests share
+    one in-memory ledger; `acquirer` plugs in a real card acquirer (default: the built-in
+    sandbox, whose HTTP call to the webhook `deliver` replaces in tests)."""
+    settings = settings or ApiSettings()
+    check_secrets(settings)  # refuse guessable secrets before serving anything
+    token_secret = secret_key(settings)
+    webhook_secret = acquirer_secret(settings)
+    sandbox_acquirer = None
+    if acquirer is None:
+        acquirer = sandbox_acquirer = sandbox.SandboxAcquirer(
+            settings.base_url, webhook_secret, deliver
+        )
+    services = Services(
+        settings=settings,
+        secret_key=token_secret,
+        acquirer_secret=webhook_secret,
+        acquirer=acquirer,
+        cabinet_demo=web.demo_sign_in_enabled(settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with run(settings, ledger) as running:
+            services.running = running
+            try:
+                yield
+            finally:
+                services.running = None
+
+    # Swagger UI and ReDoc served from the assets the fastapi-offline package ships, so /docs
+    # works without reaching a CDN.
+    app = FastAPIOffline(
+        title="Kvit",
+        version="0.1.0",
+        summary="Event-sourced payment ledger for housing and utility bills (ЖКУ)",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    problems.install(app)
+    metrics.install(app)
+    # Added last, so they run first: before any route reads the body.
+    app.add_middleware(RequireToken, secret=services.secret_key)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        streamed={bank_notices.BATCH_PATH: settings.max_register_bytes},
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    # A development choice (see ApiSettings.sandbox_acquirer), and only for the sandbox itself.
+    if settings.sandbox_enabled and sandbox_acquirer is not None:
+        app.include_router(sandbox.checkout_router(sandbox_acquirer))
+    app.include_router(audit.router)
     web.install(app)  # the resident's cabinet at /
     return app

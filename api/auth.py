@@ -85,7 +85,7 @@ CALLER_SCOPE_KEY = "kvit.caller"
 """Where the token guard leaves the caller it authenticated, so routes do not decode again."""
 
 
-def authenticate(request: Request) -> Caller:
+def authenticate(request: Request, secret: str) -> Caller:
     known = request.scope.get(CALLER_SCOPE_KEY)
     if known is not None:
         return known  # type: ignore[no-any-return]
@@ -93,7 +93,6 @@ def authenticate(request: Request) -> Caller:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise UnauthorizedProblem("send 'Authorization: Bearer <token>'")
-    secret = request.app.state.secret_key
     known_token = _verified.get((secret, token))
     if known_token is not None and (known_token[1] is None or time.time() < known_token[1]):
         return known_token[0]

@@ -1,4 +1,7 @@
-"""What routes share: the caller, the ledger, the read models, and the write epilogue.
+"""What routes share: the caller, what api/bootstrap.py wired, and the write epilogue.
+
+The only module besides api/app.py that reads `app.state`: routes declare what they need as
+`Annotated` dependencies.
 
 The dependencies that only look at the request are `async def`: FastAPI runs a sync
 dependency in the threadpool, and a profile of a cached read showed those hand-offs costing
@@ -13,11 +16,18 @@ from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from api.acquirer.base import Acquirer
 from api.auth import Caller, Role, authenticate, require
+from api.bootstrap import Running, Services
+from api.link_attempts import LinkAttempts
 from api.problems import (
+    ChainUnavailableProblem,
     MissingIdempotencyKeyProblem,
     PositionNotInLogProblem,
 )
+from api.settings import ApiSettings
+from audit.signing import AuditSettings
+from audit.store import AuditStore
 from ledger.application import Ledger
 from ledger.group_commit import Outcome
 from projections.errors import ReadModelTimeoutError
@@ -38,26 +48,82 @@ BEARER = HTTPBearer(
 )
 
 
+def services_of(request: Request) -> Services:
+    services = request.app.state.services
+    assert isinstance(services, Services), "the app was not built by api.app.create_app"
+    return services
+
+
+def running_of(request: Request) -> Running:
+    return services_of(request).started()
+
+
 async def caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
 ) -> Caller:
-    return authenticate(request)  # CPU only: the token guard has usually decoded it already
+    # CPU only: the token guard has usually decoded it already
+    return authenticate(request, services_of(request).secret_key)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
+async def settings(request: Request) -> ApiSettings:
+    return services_of(request).settings
+
+
+async def token_secret(request: Request) -> str:
+    return services_of(request).secret_key
+
+
+async def acquirer(request: Request) -> Acquirer:
+    return services_of(request).acquirer
+
+
+async def acquirer_secret(request: Request) -> str:
+    """The shared secret of the acquirer's webhook signatures."""
+    return services_of(request).acquirer_secret
+
+
 async def ledger(request: Request) -> Ledger:
-    return request.app.state.ledger  # type: ignore[no-any-return]
+    return running_of(request).ledger
 
 
 async def read_models(request: Request) -> ReadModels:
-    return request.app.state.read_models  # type: ignore[no-any-return]
+    return running_of(request).read_models
 
 
+async def link_attempts(request: Request) -> LinkAttempts:
+    return running_of(request).link_attempts
+
+
+async def audit_settings(request: Request) -> AuditSettings:
+    return running_of(request).audit_settings
+
+
+async def chain_if_kept(request: Request) -> AuditStore | None:
+    """The audit store, or None when the log is in memory."""
+    return running_of(request).audit_store
+
+
+def kept(store: AuditStore | None) -> AuditStore:
+    """The chain a route needs. Checked in the route's body, not as a dependency, so that a
+    request that is not valid is still a 422 on a server without a chain."""
+    if store is None:
+        raise ChainUnavailableProblem("this server keeps its log in memory; there is no chain")
+    return store
+
+
+SettingsDep = Annotated[ApiSettings, Depends(settings)]
+TokenSecretDep = Annotated[str, Depends(token_secret)]
+AcquirerDep = Annotated[Acquirer, Depends(acquirer)]
+AcquirerSecretDep = Annotated[str, Depends(acquirer_secret)]
 LedgerDep = Annotated[Ledger, Depends(ledger)]
 ReadDep = Annotated[ReadModels, Depends(read_models)]
+LinkAttemptsDep = Annotated[LinkAttempts, Depends(link_attempts)]
+AuditSettingsDep = Annotated[AuditSettings, Depends(audit_settings)]
+ChainIfKeptDep = Annotated[AuditStore | None, Depends(chain_if_kept)]
 
 
 async def idempotency_key(
@@ -87,8 +153,9 @@ async def min_position(
     """Read-your-writes. Every position a write returned is in the log, so one beyond its head
     is the client's mistake (422), not a lag worth a bounded wait and a 503."""
     # A position the read models have already applied is in the log: no round trip for it.
-    if min_position > request.app.state.read_models.position():
-        recorder = request.app.state.ledger.recorder
+    running = running_of(request)
+    if min_position > running.read_models.position():
+        recorder = running.ledger.recorder
         head = await run_in_threadpool(recorder.max_notification_id) or 0
         if min_position > head:
             raise PositionNotInLogProblem(

@@ -99,8 +99,8 @@ class BodySizeLimit:
 
 
 class RequireToken:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, secret: str) -> None:
+        self.app, self.secret = app, secret
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -111,7 +111,7 @@ class RequireToken:
         ):
             request: Any = Request(scope)
             try:
-                scope[CALLER_SCOPE_KEY] = authenticate(request)
+                scope[CALLER_SCOPE_KEY] = authenticate(request, self.secret)
             except ApiProblem as error:
                 await send_problem(scope, send, error)
                 return

@@ -8,6 +8,9 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.application import Ledger
+from projections.read_models import ReadModels
+
 REQUESTS = Counter("kvit_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("kvit_http_request_seconds", "HTTP request latency", ["method", "route"])
 LOG_HEAD = Gauge("kvit_event_log_position", "Newest position in the event log")
@@ -51,8 +54,7 @@ def install(app: FastAPI) -> None:
     app.add_middleware(CountRequests)
 
 
-def refresh_gauges(app: FastAPI) -> None:
-    LOG_HEAD.set(app.state.ledger.recorder.max_notification_id() or 0)
-    read_models = app.state.read_models
+def refresh_gauges(ledger: Ledger, read_models: ReadModels) -> None:
+    LOG_HEAD.set(ledger.recorder.max_notification_id() or 0)
     for name in read_models.names:
         READ_MODEL_POSITION.labels(name).set(read_models.position([name]))

@@ -75,6 +75,10 @@ class LinkAttemptsExceededProblem(ApiProblem):
     status, code, title = 429, "link_attempts_exceeded", "Too many failed link attempts"
 
 
+class ChainUnavailableProblem(ApiProblem):
+    status, code, title = 503, "audit_unavailable", "The audit chain is not kept here"
+
+
 class ReadTimeoutProblem(ApiProblem):
     status, code, title = 503, "read_model_lagging", "Read model did not catch up in time"
 

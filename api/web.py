@@ -12,16 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.auth import Role, issue_token
-from api.deps import ReadDep
+from api.deps import ReadDep, SettingsDep, TokenSecretDep, services_of
 from api.problems import ForbiddenProblem
 from api.schemas import LinkAccount
+from api.settings import ApiSettings
 
 STATIC = Path(__file__).with_name("cabinet")
 DEMO_TOKEN_SECONDS = 12 * 3600
@@ -43,10 +44,6 @@ class CabinetSettings(BaseSettings):
     demo_sign_in: bool | None = None
     """Let the page sign in as any resident without a password (KVIT_CABINET_DEMO_SIGN_IN).
     Unset: on in embedded SQLite mode, off on PostgreSQL."""
-
-
-def demo_enabled(request: Request) -> bool:
-    return bool(request.app.state.cabinet_demo)
 
 
 class CabinetConfig(BaseModel):
@@ -73,19 +70,32 @@ class DemoToken(BaseModel):
 router = APIRouter(prefix="/cabinet", include_in_schema=False)
 
 
+def demo_sign_in_enabled(settings: ApiSettings) -> bool:
+    """KVIT_CABINET_DEMO_SIGN_IN, else on in embedded mode only."""
+    demo = CabinetSettings().demo_sign_in
+    return (not settings.uses_postgres) if demo is None else demo
+
+
+async def demo_enabled(request: Request) -> bool:
+    return services_of(request).cabinet_demo
+
+
+DemoDep = Annotated[bool, Depends(demo_enabled)]
+
+
 @router.get("/config.json", response_model=CabinetConfig)
-def config(request: Request) -> CabinetConfig:
+def config(demo: DemoDep, settings: SettingsDep) -> CabinetConfig:
     return CabinetConfig(
-        demo=demo_enabled(request),
-        sandbox_acquirer=request.app.state.settings.sandbox_enabled,
+        demo=demo,
+        sandbox_acquirer=settings.sandbox_enabled,
         link_proof="proof" in LinkAccount.model_fields,
     )
 
 
 @router.get("/demo/residents", response_model=list[DemoResident])
-def demo_residents(request: Request, rm: ReadDep) -> list[DemoResident]:
+def demo_residents(demo: DemoDep, rm: ReadDep) -> list[DemoResident]:
     """Residents who have linked accounts, for the demo sign-in's list."""
-    if not demo_enabled(request):
+    if not demo:
         raise ForbiddenProblem("demo sign-in is off (KVIT_CABINET_DEMO_SIGN_IN)")
     with rm.store.read() as tx:
         rows = tx.execute(
@@ -96,12 +106,10 @@ def demo_residents(request: Request, rm: ReadDep) -> list[DemoResident]:
 
 
 @router.post("/demo/sign-in", response_model=DemoToken)
-def demo_sign_in(body: DemoSignIn, request: Request) -> DemoToken:
-    if not demo_enabled(request):
+def demo_sign_in(body: DemoSignIn, demo: DemoDep, secret: TokenSecretDep) -> DemoToken:
+    if not demo:
         raise ForbiddenProblem("demo sign-in is off (KVIT_CABINET_DEMO_SIGN_IN)")
-    token = issue_token(
-        request.app.state.secret_key, Role.RESIDENT, body.payer_id, DEMO_TOKEN_SECONDS
-    )
+    token = issue_token(secret, Role.RESIDENT, body.payer_id, DEMO_TOKEN_SECONDS)
     return DemoToken(token=token, payer_id=body.payer_id)
 
 
@@ -116,9 +124,6 @@ class CabinetFiles(StaticFiles):
 
 def install(app: FastAPI) -> None:
     """Serve the cabinet at `/` and its files under /cabinet/."""
-    settings = CabinetSettings()
-    demo = settings.demo_sign_in
-    app.state.cabinet_demo = (not app.state.settings.uses_postgres) if demo is None else demo
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

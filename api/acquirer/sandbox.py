@@ -53,8 +53,6 @@ class SandboxAcquirer:
             return response.status_code
 
 
-router = APIRouter(prefix="/sandbox", include_in_schema=False)
-
 PAGE = """<!doctype html><html lang="ru"><meta charset="utf-8"><title>Sandbox acquirer</title>
 <body><h1>Оплата картой (песочница)</h1><p>{description}</p><p>Сумма: {rubles} ₽</p>
 <form method="post"><input type="hidden" name="amount" value="{amount}">
@@ -62,22 +60,26 @@ PAGE = """<!doctype html><html lang="ru"><meta charset="utf-8"><title>Sandbox ac
 <button name="decision" value="decline">Отклонить</button></form></body></html>"""
 
 
-@router.get("/checkout/{operation_id}", response_class=HTMLResponse)
-def checkout_page(operation_id: UUID, amount: int, description: str = "") -> str:
-    return PAGE.format(
-        description=html.escape(description),
-        rubles=f"{amount // 100},{amount % 100:02d}",
-        amount=amount,
-    )
+def checkout_router(sandbox: SandboxAcquirer) -> APIRouter:
+    """The sandbox's checkout pages, which report the payer's decision through `sandbox`."""
+    router = APIRouter(prefix="/sandbox", include_in_schema=False)
 
+    @router.get("/checkout/{operation_id}", response_class=HTMLResponse)
+    def checkout_page(operation_id: UUID, amount: int, description: str = "") -> str:
+        return PAGE.format(
+            description=html.escape(description),
+            rubles=f"{amount // 100},{amount % 100:02d}",
+            amount=amount,
+        )
 
-@router.post("/checkout/{operation_id}", response_class=HTMLResponse)
-async def checkout_decision(operation_id: UUID, request: Request) -> str:
-    form = parse_qs((await request.body()).decode(errors="replace"))
-    approved = form.get("decision", ["decline"])[0] == "approve"
-    given = form.get("amount", ["0"])[0]
-    amount = int(given) if given.isascii() and given.isdigit() and len(given) < 15 else 0
-    sandbox: SandboxAcquirer = request.app.state.acquirer
-    status = await sandbox.notify(str(operation_id), approved=approved, amount=amount)
-    verdict = "одобрена" if approved else "отклонена"
-    return f"<!doctype html><p>Операция {verdict}. Webhook answered {status}.</p>"
+    @router.post("/checkout/{operation_id}", response_class=HTMLResponse)
+    async def checkout_decision(operation_id: UUID, request: Request) -> str:
+        form = parse_qs((await request.body()).decode(errors="replace"))
+        approved = form.get("decision", ["decline"])[0] == "approve"
+        given = form.get("amount", ["0"])[0]
+        amount = int(given) if given.isascii() and given.isdigit() and len(given) < 15 else 0
+        status = await sandbox.notify(str(operation_id), approved=approved, amount=amount)
+        verdict = "одобрена" if approved else "отклонена"
+        return f"<!doctype html><p>Операция {verdict}. Webhook answered {status}.</p>"
+
+    return router

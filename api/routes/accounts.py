@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AfterValidator, AwareDatetime
 
 from api.auth import Caller, Role
 from api.deps import (
     CallerDep,
+    ChainIfKeptDep,
     KeyDep,
     LedgerDep,
     MinPositionDep,
@@ -172,7 +173,8 @@ def get_account(
     account_id: UUID,
     caller: CallerDep,
     rm: ReadDep,
-    request: Request,
+    ledger: LedgerDep,
+    chain: ChainIfKeptDep,
     min_position: MinPosition = 0,
     as_of: audit.AsOfQuery = None,
 ) -> AccountOut:
@@ -184,7 +186,7 @@ def get_account(
             )
         return account_out(balance, limited=True)
     if as_of is not None:  # as it was then, recomputed from the log (routes/audit.py)
-        balance = audit.account_as_of(request, account_id, as_of)
+        balance = audit.account_as_of(ledger, chain, account_id, as_of)
     return account_out(balance)
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.acquirer.signature import HEADER, SignatureError, verify
-from api.deps import LedgerDep, ReadDep, committed
+from api.deps import AcquirerSecretDep, LedgerDep, ReadDep, committed
 from api.problems import BadSignatureProblem, responses
 from api.schemas import AcquirerNotification, NotificationAck
 from ledger.application import Ledger
@@ -43,12 +43,16 @@ SIGNATURE_PARAMETER = {
     },
 )
 async def acquirer_notification(
-    request: Request, ledger: LedgerDep, rm: ReadDep, response: Response
+    request: Request,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    secret: AcquirerSecretDep,
+    response: Response,
 ) -> NotificationAck:
     # The signature covers the raw bytes, so the body is parsed only after it is verified.
     raw = await request.body()
     try:
-        verify(request.app.state.acquirer_secret, request.headers.get(HEADER), raw)
+        verify(secret, request.headers.get(HEADER), raw)
     except SignatureError as error:
         raise BadSignatureProblem(str(error)) from None
     try:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep, OperatorDep, ReadDep, committed
+from api.deps import LedgerDep, OperatorDep, ReadDep, SettingsDep, committed
 from api.problems import ApiProblem, PayloadTooLargeProblem, responses
 from ledger.group_commit import Outcome
 from ledger.identifiers import parse_bik
@@ -147,12 +147,17 @@ def annul_notice(
     },
 )
 async def post_register(
-    request: Request, caller: OperatorDep, ledger: LedgerDep, rm: ReadDep, bank: Bik = None
+    request: Request,
+    caller: OperatorDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    settings: SettingsDep,
+    bank: Bik = None,
 ) -> RegisterSummary:
     """A register as the body: CSV (`;`, UTF-8 or cp1251) or JSON Lines, as `kvit notices
     import` reads it. Each line is accepted, a duplicate, a conflict, rejected or an annulment."""
     bank_bik = parse_bik(bank) if bank else None
-    limit: int = request.app.state.settings.max_register_bytes
+    limit = settings.max_register_bytes
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
         size = 0
         async for chunk in request.stream():

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KeyDep, LedgerDep, ReadDep, ResidentDep, committed
-from api.link_attempts import LinkAttempts
+from api.deps import KeyDep, LedgerDep, LinkAttemptsDep, ReadDep, ResidentDep, committed
 from api.problems import LinkAttemptsExceededProblem, responses
 from api.rendered import RenderedBodies
 from api.routes.accounts import (
@@ -45,11 +44,11 @@ router = APIRouter(prefix="/v1/me", tags=["resident"])
 )
 def link_account(
     body: LinkAccount,
-    request: Request,
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
+    attempts: LinkAttemptsDep,
     response: Response,
 ) -> AccountOut:
     """Link a personal account by the supplier's ИНН and the account number (as on the bill).
@@ -59,7 +58,6 @@ def link_account(
     `field` to mark) are limited per payer: then 429 `link_attempts_exceeded` with
     Retry-After."""
     assert caller.payer_id is not None
-    attempts: LinkAttempts = request.app.state.link_attempts
     wait = attempts.retry_after(caller.payer_id)
     if wait:
         raise LinkAttemptsExceededProblem(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.deps import LedgerDep, ReadDep
 from api.metrics import refresh_gauges
 
 router = APIRouter(tags=["ops"])
@@ -20,13 +21,12 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
-def readyz(request: Request) -> JSONResponse:
+def readyz(ledger: LedgerDep, read_models: ReadDep) -> JSONResponse:
     """Readiness: the event store answers and the read models are caught up (within a margin)."""
     try:
-        head = request.app.state.ledger.recorder.max_notification_id() or 0
+        head = ledger.recorder.max_notification_id() or 0
     except Exception as error:
         return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
-    read_models = request.app.state.read_models
     positions = {name: read_models.position([name]) for name in read_models.names}
     lag = {name: head - position for name, position in positions.items()}
     ready = all(v <= READY_LAG_EVENTS for v in lag.values())
@@ -35,6 +35,6 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(request: Request) -> Response:
-    refresh_gauges(request.app)
+def metrics(ledger: LedgerDep, read_models: ReadDep) -> Response:
+    refresh_gauges(ledger, read_models)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

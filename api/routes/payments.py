@@ -6,10 +6,21 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
+from api.acquirer.base import Acquirer
 from api.auth import Role
-from api.deps import CallerDep, KeyDep, LedgerDep, OperatorDep, ReadDep, ResidentDep, committed
+from api.deps import (
+    AcquirerDep,
+    CallerDep,
+    ChainIfKeptDep,
+    KeyDep,
+    LedgerDep,
+    OperatorDep,
+    ReadDep,
+    ResidentDep,
+    committed,
+)
 from api.problems import ApiProblem, responses
 from api.routes.audit import PaymentWithReceipt, receipt_of
 from api.schemas import (
@@ -31,11 +42,11 @@ class AmbiguousPayeeProblem(ApiProblem):
     status, code, title = 422, "ambiguous_payee", "Name the payee one way"
 
 
-def payment_out(view: dict[str, Any], request: Request) -> PaymentOut:
+def payment_out(view: dict[str, Any], acquirer: Acquirer) -> PaymentOut:
     """A payment as the ledger reported it, with where to pay if a card payment is waiting."""
     out = PaymentOut.model_validate(view)
     if out.method == "card" and out.status == "processing":
-        out.checkout_url = request.app.state.acquirer.checkout_url(
+        out.checkout_url = acquirer.checkout_url(
             out.id, out.amount, f"Оплата ЖКУ, лицевой счёт {out.account_number}"
         )
     return out
@@ -53,7 +64,7 @@ def create_payment(
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
-    request: Request,
+    acquirer: AcquirerDep,
     response: Response,
 ) -> PaymentOut:
     """Pay a personal account: by `account_id`; by `supplier_inn` + `account_number`; by the
@@ -73,7 +84,7 @@ def create_payment(
         **target,
     )
     committed(outcome, response, rm)
-    return payment_out(outcome.result, request)
+    return payment_out(outcome.result, acquirer)
 
 
 def resolve_target(ledger: Ledger, body: CreatePayment) -> dict[str, Any]:
@@ -117,7 +128,7 @@ def confirm_payment(
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
-    request: Request,
+    acquirer: AcquirerDep,
     response: Response,
 ) -> PaymentOut:
     """Wallet: debits and succeeds in one step. Card: goes to `processing` with a
@@ -127,7 +138,7 @@ def confirm_payment(
         payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
     )
     committed(outcome, response, rm)
-    return payment_out(outcome.result, request)
+    return payment_out(outcome.result, acquirer)
 
 
 @router.post(
@@ -139,7 +150,7 @@ def cancel_payment(
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
-    request: Request,
+    acquirer: AcquirerDep,
     response: Response,
 ) -> PaymentOut:
     assert caller.payer_id is not None
@@ -147,7 +158,7 @@ def cancel_payment(
         payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
     )
     committed(outcome, response, rm)
-    return payment_out(outcome.result, request)
+    return payment_out(outcome.result, acquirer)
 
 
 @router.post(
@@ -163,7 +174,7 @@ def refund_payment(
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
-    request: Request,
+    acquirer: AcquirerDep,
     response: Response,
 ) -> RefundOut:
     outcome = ledger.refund_payment(
@@ -171,21 +182,25 @@ def refund_payment(
     )
     committed(outcome, response, rm)
     return RefundOut(
-        id=outcome.result["refund_id"], payment=payment_out(outcome.result["payment"], request)
+        id=outcome.result["refund_id"], payment=payment_out(outcome.result["payment"], acquirer)
     )
 
 
 @router.get("/{payment_id}", response_model=PaymentWithReceipt, responses=responses(404))
 def get_payment(
-    payment_id: UUID, caller: CallerDep, ledger: LedgerDep, request: Request
+    payment_id: UUID,
+    caller: CallerDep,
+    ledger: LedgerDep,
+    chain: ChainIfKeptDep,
+    acquirer: AcquirerDep,
 ) -> PaymentDetail:
     """The payment with its status history and its `receipt`: its position and chain hash in
     the audited log, and the signed checkpoint that covers it. A resident sees only their own."""
     payer = caller.payer_id if caller.role == Role.RESIDENT else None
     payment: Payment = ledger.get_payment(payment_id, payer_id=payer)
-    out = payment_out(payment.view(), request)
+    out = payment_out(payment.view(), acquirer)
     return PaymentWithReceipt(
-        receipt=receipt_of(request, payment_id),
+        receipt=receipt_of(chain, payment_id),
         **out.model_dump(),
         payer_id=payment.payer_id,
         status_history=[

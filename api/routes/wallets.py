@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from api.auth import Caller, Role, require
-from api.deps import CallerDep, KeyDep, LedgerDep, ReadDep, ResidentDep, committed
+from api.deps import AcquirerDep, CallerDep, KeyDep, LedgerDep, ReadDep, ResidentDep, committed
 from api.problems import NotFoundProblem, responses
 from api.routes.accounts import MinPosition
 from api.schemas import TopUpBody, TopUpOut, WalletOut
@@ -54,7 +54,7 @@ def top_up(
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
-    request: Request,
+    acquirer: AcquirerDep,
     response: Response,
 ) -> TopUpOut:
     """Top up by card: pay at `checkout_url`; the wallet is credited when the acquirer reports
@@ -69,7 +69,5 @@ def top_up(
         id=top_up_id,
         status=outcome.result["status"],
         amount=body.amount,
-        checkout_url=request.app.state.acquirer.checkout_url(
-            top_up_id, body.amount, "Пополнение кошелька"
-        ),
+        checkout_url=acquirer.checkout_url(top_up_id, body.amount, "Пополнение кошелька"),
     )

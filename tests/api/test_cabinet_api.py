@@ -111,4 +111,4 @@ def test_demo_sign_in_is_off_on_postgres_unless_asked(
     tmp_path: Path, memory_ledger: Ledger
 ) -> None:
     app = build_app(tmp_path, memory_ledger, database_url="postgresql://unused@127.0.0.1/unused")
-    assert app.state.cabinet_demo is False
+    assert app.state.services.cabinet_demo is False

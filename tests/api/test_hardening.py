@@ -394,7 +394,7 @@ def test_a_transient_database_fault_is_a_503_with_retry_after(
     import psycopg_pool
     from eventsourcing.persistence import OperationalError
 
-    ledger = fragile_client.app.state.ledger  # type: ignore[attr-defined]
+    ledger = fragile_client.app.state.services.started().ledger  # type: ignore[attr-defined]
     for fault in (
         OperationalError("server closed the connection unexpectedly"),
         psycopg.OperationalError("terminating connection due to administrator command"),

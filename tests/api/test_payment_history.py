@@ -196,7 +196,7 @@ def test_write_position_is_waited_for_and_a_read_model_that_lags_is_a_503(
         if position > 0:
             raise ReadModelTimeoutError("read models are stuck", position=position)
 
-    read_models = client.app.state.read_models  # type: ignore[attr-defined]
+    read_models = client.app.state.services.started().read_models  # type: ignore[attr-defined]
     monkeypatch.setattr(read_models.watcher, "wait_for", stuck)
 
     write = client.post(

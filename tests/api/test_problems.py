@@ -217,7 +217,7 @@ def test_chunked_body_over_the_limit_is_refused(tmp_path: Path, memory_ledger: L
 def test_unexpected_error_is_a_500_that_leaks_nothing(
     fragile_client: TestClient, operator: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ledger = fragile_client.app.state.ledger  # type: ignore[attr-defined]
+    ledger = fragile_client.app.state.services.started().ledger  # type: ignore[attr-defined]
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("connection to postgresql://kvit:hunter2@db failed")

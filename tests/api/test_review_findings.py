@@ -38,7 +38,7 @@ def test_as_of_outside_the_calendar_is_a_422(
 def test_opening_a_wallet_answers_201_even_when_the_read_models_lag(
     client: TestClient, resident: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    read_models = client.app.state.read_models  # type: ignore[attr-defined]
+    read_models = client.app.state.services.started().read_models  # type: ignore[attr-defined]
 
     def lagging(*_: object, **__: object) -> None:
         raise ReadModelTimeoutError("simulated lag")

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import Role
 from audit.export import export
-from audit.store import AuditStore
 from ledger.bootstrap import build_ledger, migrate
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import setup_world
@@ -39,7 +38,8 @@ def test_feed_receipt_and_as_of_over_http(tmp_path: Path, monkeypatch: pytest.Mo
             confirm=True,
         )
         payment_id = UUID(paid.result["id"])
-        store: AuditStore = app.state.audit_store
+        store = app.state.services.started().audit_store
+        assert store is not None
         deadline = time.monotonic() + 10
         while not store.checkpoints(at_or_after=paid.position):
             assert time.monotonic() < deadline, "the embedded follower did not checkpoint"

@@ -1,0 +1,111 @@
+"""The composition root: everything an API process holds, wired in one place.
+
+`Services` is known when the app is created (settings, secrets, the acquirer, the cabinet's
+demo switch). `run` opens the rest for the app's lifespan: the ledger, the read models, the
+link-attempt limit, the audit store and, in embedded mode, the followers this one process runs
+(the e-mail notices and the audit chain with its checkpoints). On PostgreSQL those followers
+are separate processes (`kvit mail`, `kvit audit follow`). Everything is closed in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from api import link_attempts
+from api.acquirer.base import Acquirer
+from api.settings import ApiSettings
+from audit.chain import ChainFollower, Checkpointer
+from audit.service import sign_head
+from audit.signing import AuditSettings, signing_key
+from audit.store import AuditStore
+from ledger.application import Ledger
+from ledger.bootstrap import build_ledger
+from mail.service import NoticeService
+from projections.read_models import ReadModels
+
+FOLLOWER_JOIN_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Running:
+    """What the lifespan opened; routes reach it through api/deps.py."""
+
+    ledger: Ledger
+    read_models: ReadModels
+    link_attempts: link_attempts.LinkAttempts
+    audit_settings: AuditSettings
+    audit_store: AuditStore | None
+    """None when the log is in memory: there is no database to keep a chain in."""
+
+
+@dataclass
+class Services:
+    """The one object on `app.state`; `running` is set while the lifespan runs."""
+
+    settings: ApiSettings
+    secret_key: str
+    acquirer_secret: str
+    acquirer: Acquirer
+    cabinet_demo: bool
+    running: Running | None = None
+
+    def started(self) -> Running:
+        if self.running is None:
+            raise RuntimeError("the app is not running: its lifespan has not started")
+        return self.running
+
+
+@contextmanager
+def run(settings: ApiSettings, ledger: Ledger | None = None) -> Iterator[Running]:
+    """Open everything in dependency order; a `ledger` passed in is the caller's to close."""
+    with ExitStack() as opened:
+        if ledger is None:
+            ledger = build_ledger(settings)
+            opened.callback(ledger.close)
+        read_models = ReadModels(settings, ledger).start()
+        opened.callback(read_models.close)
+        if not settings.uses_postgres:  # on PostgreSQL `kvit migrate` creates it
+            link_attempts.migrate(read_models.store)
+        attempts = link_attempts.LinkAttempts(
+            read_models.store,
+            settings.link_attempts_limit,
+            settings.link_attempts_window_seconds,
+        )
+        if settings.smtp_url and not settings.uses_postgres:
+            opened.callback(NoticeService(settings, ledger).start_thread().close)
+        audit_settings = AuditSettings(**settings.model_dump())
+        store = audit_store(ledger, audit_settings)
+        if store is not None:
+            opened.callback(store.close)
+            if not audit_settings.uses_postgres:
+                opened.enter_context(chain_follower(ledger, store, audit_settings))
+        yield Running(ledger, read_models, attempts, audit_settings, store)
+
+
+def audit_store(ledger: Ledger, settings: AuditSettings) -> AuditStore | None:
+    if type(ledger.recorder).__module__.startswith("eventsourcing.popo"):
+        return None  # in memory
+    return AuditStore.open(settings)
+
+
+@contextmanager
+def chain_follower(ledger: Ledger, store: AuditStore, settings: AuditSettings) -> Iterator[None]:
+    """Embedded mode: extend the hash chain as events commit, and sign a checkpoint every
+    `KVIT_AUDIT_CHECKPOINT_EVERY_EVENTS` events (or interval)."""
+    store.ensure_tables()
+    signing_key(settings)  # generated once into the data dir
+    checkpointer = Checkpointer(
+        lambda head: sign_head(settings, store, head),
+        every_events=settings.audit_checkpoint_every_events,
+        interval=settings.audit_checkpoint_interval_seconds,
+        last=store.head(),
+    )
+    follower = ChainFollower(ledger, store, on_progress=checkpointer)
+    follower.start()
+    try:
+        yield
+    finally:
+        follower.stop()
+        follower.join(FOLLOWER_JOIN_SECONDS)
