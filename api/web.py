@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from api.auth import Role, issue_token
 from api.deps import ReadDep, SettingsDep, TokenSecretDep, services_of
 from api.problems import ForbiddenProblem
-from api.schemas import LinkAccount
+from api.schemas.accounts import LinkAccount
 from api.settings import ApiSettings
 
 STATIC = Path(__file__).with_name("cabinet")

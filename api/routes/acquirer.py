@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api.acquirer.signature import HEADER, SignatureError, verify
 from api.deps import AcquirerSecretDep, LedgerDep, ReadDep, committed
 from api.problems import BadSignatureProblem, responses
-from api.schemas import AcquirerNotification, NotificationAck
+from api.schemas.acquirer import AcquirerNotification, NotificationAck
 from ledger.application import Ledger
 from ledger.errors import UnknownPaymentError
 from ledger.group_commit import Outcome

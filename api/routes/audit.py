@@ -7,119 +7,25 @@ The chain is kept by the follower api/bootstrap.py runs in embedded mode (SQLite
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
+from api.audited import resolve
 from api.deps import AuditSettingsDep, ChainIfKeptDep, LedgerDep, ReaderDep, kept
-from api.problems import ApiProblem, NotFoundProblem, responses
-from api.schemas import PaymentDetail
+from api.problems import NotFoundProblem, responses
+from api.schemas.audit import EventPage, LedgerAccountOut
 from audit import export as feed
-from audit.proof import receipt
 from audit.service import latest_checkpoint
 from audit.signing import public_hex, signing_key
-from audit.store import AuditStore
-from ledger.application import Ledger
 from projections import as_of as history
-from projections.results import AccountBalance
 
 MAX_AFTER = 2**63 - 2
 """Positions are signed 64-bit in both stores, and `after + 1` must still be one."""
 
 
-class InvalidAsOfProblem(ApiProblem):
-    status, code, title = 422, "invalid_as_of", "as_of is not a log position or a time"
-
-
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-# --- schemas -----------------------------------------------------------------------------------
-class EventPage(BaseModel):
-    events: list[dict[str, Any]]
-    next_after: int
-    """Pass as `after` for the next page."""
-    done: bool
-    """True when the page reached the end of the log."""
-
-
-class ChainEntry(BaseModel):
-    position: int
-    version: int
-    topic: str
-    timestamp: str
-    event_hash: str
-    seq: int | None
-    chain_hash: str | None
-    matches_chain: bool
-
-
-class Receipt(BaseModel):
-    """Where the payment sits in the audited history."""
-
-    position: int
-    """Of the payment's newest event."""
-    chain_hash: str | None
-    status: str
-    """pending (not chained yet) | chained | sealed (a signed checkpoint covers it)"""
-    events: list[ChainEntry]
-    checkpoint: dict[str, Any] | None
-    """The first signed checkpoint at or after `position`."""
-
-
-class PaymentWithReceipt(PaymentDetail):
-    receipt: Receipt | None = None
-
-
-class LedgerAccountOut(BaseModel):
-    account: str
-    debits: int
-    credits: int
-    balance: int
-    """Debit-positive: wallets and payables are negative."""
-    as_of: int
-
-
-# --- helpers the account and payment routes use -------------------------------------------------
-def parse_as_of(text: str) -> tuple[int | None, Any]:
-    try:
-        return history.parse_as_of(text)
-    except ValueError as error:
-        raise InvalidAsOfProblem(
-            f"as_of must be a log position or an ISO 8601 time with a zone: {error}",
-            as_of=text,
-        ) from None
-
-
-def resolve(ledger: Ledger, store: AuditStore | None, as_of: str) -> int:
-    position, moment = parse_as_of(as_of)
-    return history.resolve(ledger, store, position=position, at=moment)
-
-
-def account_as_of(
-    ledger: Ledger, store: AuditStore | None, account_id: UUID, as_of: str
-) -> AccountBalance:
-    """The personal account as it was at `as_of`, recomputed from the log."""
-    upto = resolve(ledger, store, as_of)
-    found = history.account_as_of(ledger, store, account_id, upto)
-    if found is None:
-        raise NotFoundProblem(
-            f"personal account {account_id} did not exist at position {upto}",
-            account_id=str(account_id),
-            as_of=upto,
-        )
-    return found
-
-
-def receipt_of(store: AuditStore | None, payment_id: UUID) -> Receipt | None:
-    if store is None:
-        return None
-    found = receipt(request.app.state.ledger, store, payment_id)
-    return Receipt.model_validate(found) if found else None
-
-
-# --- routes --------------------------------------------------------------------------------------
 @router.get("/events", response_model=EventPage, responses=responses(403, 503))
 def events(
     caller: ReaderDep,
@@ -184,13 +90,3 @@ def ledger_account(
     )
     found = history.ledger_account_as_of(ledger, name, upto)
     return LedgerAccountOut(**found.__dict__, as_of=upto)
-
-
-AsOfQuery = Annotated[
-    str | None,
-    Query(
-        max_length=64,
-        description="as it was at this log position, or at this ISO 8601 time (with a zone);"
-        " recomputed from the event log",
-    ),
-]

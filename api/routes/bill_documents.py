@@ -8,41 +8,17 @@ from functools import partial
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
+from api.account_access import visible_account
 from api.auth import Role
-from api.deps import CallerDep, LedgerDep, ReadDep
+from api.deps import CallerDep, LedgerDep, MinPositionDep, ReadDep
 from api.problems import NotFoundProblem, responses
-from api.routes.accounts import MinPosition, visible_account
-from api.schemas import RecipientOut
+from api.schemas.accounts import BillDocument, BillLineOut
+from api.schemas.payments import RecipientOut
 from ledger.bill_qr import bill_qr_payment
 from ledger.qr import build_payload
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-
-
-class BillLineOut(BaseModel):
-    service: str
-    amount: int
-
-
-class BillDocument(BaseModel):
-    id: UUID
-    account_id: UUID
-    account_number: str
-    document_id: str
-    uin: str | None
-    period: str
-    due_date: str
-    lines: list[BillLineOut]
-    amount_due: int
-    paid: int
-    status: str
-    replaces: UUID | None = None
-    replaced_by: UUID | None = None
-    recipient: RecipientOut
-    qr_payload: str = Field(description="the bill's ГОСТ Р 56042 payload (Sum = what is due now)")
-    as_of: int
 
 
 @router.get(
@@ -56,7 +32,7 @@ def get_bill(
     caller: CallerDep,
     ledger: LedgerDep,
     rm: ReadDep,
-    min_position: MinPosition = 0,
+    min_position: MinPositionDep = 0,
 ) -> BillDocument:
     """The bill with its lines and the recipient's requisites as they are now (a payment fixes
     them when it is created). Operators, auditors, and residents who linked the account."""

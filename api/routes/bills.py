@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import CallerDep, LedgerDep
 from api.problems import responses
-from api.schemas import PayeeOut, QrResolveBody
+from api.schemas.payments import PayeeOut, QrResolveBody
 from ledger.bill_qr import bill_qr_payment
 from ledger.payee import payee_from_qr
 from ledger.qr import build_payload, encode_payload

@@ -8,27 +8,22 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KeyDep, LedgerDep, LinkAttemptsDep, ReadDep, ResidentDep, committed
+from api.account_access import account_out, shown, visible_account
+from api.deps import (
+    KeyDep,
+    LedgerDep,
+    LinkAttemptsDep,
+    MinPositionDep,
+    ReadDep,
+    ResidentDep,
+    committed,
+)
+from api.history import HistoryFiltersDep, history_out, history_query
 from api.problems import LinkAttemptsExceededProblem, responses
 from api.rendered import RenderedBodies
-from api.routes.accounts import (
-    HistoryFiltersDep,
-    MinPosition,
-    account_out,
-    history_out,
-    history_query,
-    shown,
-    visible_account,
-)
-from api.schemas import (
-    AccountList,
-    AccountOut,
-    HistoryPage,
-    LinkAccount,
-    OpenWallet,
-    WalletList,
-    WalletOut,
-)
+from api.schemas.accounts import AccountList, AccountOut, LinkAccount
+from api.schemas.payments import HistoryPage
+from api.schemas.wallets import OpenWallet, WalletList, WalletOut
 from ledger.errors import LinkProofMismatchError, UnknownAccountError
 from projections import queries
 from projections.results import AccountBalance
@@ -82,7 +77,9 @@ def link_account(
 
 
 @router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
-async def my_accounts(caller: ResidentDep, rm: ReadDep, min_position: MinPosition = 0) -> Response:
+async def my_accounts(
+    caller: ResidentDep, rm: ReadDep, min_position: MinPositionDep = 0
+) -> Response:
     """Hot read: `async` so that an answer from the cache costs no threadpool hand-off, with its
     body rendered once per cached answer and position; only a miss (a query, maybe a
     read-your-writes wait) goes to a thread."""
@@ -138,7 +135,7 @@ def open_wallet(
 
 
 @router.get("/wallets", response_model=WalletList, responses=responses(403, 503))
-def my_wallets(caller: ResidentDep, rm: ReadDep, min_position: MinPosition = 0) -> WalletList:
+def my_wallets(caller: ResidentDep, rm: ReadDep, min_position: MinPositionDep = 0) -> WalletList:
     """The resident's wallets with their balances (none until one is opened)."""
     assert caller.payer_id is not None
     wallets = queries.wallets_of_payer(rm, caller.payer_id, min_position=min_position)

@@ -7,8 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.deps import MinPositionDep, ReadDep, ReaderDep
-from api.matching_schemas import ReceiptOut, receipt_out
 from api.problems import NotFoundProblem, responses
+from api.schemas.matching import ReceiptOut
 from projections import register
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
@@ -23,4 +23,4 @@ def get_notice(
     found = register.notice(rm, notice_id, min_position=min_position)
     if found is None:
         raise NotFoundProblem(f"no bank notice {notice_id}", notice_id=str(notice_id))
-    return receipt_out(found)
+    return ReceiptOut.model_validate(found)

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.acquirer.base import Acquirer
+from api.audited import receipt_of
 from api.auth import Role
 from api.deps import (
     AcquirerDep,
@@ -22,8 +23,8 @@ from api.deps import (
     committed,
 )
 from api.problems import ApiProblem, responses
-from api.routes.audit import PaymentWithReceipt, receipt_of
-from api.schemas import (
+from api.schemas.audit import PaymentWithReceipt
+from api.schemas.payments import (
     CreatePayment,
     PaymentDetail,
     PaymentOut,
@@ -200,7 +201,7 @@ def get_payment(
     payment: Payment = ledger.get_payment(payment_id, payer_id=payer)
     out = payment_out(payment.view(), acquirer)
     return PaymentWithReceipt(
-        receipt=receipt_of(chain, payment_id),
+        receipt=receipt_of(ledger, chain, payment_id),
         **out.model_dump(),
         payer_id=payment.payer_id,
         status_history=[

@@ -18,8 +18,8 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from api.deps import LedgerDep, MinPositionDep, ReadDep, ReaderDep
-from api.matching_schemas import RegisterOut, register_out
 from api.problems import ApiProblem, responses
+from api.schemas.matching import RegisterOut
 from projections import register
 from projections.models.matching import MOSCOW
 from projections.register import SupplierRegister, Totals
@@ -90,7 +90,7 @@ def supplier_register(
     supplier = ledger.get_supplier(supplier_id)  # an unknown supplier is a 404
     found = register.supplier_register(rm, supplier_id, day, min_position=min_position)
     if format == "json":
-        return register_out(found)
+        return RegisterOut.model_validate(found)
     filename = f"register-{supplier.inn}-{day}.csv"
     return Response(
         to_csv(found),

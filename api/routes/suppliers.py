@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, ReaderDep, committed
 from api.problems import responses
-from api.schemas import Created, RegisterSupplier, SupplierList, SupplierOut
+from api.schemas.common import Created
+from api.schemas.suppliers import RegisterSupplier, SupplierList, SupplierOut
 from ledger.domain import Supplier
 from ledger.errors import UnknownSupplierError
 

@@ -7,10 +7,18 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.auth import Caller, Role, require
-from api.deps import AcquirerDep, CallerDep, KeyDep, LedgerDep, ReadDep, ResidentDep, committed
+from api.deps import (
+    AcquirerDep,
+    CallerDep,
+    KeyDep,
+    LedgerDep,
+    MinPositionDep,
+    ReadDep,
+    ResidentDep,
+    committed,
+)
 from api.problems import NotFoundProblem, responses
-from api.routes.accounts import MinPosition
-from api.schemas import TopUpBody, TopUpOut, WalletOut
+from api.schemas.wallets import TopUpBody, TopUpOut, WalletOut
 from projections import queries
 from projections.read_models import ReadModels
 
@@ -35,7 +43,7 @@ def wallet_out(
 
 @router.get("/{wallet_id}", response_model=WalletOut, responses=responses(403, 404, 503))
 def get_wallet(
-    wallet_id: UUID, caller: CallerDep, rm: ReadDep, min_position: MinPosition = 0
+    wallet_id: UUID, caller: CallerDep, rm: ReadDep, min_position: MinPositionDep = 0
 ) -> WalletOut:
     require(caller, Role.RESIDENT, Role.AUDITOR)
     return wallet_out(rm, caller, wallet_id, min_position)

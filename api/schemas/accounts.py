@@ -1,0 +1,142 @@
+"""Personal accounts, their bills, and linking a payer to one."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, model_validator
+
+from api.schemas.common import Digits, Strict, Text
+from api.schemas.payments import RecipientOut
+from ledger.registry import MAX_LINE_AMOUNT
+
+
+class OpenAccount(Strict):
+    supplier_id: UUID
+    account_number: Annotated[str, Field(min_length=1, max_length=30)]
+    els: Annotated[str, Field(max_length=10)] | None = None
+    address: Text
+
+
+class BillLineBody(Strict):
+    service: Annotated[str, Field(min_length=1, max_length=200)]
+    amount: Annotated[
+        int,
+        Field(
+            ge=-MAX_LINE_AMOUNT,
+            le=MAX_LINE_AMOUNT,
+            strict=True,
+            description="kopecks; < 0 for a recalculation",
+        ),
+    ]
+
+
+class IssueBill(Strict):
+    document_id: Annotated[str, Field(min_length=1, max_length=40, description="ИПД")]
+    uin: Annotated[str, Field(max_length=25, pattern=r"^\s*[0-9]*\s*$")] | None = None
+    period: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
+    lines: Annotated[list[BillLineBody], Field(min_length=1, max_length=100)]
+    due_date: date
+    replaces: UUID | None = None
+
+
+class BillIssued(BaseModel):
+    id: UUID
+    amount_due: int
+
+
+class LinkProof(Strict):
+    """Proof of possession: the ИПД printed on one of the account's current bills, or the total
+    to pay of one of them (kopecks). Give one."""
+
+    document_id: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    bill_total: Annotated[int, Field(ge=0, le=10**13)] | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> LinkProof:
+        if (self.document_id is None) == (self.bill_total is None):
+            raise ValueError("give exactly one of document_id and bill_total")
+        return self
+
+
+class LinkAccount(Strict):
+    supplier_inn: Digits
+    account_number: Annotated[str, Field(min_length=1, max_length=30)]
+    proof: LinkProof | None = None
+    """Without a proof the link lets the payer pay, and shows only a masked address and what
+    is due; with one (or an operator's confirmation) it shows the account in full."""
+
+
+class ConfirmPayer(Strict):
+    payer_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class BillOut(BaseModel):
+    id: UUID
+    document_id: str
+    period: str
+    due_date: str
+    amount_due: int
+    paid: int
+    status: str
+    replaces: UUID | None = None
+    replaced_by: UUID | None = None
+
+
+class BalanceOut(BaseModel):
+    """A payer whose link is not proven sees `due` only; the other amounts are null."""
+
+    accrued: int | None
+    paid: int | None
+    refunded: int | None
+    due: int
+    advance: int | None
+
+
+class AccountOut(BaseModel):
+    id: UUID
+    supplier_id: UUID
+    supplier_inn: str
+    account_number: str
+    els: str | None
+    address: str
+    balance: BalanceOut
+    bills: list[BillOut]
+    as_of: int = Field(description="the log position the balance reflects")
+    access: Literal["full", "limited"] = Field(
+        "full",
+        description="limited: the payer's link is not proven (POST /v1/me/accounts with a"
+        " proof); the address is masked, ЕЛС, bills and amounts other than `due` are hidden",
+    )
+
+
+class AccountList(BaseModel):
+    items: list[AccountOut]
+    next_cursor: str | None = None
+
+
+# --- a bill as its payment document -----------------------------------------------------------
+class BillLineOut(BaseModel):
+    service: str
+    amount: int
+
+
+class BillDocument(BaseModel):
+    id: UUID
+    account_id: UUID
+    account_number: str
+    document_id: str
+    uin: str | None
+    period: str
+    due_date: str
+    lines: list[BillLineOut]
+    amount_due: int
+    paid: int
+    status: str
+    replaces: UUID | None = None
+    replaced_by: UUID | None = None
+    recipient: RecipientOut
+    qr_payload: str = Field(description="the bill's ГОСТ Р 56042 payload (Sum = what is due now)")
+    as_of: int

@@ -1,0 +1,134 @@
+"""Payments, refunds, payees named by QR code or requisites, and the payment history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import EMAIL, Digits, Kopecks, Strict
+
+
+class RecipientBody(Strict):
+    """The supplier's requisites as printed on a receipt: paying without a bill."""
+
+    inn: Digits
+    kpp: Digits | None = None
+    bik: Digits
+    settlement_account: Digits
+
+
+class CreatePayment(Strict):
+    """Whom to pay: `account_id`; or `supplier_inn` + `account_number`; or `recipient`
+    requisites + `account_number`; or a scanned bill's `qr_payload` (ГОСТ Р 56042)."""
+
+    qr_payload: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    recipient: RecipientBody | None = None
+    account_id: UUID | None = None
+    supplier_inn: Digits | None = None
+    account_number: Annotated[str, Field(min_length=1, max_length=30)] | None = None
+    document_id: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    amount: Kopecks | None = None
+    method: Literal["card", "wallet"]
+    wallet_id: UUID | None = None
+    email: Annotated[str, Field(max_length=254, pattern=EMAIL)] | None = None
+    confirm: bool = False
+
+
+class RecipientOut(BaseModel):
+    inn: str
+    kpp: str
+    name: str
+    bik: str
+    settlement_account: str
+    correspondent_account: str
+    bank_name: str
+
+
+class QrResolveBody(Strict):
+    qr_payload: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class PayeeOut(BaseModel):
+    """What a payload would pay, without paying: the amount is the code's `Sum`, else `due`."""
+
+    supplier_id: UUID
+    supplier_name: str
+    account_id: UUID
+    account_number: str
+    document_id: str | None
+    period: str | None
+    amount: int
+    due: int
+    recipient: RecipientOut
+
+
+class PaymentOut(BaseModel):
+    id: UUID
+    status: str
+    amount: int
+    refunded: int
+    method: str
+    account_id: UUID
+    supplier_id: UUID
+    account_number: str
+    bill_id: UUID | None
+    document_id: str | None
+    wallet_id: UUID | None
+    recipient: RecipientOut
+    checkout_url: str | None = None
+
+
+class StatusChange(BaseModel):
+    status: str
+    at: str
+
+
+class PaymentDetail(PaymentOut):
+    payer_id: str
+    status_history: list[StatusChange]
+
+
+class RefundBody(Strict):
+    amount: Kopecks
+
+
+class RefundOut(BaseModel):
+    id: UUID
+    payment: PaymentOut
+
+
+class HistoryItem(BaseModel):
+    id: UUID
+    status: str
+    amount: int
+    refunded: int
+    method: str
+    payer_id: str | None
+    account_id: UUID
+    supplier_id: UUID
+    account_number: str
+    bill_id: UUID | None
+    document_id: str | None
+    period: str | None
+    recipient_name: str | None
+    created_at: str
+    updated_at: str
+    kind: Literal["payment", "bank_notice"] = "payment"
+    match_status: str | None = Field(
+        None,
+        description="new | matched | partially_matched | preliminarily_matched | impossible"
+        " | annulled (see the README, «Matching»)",
+    )
+    matched: int = Field(0, description="kopecks matched to bill lines")
+    advance: int = Field(0, description="kopecks left as the account's advance")
+    order_id: str | None = None
+    bank_bik: str | None = None
+    order_date: str | None = None
+    commission: int = 0
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryItem]
+    next_cursor: str | None
