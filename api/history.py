@@ -95,7 +95,7 @@ def history_item(entry: PaymentEntry) -> HistoryItem:
         recipient_name=entry.recipient.get("name"),
         created_at=entry.created_at.isoformat(),
         updated_at=entry.updated_at.isoformat(),
-        kind=entry.kind,  # type: ignore[arg-type]
+        kind=entry.kind,
         match_status=entry.match_status,
         matched=entry.matched,
         advance=entry.advance,

@@ -121,7 +121,7 @@ READ_STATUS: dict[type[read_errors.ReadModelError], tuple[int, str, str]] = {
 def ledger_status(error: errors.LedgerError) -> tuple[int, str]:
     for cls in type(error).__mro__:
         if cls in LEDGER_STATUS:
-            return LEDGER_STATUS[cls]  # type: ignore[index]
+            return LEDGER_STATUS[cls]
     return 400, "Bad request"
 
 
@@ -165,7 +165,7 @@ def install(app: FastAPI) -> None:
     async def on_read_error(request: Request, error: read_errors.ReadModelError) -> JSONResponse:
         for cls in type(error).__mro__:
             if cls in READ_STATUS:
-                status, code, title = READ_STATUS[cls]  # type: ignore[index]
+                status, code, title = READ_STATUS[cls]
                 break
         else:
             return await on_unexpected(request, error)

@@ -23,7 +23,7 @@ def supplier_out(supplier: Supplier) -> SupplierOut:
         inn=supplier.inn,
         kpp=supplier.kpp,
         name=supplier.name,
-        requisites=supplier.requisites,  # type: ignore[arg-type]
+        requisites=supplier.requisites,
     )
 
 
