@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli.console import err, out
 from ledger import connections
 from ledger.bootstrap import build_ledger
 from ledger.identifiers import parse_bik
@@ -23,8 +23,6 @@ from ledger.notice_register import rejects_file
 from ledger.settings import Settings
 
 notices_cli = typer.Typer(help="Bank notices: import registers.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 
 @notices_cli.command("import")
@@ -84,8 +82,3 @@ def _report(summary: ImportSummary, rejects: Path | None, *, as_json: bool) -> N
     out.print(table)
     if rejects is not None:
         out.print(f"rejected and conflicting lines, with reasons: {rejects}")
-
-
-def register(cli: typer.Typer) -> None:
-    """Add `kvit notices …` to the `kvit` CLI."""
-    cli.add_typer(notices_cli, name="notices")

@@ -1,42 +1,27 @@
-"""The `kvit` command line: serve, migrate, token (and the read side's commands)."""
+"""`kvit migrate | serve | token`: the database schema, the HTTP server, and bearer tokens."""
 
 from __future__ import annotations
 
 import os
-import sys
 
 import typer
 import uvicorn
-from rich.console import Console
 
-try:  # typer >= 0.20 carries its own copy of click
-    from typer._click.exceptions import ClickException
-except ImportError:  # pragma: no cover
-    from click import ClickException
-
-from api.audit_cli import register as register_audit_commands
+from api import link_attempts
 from api.auth import Role, issue_token, secret_key, secret_path
-from api.bank_notices_cli import register as register_notice_commands
-from api.cli_errors import describe
+from api.cli.console import err
 from api.config_checks import ConfigurationError, check_secrets
 from api.settings import ApiSettings
 from ledger import connections
 from ledger.bootstrap import migrate as migrate_event_store
-from ledger.preflight import OUTBOX, require_schema
-from projections.cli import register as register_projection_commands
-from projections.settings import ReadSettings
-
-cli = typer.Typer(help="Kvit: an event-sourced payment ledger for ЖКУ.", no_args_is_help=True)
-err = Console(stderr=True, soft_wrap=True)  # one line stays one line in a log
+from ledger.preflight import require_schema
+from mail import outbox
+from projections.schema import migrate as migrate_read_models
+from projections.settings import ReadSettings, open_store
 
 
 def migrate_all(settings: ApiSettings) -> None:
     """The event store's tables, the read models' tables, and the notice outbox."""
-    from api import link_attempts
-    from mail import outbox
-    from projections.schema import migrate as migrate_read_models
-    from projections.settings import ReadSettings, open_store
-
     migrate_event_store(settings)
     migrate_read_models(settings)
     store = open_store(settings, ReadSettings())
@@ -47,7 +32,6 @@ def migrate_all(settings: ApiSettings) -> None:
         store.close()
 
 
-@cli.command()
 def migrate() -> None:
     """Create the database schema (run once before starting workers on PostgreSQL)."""
     connections.apply(connections.Role.ONE_OFF)
@@ -57,7 +41,6 @@ def migrate() -> None:
     err.print(f"schema ready on {where}")
 
 
-@cli.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="address to bind"),
     port: int = typer.Option(8000, min=1, max=65535, help="port to bind"),
@@ -96,7 +79,6 @@ def serve(
     )
 
 
-@cli.command()
 def token(
     role: Role = typer.Option(..., help="resident, operator or auditor"),
     payer: str | None = typer.Option(None, help="the payer id (for --role resident)"),
@@ -122,70 +104,3 @@ def token(
         secret = secret_key(settings, create=False)
         err.print(f"signed with the secret in {path}", markup=False, highlight=False)
     print(issue_token(secret, role, payer, lifetime))
-
-
-@cli.command()
-def mail() -> None:
-    """Send e-mail notices of card payments (PostgreSQL: run one or more of these)."""
-    import logging
-    import signal
-
-    from ledger.bootstrap import build_ledger
-    from mail.service import NoticeService
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    connections.apply(connections.Role.MAIL)
-    settings = ApiSettings()
-    if not settings.smtp_url:
-        err.print("[red]set KVIT_SMTP_URL (e.g. smtp://127.0.0.1:1025)[/red]")
-        raise typer.Exit(2)
-    require_schema(settings, read_schema=ReadSettings().database_schema, read_tables=OUTBOX)
-    ledger = build_ledger(settings)
-    service = NoticeService(settings, ledger)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: service.stop.set())
-    err.print(f"sending notices through {settings.smtp_url}")
-    try:
-        service.worker.run(service.stop)
-    finally:
-        service.close()
-        ledger.close()
-
-
-register_projection_commands(cli)
-register_audit_commands(cli)
-register_notice_commands(cli)
-
-
-@cli.callback()
-def root(
-    debug: bool = typer.Option(
-        False, "--debug", help="show the traceback of an error (anywhere on the command line)"
-    ),
-) -> None:
-    """Kvit: an event-sourced payment ledger for ЖКУ."""
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Errors are caught once, here: one line on stderr, the traceback only with --debug."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    args = [a for a in args if a != "--debug"]
-    command = typer.main.get_command(cli)
-    try:
-        code = command.main(args=args, prog_name="kvit", standalone_mode=False)
-    except ClickException as error:  # usage errors: click's own short message
-        error.show()
-        sys.exit(error.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("aborted")
-        sys.exit(130)
-    except BrokenPipeError:  # `kvit … | head`: the reader has gone, which is fine
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)  # as a shell reports it (128 + SIGPIPE)
-    except Exception as error:
-        if debug:
-            raise
-        err.print(f"kvit: {describe(error)}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)

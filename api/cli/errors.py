@@ -16,6 +16,7 @@ import psycopg_pool
 from eventsourcing import persistence as es_persistence
 
 from api.config_checks import ConfigurationError
+from ledger.settings import Settings
 
 CONNECT_FAULTS = (
     psycopg.OperationalError,
@@ -76,8 +77,6 @@ def where(url: str | None) -> str:
 
 
 def _dotenv_url() -> str | None:
-    from ledger.settings import Settings
-
     try:
         return Settings().database_url
     except Exception:  # a settings file that does not parse has its own error to show

@@ -1,0 +1,156 @@
+"""`kvit audit follow | keygen | checkpoint | public-key`: keeping the hash chain, and the key
+its checkpoints are signed with."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import typer
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import sql
+
+from api.cli.audit_session import opened
+from api.cli.console import err
+from api.cli.errors import describe
+from api.problems import TRANSIENT as TRANSIENT_FAULTS
+from audit.chain import Checkpointer, catch_up
+from audit.service import EmptyLogError, checkpoint_now, sign_head
+from audit.signing import (
+    KEY_FILE,
+    AuditSettings,
+    NoSigningKeyError,
+    new_key_file,
+    public_hex,
+    signing_key,
+    write_checkpoint,
+)
+from ledger import connections
+from ledger.preflight import require_schema
+
+RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
+
+
+def follow(
+    every: int = typer.Option(
+        0, min=0, help="sign after this many new events (default from settings)"
+    ),
+    interval: float = typer.Option(
+        0, min=0, help="or after this many seconds (default from settings)"
+    ),
+) -> None:
+    """Keep the hash chain up to date and sign checkpoints. On PostgreSQL run one such process
+    (beside `kvit project`); in embedded mode `kvit serve` does this itself. A lost database
+    connection is retried with back-off, as the read-model runners do, instead of exiting."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    settings = AuditSettings()
+    signing_key(settings)  # fail now, before writing anything, not at the first checkpoint
+    require_schema(settings, read_tables=())
+    pause = RECONNECT_FIRST
+
+    def connected() -> None:
+        nonlocal pause
+        pause = RECONNECT_FIRST
+
+    while not stop.is_set():
+        try:
+            _follow(settings, every, interval, stop, on_progress=connected)
+        except TRANSIENT_FAULTS as error:
+            err.print(
+                f"lost the database ({describe(error)}); reconnecting in {pause:.0f}s",
+                markup=False,
+                highlight=False,
+            )
+            stop.wait(pause)
+            pause = min(pause * 2, RECONNECT_MAX)
+
+
+def _follow(
+    settings: AuditSettings,
+    every: int,
+    interval: float,
+    stop: threading.Event,
+    on_progress: Callable[[], None],
+) -> None:
+    with opened(tables=True, role=connections.Role.AUDIT) as (_, ledger, store):
+        checkpointer = Checkpointer(
+            lambda head: err.print(
+                f"signed checkpoint at position {sign_head(settings, store, head)['position']}"
+            ),
+            every_events=every or settings.audit_checkpoint_every_events,
+            interval=interval or settings.audit_checkpoint_interval_seconds,
+            last=store.head(),
+        )
+        listener = None
+        recorder = ledger.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):  # woken by each commit's NOTIFY
+            listener = psycopg.connect(settings.database_url or "", autocommit=True)
+            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+        head = store.head()
+        err.print(f"following the log from chain position {head.position if head else 0}")
+        try:
+            while not stop.is_set():
+                done = catch_up(ledger, store)
+                checkpointer(done.head)
+                on_progress()
+                if listener is not None:
+                    for _ in listener.notifies(timeout=1.0, stop_after=1):
+                        pass
+                else:
+                    stop.wait(0.5)
+        finally:
+            if listener is not None:
+                listener.close()
+
+
+def keygen(
+    out_file: Path | None = typer.Option(
+        None,
+        "--out",
+        help="where to write the key (default: KVIT_AUDIT_SIGNING_KEY_FILE, or"
+        " <data dir>/audit_signing_key)",
+    ),
+) -> None:
+    """Write a new Ed25519 signing key (0600; never overwrites one) and print its public key,
+    to hand to auditors out of band."""
+    settings = AuditSettings()
+    path = out_file or settings.audit_signing_key_file or settings.data_dir / KEY_FILE
+    key = new_key_file(path)
+    err.print(
+        f"wrote a new audit signing key to {path.resolve()}"
+        + ("" if out_file is None else f"; set KVIT_AUDIT_SIGNING_KEY_FILE={path.resolve()}"),
+        markup=False,
+        highlight=False,
+    )
+    print(public_hex(key))
+
+
+def checkpoint(
+    out_file: Path | None = typer.Option(None, "--out", help="also write the checkpoint here"),
+) -> None:
+    """Catch the chain up with the log and sign a checkpoint at its head."""
+    with opened(tables=True) as (settings, ledger, store):
+        try:
+            signed = checkpoint_now(ledger, store, settings)
+        except (EmptyLogError, NoSigningKeyError) as error:
+            err.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
+    if out_file is not None:
+        write_checkpoint(out_file, signed)
+    print(json.dumps(signed, indent=2))
+
+
+def public_key() -> None:
+    """Print the public key (hex) that checkpoints are signed with: give it to auditors."""
+    settings = AuditSettings()
+    try:
+        print(public_hex(signing_key(settings)))
+    except NoSigningKeyError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None

@@ -1,0 +1,37 @@
+"""`kvit mail`: the e-mail notice worker, as its own process (on PostgreSQL run one or more)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import typer
+
+from api.cli.console import err
+from api.settings import ApiSettings
+from ledger import connections
+from ledger.bootstrap import build_ledger
+from ledger.preflight import OUTBOX, require_schema
+from mail.service import NoticeService
+from projections.settings import ReadSettings
+
+
+def mail() -> None:
+    """Send e-mail notices of card payments (PostgreSQL: run one or more of these)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    connections.apply(connections.Role.MAIL)
+    settings = ApiSettings()
+    if not settings.smtp_url:
+        err.print("[red]set KVIT_SMTP_URL (e.g. smtp://127.0.0.1:1025)[/red]")
+        raise typer.Exit(2)
+    require_schema(settings, read_schema=ReadSettings().database_schema, read_tables=OUTBOX)
+    ledger = build_ledger(settings)
+    service = NoticeService(settings, ledger)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: service.stop.set())
+    err.print(f"sending notices through {settings.smtp_url}")
+    try:
+        service.worker.run(service.stop)
+    finally:
+        service.close()
+        ledger.close()
