@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api import metrics, problems, web
+from api import metrics, problem_handlers, web
 from api.acquirer import sandbox
 from api.acquirer.base import Acquirer
 from api.auth import acquirer_secret, secret_key
@@ -102,7 +102,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
-    problems.install(app)
+    problem_handlers.install(app)
     metrics.install(app)
     # Added last, so they run first: before any route reads the body.
     app.add_middleware(RequireToken, secret=services.secret_key)

@@ -51,99 +51,98 @@ class DemoSummary:
 def fill(
     ledger: Ledger, *, suppliers: int = 2, accounts: int = 5, months: int = 3, seed: int = 7
 ) -> DemoSummary:
+    """Suppliers with their accounts and payers, then each month a bill on every account and,
+    mostly, its payment. The same seed gives the same history."""
     rng = random.Random(seed)
-    made: list[DemoAccount] = []
-    for s in range(suppliers):
-        inn = legal_inn(1000 + s)
-        supplier = ledger.register_supplier(
-            inn=inn,
-            kpp="770101001",
-            name=f'ООО "УК Демо-{s + 1}"',
-            requisites=REQUISITES,
-            idempotency_key=f"demo-supplier-{s}",
-        )
-        supplier_id = UUID(supplier.result["supplier_id"])
-        for a in range(accounts):
-            number = f"{s + 1:02d}{a:08d}"
-            els = f"{70 + s:02d}{LETTERS[s % 12]}{LETTERS[a % 12]}{a:06d}"
-            opened = ledger.open_account(
-                supplier_id=supplier_id,
-                account_number=number,
-                address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
-                els=els,
-                idempotency_key=f"demo-account-{s}-{a}",
-            )
-            payer = f"resident-{s + 1}-{a + 1}"
-            # An operator's confirmation: the demo's residents see their accounts in full.
-            ledger.confirm_payer(
-                account_id=UUID(opened.result["account_id"]),
-                payer_id=payer,
-                idempotency_key=f"demo-confirm-{s}-{a}",
-            )
-            wallet = ledger.open_wallet(payer_id=payer, idempotency_key="demo-wallet")
-            made.append(
-                DemoAccount(
-                    UUID(opened.result["account_id"]),
-                    payer,
-                    UUID(wallet.result["wallet_id"]),
-                    els,
-                )
-            )
+    made = [account for s in range(suppliers) for account in _open_supplier(ledger, s, accounts)]
     payments = 0
     for month in range(1, months + 1):
-        period = f"2026-{month:02d}"
         for index, account in enumerate(made):
-            key = f"{month}-{index}"
-            heating, water = rng.randint(2000_00, 6000_00), rng.randint(300_00, 900_00)
-            document = f"{account.els}-01-{month:04d}"
-            ledger.issue_bill(
-                account_id=account.account_id,
-                document_id=document,
-                period=period,
-                lines=[
-                    {"service": "Отопление", "amount": heating},
-                    {"service": "Холодное водоснабжение", "amount": water},
-                ],
-                due_date=f"2026-{month + 1:02d}-15",
-                idempotency_key=f"demo-bill-{key}",
-            )
-            total = heating + water
-            if rng.random() < 0.6:
-                _top_up(ledger, account, total, key)
-                method, wallet = "wallet", account.wallet_id
-            else:
-                method, wallet = "card", None
-            try:
-                paid = ledger.create_payment(
-                    payer_id=account.payer_id,
-                    method=method,
-                    idempotency_key=f"demo-pay-{key}",
-                    account_id=account.account_id,
-                    document_id=document,
-                    wallet_id=wallet,
-                    confirm=True,
-                )
-            except LedgerError:
-                continue
-            payments += 1
-            payment_id, total = UUID(paid.result["id"]), paid.result["amount"]
-            if method == "card":
-                ok = rng.random() < 0.9
-                ledger.settle_card_payment(
-                    payment_id=payment_id,
-                    succeeded=ok,
-                    amount=total,
-                    acquirer_ref=f"demo-acq-{key}",
-                )
-                if not ok:
-                    continue
-            if rng.random() < 0.1:
-                ledger.refund_payment(
-                    payment_id=payment_id, amount=total // 10, idempotency_key=f"demo-refund-{key}"
-                )
+            payments += _bill_and_pay(ledger, rng, account, month, key=f"{month}-{index}")
     return DemoSummary(
         suppliers, suppliers * accounts, payments, ledger.recorder.max_notification_id() or 0
     )
+
+
+def _open_supplier(ledger: Ledger, s: int, accounts: int) -> list[DemoAccount]:
+    """Supplier number `s`, its personal accounts, and a confirmed payer with a wallet each."""
+    supplier = ledger.register_supplier(
+        inn=legal_inn(1000 + s),
+        kpp="770101001",
+        name=f'ООО "УК Демо-{s + 1}"',
+        requisites=REQUISITES,
+        idempotency_key=f"demo-supplier-{s}",
+    )
+    supplier_id = UUID(supplier.result["supplier_id"])
+    made = []
+    for a in range(accounts):
+        els = f"{70 + s:02d}{LETTERS[s % 12]}{LETTERS[a % 12]}{a:06d}"
+        opened = ledger.open_account(
+            supplier_id=supplier_id,
+            account_number=f"{s + 1:02d}{a:08d}",
+            address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
+            els=els,
+            idempotency_key=f"demo-account-{s}-{a}",
+        )
+        account_id = UUID(opened.result["account_id"])
+        payer = f"resident-{s + 1}-{a + 1}"
+        # An operator's confirmation: the demo's residents see their accounts in full.
+        ledger.confirm_payer(
+            account_id=account_id, payer_id=payer, idempotency_key=f"demo-confirm-{s}-{a}"
+        )
+        wallet = ledger.open_wallet(payer_id=payer, idempotency_key="demo-wallet")
+        made.append(DemoAccount(account_id, payer, UUID(wallet.result["wallet_id"]), els))
+    return made
+
+
+def _bill_and_pay(
+    ledger: Ledger, rng: random.Random, account: DemoAccount, month: int, key: str
+) -> int:
+    """The month's bill, paid from a topped-up wallet (60%) or by card; a card payment fails
+    now and then (10%), and a few payments are partly refunded. 1 if a payment was made."""
+    heating, water = rng.randint(2000_00, 6000_00), rng.randint(300_00, 900_00)
+    document = f"{account.els}-01-{month:04d}"
+    ledger.issue_bill(
+        account_id=account.account_id,
+        document_id=document,
+        period=f"2026-{month:02d}",
+        lines=[
+            {"service": "Отопление", "amount": heating},
+            {"service": "Холодное водоснабжение", "amount": water},
+        ],
+        due_date=f"2026-{month + 1:02d}-15",
+        idempotency_key=f"demo-bill-{key}",
+    )
+    wallet_id: UUID | None = None
+    if rng.random() < 0.6:
+        _top_up(ledger, account, heating + water, key)
+        wallet_id = account.wallet_id
+    method = "card" if wallet_id is None else "wallet"
+    try:
+        paid = ledger.create_payment(
+            payer_id=account.payer_id,
+            method=method,
+            idempotency_key=f"demo-pay-{key}",
+            account_id=account.account_id,
+            document_id=document,
+            wallet_id=wallet_id,
+            confirm=True,
+        )
+    except LedgerError:
+        return 0
+    payment_id, total = UUID(paid.result["id"]), paid.result["amount"]
+    if method == "card":
+        ok = rng.random() < 0.9
+        ledger.settle_card_payment(
+            payment_id=payment_id, succeeded=ok, amount=total, acquirer_ref=f"demo-acq-{key}"
+        )
+        if not ok:
+            return 1
+    if rng.random() < 0.1:
+        ledger.refund_payment(
+            payment_id=payment_id, amount=total // 10, idempotency_key=f"demo-refund-{key}"
+        )
+    return 1
 
 
 def _top_up(ledger: Ledger, account: DemoAccount, amount: int, key: str) -> None:

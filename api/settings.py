@@ -35,9 +35,6 @@ class ApiSettings(Settings):
     max_register_bytes: int = 64 * 1024 * 1024
     """A notice register posted to /v1/notices/batch may be this large (streamed to disk)."""
 
-    read_wait_seconds: float = 2.0
-    """How long a read waits for the read models to reach a requested position."""
-
     link_attempts_limit: int = 10
     """Failed attempts to link a personal account (unknown number, wrong proof) a payer may make
     per window before every attempt is refused with 429 (KVIT_LINK_ATTEMPTS_LIMIT)."""

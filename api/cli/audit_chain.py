@@ -17,7 +17,7 @@ from psycopg import sql
 from api.cli.audit_session import opened
 from api.cli.console import err
 from api.cli.errors import describe
-from api.problems import TRANSIENT as TRANSIENT_FAULTS
+from api.problem_handlers import TRANSIENT as TRANSIENT_FAULTS
 from audit.chain import Checkpointer, catch_up
 from audit.service import EmptyLogError, checkpoint_now, sign_head
 from audit.signing import (
