@@ -146,7 +146,7 @@ STORED: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "kvit.wallet.debited": ("wallet:Wallet.Debited", ("amount", "payment_id")),
     "kvit.wallet.opened": ("wallet:Wallet.Opened", ("originator_topic", "payer_id")),
 }
-_BASE_FIELDS = {f.name for f in dataclasses.fields(Aggregate.Event)}  # type: ignore[arg-type]
+_BASE_FIELDS = {f.name for f in dataclasses.fields(Aggregate.Event)}
 
 
 def _where(cls: type) -> str:
@@ -154,7 +154,7 @@ def _where(cls: type) -> str:
 
 
 def _stored_fields(cls: type) -> tuple[str, ...]:
-    names = (f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    names = (f.name for f in dataclasses.fields(cls))
     return tuple(sorted(n for n in names if n not in _BASE_FIELDS))
 
 
