@@ -6,12 +6,13 @@ are projections.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import natural_id
+from ledger.domain.read import EventRead, UuidOrText
 
 
 class PersonalAccount(Aggregate):
@@ -30,7 +31,22 @@ class PersonalAccount(Aggregate):
     def create_id(*, supplier_inn: str, account_number: str, **_: Any) -> UUID:
         return PersonalAccount.id_for(supplier_inn, account_number)
 
-    @event("Opened", topic="kvit.personal_account.opened")
+    class Opened(Created):
+        TOPIC = "kvit.personal_account.opened"
+        supplier_id: UUID
+        supplier_inn: str
+        account_number: str
+        els: str | None
+        address: str
+
+        class Read(EventRead, Protocol):
+            supplier_id: UuidOrText
+            supplier_inn: str
+            account_number: str
+            els: str | None
+            address: str
+
+    @event(Opened)
     def __init__(
         self,
         *,
@@ -86,7 +102,18 @@ class PersonalAccount(Aggregate):
             return str(bill_id) in self.bills_due or str(bill_id) in self.replaced_by
         return bill_total is not None and bill_total in self.bills_due.values()
 
-    @event("PayerLinked", topic="kvit.personal_account.payer_linked")
+    class PayerLinked(Aggregate.Event):
+        TOPIC = "kvit.personal_account.payer_linked"
+        payer_id: str
+        proof: str | None = None
+        """Absent from links recorded before proofs existed: they count as unproven."""
+
+        class Read(EventRead, Protocol):
+            payer_id: str
+            # No `proof`: the log reader's fast path has no class default for links recorded
+            # before proofs existed; read it with `proof_of`.
+
+    @event(PayerLinked)
     def _payer_linked(self, payer_id: str, proof: str | None = None) -> None:
         # `proof` is absent from links recorded before proofs existed: they count as unproven.
         if payer_id not in self.payer_ids:
@@ -98,7 +125,18 @@ class PersonalAccount(Aggregate):
         # Snapshots taken before proofs existed have no such list.
         return payer_id in self.__dict__.setdefault("proven_payer_ids", [])
 
-    @event("BillAdded", topic="kvit.personal_account.bill_added")
+    class BillAdded(Aggregate.Event):
+        TOPIC = "kvit.personal_account.bill_added"
+        bill_id: UUID
+        amount_due: int
+        replaces: UUID | None
+
+        class Read(EventRead, Protocol):
+            bill_id: UuidOrText
+            amount_due: int
+            replaces: UuidOrText | None
+
+    @event(BillAdded)
     def add_bill(self, *, bill_id: UUID, amount_due: int, replaces: UUID | None) -> None:
         key = str(bill_id)
         if replaces is not None:
@@ -107,20 +145,55 @@ class PersonalAccount(Aggregate):
             self.replaced_by[str(replaces)] = key
         self.bills_due[key] = amount_due
 
-    @event("BillWithdrawn", topic="kvit.personal_account.bill_withdrawn")
+    class BillWithdrawn(Aggregate.Event):
+        TOPIC = "kvit.personal_account.bill_withdrawn"
+        bill_id: UUID
+
+        class Read(EventRead, Protocol):
+            bill_id: UuidOrText
+
+    @event(BillWithdrawn)
     def withdraw_bill(self, *, bill_id: UUID) -> None:
         self.bills_due.pop(str(bill_id), None)
 
-    @event("PaymentReceived", topic="kvit.personal_account.payment_received")
+    class PaymentReceived(Aggregate.Event):
+        TOPIC = "kvit.personal_account.payment_received"
+        payment_id: UUID
+        bill_id: UUID | None
+        amount: int
+
+        class Read(EventRead, Protocol):
+            payment_id: UuidOrText
+            bill_id: UuidOrText | None
+            amount: int
+
+    @event(PaymentReceived)
     def receive_payment(self, *, payment_id: UUID, bill_id: UUID | None, amount: int) -> None:
         self.paid += amount
         if bill_id is not None:
             key = self._current(bill_id)
             self.bills_paid[key] = self.bills_paid.get(key, 0) + amount
 
-    @event("PaymentRefunded", topic="kvit.personal_account.payment_refunded")
+    class PaymentRefunded(Aggregate.Event):
+        TOPIC = "kvit.personal_account.payment_refunded"
+        payment_id: UUID
+        bill_id: UUID | None
+        amount: int
+
+        class Read(EventRead, Protocol):
+            payment_id: UuidOrText
+            bill_id: UuidOrText | None
+            amount: int
+
+    @event(PaymentRefunded)
     def refund_payment(self, *, payment_id: UUID, bill_id: UUID | None, amount: int) -> None:
         self.paid -= amount
         if bill_id is not None:
             key = self._current(bill_id)
             self.bills_paid[key] = self.bills_paid.get(key, 0) - amount
+
+
+def proof_of(link: PersonalAccount.PayerLinked.Read) -> str | None:
+    """The proof a payer gave when linked; None for links recorded before proofs existed."""
+    proof: str | None = getattr(link, "proof", None)
+    return proof

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import natural_id
+from ledger.domain.read import EventRead, UuidOrText
 from ledger.errors import BillStateConflictError
 
 
@@ -33,7 +34,28 @@ class Bill(Aggregate):
     def create_id(*, document_id: str, **_: Any) -> UUID:
         return Bill.id_for(document_id)
 
-    @event("Issued", topic="kvit.bill.issued")
+    class Issued(Created):
+        TOPIC = "kvit.bill.issued"
+        account_id: UUID
+        document_id: str
+        uin: str | None
+        period: str
+        lines: list[BillLine]
+        amount_due: int
+        due_date: str
+        replaces: UUID | None
+
+        class Read(EventRead, Protocol):
+            account_id: UuidOrText
+            document_id: str
+            uin: str | None
+            period: str
+            lines: list[BillLine]
+            amount_due: int
+            due_date: str
+            replaces: UuidOrText | None
+
+    @event(Issued)
     def __init__(
         self,
         *,
@@ -64,7 +86,12 @@ class Bill(Aggregate):
             )
         self._withdrawn(reason=reason, replaced_by=replaced_by)
 
-    @event("Withdrawn", topic="kvit.bill.withdrawn")
+    class Withdrawn(Aggregate.Event):
+        TOPIC = "kvit.bill.withdrawn"
+        reason: str
+        replaced_by: UUID | None
+
+    @event(Withdrawn)
     def _withdrawn(self, *, reason: str, replaced_by: UUID | None) -> None:
         self.withdrawn = True
         self.replaced_by = replaced_by

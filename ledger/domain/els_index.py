@@ -31,7 +31,11 @@ class ElsIndex(Aggregate):
     def create_id(*, els: str, **_: Any) -> UUID:
         return ElsIndex.id_for(els)
 
-    @event("Started", topic="kvit.els_index.started")
+    class Started(Created):
+        TOPIC = "kvit.els_index.started"
+        els: str
+
+    @event(Started)
     def __init__(self, *, els: str) -> None:
         self.els = els
         self.account_ids: list[str] = []
@@ -40,6 +44,10 @@ class ElsIndex(Aggregate):
         if str(account_id) not in self.account_ids:
             self._added(account_id=account_id)
 
-    @event("AccountAdded", topic="kvit.els_index.account_added")
+    class AccountAdded(Aggregate.Event):
+        TOPIC = "kvit.els_index.account_added"
+        account_id: UUID
+
+    @event(AccountAdded)
     def _added(self, *, account_id: UUID) -> None:
         self.account_ids.append(str(account_id))

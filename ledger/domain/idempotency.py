@@ -34,7 +34,15 @@ class IdempotencyRecord(Aggregate):
     def create_id(*, scope: str, key: str, **_: Any) -> UUID:
         return IdempotencyRecord.id_for(scope, key)
 
-    @event("Recorded", topic="kvit.idempotency_record.recorded")
+    class Recorded(Created):
+        TOPIC = "kvit.idempotency_record.recorded"
+        scope: str
+        key: str
+        command: str
+        fingerprint: str
+        result: dict[str, Any]
+
+    @event(Recorded)
     def __init__(
         self, *, scope: str, key: str, command: str, fingerprint: str, result: dict[str, Any]
     ) -> None:

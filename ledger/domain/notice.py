@@ -9,12 +9,13 @@ and never posted: it is the bank's, not the supplier's.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import natural_id
+from ledger.domain.read import PostingsRead, UuidOrText
 from ledger.domain.stamped import StampedEvent
 from ledger.errors import NoticeStateConflictError
 from ledger.postings import Posting, bank_clearing_account, payable_account, transfer
@@ -39,7 +40,41 @@ class BankNotice(Aggregate):
     def create_id(*, bank_bik: str, order_id: str, **_: Any) -> UUID:
         return BankNotice.id_for(bank_bik, order_id)
 
-    @event("Accepted", topic="kvit.bank_notice.accepted")
+    class Accepted(Created):
+        TOPIC = "kvit.bank_notice.accepted"
+        bank_bik: str
+        order_id: str
+        order_date: str
+        amount: int
+        commission: int
+        payer: str | None
+        supplier_id: UUID
+        account_id: UUID
+        bill_id: UUID | None
+        document_id: str | None
+        period: str | None
+        purpose: str | None
+        references: dict[str, str]
+        fingerprint: str
+        postings: list[Posting]
+
+        class Read(PostingsRead, Protocol):
+            bank_bik: str
+            order_id: str
+            order_date: str
+            amount: int
+            commission: int
+            payer: str | None
+            supplier_id: UuidOrText
+            account_id: UuidOrText
+            bill_id: UuidOrText | None
+            document_id: str | None
+            period: str | None
+            purpose: str | None
+            references: dict[str, str]
+            fingerprint: str
+
+    @event(Accepted)
     def __init__(
         self,
         *,
@@ -105,7 +140,15 @@ class BankNotice(Aggregate):
         self._annulled(annul_date=annul_date, postings=postings)
         return postings
 
-    @event("Annulled", topic="kvit.bank_notice.annulled")
+    class Annulled(Event):
+        TOPIC = "kvit.bank_notice.annulled"
+        annul_date: str
+        postings: list[Posting]
+
+        class Read(PostingsRead, Protocol):
+            annul_date: str
+
+    @event(Annulled)
     def _annulled(self, *, annul_date: str, postings: list[Posting]) -> None:
         self.annulled_on = annul_date
 

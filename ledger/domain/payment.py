@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.read import EventRead, PostingsRead, UuidOrText
 from ledger.domain.stamped import StampedEvent, event_time
 from ledger.errors import PaymentStateConflictError, RefundExceedsPaymentError
 from ledger.postings import ACQUIRER_CLEARING, Posting, payable_account, transfer, wallet_account
@@ -42,7 +43,34 @@ class Payment(Aggregate):
     class Event(StampedEvent):
         pass
 
-    @event("Created", topic="kvit.payment.created")
+    class Created(Aggregate.Created):
+        TOPIC = "kvit.payment.created"
+        payer_id: str
+        account_id: UUID
+        supplier_id: UUID
+        account_number: str
+        bill_id: UUID | None
+        document_id: str | None
+        amount: int
+        method: str
+        wallet_id: UUID | None
+        email: str | None
+        recipient: dict[str, str]
+
+        class Read(EventRead, Protocol):
+            payer_id: str
+            account_id: UuidOrText
+            supplier_id: UuidOrText
+            account_number: str
+            bill_id: UuidOrText | None
+            document_id: str | None
+            amount: int
+            method: str
+            wallet_id: UuidOrText | None
+            email: str | None
+            recipient: dict[str, str]
+
+    @event(Created)
     def __init__(
         self,
         *,
@@ -82,7 +110,13 @@ class Payment(Aggregate):
         self._require({PaymentStatus.REQUIRES_CONFIRMATION}, "confirm")
         self._confirmed()
 
-    @event("Confirmed", topic="kvit.payment.confirmed")
+    class Confirmed(Event):
+        TOPIC = "kvit.payment.confirmed"
+
+        class Read(EventRead, Protocol):
+            pass
+
+    @event(Confirmed)
     def _confirmed(self) -> None:
         self._move_to(PaymentStatus.PROCESSING)
 
@@ -92,7 +126,15 @@ class Payment(Aggregate):
         self._succeeded(acquirer_ref=acquirer_ref, postings=postings)
         return postings
 
-    @event("Succeeded", topic="kvit.payment.succeeded")
+    class Succeeded(Event):
+        TOPIC = "kvit.payment.succeeded"
+        acquirer_ref: str | None
+        postings: list[Posting]
+
+        class Read(PostingsRead, Protocol):
+            acquirer_ref: str | None
+
+    @event(Succeeded)
     def _succeeded(self, *, acquirer_ref: str | None, postings: list[Posting]) -> None:
         self.acquirer_ref = acquirer_ref
         self._move_to(PaymentStatus.SUCCEEDED)
@@ -101,7 +143,16 @@ class Payment(Aggregate):
         self._require({PaymentStatus.PROCESSING}, "fail")
         self._failed(reason=reason, acquirer_ref=acquirer_ref)
 
-    @event("Failed", topic="kvit.payment.failed")
+    class Failed(Event):
+        TOPIC = "kvit.payment.failed"
+        reason: str
+        acquirer_ref: str | None
+
+        class Read(EventRead, Protocol):
+            reason: str
+            acquirer_ref: str | None
+
+    @event(Failed)
     def _failed(self, *, reason: str, acquirer_ref: str | None) -> None:
         self.failure_reason = reason
         self.acquirer_ref = acquirer_ref
@@ -111,7 +162,14 @@ class Payment(Aggregate):
         self._require({PaymentStatus.REQUIRES_CONFIRMATION}, "cancel")
         self._canceled(reason=reason)
 
-    @event("Canceled", topic="kvit.payment.canceled")
+    class Canceled(Event):
+        TOPIC = "kvit.payment.canceled"
+        reason: str
+
+        class Read(EventRead, Protocol):
+            reason: str
+
+    @event(Canceled)
     def _canceled(self, *, reason: str) -> None:
         self.failure_reason = reason
         self._move_to(PaymentStatus.CANCELED)
@@ -134,7 +192,17 @@ class Payment(Aggregate):
         self._refunded(refund_id=refund_id, amount=amount, postings=postings)
         return postings
 
-    @event("Refunded", topic="kvit.payment.refunded")
+    class Refunded(Event):
+        TOPIC = "kvit.payment.refunded"
+        refund_id: UUID
+        amount: int
+        postings: list[Posting]
+
+        class Read(PostingsRead, Protocol):
+            refund_id: UuidOrText
+            amount: int
+
+    @event(Refunded)
     def _refunded(self, *, refund_id: UUID, amount: int, postings: list[Posting]) -> None:
         self.refunded += amount
         self.refund_ids.append(str(refund_id))

@@ -63,7 +63,14 @@ class Supplier(Aggregate):
     def create_id(*, inn: str, **_: Any) -> UUID:
         return Supplier.id_for(inn)
 
-    @event("Registered", topic="kvit.supplier.registered")
+    class Registered(Created):
+        TOPIC = "kvit.supplier.registered"
+        inn: str
+        kpp: str
+        name: str
+        requisites: dict[str, str]
+
+    @event(Registered)
     def __init__(self, *, inn: str, kpp: str, name: str, requisites: dict[str, str]) -> None:
         self.inn = inn
         self.kpp = kpp
@@ -78,7 +85,11 @@ class Supplier(Aggregate):
         if requisites.as_dict() != self.requisites:
             self._requisites_changed(requisites=requisites.as_dict())
 
-    @event("RequisitesChanged", topic="kvit.supplier.requisites_changed")
+    class RequisitesChanged(Event):
+        TOPIC = "kvit.supplier.requisites_changed"
+        requisites: dict[str, str]
+
+    @event(RequisitesChanged)
     def _requisites_changed(self, requisites: dict[str, str]) -> None:
         self.requisites = requisites
         self.requisites_history.append((event_time(self), requisites))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.read import PostingsRead
 from ledger.errors import TopUpStateConflictError
 from ledger.postings import ACQUIRER_CLEARING, Posting, transfer, wallet_account
 
@@ -25,7 +27,13 @@ class TopUp(Aggregate):
 
         TOPIC = "kvit.top_up.created"
 
-    @event("Requested", topic="kvit.top_up.requested")
+    class Requested(Created):
+        TOPIC = "kvit.top_up.requested"
+        wallet_id: UUID
+        payer_id: str
+        amount: int
+
+    @event(Requested)
     def __init__(self, *, id: UUID, wallet_id: UUID, payer_id: str, amount: int) -> None:
         self.wallet_id = wallet_id
         self.payer_id = payer_id
@@ -41,7 +49,15 @@ class TopUp(Aggregate):
         self._succeeded(acquirer_ref=acquirer_ref, postings=postings)
         return postings
 
-    @event("Succeeded", topic="kvit.top_up.succeeded")
+    class Succeeded(Aggregate.Event):
+        TOPIC = "kvit.top_up.succeeded"
+        acquirer_ref: str
+        postings: list[Posting]
+
+        class Read(PostingsRead, Protocol):
+            acquirer_ref: str
+
+    @event(Succeeded)
     def _succeeded(self, *, acquirer_ref: str, postings: list[Posting]) -> None:
         self.status = TopUpStatus.SUCCEEDED
         self.acquirer_ref = acquirer_ref
@@ -50,7 +66,12 @@ class TopUp(Aggregate):
         self._require_processing("fail")
         self._failed(reason=reason, acquirer_ref=acquirer_ref)
 
-    @event("Failed", topic="kvit.top_up.failed")
+    class Failed(Aggregate.Event):
+        TOPIC = "kvit.top_up.failed"
+        reason: str
+        acquirer_ref: str | None
+
+    @event(Failed)
     def _failed(self, *, reason: str, acquirer_ref: str | None) -> None:
         self.status = TopUpStatus.FAILED
         self.acquirer_ref = acquirer_ref

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.read import EventRead, UuidOrText
 from ledger.errors import InsufficientFundsError, InvalidAmountError
 
 
@@ -17,7 +19,14 @@ class Wallet(Aggregate):
 
         TOPIC = "kvit.wallet.created"
 
-    @event("Opened", topic="kvit.wallet.opened")
+    class Opened(Created):
+        TOPIC = "kvit.wallet.opened"
+        payer_id: str
+
+        class Read(EventRead, Protocol):
+            payer_id: str
+
+    @event(Opened)
     def __init__(self, *, id: UUID, payer_id: str) -> None:
         self.payer_id = payer_id
         self.balance = 0
@@ -28,7 +37,16 @@ class Wallet(Aggregate):
             raise InvalidAmountError(f"credit must be positive, got {amount}", amount=amount)
         self._credited(operation_id=operation_id, amount=amount)
 
-    @event("Credited", topic="kvit.wallet.credited")
+    class Credited(Aggregate.Event):
+        TOPIC = "kvit.wallet.credited"
+        operation_id: UUID
+        amount: int
+
+        class Read(EventRead, Protocol):
+            operation_id: UuidOrText
+            amount: int
+
+    @event(Credited)
     def _credited(self, *, operation_id: UUID, amount: int) -> None:
         self.balance += amount
 
@@ -44,6 +62,15 @@ class Wallet(Aggregate):
             )
         self._debited(payment_id=payment_id, amount=amount)
 
-    @event("Debited", topic="kvit.wallet.debited")
+    class Debited(Aggregate.Event):
+        TOPIC = "kvit.wallet.debited"
+        payment_id: UUID
+        amount: int
+
+        class Read(EventRead, Protocol):
+            payment_id: UuidOrText
+            amount: int
+
+    @event(Debited)
     def _debited(self, *, payment_id: UUID, amount: int) -> None:
         self.balance -= amount
