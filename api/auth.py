@@ -87,8 +87,8 @@ CALLER_SCOPE_KEY = "kvit.caller"
 
 def authenticate(request: Request, secret: str) -> Caller:
     known = request.scope.get(CALLER_SCOPE_KEY)
-    if known is not None:
-        return known  # type: ignore[no-any-return]
+    if isinstance(known, Caller):
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

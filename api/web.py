@@ -9,6 +9,7 @@ sessionStorage and removes it from the address bar).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.responses import Response
+from starlette.staticfiles import PathLike
+from starlette.types import Scope
 
 from api.auth import Role, issue_token
 from api.deps import ReadDep, SettingsDep, TokenSecretDep, services_of
@@ -116,8 +120,14 @@ def demo_sign_in(body: DemoSignIn, demo: DemoDep, secret: TokenSecretDep) -> Dem
 class CabinetFiles(StaticFiles):
     """Static files with the page's security headers; revalidated by ETag on every load."""
 
-    def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        response = super().file_response(*args, **kwargs)
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers.update(SECURITY_HEADERS)
         return response
 

@@ -30,6 +30,7 @@ from api.schemas.accounts import (
 )
 from api.schemas.common import Created
 from api.schemas.payments import HistoryPage
+from ledger.domain.bill import BillLine
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -75,7 +76,7 @@ def issue_bill(
         document_id=body.document_id,
         uin=body.uin,
         period=body.period,
-        lines=[line.model_dump() for line in body.lines],  # type: ignore[misc]
+        lines=[BillLine(service=line.service, amount=line.amount) for line in body.lines],
         due_date=body.due_date.isoformat(),
         replaces=body.replaces,
         idempotency_key=key,
