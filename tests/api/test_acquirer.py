@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.acquirer.signature import HEADER
+from api.app import create_app
+from ledger.application import Ledger
 from tests.api.helpers import (
+    PUBLIC_URL,
     Headers,
     World,
     account,
+    api_settings,
     keyed,
+    make_world,
     my_payments,
     notification,
     notify,
@@ -244,3 +251,28 @@ def test_sandbox_checkout_page_shows_the_amount_in_rubles(
 
     assert page.status_code == 200
     assert "5234,17 ₽" in page.text
+
+
+class RecordingAcquirer:
+    """A real acquirer's stand-in: `create_app(acquirer=…)` takes any `Acquirer`."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[UUID, int, str]] = []
+
+    def checkout_url(self, operation_id: UUID, amount: int, description: str) -> str:
+        self.asked.append((operation_id, amount, description))
+        return f"https://acquirer.example/pay/{operation_id}"
+
+
+def test_an_injected_acquirer_takes_the_card_payments_and_the_sandbox_stays_out(
+    tmp_path: Path, memory_ledger: Ledger, operator: Headers, resident: Headers
+) -> None:
+    acquirer = RecordingAcquirer()
+    app = create_app(api_settings(tmp_path), ledger=memory_ledger, acquirer=acquirer)
+    with TestClient(app, base_url=PUBLIC_URL) as client:
+        world = make_world(client, operator, resident)
+        paid = pay(client, resident, world, method="card", confirm=True)
+        assert paid["checkout_url"] == f"https://acquirer.example/pay/{paid['id']}"
+        described = f"Оплата ЖКУ, лицевой счёт {paid['account_number']}"
+        assert acquirer.asked == [(UUID(paid["id"]), paid["amount"], described)]
+        assert client.get(f"/sandbox/checkout/{paid['id']}?amount=1").status_code == 404
