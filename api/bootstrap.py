@@ -74,7 +74,7 @@ def run(settings: ApiSettings, ledger: Ledger | None = None) -> Iterator[Running
             settings.link_attempts_window_seconds,
         )
         if settings.smtp_url and not settings.uses_postgres:
-            opened.callback(NoticeService(settings, ledger).start_thread().close)
+            opened.callback(NoticeService(settings, ledger, settings.smtp_url).start_thread().close)
         audit_settings = AuditSettings(**settings.model_dump())
         store = audit_store(ledger, audit_settings)
         if store is not None:

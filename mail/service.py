@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from api.settings import ApiSettings
 from ledger.application import Ledger
+from ledger.settings import Settings
 from mail import outbox
 from mail.mailer import SmtpMailer
 from mail.worker import NoticeWorker
@@ -14,12 +14,13 @@ from projections.settings import ReadSettings, open_store
 
 
 class NoticeService:
-    def __init__(self, settings: ApiSettings, ledger: Ledger) -> None:
-        if not settings.smtp_url:
+    def __init__(self, settings: Settings, ledger: Ledger, smtp_url: str | None) -> None:
+        """`smtp_url` is KVIT_SMTP_URL, an HTTP-edge setting: mail imports nothing of `api`."""
+        if not smtp_url:
             raise ValueError("KVIT_SMTP_URL is not set: there is nowhere to send notices")
         self.store = open_store(settings, ReadSettings())
         outbox.migrate(self.store)
-        self.worker = NoticeWorker(ledger, self.store, SmtpMailer(settings.smtp_url).send)
+        self.worker = NoticeWorker(ledger, self.store, SmtpMailer(smtp_url).send)
         self.stop = threading.Event()
         self._thread: threading.Thread | None = None
 

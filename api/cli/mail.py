@@ -26,7 +26,7 @@ def mail() -> None:
         raise typer.Exit(2)
     require_schema(settings, read_schema=ReadSettings().database_schema, read_tables=OUTBOX)
     ledger = build_ledger(settings)
-    service = NoticeService(settings, ledger)
+    service = NoticeService(settings, ledger, settings.smtp_url)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop.set())
     err.print(f"sending notices through {settings.smtp_url}")
