@@ -29,8 +29,8 @@ from eventsourcing.application import Application
 from audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
 from audit.signing import signature_ok
 from audit.store import AuditStore, ChainRow
+from storage.log import Recorded, iter_stored
 from storage.log import head as log_head_of
-from storage.log import iter_stored
 
 BATCH = 5000
 MAX_FINDINGS = 100
@@ -159,6 +159,34 @@ class _Walk:
                 f"the event at position {position} is not the one recorded there",
             )
 
+    def event(self, event: Recorded, here: ChainRow | None) -> None:
+        """One stored event: into the recomputed chain, and against its chain row if any."""
+        position, report = event.position, self.report
+        stamp = timestamp_of(event.state)
+        digest = event_hash(event.originator_id, event.version, event.topic, stamp, event.state)
+        self.running, self.count = chain_hash(self.running, digest), self.count + 1
+        report.events, report.last_position = report.events + 1, position
+        if here is not None:
+            self.compare(position, digest, here)
+            if digest == here.event_hash and stamp != here.timestamp:
+                self.find("chain_broken", position, "the chain table's timestamp was changed")
+        elif position <= report.chain_head:
+            self.find(
+                "inserted",
+                position,
+                f"an event at position {position}, which the chain passed without one",
+            )
+        else:
+            report.unchained += 1
+
+    def row(self, row: ChainRow, *, has_event: bool) -> None:
+        """One chain row: does it follow from the one before, and is its event still there."""
+        self.check_row(row)
+        if not has_event:
+            self.find(
+                "deleted", row.position, f"the event recorded at position {row.position} is gone"
+            )
+
     def check_row(self, row: ChainRow) -> None:
         if row.seq != self.recorded_seq + 1 or chain_hash(self.recorded, row.event_hash) != (
             row.chain_hash
@@ -185,6 +213,24 @@ def verify(
     head = store.head()
     report.chain_head = head.position if head else 0
     log_head = log_head_of(app)
+    walk = _Walk(store, report, _trusted(checkpoints, public_key, report))
+
+    def reached(position: int) -> None:
+        if progress is not None:
+            progress(position, log_head)
+
+    _side_by_side(walk, iter_stored(app, batch=batch), _chain(store, batch), batch, reached)
+    walk.settle(0, end=True)
+    report.findings = sorted(report.findings + walk.found, key=lambda f: f.position)
+    report.seconds = time.perf_counter() - started
+    reached(report.last_position)
+    return report
+
+
+def _trusted(
+    checkpoints: list[dict[str, Any]], public_key: str | None, report: VerifyReport
+) -> list[dict[str, Any]]:
+    """The checkpoints whose signature is good; a finding for each of the others."""
     good = []
     unique = {(str(c.get("position")), str(c.get("signature"))): c for c in checkpoints}
     for checkpoint in unique.values():  # the same checkpoint from the table and from a file
@@ -199,8 +245,17 @@ def verify(
                     f"checkpoint at position {checkpoint.get('position')}: {why}",
                 )
             )
-    walk = _Walk(store, report, good)
-    events, rows = iter_stored(app, batch=batch), _chain(store, batch)
+    return good
+
+
+def _side_by_side(
+    walk: _Walk,
+    events: Iterator[Recorded],
+    rows: Iterator[ChainRow],
+    batch: int,
+    reached: Callable[[int], None],
+) -> None:
+    """Walk the log and the chain table together, one position at a time."""
     event, row = next(events, None), next(rows, None)
     while event is not None or row is not None:
         position = min(
@@ -208,36 +263,13 @@ def verify(
             row.position if row is not None else 1 << 62,
         )
         walk.settle(position)
-        digest, stamp = b"", ""
-        if event is not None and event.position == position:
-            stamp = timestamp_of(event.state)
-            digest = event_hash(event.originator_id, event.version, event.topic, stamp, event.state)
-            walk.running, walk.count = chain_hash(walk.running, digest), walk.count + 1
-            report.events, report.last_position = report.events + 1, position
-            if progress is not None and report.events % batch == 0:
-                progress(position, log_head)
-            here = row if row is not None and row.position == position else None
-            if here is not None:
-                walk.compare(position, digest, here)
-                if digest == here.event_hash and stamp != here.timestamp:
-                    walk.find("chain_broken", position, "the chain table's timestamp was changed")
-            elif position <= report.chain_head:
-                walk.find(
-                    "inserted",
-                    position,
-                    f"an event at position {position}, which the chain passed without one",
-                )
-            else:
-                report.unchained += 1
+        has_event = event is not None and event.position == position
+        here = row if row is not None and row.position == position else None
+        if event is not None and has_event:
+            walk.event(event, here)
+            if walk.report.events % batch == 0:
+                reached(position)
             event = next(events, None)
-        if row is not None and row.position == position:
-            walk.check_row(row)
-            if not digest:
-                walk.find("deleted", position, f"the event recorded at position {position} is gone")
+        if here is not None:
+            walk.row(here, has_event=has_event)
             row = next(rows, None)
-    walk.settle(0, end=True)
-    report.findings = sorted(report.findings + walk.found, key=lambda f: f.position)
-    report.seconds = time.perf_counter() - started
-    if progress is not None:
-        progress(report.last_position, log_head)
-    return report

@@ -19,8 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ledger import connections
+from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.preflight import READ_MODELS, require_schema
 from ledger.settings import Settings
 from projections import models
 from projections.errors import ProjectionBusyError
@@ -32,6 +32,7 @@ from projections.shadow import audit
 from projections.supervisor import supervise
 from projections.tracking import read_tracking
 from storage.log import head
+from storage.preflight import READ_MODELS, require_schema
 
 err = Console(stderr=True, soft_wrap=True)  # one line stays one line in a log
 EXIT_BUSY = 3
@@ -69,7 +70,9 @@ def project(
         )
         raise typer.Exit(2)
     # else: "run `kvit migrate`"
-    require_schema(settings, read_schema=read.database_schema, read_tables=READ_MODELS)
+    require_schema(
+        settings, application=Ledger.name, read_schema=read.database_schema, read_tables=READ_MODELS
+    )
     stop = _stop_on_signals()
     if len(chosen) > 1 and process_per_model:
         code = supervise(chosen, exit_if_busy=exit_if_busy, stop=stop, say=err.print)

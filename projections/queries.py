@@ -35,7 +35,7 @@ from projections.tables import (
     Table,
 )
 from projections.tracking import read_positions
-from storage.log import timestamp
+from storage.decode import timestamp
 from storage.sql import Tx
 
 MAX_PAGE = 200

@@ -8,7 +8,7 @@ keep one row per event, which is what an "as of position" query needs.
 
 from __future__ import annotations
 
-from storage.sql import Table as Table  # re-exported: the read models name their tables
+from storage.table import Table as Table  # re-exported: the read models name their tables
 
 LIVE = "rm_"
 SHADOW = "rb_"

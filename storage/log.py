@@ -25,24 +25,6 @@ from psycopg.rows import tuple_row
 
 from storage.decode import RawEvent, Stored, decoder, loads, timestamp, to_domain_event
 
-__all__ = [
-    "Chunk",
-    "Logged",
-    "RawEvent",
-    "Recorded",
-    "decoder",
-    "domain_event",
-    "events_of",
-    "events_table",
-    "events_table_name",
-    "head",
-    "iter_events",
-    "iter_stored",
-    "read_chunk",
-    "read_stored",
-    "timestamp",
-]
-
 READ_BATCH = 1000
 _COLUMNS = "notification_id, originator_id::text, originator_version, topic, state"
 _END = 2**63 - 1

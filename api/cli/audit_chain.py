@@ -30,7 +30,8 @@ from audit.signing import (
     write_checkpoint,
 )
 from ledger import connections
-from ledger.preflight import require_schema
+from ledger.application import Ledger
+from storage.preflight import require_schema
 
 RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
 
@@ -51,7 +52,7 @@ def follow(
         signal.signal(sig, lambda *_: stop.set())
     settings = AuditSettings()
     signing_key(settings)  # fail now, before writing anything, not at the first checkpoint
-    require_schema(settings, read_tables=())
+    require_schema(settings, application=Ledger.name, read_tables=())
     pause = RECONNECT_FIRST
 
     def connected() -> None:

@@ -10,10 +10,11 @@ import typer
 from api.cli.console import err
 from api.settings import ApiSettings
 from ledger import connections
+from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.preflight import OUTBOX, require_schema
 from mail.service import NoticeService
 from projections.settings import ReadSettings
+from storage.preflight import OUTBOX, require_schema
 
 
 def mail() -> None:
@@ -24,7 +25,12 @@ def mail() -> None:
     if not settings.smtp_url:
         err.print("[red]set KVIT_SMTP_URL (e.g. smtp://127.0.0.1:1025)[/red]")
         raise typer.Exit(2)
-    require_schema(settings, read_schema=ReadSettings().database_schema, read_tables=OUTBOX)
+    require_schema(
+        settings,
+        application=Ledger.name,
+        read_schema=ReadSettings().database_schema,
+        read_tables=OUTBOX,
+    )
     ledger = build_ledger(settings)
     service = NoticeService(settings, ledger, settings.smtp_url)
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -13,11 +13,12 @@ from api.cli.console import err
 from api.config_checks import ConfigurationError, check_secrets
 from api.settings import ApiSettings
 from ledger import connections
+from ledger.application import Ledger
 from ledger.bootstrap import migrate as migrate_event_store
-from ledger.preflight import require_schema
 from mail import outbox
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
+from storage.preflight import require_schema
 
 
 def migrate_all(settings: ApiSettings) -> None:
@@ -61,7 +62,9 @@ def serve(
             raise typer.Exit(2)
         migrate_all(settings)
     else:
-        require_schema(settings, read_schema=ReadSettings().database_schema)
+        require_schema(
+            settings, application=Ledger.name, read_schema=ReadSettings().database_schema
+        )
     secret_key(settings)  # created once here, before workers race for it
     if not settings.public_url:
         # Checkout links and the sandbox's webhook calls go where this server listens.

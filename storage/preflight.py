@@ -3,15 +3,27 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import psycopg
 
-from ledger.settings import Settings
+from storage.log import events_table_name
 
-EVENT_TABLES = ("kvit_events",)
 # Created by `kvit migrate` beside the read models (projections/, mail/, api/link_attempts);
-# named here as plain strings so that the ledger imports neither.
+# named here as plain strings so that storage imports none of them.
 READ_TABLES = ("rm_tracking", "notice_outbox", "link_attempt")
 READ_MODELS, OUTBOX = ("rm_tracking",), ("notice_outbox",)
+
+
+class DatabaseSettings(Protocol):
+    """What the check reads of the event store's settings (ledger.settings.Settings)."""
+
+    @property
+    def database_url(self) -> str | None: ...
+    @property
+    def database_schema(self) -> str | None: ...
+    @property
+    def database_connect_timeout_seconds(self) -> int: ...
 
 
 class NotMigratedError(RuntimeError):
@@ -19,18 +31,20 @@ class NotMigratedError(RuntimeError):
 
 
 def require_schema(
-    settings: Settings,
+    settings: DatabaseSettings,
     *,
+    application: str,
     read_schema: str | None = None,
     read_tables: tuple[str, ...] = READ_TABLES,
 ) -> None:
-    """Raise NotMigratedError if a table `kvit migrate` creates is missing (PostgreSQL only;
+    """Raise NotMigratedError if a table `kvit migrate` creates is missing: the events table
+    of the application named `application`, and the read tables (PostgreSQL only;
     embedded mode creates its schema itself). A database that does not answer raises
     psycopg.OperationalError, which the CLI shows as its cause in one line."""
     if not settings.database_url:
         return
     schema = settings.database_schema or "public"
-    wanted = [f"{schema}.{t}" for t in EVENT_TABLES]
+    wanted = [f"{schema}.{events_table_name(application)}"]
     wanted += [f"{read_schema or schema}.{t}" for t in read_tables]
     timeout = settings.database_connect_timeout_seconds
     with psycopg.connect(settings.database_url, connect_timeout=timeout) as connection:
