@@ -15,6 +15,7 @@ from uuid import UUID
 from ledger.application import Ledger
 from ledger.domain import PersonalAccount
 from ledger.errors import LedgerError
+from storage.log import head as log_head
 
 INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 REQUISITES = {
@@ -59,9 +60,7 @@ def fill(
     for month in range(1, months + 1):
         for index, account in enumerate(made):
             payments += _bill_and_pay(ledger, rng, account, month, key=f"{month}-{index}")
-    return DemoSummary(
-        suppliers, suppliers * accounts, payments, ledger.recorder.max_notification_id() or 0
-    )
+    return DemoSummary(suppliers, suppliers * accounts, payments, log_head(ledger))
 
 
 def _open_supplier(ledger: Ledger, s: int, accounts: int) -> list[DemoAccount]:

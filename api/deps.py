@@ -32,6 +32,7 @@ from ledger.application import Ledger
 from ledger.group_commit import Outcome
 from projections.errors import ReadModelTimeoutError
 from projections.read_models import ReadModels
+from storage.log import head as log_head
 
 POSITION_HEADER = "Kvit-Position"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -155,8 +156,7 @@ async def min_position(
     # A position the read models have already applied is in the log: no round trip for it.
     running = running_of(request)
     if min_position > running.read_models.position():
-        recorder = running.ledger.recorder
-        head = await run_in_threadpool(recorder.max_notification_id) or 0
+        head = await run_in_threadpool(log_head, running.ledger)
         if min_position > head:
             raise PositionNotInLogProblem(
                 f"the log ends at position {head}", min_position=min_position, head=head
@@ -192,7 +192,7 @@ def committed(outcome: Outcome, response: Response, rm: ReadModels) -> int:
     position = outcome.position
     if outcome.result.get("replayed"):
         response.headers[REPLAYED_HEADER] = "true"
-        position = rm.ledger.recorder.max_notification_id() or 0
+        position = log_head(rm.ledger)
     response.headers[POSITION_HEADER] = str(position)
     if position:
         rm.wake()

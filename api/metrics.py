@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.application import Ledger
 from projections.read_models import ReadModels
+from storage.log import head as log_head
 
 REQUESTS = Counter("kvit_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("kvit_http_request_seconds", "HTTP request latency", ["method", "route"])
@@ -55,6 +56,6 @@ def install(app: FastAPI) -> None:
 
 
 def refresh_gauges(ledger: Ledger, read_models: ReadModels) -> None:
-    LOG_HEAD.set(ledger.recorder.max_notification_id() or 0)
+    LOG_HEAD.set(log_head(ledger))
     for name in read_models.names:
         READ_MODEL_POSITION.labels(name).set(read_models.position([name]))

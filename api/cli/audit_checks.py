@@ -21,6 +21,7 @@ from projections import models
 from projections.replay_check import replay_check
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
+from storage.log import head as log_head
 
 EXIT_FINDINGS = 1
 
@@ -45,7 +46,7 @@ def verify_command(
         for path in checkpoint_files:
             checkpoints += read_checkpoints(path)
         key = trusted_public_key(settings, public_key)
-        head = ledger.recorder.max_notification_id() or 0
+        head = log_head(ledger)
         with progress_bar("verifying") as bar:
             task = bar.add_task("verify", total=head or 1)
             report = verify(
@@ -102,7 +103,7 @@ def replay(
     ledger, store = build_ledger(settings), open_store(settings, read)
     try:
         with progress_bar("replaying") as bar:
-            task = bar.add_task("replay", total=ledger.recorder.max_notification_id() or 1)
+            task = bar.add_task("replay", total=log_head(ledger) or 1)
             report = replay_check(
                 ledger,
                 store,

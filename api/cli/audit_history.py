@@ -16,6 +16,7 @@ from api.cli.audit_session import opened
 from api.cli.console import err, out, progress_bar
 from audit.export import export
 from projections import as_of as history
+from storage.log import head as log_head
 
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 LEDGER_ACCOUNT = re.compile(f"wallet:{_UUID}|payable:{_UUID}:{_UUID}|acquirer:clearing")
@@ -36,7 +37,7 @@ def export_command(
         )
         raise typer.Exit(2)
     with opened() as (_, ledger, store), progress_bar("exporting") as bar:
-        task = bar.add_task("export", total=ledger.recorder.max_notification_id() or 1)
+        task = bar.add_task("export", total=log_head(ledger) or 1)
         done = export(ledger, store, directory, progress=lambda p: bar.update(task, completed=p))
     latest = done.checkpoint
     where = f"latest checkpoint at position {latest['position']}" if latest else "no checkpoint"

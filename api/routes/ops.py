@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import LedgerDep, ReadDep
 from api.metrics import refresh_gauges
+from storage.log import head as log_head
 
 router = APIRouter(tags=["ops"])
 
@@ -24,7 +25,7 @@ def healthz() -> dict[str, str]:
 def readyz(ledger: LedgerDep, read_models: ReadDep) -> JSONResponse:
     """Readiness: the event store answers and the read models are caught up (within a margin)."""
     try:
-        head = ledger.recorder.max_notification_id() or 0
+        head = log_head(ledger)
     except Exception as error:
         return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
     positions = {name: read_models.position([name]) for name in read_models.names}
