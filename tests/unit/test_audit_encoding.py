@@ -26,6 +26,18 @@ ID = UUID("6f1c1d0e-7a4b-5c53-9d43-4b7669741a01")
 STATE = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-03-05T10:00:00.123456+00:00"}}'
 
 
+def test_every_spelling_of_an_id_encodes_the_same() -> None:
+    spellings = (ID, str(ID), str(ID).upper(), ID.hex, f"{{{ID}}}")
+    encoded = {canonical(s, 1, "t", "2026-03-05T10:00:00.123456Z", STATE) for s in spellings}
+    assert len(encoded) == 1
+
+
+def test_a_timestamp_orjson_refuses_is_still_read() -> None:
+    state = b'{"amount": NaN, "timestamp": "2026-03-05T10:00:00.123456+00:00"}'
+    assert timestamp_of(state) == "2026-03-05T10:00:00.123456Z"
+    assert timestamp_of(b"not json") == ""
+
+
 def test_the_canonical_encoding_is_length_prefixed_and_pinned() -> None:
     encoded = canonical(ID, 3, "kvit.wallet.credited", "2026-03-05T10:00:00.123456Z", STATE)
     assert encoded.startswith(b"kvit.event.v1\n" + struct.pack(">H", 36) + str(ID).encode())
