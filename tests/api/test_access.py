@@ -136,6 +136,21 @@ def test_a_token_accepted_before_is_refused_once_it_expires(client: TestClient) 
     problem(client.get(f"/v1/suppliers?inn={INN}", headers=headers), 401, "unauthorized")
 
 
+def test_a_token_without_exp_is_refused(client: TestClient) -> None:
+    token = jwt.encode({"role": "operator"}, SECRET, algorithm="HS256")
+    response = client.get(
+        "/v1/suppliers", params={"inn": INN}, headers={"Authorization": f"Bearer {token}"}
+    )
+    problem(response, 401, "unauthorized")
+    ends = jwt.encode({"role": "operator", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+    assert (
+        client.get(
+            "/v1/suppliers", params={"inn": INN}, headers={"Authorization": f"Bearer {ends}"}
+        ).status_code
+        == 200
+    )
+
+
 def test_unsigned_token_is_401(client: TestClient) -> None:
     token = jwt.encode({"role": "operator"}, key="", algorithm="none")
 

@@ -1,4 +1,5 @@
-"""Personal accounts and bills: opened and billed by operators, linked and read by residents."""
+"""Personal accounts and bills: opened and billed by operators, read by residents (linking:
+tests/api/test_linking.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ from tests.api.helpers import (
     bill_body,
     issue_bill,
     keyed,
-    link,
     open_account,
     problem,
     register_supplier,
 )
-from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, OTHER_INN
+from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN
 
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000001"
 
@@ -277,68 +277,3 @@ def test_linked_resident_and_auditor_read_the_account(
 
 def test_unknown_account_is_404(client: TestClient, operator: Headers) -> None:
     problem(client.get(f"/v1/accounts/{UNKNOWN_ID}", headers=operator), 404, "not_found")
-
-
-# --- linking (the resident's side) ---------------------------------------------------------------
-def test_resident_links_an_account_by_inn_and_number(
-    client: TestClient, operator: Headers, resident: Headers
-) -> None:
-    account_id = open_account(client, operator, register_supplier(client, operator))
-    issue_bill(client, operator, account_id)
-    body = {"supplier_inn": INN, "account_number": ACCOUNT_NUMBER}
-
-    response = client.post("/v1/me/accounts", json=body, headers=keyed(resident))
-
-    assert response.status_code == 201
-    linked = response.json()
-    assert linked["id"] == account_id
-    assert linked["balance"]["due"] == BILL_TOTAL
-    assert linked["access"] == "limited"  # no proof of possession: tests/api/test_hardening.py
-    mine = client.get("/v1/me/accounts", headers=resident)
-    assert mine.status_code == 200
-    assert mine.json() == {"items": [linked], "next_cursor": None}
-
-
-def test_linking_twice_keeps_one_link(
-    client: TestClient, operator: Headers, resident: Headers
-) -> None:
-    open_account(client, operator, register_supplier(client, operator))
-
-    link(client, resident, proof={})
-    link(client, resident, proof={})
-
-    assert len(client.get("/v1/me/accounts", headers=resident).json()["items"]) == 1
-
-
-def test_resident_without_links_has_no_accounts(client: TestClient, resident: Headers) -> None:
-    response = client.get("/v1/me/accounts", headers=resident)
-
-    assert response.json() == {"items": [], "next_cursor": None}
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "code"),
-    [
-        ({"supplier_inn": INN, "account_number": "0667000099"}, 404, "unknown_account"),
-        ({"supplier_inn": OTHER_INN, "account_number": ACCOUNT_NUMBER}, 404, "unknown_account"),
-        ({"supplier_inn": "6200098765", "account_number": ACCOUNT_NUMBER}, 422, "invalid_inn"),
-        ({"supplier_inn": "77012", "account_number": ACCOUNT_NUMBER}, 422, "invalid_inn"),
-        ({"supplier_inn": INN}, 422, "validation_error"),
-        ({"supplier_inn": INN, "account_number": ACCOUNT_NUMBER, "x": 1}, 422, "validation_error"),
-    ],
-    ids=["unknown-number", "unknown-supplier", "bad-inn", "short-inn", "no-number", "extra"],
-)
-def test_link_that_cannot_be_made_links_nothing(
-    client: TestClient,
-    operator: Headers,
-    resident: Headers,
-    body: dict[str, object],
-    status: int,
-    code: str,
-) -> None:
-    open_account(client, operator, register_supplier(client, operator))
-
-    response = client.post("/v1/me/accounts", json=body, headers=keyed(resident))
-
-    problem(response, status, code)
-    assert client.get("/v1/me/accounts", headers=resident).json()["items"] == []

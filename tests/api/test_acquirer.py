@@ -201,6 +201,15 @@ def test_bad_or_stale_signature_is_401_and_changes_nothing(
     assert account(client, operator, world.account_id)["balance"]["paid"] == 0
 
 
+def test_a_non_ascii_signature_is_a_401_not_a_500(client: TestClient) -> None:
+    response = client.post(
+        "/v1/acquirer/notifications",
+        content=b"{}",
+        headers={HEADER: f"t={int(time.time())},v1=\u00ff".encode("latin-1")},  # type: ignore[dict-item]
+    )
+    problem(response, 401, "unauthorized")
+
+
 def test_signature_within_five_minutes_is_accepted(
     client: TestClient, card_payment: dict[str, Any]
 ) -> None:

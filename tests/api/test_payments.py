@@ -17,10 +17,13 @@ from tests.api.helpers import (
     fund,
     issue_bill,
     keyed,
+    link,
     my_payments,
     open_account,
+    open_wallet,
     pay,
     problem,
+    register_supplier,
     wallet_balance,
 )
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, KPP, REQUISITES
@@ -229,6 +232,71 @@ def test_nothing_due_and_no_amount_is_refused(
     )
 
     problem(response, 422, "nothing_due")
+
+
+def test_an_email_with_a_nul_is_refused(
+    client: TestClient, resident: Headers, world: World
+) -> None:
+    body = {"account_id": world.account_id, "method": "card", "email": "anna\x00@example.com"}
+    problem(
+        client.post("/v1/payments", json=body, headers=keyed(resident)), 422, "validation_error"
+    )
+
+
+def test_a_bill_shown_as_paid_is_not_charged_again(
+    client: TestClient, operator: Headers, resident: Headers
+) -> None:
+    supplier_id = register_supplier(client, operator)
+    account_id = open_account(client, operator, supplier_id)
+    issue_bill(client, operator, account_id)
+    link(client, resident)
+    wallet_id = open_wallet(client, resident)
+    fund(client, resident, wallet_id, 2 * BILL_TOTAL)
+    world = World(supplier_id, account_id, "", wallet_id)
+    pay(client, resident, world, confirm=True)  # the account's whole due, no bill named
+
+    shown = account(client, operator, account_id)
+    assert shown["bills"][0]["status"] == "paid"
+    again = client.post(
+        "/v1/payments",
+        json={
+            "account_id": account_id,
+            "method": "wallet",
+            "wallet_id": wallet_id,
+            "document_id": DOCUMENT_ID,
+        },
+        headers=keyed(resident),
+    )
+    problem(again, 422, "nothing_due")
+
+
+def test_the_default_amount_of_a_bill_payment_is_what_the_bill_shows_as_due(
+    client: TestClient, operator: Headers, resident: Headers
+) -> None:
+    """An advance and a payment without a bill reach the oldest bill first (the read side's
+    rule); the write side's default amount for each bill must agree with what is shown."""
+    supplier_id = register_supplier(client, operator)
+    account_id = open_account(client, operator, supplier_id)
+    link(client, resident, proof={})
+    wallet_id = open_wallet(client, resident)
+    fund(client, resident, wallet_id, 10 * BILL_TOTAL)
+    world = World(supplier_id, account_id, "", wallet_id)
+    pay(client, resident, world, amount=1000, confirm=True)  # an advance, before any bill
+    march = issue_bill(client, operator, account_id)
+    april = "70АА000560-01-6104"
+    issue_bill(client, operator, account_id, document_id=april, period="2026-04")
+    pay(client, resident, world, amount=BILL_TOTAL // 2, confirm=True)  # no bill named
+
+    for document_id, bill_id in ((april, None), (DOCUMENT_ID, march)):
+        bills = {b["document_id"]: b for b in account(client, operator, account_id)["bills"]}
+        shown_due = bills[document_id]["amount_due"] - bills[document_id]["paid"]
+        qr = client.get(f"/v1/bills/{document_id}/qr", params={"format": "text"}, headers=operator)
+        assert f"|Sum={shown_due}|" in qr.text, qr.text  # the bill's QR asks the same
+        paid = pay(client, resident, world, document_id=document_id, confirm=True)
+        assert paid["amount"] == shown_due, (document_id, bill_id)
+    after = account(client, operator, account_id)
+    assert {b["status"] for b in after["bills"]} == {"paid"}
+    assert after["balance"]["advance"] == 0
 
 
 # --- wallet payments -----------------------------------------------------------------------------

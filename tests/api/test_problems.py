@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from api.auth import Role
 from api.problems import PROBLEM_JSON, TYPE_BASE
 from ledger.application import Ledger
+from ledger.bootstrap import build_ledger, migrate
+from ledger.settings import Settings
 from tests.api.helpers import (
     PUBLIC_URL,
     SUPPLIER,
@@ -231,6 +233,92 @@ def test_unexpected_error_is_a_500_that_leaks_nothing(
     problem(response, 500, "internal_error")
     assert "hunter2" not in response.text
     assert "postgresql" not in response.text
+
+
+# --- bad input is a 422 and a lost database a 503, never a 500 ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        "9999-12-31T23:59:59-14:00",  # overflows on the way to UTC
+        "1000-01-01T00:00:00+14:00",  # year 999 in UTC: would sort as text
+        "0999-12-31T00:00:00+00:00",
+    ],
+)
+def test_as_of_out_of_range_is_a_422(
+    client: TestClient, operator: Headers, world: World, as_of: str
+) -> None:
+    response = client.get(
+        f"/v1/accounts/{world.account_id}", params={"as_of": as_of}, headers=operator
+    )
+    problem(response, 422, "invalid_as_of")
+    ledger_account = client.get(
+        "/v1/audit/ledger-accounts/acquirer:clearing", params={"as_of": as_of}, headers=operator
+    )
+    problem(ledger_account, 422, "invalid_as_of")
+
+
+def test_as_of_outside_the_calendar_is_a_422(
+    client: TestClient, operator: Headers, world: World
+) -> None:
+    response = client.get(
+        f"/v1/accounts/{world.account_id}",
+        params={"as_of": "0001-01-01T00:00:00+14:00"},
+        headers=operator,
+    )
+    assert response.status_code == 422
+
+
+@pytest.fixture
+def sqlite_client(tmp_path: Path) -> Any:
+    settings = Settings(data_dir=tmp_path / "var", database_url=None)
+    migrate(settings)
+    ledger = build_ledger(settings)
+    try:
+        with TestClient(build_app(tmp_path / "var", ledger), base_url=PUBLIC_URL) as client:
+            yield client
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("path", ["/v1/audit/events", "/v1/audit/checkpoints"])
+def test_a_position_beyond_64_bits_is_a_422_on_sqlite(
+    sqlite_client: TestClient, auditor: Headers, path: str
+) -> None:
+    problem(
+        sqlite_client.get(path, params={"after": 2**63}, headers=auditor), 422, "validation_error"
+    )
+    assert sqlite_client.get(path, params={"after": 2**63 - 2}, headers=auditor).status_code == 200
+
+
+def test_a_transient_database_fault_is_a_503_with_retry_after(
+    fragile_client: TestClient, resident: Headers, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault run (tests/integration/test_faults.py) cuts real connections; this pins the
+    answer for each kind of fault the database drivers raise."""
+    import psycopg
+    import psycopg_pool
+    from eventsourcing.persistence import OperationalError
+
+    ledger = fragile_client.app.state.services.started().ledger  # type: ignore[attr-defined]
+    for fault in (
+        OperationalError("server closed the connection unexpectedly"),
+        psycopg.OperationalError("terminating connection due to administrator command"),
+        psycopg_pool.PoolTimeout("couldn't get a connection after 5.00 sec"),
+    ):
+
+        def fail(*_: object, fault: Exception = fault, **__: object) -> None:
+            raise fault
+
+        monkeypatch.setattr(ledger, "create_payment", fail)
+        response = fragile_client.post(
+            "/v1/payments",
+            json={"account_id": world.account_id, "method": "wallet", "wallet_id": world.wallet_id},
+            headers=keyed(resident),
+        )
+        problem(response, 503, "database_unavailable")
+        assert int(response.headers["retry-after"]) >= 1
 
 
 # --- the OpenAPI document is honest about problems -----------------------------------------------

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from projections.errors import ReadModelTimeoutError
 from tests.api.helpers import (
     Headers,
     World,
     checkout,
+    created,
     fund,
     keyed,
     open_wallet,
@@ -46,6 +48,35 @@ def test_wallet_body_with_an_unknown_field_is_refused(
 
 def test_each_key_opens_its_own_wallet(client: TestClient, resident: Headers) -> None:
     assert open_wallet(client, resident) != open_wallet(client, resident)
+
+
+def test_a_replayed_wallet_opening_shows_the_funded_balance(
+    client: TestClient, resident: Headers
+) -> None:
+    headers = keyed(resident)
+    wallet = created(client.post("/v1/me/wallets", headers=headers))
+    fund(client, resident, wallet["id"], 5000)
+
+    again = client.post("/v1/me/wallets", headers=headers)
+
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["balance"] == 5000
+    assert again.json()["as_of"] > 0
+
+
+def test_opening_a_wallet_answers_201_even_when_the_read_models_lag(
+    client: TestClient, resident: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_models = client.app.state.services.started().read_models  # type: ignore[attr-defined]
+
+    def lagging(*_: object, **__: object) -> None:
+        raise ReadModelTimeoutError("simulated lag")
+
+    monkeypatch.setattr(read_models, "wait_for", lagging)
+    response = client.post("/v1/me/wallets", headers=keyed(resident))
+    assert response.status_code == 201
+    assert response.json()["balance"] == 0
+    assert response.headers["kvit-read-models"] == "lagging"
 
 
 def test_auditor_reads_any_wallet(

@@ -75,7 +75,7 @@ def test_link_an_account_with_messages_next_to_the_fields(page: Any, server: Ser
     page.get_by_role("button", name="Привязать").click()
     page.get_by_text("Лицевой счёт 0100000005 привязан").wait_for()
     card = page.locator('section[data-account="0100000005"]')
-    # Proof of possession (issue 9): without it, an unconfirmed link shows no bills.
+    # Proof of possession: without it, an unconfirmed link shows no bills.
     assert "не подтверждён" in card.inner_text()
     assert APRIL not in card.inner_text()
     inn.fill("7700010007")

@@ -1,4 +1,4 @@
-"""Issue 9: faults under load, with real processes on a PostgreSQL cluster this test owns.
+"""Faults under load, with real processes on a PostgreSQL cluster this test owns.
 
 Residents pay in a loop and retry any ambiguous answer (a cut connection, a 5xx) with the same
 Idempotency-Key. Meanwhile an API worker and the projection supervisor are SIGKILLed, every

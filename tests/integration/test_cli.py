@@ -1,4 +1,4 @@
-"""Issue 9, the command line as a new user meets it: the real `kvit` executable, one clear line
+"""The command line as a new user meets it: the real `kvit` executable, one clear line
 for every error (a traceback only with --debug), no start on an unmigrated database, the
 signing key, the public URL, and the CLI's own checks."""
 
