@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from ledger.amounts import check_amount
 from ledger.domain import (
     Bill,
     Payment,
@@ -22,7 +23,6 @@ from ledger.domain.allocation import BillInput, allocate
 from ledger.domain.payment import PaymentMethod
 from ledger.errors import (
     BillStateConflictError,
-    InvalidAmountError,
     NothingDueError,
     OperationMismatchError,
     UnknownBillError,
@@ -33,17 +33,6 @@ from ledger.errors import (
 )
 from ledger.registry import get_account, get_bill, get_supplier
 from ledger.unit_of_work import UnitOfWork
-
-MAX_AMOUNT = 10**12  # ten billion rubles: a bound, not a business rule
-
-
-def check_amount(amount: int) -> int:
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
-        raise InvalidAmountError(
-            f"amount must be a positive whole number of kopecks up to {MAX_AMOUNT}",
-            amount=amount,
-        )
-    return amount
 
 
 def get_wallet(uow: UnitOfWork, wallet_id: UUID, *, payer_id: str | None = None) -> Wallet:

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ledger.amounts import MAX_AMOUNT, kopecks_of_rubles
 from ledger.errors import LedgerError
 from ledger.identifiers import (
     parse_account_number,
@@ -36,7 +37,6 @@ from ledger.identifiers import (
     parse_service_id,
     parse_settlement_account,
 )
-from ledger.money import MAX_AMOUNT
 
 COLUMNS = (
     "order_id", "order_date", "amount", "payer", "recipient_inn", "recipient_kpp", "bik",
@@ -47,7 +47,6 @@ OPTIONAL_COLUMNS = ("commission",)
 ORDER_ID_LENGTH = 32
 MAX_LINE_BYTES = 8192  # a notice is a few hundred bytes; a longer line is garbage, not a notice
 _SNIFF_BYTES = 65536
-_RUBLES = re.compile(r"([0-9]{1,16})(?:[.,]([0-9]{1,2}))?")
 _SPACES = str.maketrans("", "", " \u00a0\u202f'")
 
 
@@ -265,15 +264,13 @@ def parse_notice(values: dict[str, str], *, line_no: int = 1) -> NoticeLine:
 
 def parse_rubles(value: str, field: str) -> int:
     """`5234,17`, `5234.17`, `5 234,17`, `5234` → kopecks. Never a float."""
-    cleaned = value.translate(_SPACES)
-    match = _RUBLES.fullmatch(cleaned)
-    if not match:
+    kopecks = kopecks_of_rubles(value.translate(_SPACES))  # spaces: thousands separators
+    if kopecks is None:
         raise RegisterLineError(
             "invalid_amount",
             f"{field} must be rubles with up to two decimals, got {value!r}",
             field=field,
         )
-    kopecks = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
     if field == "amount" and not 0 < kopecks <= MAX_AMOUNT:
         raise RegisterLineError(
             "invalid_amount",
@@ -299,11 +296,6 @@ def parse_order_date(value: str) -> date:
     raise RegisterLineError(
         "invalid_order_date", f"order_date must be YYYY-MM-DD or DD.MM.YYYY, got {value!r}"
     )
-
-
-def rubles(kopecks: int) -> str:
-    """Kopecks as the registers write them: `5234,17`."""
-    return f"{kopecks // 100},{kopecks % 100:02d}"
 
 
 @contextmanager

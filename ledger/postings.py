@@ -36,14 +36,24 @@ def bank_clearing_account(bik: str) -> str:
 
 
 def transfer(*, debit: str, credit: str, amount: int) -> list[Posting]:
-    """The two postings that move `amount` from `credit` to `debit`."""
+    """The two postings that move `amount` from `credit` to `debit`.
+
+    Every event that moves money gets its postings here, so this is where the write side holds
+    the invariants of money: an amount is positive, and the postings of one event balance."""
     if amount <= 0:
         raise ValueError(f"a transfer moves a positive amount, got {amount}")
-    return [{"account": debit, "amount": amount}, {"account": credit, "amount": -amount}]
+    return balanced([{"account": debit, "amount": amount}, {"account": credit, "amount": -amount}])
 
 
 def is_balanced(postings: Iterable[Posting]) -> bool:
     return sum(p["amount"] for p in postings) == 0
+
+
+def balanced(postings: list[Posting]) -> list[Posting]:
+    """`postings`, refused (a bug, never a caller's error) unless they sum to zero."""
+    if not is_balanced(postings):
+        raise ValueError(f"the postings of one event must sum to zero, got {postings}")
+    return postings
 
 
 def balances(postings: Iterable[Posting]) -> dict[str, int]:

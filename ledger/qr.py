@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ledger.amounts import kopecks_of_rubles
 from ledger.errors import InvalidQrPayloadError, LedgerError
 from ledger.identifiers import (
     parse_account_number,
@@ -59,7 +60,6 @@ _PERIOD_FORMS = (
     re.compile(r"(?P<month>[0-9]{1,2})[./](?P<year>[0-9]{4})"),  # 05.2021, 5/2021
     re.compile(r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})"),  # 2021-05
 )
-_RUBLES = re.compile(r"(?P<rubles>[0-9]{1,16})(?:[.,](?P<kopecks>[0-9]{1,2}))?")
 
 
 @dataclass(frozen=True)
@@ -233,12 +233,9 @@ def _amount(fields: dict[str, str]) -> int | None:
             raise _refuse("Sum", "invalid_sum", f"Sum is kopecks as digits, got {fields['Sum']!r}")
         total = int(fields["Sum"])
     if fields.get("Amount"):
-        match = _RUBLES.fullmatch(fields["Amount"])
-        if not match:
+        kopecks = kopecks_of_rubles(fields["Amount"])
+        if kopecks is None:
             raise _refuse("Amount", "invalid_sum", f"unreadable Amount {fields['Amount']!r}")
-        kopecks = int(match.group("rubles")) * 100 + int(
-            (match.group("kopecks") or "0").ljust(2, "0")
-        )
         if total is not None and total != kopecks:
             raise _refuse("Amount", "sum_mismatch", f"Amount {kopecks} ≠ Sum {total} kopecks")
         total = kopecks

@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import LedgerDep, OperatorDep, ReadDep, SettingsDep, committed
 from api.problems import ApiProblem, PayloadTooLargeProblem, responses
 from api.schemas.notices import AnnulBody, NoticeBody, NoticeOutcome, RegisterSummary, RejectOut
+from ledger.amounts import rubles
 from ledger.group_commit import Outcome
 from ledger.identifiers import parse_bik
 from ledger.notice_import import import_register
-from ledger.notice_register import parse_notice, rubles
+from ledger.notice_register import parse_notice
 from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
