@@ -30,20 +30,19 @@ from ledger.commands import (
     RequestTopUp,
     SettleCardPayment,
     SettleTopUp,
-    payer_scope,
 )
-from ledger.domain import Bill, Payment, PersonalAccount, Requisites, Supplier, TopUp, Wallet
+from ledger.domain import Bill, Payment, PersonalAccount, Supplier, TopUp, Wallet
 from ledger.domain.bill import BillLine
 from ledger.group_commit import GroupCommitter, Outcome, run_alone
-from ledger.idempotent import idempotent
-from ledger.identifiers import (
-    parse_account_number,
-    parse_document_id,
-    parse_els,
-    parse_inn,
-    parse_kpp,
-    parse_period,
-    parse_uin,
+from ledger.identifiers import parse_inn
+from ledger.registry_commands import (
+    ChangeSupplierRequisites,
+    ConfirmPayer,
+    IssueBill,
+    LinkPayer,
+    OpenAccount,
+    RegisterSupplier,
+    WithdrawBill,
 )
 from ledger.unit_of_work import Command, UnitOfWork
 
@@ -84,22 +83,10 @@ class Ledger(Application[UUID]):
             return self._committer.run(command)
         return run_alone(self, command, contended=self._contended)
 
-    def _keyed(
-        self,
-        name: str,
-        scope: str,
-        key: str,
-        request: dict[str, Any],
-        body: Callable[[UnitOfWork], dict[str, Any]],
-    ) -> Outcome:
-        return self.execute(
-            idempotent(command=name, scope=scope, key=key, request=request, body=body)
-        )
-
     def read(self, query: Callable[[UnitOfWork], Any]) -> Any:
         return query(UnitOfWork(self))
 
-    # --- suppliers, accounts, bills ------------------------------------------------------------
+    # --- suppliers, accounts, bills: thin wrappers over the commands (registry_commands.py) ----
     def register_supplier(
         self,
         *,
@@ -110,16 +97,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str,
         scope: str = OPERATOR_SCOPE,
     ) -> Outcome:
-        inn, kpp, parsed = parse_inn(inn), parse_kpp(kpp), Requisites.parse(**requisites)
-        request = {"inn": inn, "kpp": kpp, "name": name, "requisites": parsed.as_dict()}
-        return self._keyed(
-            "register_supplier",
-            scope,
-            idempotency_key,
-            request,
-            lambda uow: registry.register_supplier(
-                uow, inn=inn, kpp=kpp, name=name.strip(), requisites=parsed
-            ),
+        return self.execute(
+            RegisterSupplier.parse(
+                inn=inn,
+                kpp=kpp,
+                name=name,
+                requisites=requisites,
+                idempotency_key=idempotency_key,
+                caller_scope=scope,
+            )
         )
 
     def change_supplier_requisites(
@@ -130,14 +116,13 @@ class Ledger(Application[UUID]):
         idempotency_key: str,
         scope: str = OPERATOR_SCOPE,
     ) -> Outcome:
-        parsed = Requisites.parse(**requisites)
-        request = {"supplier_id": str(supplier_id), "requisites": parsed.as_dict()}
-        return self._keyed(
-            "change_supplier_requisites",
-            scope,
-            idempotency_key,
-            request,
-            lambda uow: registry.change_requisites(uow, supplier_id=supplier_id, requisites=parsed),
+        return self.execute(
+            ChangeSupplierRequisites.parse(
+                supplier_id=supplier_id,
+                requisites=requisites,
+                idempotency_key=idempotency_key,
+                caller_scope=scope,
+            )
         )
 
     def open_account(
@@ -150,22 +135,15 @@ class Ledger(Application[UUID]):
         idempotency_key: str,
         scope: str = OPERATOR_SCOPE,
     ) -> Outcome:
-        number = parse_account_number(account_number)
-        els = parse_els(els) if els else None
-        request = {
-            "supplier_id": str(supplier_id),
-            "number": number,
-            "els": els,
-            "address": address,
-        }
-        return self._keyed(
-            "open_account",
-            scope,
-            idempotency_key,
-            request,
-            lambda uow: registry.open_account(
-                uow, supplier_id=supplier_id, account_number=number, els=els, address=address
-            ),
+        return self.execute(
+            OpenAccount.parse(
+                supplier_id=supplier_id,
+                account_number=account_number,
+                address=address,
+                els=els,
+                idempotency_key=idempotency_key,
+                caller_scope=scope,
+            )
         )
 
     def link_payer(
@@ -178,27 +156,17 @@ class Ledger(Application[UUID]):
         document_id: str | None = None,
         bill_total: int | None = None,
     ) -> Outcome:
-        """Naturally idempotent (linking twice leaves one link); a key is honoured if given.
-        `document_id` (an ИПД) or `bill_total` proves possession (registry.link_payer)."""
-        inn, number = parse_inn(supplier_inn), parse_account_number(account_number)
-        document_id = parse_document_id(document_id) if document_id else None
-
-        def link(uow: UnitOfWork) -> dict[str, Any]:
-            return registry.link_payer(
-                uow,
+        """See `LinkPayer`: naturally idempotent; an ИПД or a bill total proves possession."""
+        return self.execute(
+            LinkPayer.parse(
                 payer_id=payer_id,
-                supplier_inn=inn,
-                account_number=number,
+                supplier_inn=supplier_inn,
+                account_number=account_number,
+                idempotency_key=idempotency_key,
                 document_id=document_id,
                 bill_total=bill_total,
             )
-
-        if idempotency_key is None:
-            return self.execute(link)
-        request: dict[str, Any] = {"supplier_inn": inn, "account_number": number}
-        if document_id is not None or bill_total is not None:
-            request.update(document_id=document_id, bill_total=bill_total)
-        return self._keyed("link_payer", payer_scope(payer_id), idempotency_key, request, link)
+        )
 
     def confirm_payer(
         self,
@@ -209,12 +177,13 @@ class Ledger(Application[UUID]):
         scope: str = OPERATOR_SCOPE,
     ) -> Outcome:
         """An operator's confirmation that the payer holds the account (a proven link)."""
-        return self._keyed(
-            "confirm_payer",
-            scope,
-            idempotency_key,
-            {"account_id": str(account_id), "payer_id": payer_id},
-            lambda uow: registry.confirm_payer(uow, account_id=account_id, payer_id=payer_id),
+        return self.execute(
+            ConfirmPayer.parse(
+                account_id=account_id,
+                payer_id=payer_id,
+                idempotency_key=idempotency_key,
+                caller_scope=scope,
+            )
         )
 
     def issue_bill(
@@ -230,37 +199,22 @@ class Ledger(Application[UUID]):
         idempotency_key: str,
         scope: str = OPERATOR_SCOPE,
     ) -> Outcome:
-        document_id, period = parse_document_id(document_id), parse_period(period)
-        uin = parse_uin(uin) if uin else None
-        lines = [{"service": line["service"], "amount": line["amount"]} for line in lines]
-        request = {
-            "account_id": str(account_id),
-            "document_id": document_id,
-            "period": period,
-            "lines": lines,
-            "due_date": due_date,
-            "uin": uin,
-            "replaces": str(replaces) if replaces else None,
-        }
-        return self._keyed(
-            "issue_bill",
-            scope,
-            idempotency_key,
-            request,
-            lambda uow: registry.issue_bill(
-                uow,
+        return self.execute(
+            IssueBill.parse(
                 account_id=account_id,
                 document_id=document_id,
-                uin=uin,
                 period=period,
                 lines=lines,
                 due_date=due_date,
+                uin=uin,
                 replaces=replaces,
-            ),
+                idempotency_key=idempotency_key,
+                caller_scope=scope,
+            )
         )
 
     def withdraw_bill(self, *, bill_id: UUID, reason: str) -> Outcome:
-        return self.execute(lambda uow: registry.withdraw_bill(uow, bill_id=bill_id, reason=reason))
+        return self.execute(WithdrawBill(bill_id=bill_id, reason=reason))
 
     # --- wallets, top-ups and payments: thin wrappers over the commands (ledger/commands.py) ---
     def open_wallet(self, *, payer_id: str, idempotency_key: str) -> Outcome:

@@ -33,6 +33,7 @@ def payer_scope(payer_id: str) -> str:
     return f"payer:{payer_id}"
 
 
+@dataclass(frozen=True, kw_only=True)
 class KeyedCommand:
     """A command that creates something or moves money: it runs once per idempotency key."""
 
@@ -65,6 +66,7 @@ class KeyedCommand:
         return result
 
 
+@dataclass(frozen=True, kw_only=True)
 class PayerCommand(KeyedCommand):
     """A resident's keyed command: its key is scoped to the payer."""
 
@@ -75,12 +77,21 @@ class PayerCommand(KeyedCommand):
         return payer_scope(self.payer_id)
 
 
+@dataclass(frozen=True, kw_only=True)
+class OperatorCommand(KeyedCommand):
+    """An operator's (or a service's) keyed command: its key is scoped to the caller."""
+
+    caller_scope: str = OPERATOR_SCOPE
+
+    @property
+    def scope(self) -> str:
+        return self.caller_scope
+
+
 # --- wallets and top-ups -----------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class OpenWallet(PayerCommand):
     name: ClassVar[str] = "open_wallet"
-    payer_id: str
-    idempotency_key: str
 
     def request(self) -> dict[str, Any]:
         return {}
@@ -94,9 +105,7 @@ class OpenWallet(PayerCommand):
 class RequestTopUp(PayerCommand):
     name: ClassVar[str] = "request_top_up"
     wallet_id: UUID
-    payer_id: str
     amount: int
-    idempotency_key: str
 
     def request(self) -> dict[str, Any]:
         return {"wallet_id": str(self.wallet_id), "amount": self.amount}
@@ -136,10 +145,8 @@ class CreatePayment(PayerCommand):
     """Pay a personal account, optionally confirming at once (`confirm`)."""
 
     name: ClassVar[str] = "create_payment"
-    payer_id: str
     method: str
     account_id: UUID
-    idempotency_key: str
     document_id: str | None = None
     amount: int | None = None
     wallet_id: UUID | None = None
@@ -211,8 +218,6 @@ class CreatePayment(PayerCommand):
 class ConfirmPayment(PayerCommand):
     name: ClassVar[str] = "confirm_payment"
     payment_id: UUID
-    payer_id: str
-    idempotency_key: str
 
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id)}
@@ -225,8 +230,6 @@ class ConfirmPayment(PayerCommand):
 class CancelPayment(PayerCommand):
     name: ClassVar[str] = "cancel_payment"
     payment_id: UUID
-    payer_id: str
-    idempotency_key: str
     reason: str = "requested"
 
     def request(self) -> dict[str, Any]:
@@ -239,16 +242,10 @@ class CancelPayment(PayerCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefundPayment(KeyedCommand):
+class RefundPayment(OperatorCommand):
     name: ClassVar[str] = "refund_payment"
     payment_id: UUID
     amount: int
-    idempotency_key: str
-    caller_scope: str = OPERATOR_SCOPE
-
-    @property
-    def scope(self) -> str:
-        return self.caller_scope
 
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id), "amount": self.amount}

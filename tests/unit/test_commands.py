@@ -19,13 +19,25 @@ from ledger.commands import (
     RefundPayment,
     RequestTopUp,
 )
-from ledger.domain import PersonalAccount
+from ledger.domain import PersonalAccount, Requisites
 from ledger.domain.idempotency import fingerprint
 from ledger.errors import InvalidPaymentMethodError, UnknownAccountError
+from ledger.registry_commands import (
+    ChangeSupplierRequisites,
+    ConfirmPayer,
+    IssueBill,
+    LinkPayer,
+    OpenAccount,
+    RegisterSupplier,
+)
+from tests.fixtures import ACCOUNT_NUMBER, DOCUMENT_ID, INN, KPP, REQUISITES
 
 ACCOUNT = UUID("11111111-1111-5111-8111-111111111111")
 WALLET = UUID("22222222-2222-5222-8222-222222222222")
 PAYMENT = UUID("33333333-3333-5333-8333-333333333333")
+SUPPLIER = UUID("44444444-4444-5444-8444-444444444444")
+BILL = UUID("55555555-5555-5555-8555-555555555555")
+LINES = [{"service": "Отопление", "amount": 300}, {"service": "Перерасчёт", "amount": -100}]
 
 CASES: list[tuple[KeyedCommand, str, dict[str, object]]] = [
     (
@@ -70,6 +82,57 @@ CASES: list[tuple[KeyedCommand, str, dict[str, object]]] = [
         "payer:anna",
         {"wallet_id": str(WALLET), "amount": 700},
     ),
+    # The registry's commands, against what Ledger's methods built before they were dataclasses.
+    (
+        RegisterSupplier.parse(
+            inn=INN, kpp=KPP, name=" УК ", requisites=REQUISITES, idempotency_key="k"
+        ),
+        "operator",
+        {"inn": INN, "kpp": KPP, "name": " УК ", "requisites": REQUISITES},
+    ),
+    (
+        ChangeSupplierRequisites.parse(
+            supplier_id=SUPPLIER, requisites=REQUISITES, idempotency_key="k", caller_scope="svc"
+        ),
+        "svc",
+        {"supplier_id": str(SUPPLIER), "requisites": Requisites.parse(**REQUISITES).as_dict()},
+    ),
+    (
+        OpenAccount.parse(
+            supplier_id=SUPPLIER,
+            account_number=ACCOUNT_NUMBER,
+            address="ул. 1",
+            idempotency_key="k",
+        ),
+        "operator",
+        {"supplier_id": str(SUPPLIER), "number": ACCOUNT_NUMBER, "els": None, "address": "ул. 1"},
+    ),
+    (
+        ConfirmPayer.parse(account_id=ACCOUNT, payer_id="anna", idempotency_key="k"),
+        "operator",
+        {"account_id": str(ACCOUNT), "payer_id": "anna"},
+    ),
+    (
+        IssueBill.parse(
+            account_id=ACCOUNT,
+            document_id=DOCUMENT_ID,
+            period="2026-03",
+            lines=LINES,  # type: ignore[arg-type]
+            due_date="2026-04-10",
+            replaces=BILL,
+            idempotency_key="k",
+        ),
+        "operator",
+        {
+            "account_id": str(ACCOUNT),
+            "document_id": DOCUMENT_ID,
+            "period": "2026-03",
+            "lines": LINES,
+            "due_date": "2026-04-10",
+            "uin": None,
+            "replaces": str(BILL),
+        },
+    ),
 ]
 
 
@@ -79,6 +142,34 @@ def test_a_command_fingerprints_the_request_the_old_methods_recorded(
 ) -> None:
     assert command.scope == scope
     assert fingerprint(command.name, command.request()) == fingerprint(command.name, request_before)
+
+
+@pytest.mark.parametrize(
+    ("proof", "request_before"),
+    [
+        ({}, {"supplier_inn": INN, "account_number": ACCOUNT_NUMBER}),
+        (
+            {"bill_total": 500},
+            {
+                "supplier_inn": INN,
+                "account_number": ACCOUNT_NUMBER,
+                "document_id": None,
+                "bill_total": 500,
+            },
+        ),
+    ],
+)
+def test_a_link_fingerprints_its_proof_only_when_it_has_one(
+    proof: dict[str, object], request_before: dict[str, object]
+) -> None:
+    link = LinkPayer.parse(
+        payer_id="anna",
+        supplier_inn=INN,
+        account_number=ACCOUNT_NUMBER,
+        idempotency_key="k",
+        **proof,  # type: ignore[arg-type]
+    )
+    assert fingerprint(link.name, link.request()) == fingerprint("link_payer", request_before)
 
 
 def test_a_payment_names_its_account_by_id_or_by_supplier_requisites() -> None:

@@ -1,0 +1,289 @@
+"""The registry's commands as data: suppliers, personal accounts, links and bills.
+
+Like the commands that move money (`ledger/commands.py`): a frozen dataclass each, parsed once
+at the edge (`parse`), handled by one function of `ledger/registry.py`. `request()` is what the
+idempotency record fingerprints, so its shape is stored forever (tests/unit/test_commands.py
+writes each one out): a field added later must leave existing requests unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from uuid import UUID
+
+from ledger import registry
+from ledger.commands import OperatorCommand, Result, payer_scope
+from ledger.domain import Requisites
+from ledger.domain.bill import BillLine
+from ledger.idempotent import check_key, idempotent
+from ledger.identifiers import (
+    parse_account_number,
+    parse_document_id,
+    parse_els,
+    parse_inn,
+    parse_kpp,
+    parse_period,
+    parse_uin,
+)
+from ledger.unit_of_work import UnitOfWork
+
+
+# --- suppliers -----------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RegisterSupplier(OperatorCommand):
+    name: ClassVar[str] = "register_supplier"
+    inn: str
+    kpp: str
+    supplier_name: str
+    requisites: Requisites
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        inn: str,
+        kpp: str,
+        name: str,
+        requisites: dict[str, str],
+        idempotency_key: str,
+        **fields: Any,
+    ) -> RegisterSupplier:
+        return cls(
+            inn=parse_inn(inn),
+            kpp=parse_kpp(kpp),
+            requisites=Requisites.parse(**requisites),
+            supplier_name=name,
+            idempotency_key=check_key(idempotency_key),
+            **fields,
+        )
+
+    def request(self) -> dict[str, Any]:
+        return {
+            "inn": self.inn,
+            "kpp": self.kpp,
+            "name": self.supplier_name,
+            "requisites": self.requisites.as_dict(),
+        }
+
+    def handle(self, uow: UnitOfWork) -> Result:
+        return registry.register_supplier(
+            uow,
+            inn=self.inn,
+            kpp=self.kpp,
+            name=self.supplier_name.strip(),
+            requisites=self.requisites,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeSupplierRequisites(OperatorCommand):
+    name: ClassVar[str] = "change_supplier_requisites"
+    supplier_id: UUID
+    requisites: Requisites
+
+    @classmethod
+    def parse(
+        cls, *, requisites: dict[str, str], idempotency_key: str, **fields: Any
+    ) -> ChangeSupplierRequisites:
+        return cls(
+            requisites=Requisites.parse(**requisites),
+            idempotency_key=check_key(idempotency_key),
+            **fields,
+        )
+
+    def request(self) -> dict[str, Any]:
+        return {"supplier_id": str(self.supplier_id), "requisites": self.requisites.as_dict()}
+
+    def handle(self, uow: UnitOfWork) -> Result:
+        return registry.change_requisites(
+            uow, supplier_id=self.supplier_id, requisites=self.requisites
+        )
+
+
+# --- personal accounts and their payers ----------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class OpenAccount(OperatorCommand):
+    name: ClassVar[str] = "open_account"
+    supplier_id: UUID
+    account_number: str
+    address: str
+    els: str | None = None
+
+    @classmethod
+    def parse(
+        cls, *, account_number: str, els: str | None = None, idempotency_key: str, **fields: Any
+    ) -> OpenAccount:
+        return cls(
+            account_number=parse_account_number(account_number),
+            els=parse_els(els) if els else None,
+            idempotency_key=check_key(idempotency_key),
+            **fields,
+        )
+
+    def request(self) -> dict[str, Any]:
+        return {
+            "supplier_id": str(self.supplier_id),
+            "number": self.account_number,
+            "els": self.els,
+            "address": self.address,
+        }
+
+    def handle(self, uow: UnitOfWork) -> Result:
+        return registry.open_account(
+            uow,
+            supplier_id=self.supplier_id,
+            account_number=self.account_number,
+            els=self.els,
+            address=self.address,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkPayer:
+    """Naturally idempotent (linking twice leaves one link); a key is honoured if given.
+    `document_id` (an ИПД) or `bill_total` proves possession (registry.link_payer)."""
+
+    name: ClassVar[str] = "link_payer"
+    payer_id: str
+    supplier_inn: str
+    account_number: str
+    document_id: str | None = None
+    bill_total: int | None = None
+    idempotency_key: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        supplier_inn: str,
+        account_number: str,
+        document_id: str | None = None,
+        idempotency_key: str | None = None,
+        **fields: Any,
+    ) -> LinkPayer:
+        return cls(
+            supplier_inn=parse_inn(supplier_inn),
+            account_number=parse_account_number(account_number),
+            document_id=parse_document_id(document_id) if document_id else None,
+            idempotency_key=None if idempotency_key is None else check_key(idempotency_key),
+            **fields,
+        )
+
+    def request(self) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "supplier_inn": self.supplier_inn,
+            "account_number": self.account_number,
+        }
+        if self.document_id is not None or self.bill_total is not None:
+            request.update(document_id=self.document_id, bill_total=self.bill_total)
+        return request
+
+    def handle(self, uow: UnitOfWork) -> Result:
+        return registry.link_payer(
+            uow,
+            payer_id=self.payer_id,
+            supplier_inn=self.supplier_inn,
+            account_number=self.account_number,
+            document_id=self.document_id,
+            bill_total=self.bill_total,
+        )
+
+    def __call__(self, uow: UnitOfWork) -> Result:
+        if self.idempotency_key is None:
+            return self.handle(uow)
+        run = idempotent(
+            command=self.name,
+            scope=payer_scope(self.payer_id),
+            key=self.idempotency_key,
+            request=self.request(),
+            body=self.handle,
+        )
+        result: Result = run(uow)
+        return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmPayer(OperatorCommand):
+    """An operator's confirmation that the payer holds the account (a proven link)."""
+
+    name: ClassVar[str] = "confirm_payer"
+    account_id: UUID
+    payer_id: str
+
+    @classmethod
+    def parse(cls, *, idempotency_key: str, **fields: Any) -> ConfirmPayer:
+        return cls(idempotency_key=check_key(idempotency_key), **fields)
+
+    def request(self) -> dict[str, Any]:
+        return {"account_id": str(self.account_id), "payer_id": self.payer_id}
+
+    def handle(self, uow: UnitOfWork) -> Result:
+        return registry.confirm_payer(uow, account_id=self.account_id, payer_id=self.payer_id)
+
+
+# --- bills ---------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class IssueBill(OperatorCommand):
+    name: ClassVar[str] = "issue_bill"
+    account_id: UUID
+    document_id: str
+    period: str
+    lines: list[BillLine]
+    due_date: str
+    uin: str | None = None
+    replaces: UUID | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        document_id: str,
+        period: str,
+        uin: str | None = None,
+        lines: list[BillLine],
+        idempotency_key: str,
+        **fields: Any,
+    ) -> IssueBill:
+        return cls(
+            document_id=parse_document_id(document_id),
+            period=parse_period(period),
+            uin=parse_uin(uin) if uin else None,
+            lines=[{"service": line["service"], "amount": line["amount"]} for line in lines],
+            idempotency_key=check_key(idempotency_key),
+            **fields,
+        )
+
+    def request(self) -> dict[str, Any]:
+        return {
+            "account_id": str(self.account_id),
+            "document_id": self.document_id,
+            "period": self.period,
+            "lines": self.lines,
+            "due_date": self.due_date,
+            "uin": self.uin,
+            "replaces": str(self.replaces) if self.replaces else None,
+        }
+
+    def handle(self, uow: UnitOfWork) -> Result:
+        return registry.issue_bill(
+            uow,
+            account_id=self.account_id,
+            document_id=self.document_id,
+            uin=self.uin,
+            period=self.period,
+            lines=self.lines,
+            due_date=self.due_date,
+            replaces=self.replaces,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WithdrawBill:
+    """Withdraw a bill without a replacement (unkeyed: withdrawing it again is a conflict)."""
+
+    bill_id: UUID
+    reason: str
+
+    def __call__(self, uow: UnitOfWork) -> Result:
+        return registry.withdraw_bill(uow, bill_id=self.bill_id, reason=self.reason)
