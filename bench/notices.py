@@ -36,7 +36,7 @@ from ledger import connections
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
 from ledger.notice_import import import_register
-from ledger.notice_register import COLUMNS
+from ledger.notice_line import COLUMNS
 from ledger.settings import Settings
 from tests.fixtures import INN, KPP, REQUISITES
 

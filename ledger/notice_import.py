@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 from ledger.errors import LedgerError, NoticeConflictError
-from ledger.notice_register import NoticeLine, RejectedLine, read_register
+from ledger.notice_line import NoticeLine, RejectedLine
+from ledger.notice_register import read_register
 from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
 
 BATCH_LINES = 2000  # one transaction per this many lines: the event store's sweet spot

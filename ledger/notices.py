@@ -29,7 +29,7 @@ from ledger.errors import (
     UnknownSupplierError,
 )
 from ledger.identifiers import digits
-from ledger.notice_register import NoticeLine
+from ledger.notice_line import NoticeLine
 from ledger.payee import check_requisites
 from ledger.unit_of_work import UnitOfWork
 

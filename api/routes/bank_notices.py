@@ -21,7 +21,7 @@ from ledger.amounts import rubles
 from ledger.group_commit import Outcome
 from ledger.identifiers import parse_bik
 from ledger.notice_import import import_register
-from ledger.notice_register import parse_notice
+from ledger.notice_line import parse_notice
 from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])

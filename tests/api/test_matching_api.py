@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 
 from ledger.application import Ledger
-from ledger.notice_register import NoticeLine
+from ledger.notice_line import NoticeLine
 from ledger.notices import AnnulNotice, ReceiveNotice
 from tests.api.helpers import Headers, World, fund, pay, problem
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, KPP, REQUISITES

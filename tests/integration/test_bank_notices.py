@@ -17,7 +17,7 @@ from ledger.errors import (
     UnknownAccountError,
     UnknownNoticeError,
 )
-from ledger.notice_register import NoticeLine
+from ledger.notice_line import NoticeLine
 from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
 from ledger.postings import balances
 from tests.fixtures import (

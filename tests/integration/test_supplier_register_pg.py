@@ -13,7 +13,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.notice_register import NoticeLine
+from ledger.notice_line import NoticeLine
 from ledger.notices import AnnulNotice, ReceiveNotice
 from ledger.settings import Settings
 from projections import models, register

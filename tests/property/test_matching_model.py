@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ledger.application import Ledger
 from ledger.errors import LedgerError
-from ledger.notice_register import NoticeLine
+from ledger.notice_line import NoticeLine
 from ledger.notices import AnnulNotice, ReceiveNotice
 from ledger.persistence import in_memory_env
 from ledger.settings import Settings

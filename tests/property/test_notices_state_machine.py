@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from ledger.application import Ledger
 from ledger.errors import LedgerError, NoticeConflictError
 from ledger.log import postings_of
-from ledger.notice_register import NoticeLine
+from ledger.notice_line import NoticeLine
 from ledger.notices import AnnulNotice, ReceiveNotice
 from ledger.persistence import in_memory_env
 from ledger.postings import balances

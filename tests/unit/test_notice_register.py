@@ -9,14 +9,8 @@ import orjson
 import pytest
 
 from ledger.errors import LedgerError
-from ledger.notice_register import (
-    COLUMNS,
-    MAX_LINE_BYTES,
-    NoticeLine,
-    RejectedLine,
-    parse_rubles,
-    read_register,
-)
+from ledger.notice_line import COLUMNS, NoticeLine, RejectedLine, parse_rubles
+from ledger.notice_register import MAX_LINE_BYTES, read_register
 from tests.fixtures import ACCOUNT_NUMBER, DOCUMENT_ID, INN, KPP, REQUISITES
 
 HEADER = ";".join(COLUMNS)
