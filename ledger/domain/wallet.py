@@ -8,7 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.read import EventRead, UuidOrText
-from ledger.errors import InsufficientFundsError, InvalidAmountError
+from ledger.errors import InsufficientFundsError
 
 
 class Wallet(Aggregate):
@@ -32,9 +32,9 @@ class Wallet(Aggregate):
         self.balance = 0
 
     def credit(self, *, operation_id: UUID, amount: int) -> None:
-        """Top-ups and refunds of wallet payments."""
-        if amount <= 0:
-            raise InvalidAmountError(f"credit must be positive, got {amount}", amount=amount)
+        """Top-ups and refunds of wallet payments. (A positive amount: the Ledger checks it as
+        it takes it, `ledger/amounts.check_amount`, and the same command's postings refuse any
+        other, `ledger/postings.transfer`.)"""
         self._credited(operation_id=operation_id, amount=amount)
 
     class Credited(Aggregate.Event):
@@ -51,8 +51,6 @@ class Wallet(Aggregate):
         self.balance += amount
 
     def debit(self, *, payment_id: UUID, amount: int) -> None:
-        if amount <= 0:
-            raise InvalidAmountError(f"debit must be positive, got {amount}", amount=amount)
         if amount > self.balance:
             raise InsufficientFundsError(
                 f"wallet {self.id} holds {self.balance}, payment needs {amount}",

@@ -216,6 +216,23 @@ def test_amount_must_be_positive_whole_kopecks(
         pay(memory_ledger, world, f"amount-{amount!r}", amount=amount)
 
 
+@pytest.mark.parametrize("amount", [0, -1])
+def test_a_top_up_or_a_refund_moves_a_positive_amount(
+    memory_ledger: Ledger, world: World, amount: int
+) -> None:
+    """The Ledger refuses a non-positive amount as it takes it: no wallet is credited by it."""
+    with pytest.raises(InvalidAmountError):
+        memory_ledger.request_top_up(
+            wallet_id=world.wallet_id, payer_id=world.payer_id, amount=amount, idempotency_key="t"
+        )
+    paid = pay(memory_ledger, world, "paid", amount=100)
+    with pytest.raises(InvalidAmountError):
+        memory_ledger.refund_payment(
+            payment_id=UUID(str(paid["id"])), amount=amount, idempotency_key="r"
+        )
+    assert memory_ledger.get_wallet(world.wallet_id).balance == 1_000_000 - 100
+
+
 def test_another_payer_cannot_touch_a_payment(memory_ledger: Ledger, world: World) -> None:
     created = pay(memory_ledger, world, "mine", method="card", confirm=False, amount=100)
     with pytest.raises(UnknownPaymentError):
