@@ -24,6 +24,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from mail.service import NoticeService
 from projections.read_models import ReadModels
+from projections.settings import ReadSettings, open_store
 
 FOLLOWER_JOIN_SECONDS = 5
 
@@ -74,7 +75,9 @@ def run(settings: ApiSettings, ledger: Ledger | None = None) -> Iterator[Running
             settings.link_attempts_window_seconds,
         )
         if settings.smtp_url and not settings.uses_postgres:
-            opened.callback(NoticeService(settings, ledger, settings.smtp_url).start_thread().close)
+            outbox_store = open_store(settings, ReadSettings())
+            notices = NoticeService(ledger, outbox_store, settings.smtp_url)
+            opened.callback(notices.start_thread().close)
         audit_settings = AuditSettings(**settings.model_dump())
         store = audit_store(ledger, audit_settings)
         if store is not None:

@@ -6,19 +6,21 @@ from __future__ import annotations
 import threading
 
 from ledger.application import Ledger
-from ledger.settings import Settings
 from mail import outbox
 from mail.mailer import SmtpMailer
 from mail.worker import NoticeWorker
-from projections.settings import ReadSettings, open_store
+from storage.sql import Store
 
 
 class NoticeService:
-    def __init__(self, settings: Settings, ledger: Ledger, smtp_url: str | None) -> None:
-        """`smtp_url` is KVIT_SMTP_URL, an HTTP-edge setting: mail imports nothing of `api`."""
+    """The composition root gives it the ledger, the store that holds the outbox (the read
+    models' database) and the SMTP URL (KVIT_SMTP_URL); the service owns the store from then on.
+    So mail/ imports nothing of `api` or `projections`."""
+
+    def __init__(self, ledger: Ledger, store: Store, smtp_url: str | None) -> None:
         if not smtp_url:
             raise ValueError("KVIT_SMTP_URL is not set: there is nowhere to send notices")
-        self.store = open_store(settings, ReadSettings())
+        self.store = store
         outbox.migrate(self.store)
         self.worker = NoticeWorker(ledger, self.store, SmtpMailer(smtp_url).send)
         self.stop = threading.Event()

@@ -13,7 +13,7 @@ from ledger import connections
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from mail.service import NoticeService
-from projections.settings import ReadSettings
+from projections.settings import ReadSettings, open_store
 from storage.preflight import OUTBOX, require_schema
 
 
@@ -32,7 +32,7 @@ def mail() -> None:
         read_tables=OUTBOX,
     )
     ledger = build_ledger(settings)
-    service = NoticeService(settings, ledger, settings.smtp_url)
+    service = NoticeService(ledger, open_store(settings, ReadSettings()), settings.smtp_url)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop.set())
     err.print(f"sending notices through {settings.smtp_url}")
