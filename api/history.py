@@ -5,28 +5,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 from fastapi import Depends, Query
 from pydantic import AfterValidator, AwareDatetime
 
 from api.deps import MinPositionDep
 from api.schemas.payments import HistoryItem, HistoryPage
+from ledger.domain import PaymentStatus
 from projections import queries
 from projections.read_models import ReadModels
 from projections.results import PaymentEntry, PaymentPage
 
-StatusFilter = Literal[
-    "requires_confirmation",
-    "processing",
-    "succeeded",
-    "failed",
-    "canceled",
-    "partially_refunded",
-    "refunded",
-    "annulled",
-]
-assert set(get_args(StatusFilter)) == queries.STATUSES
+if TYPE_CHECKING:
+    StatusFilter: TypeAlias = str
+else:  # FastAPI checks and documents the values of this Literal: the statuses, in their order
+    StatusFilter = Literal[tuple(status.value for status in PaymentStatus)]
 
 
 def in_utc_range(moment: datetime) -> datetime:

@@ -18,13 +18,12 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
-from ledger.domain.payment import PaymentMethod
+from ledger.domain.payment import Payment, PaymentMethod
 from mail import outbox
 from mail.message import payment_notice
-from storage.log import read_chunk
+from storage.log import Logged, read_chunk
 from storage.sql import Store
 
-SUCCEEDED = "kvit.payment.succeeded"
 BATCH = 500
 IDLE_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 300
@@ -52,13 +51,16 @@ class NoticeWorker:
         """Queue the notices of one batch of the log; True if more may follow at once."""
         with self.store.transaction(self._connection) as tx:
             after = outbox.tracked_position(tx)
-            chunk = read_chunk(self.ledger, after=after, limit=self.batch, topics={SUCCEEDED})
+            chunk = read_chunk(
+                self.ledger, after=after, limit=self.batch, topics={Payment.Succeeded.TOPIC}
+            )
             notices = [n for logged in chunk.events if (n := self._notice(logged)) is not None]
             if chunk.last > after:
                 outbox.enqueue(tx, notices, chunk.last)
         return chunk.full
 
-    def _notice(self, logged: Any) -> dict[str, Any] | None:
+    def _notice(self, logged: Logged) -> dict[str, Any] | None:
+        succeeded: Payment.Succeeded.Read = logged.event
         payment = self.ledger.get_payment(UUID(logged.originator_id))
         if payment.method != PaymentMethod.CARD or not payment.email:
             return None
@@ -71,7 +73,7 @@ class NoticeWorker:
             "account_number": payment.account_number,
             "document_id": payment.document_id,
             "amount": payment.amount,
-            "paid_at": logged.event.timestamp.isoformat(),
+            "paid_at": succeeded.timestamp.isoformat(),
         }
 
     def deliver(self) -> int:

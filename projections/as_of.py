@@ -12,18 +12,19 @@ log prefix whose events all happened at or before it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.utils import get_topic
 
 from audit.proof import position_at
 from audit.store import AuditStore
 from ledger.domain import Payment, PersonalAccount, TopUp
 from ledger.log import postings_of
 from projections import queries
+from projections.models import account_balance, wallet_balance
 from projections.models.base import ReadModel
 from projections.projector import apply_chunk
 from projections.results import AccountBalance, LedgerAccountBalance, WalletBalance
@@ -34,12 +35,8 @@ from storage.log import Chunk, Logged, Recorded, domain_event, events_of, head, 
 from storage.sql import Store
 
 SCAN_BATCH = 5000
-BILL_ADDED = get_topic(PersonalAccount.BillAdded)
-POSTING_TOPICS = (
-    get_topic(Payment.Succeeded),
-    get_topic(Payment.Refunded),
-    get_topic(TopUp.Succeeded),
-)
+BILL_ADDED = PersonalAccount.BillAdded.TOPIC
+POSTING_TOPICS = (Payment.Succeeded.TOPIC, Payment.Refunded.TOPIC, TopUp.Succeeded.TOPIC)
 
 
 class ScratchStore(Store):
@@ -62,8 +59,10 @@ class _Reader:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def wait_for(self, *_: object, **__: object) -> None:
-        return None
+    def wait_for(
+        self, position: int, names: Iterable[str] | None = None, timeout: float | None = None
+    ) -> None:
+        return None  # the scratch store holds the whole prefix already
 
 
 def parse_as_of(text: str | None) -> tuple[int | None, datetime | None]:
@@ -121,33 +120,32 @@ def account_as_of(
     app: Application[UUID], store: AuditStore | None, account_id: UUID, upto: int
 ) -> AccountBalance | None:
     """The personal account's balance and bills after the log prefix up to `upto`."""
-    from projections.models.account_balance import AccountBalance as Model
-
     own = events_of(app, [str(account_id)], upto=upto)
-    bills = sorted(
-        {str(e.bill_id) for e in (_logged(app, r).event for r in own if r.topic == BILL_ADDED)}
-    )
+    bills = sorted({_bill_added(_logged(app, r)) for r in own if r.topic == BILL_ADDED})
     issued = [r for r in events_of(app, bills, upto=upto) if r.version == 1]
     raws = sorted(own + issued, key=lambda r: r.position)
-    model = Model()
+    model = account_balance.AccountBalance()
     events = [_logged(app, r) for r in raws if r.topic in model.topics]
     scratch = _replay(model, events, upto)
     try:
-        return queries.account_balance(_Reader(scratch), account_id)  # type: ignore[arg-type]
+        return queries.account_balance(_Reader(scratch), account_id)
     finally:
         scratch.close()
+
+
+def _bill_added(logged: Logged) -> str:
+    event: PersonalAccount.BillAdded.Read = logged.event
+    return str(event.bill_id)
 
 
 def wallet_as_of(
     app: Application[UUID], store: AuditStore | None, wallet_id: UUID, upto: int
 ) -> WalletBalance | None:
-    from projections.models.wallet_balance import WalletBalance as Model
-
-    model = Model()
+    model = wallet_balance.WalletBalance()
     raws = events_of(app, [str(wallet_id)], upto=upto)
     scratch = _replay(model, [_logged(app, r) for r in raws if r.topic in model.topics], upto)
     try:
-        return queries.wallet_balance(_Reader(scratch), wallet_id)  # type: ignore[arg-type]
+        return queries.wallet_balance(_Reader(scratch), wallet_id)
     finally:
         scratch.close()
 

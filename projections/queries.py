@@ -5,12 +5,13 @@ position its write returned always sees that write."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
+from ledger.domain import PaymentStatus
 from projections import cursor as cursors
 from projections.allocation import WITHDRAWN
 from projections.errors import InvalidQueryError
@@ -36,21 +37,21 @@ from projections.tables import (
 )
 from projections.tracking import read_positions
 from storage.decode import timestamp
-from storage.sql import Tx
+from storage.sql import Store, Tx
 
 MAX_PAGE = 200
-STATUSES = frozenset(
-    {
-        "requires_confirmation",
-        "processing",
-        "succeeded",
-        "failed",
-        "canceled",
-        "partially_refunded",
-        "refunded",
-        "annulled",
-    }
-)
+STATUSES = frozenset(status.value for status in PaymentStatus)
+
+
+class Reader(Protocol):
+    """What a query of one read model needs: the store, and a wait for its position (a
+    `ReadModels`, or as-of queries' scratch store, projections/as_of.py)."""
+
+    store: Store
+
+    def wait_for(
+        self, position: int, names: Iterable[str] | None = None, timeout: float | None = None
+    ) -> None: ...
 
 
 def _select(
@@ -69,7 +70,7 @@ def _as_of(tx: Tx, name: str) -> int:
 
 # --- personal accounts -----------------------------------------------------------------------
 def account_balance(
-    rm: ReadModels, account_id: UUID | str, *, min_position: int = 0, include_withdrawn: bool = True
+    rm: Reader, account_id: UUID | str, *, min_position: int = 0, include_withdrawn: bool = True
 ) -> AccountBalance | None:
     """An account's balance and bill states (newest period first), or None if unknown."""
     rm.wait_for(min_position, ["account_balance"])
@@ -155,7 +156,7 @@ def _accounts(
 
 # --- wallets ---------------------------------------------------------------------------------
 def wallet_balance(
-    rm: ReadModels, wallet_id: UUID | str, *, min_position: int = 0
+    rm: Reader, wallet_id: UUID | str, *, min_position: int = 0
 ) -> WalletBalance | None:
     rm.wait_for(min_position, ["wallet_balance"])
     with rm.store.read() as tx:

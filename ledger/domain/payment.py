@@ -25,11 +25,27 @@ from ledger.postings import ACQUIRER_CLEARING, Posting, payable_account, transfe
 
 
 class PaymentStatus(StrEnum):
+    """The one list of payment statuses, in the order the API documents them.
+
+    A `Payment` moves through the first five. The read side shows a succeeded payment as
+    `partially_refunded` or `refunded` once refunds are made (the aggregate stays `succeeded`,
+    with a growing `refunded`, so that it can refund again), and an annulled bank notice — the
+    other way money reaches an account — as `annulled`.
+    """
+
     REQUIRES_CONFIRMATION = "requires_confirmation"
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    ANNULLED = "annulled"
+
+
+def refund_status(refunded: int, amount: int) -> PaymentStatus:
+    """How a succeeded payment of `amount` is shown once `refunded` of it went back."""
+    return PaymentStatus.REFUNDED if refunded >= amount else PaymentStatus.PARTIALLY_REFUNDED
 
 
 class PaymentMethod(StrEnum):

@@ -12,25 +12,36 @@ derived as of its account's position. Either way the rows do not depend on batch
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
-
-from eventsourcing.utils import get_topic
+from typing import ClassVar
 
 from ledger.domain import Bill, PersonalAccount
+from ledger.domain.account import proof_of
 from projections.allocation import UNPAID, WITHDRAWN, BillInput, allocate, bill_status
 from projections.batch import Batch, RowDict
-from projections.models.base import ReadModel
+from projections.models.base import ReadModel, id_text
 from projections.tables import ACCOUNT, ACCOUNT_PAYER, BILL, Table
 from storage.log import Logged
 
-ISSUED = get_topic(Bill.Issued)
-OPENED = get_topic(PersonalAccount.Opened)
-ADDED = get_topic(PersonalAccount.BillAdded)
+ISSUED = Bill.Issued.TOPIC
+OPENED = PersonalAccount.Opened.TOPIC
+ADDED = PersonalAccount.BillAdded.TOPIC
 TOUCHED = "account_balance.touched"
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+Money = PersonalAccount.PaymentReceived.Read | PersonalAccount.PaymentRefunded.Read
+BillEvent = (
+    PersonalAccount.BillAdded.Read
+    | PersonalAccount.BillWithdrawn.Read
+    | PersonalAccount.PaymentReceived.Read
+    | PersonalAccount.PaymentRefunded.Read
+)
+"""The account's events that name a bill."""
+NAME_A_BILL = frozenset(
+    {
+        PersonalAccount.BillAdded.TOPIC,
+        PersonalAccount.BillWithdrawn.TOPIC,
+        PersonalAccount.PaymentReceived.TOPIC,
+        PersonalAccount.PaymentRefunded.TOPIC,
+    }
+)
 
 
 class AccountBalance(ReadModel):
@@ -52,7 +63,7 @@ class AccountBalance(ReadModel):
         batch.assume_new(ACCOUNT, opened)
         batch.assume_new(BILL, opened, column="account_id")
         issued = {e.originator_id for e in events if e.topic == ISSUED}
-        added = {str(e.event.bill_id) for e in events if e.topic == ADDED}
+        added = {_bill_of(e) for e in events if e.topic == ADDED}
         batch.assume_new(BILL, issued & added)  # both creating events here: a new bill
         accounts = {_account_of(e) for e in events}
         batch.load(ACCOUNT, accounts)
@@ -80,7 +91,7 @@ class AccountBalance(ReadModel):
 
     # --- handlers -----------------------------------------------------------------------------
     def opened(self, batch: Batch, logged: Logged) -> None:
-        event = logged.event
+        event: PersonalAccount.Opened.Read = logged.event
         batch.put(
             ACCOUNT,
             {
@@ -100,37 +111,39 @@ class AccountBalance(ReadModel):
         )
 
     def payer_linked(self, batch: Batch, logged: Logged) -> None:
+        event: PersonalAccount.PayerLinked.Read = logged.event
         row = {
             "account_id": logged.originator_id,
-            "payer_id": logged.event.payer_id,
-            # Links recorded before proofs existed have no `proof`: unproven.
-            "proof": getattr(logged.event, "proof", None),
+            "payer_id": event.payer_id,
+            "proof": proof_of(event),
             "position": logged.position,
         }
         batch.put(ACCOUNT_PAYER, row)
 
     def bill_issued(self, batch: Batch, logged: Logged) -> None:
-        event, account_id = logged.event, str(logged.event.account_id)
+        event: Bill.Issued.Read = logged.event
+        account_id = str(event.account_id)
         bill = self._bill(batch, logged.originator_id, account_id, logged.position)
         bill.update(
             document_id=event.document_id,
             period=event.period,
             due_date=event.due_date,
             amount_due=event.amount_due,
-            replaces=_str(event.replaces),
+            replaces=id_text(event.replaces),
             position=logged.position,
         )
         batch.put(BILL, bill)
         self._touch(batch, account_id, logged.position)
 
     def bill_added(self, batch: Batch, logged: Logged) -> None:
-        event, account_id = logged.event, logged.originator_id
+        event: PersonalAccount.BillAdded.Read = logged.event
+        account_id = logged.originator_id
         bill = self._bill(batch, str(event.bill_id), account_id, logged.position)
         bill.update(
             amount_due=event.amount_due,
             added=1,
             added_position=logged.position,
-            replaces=_str(event.replaces),
+            replaces=id_text(event.replaces),
             position=logged.position,
         )
         if event.replaces is not None:
@@ -143,7 +156,8 @@ class AccountBalance(ReadModel):
         self._touch(batch, account_id, logged.position)
 
     def bill_withdrawn(self, batch: Batch, logged: Logged) -> None:
-        bill = batch.need(BILL, str(logged.event.bill_id))
+        event: PersonalAccount.BillWithdrawn.Read = logged.event
+        bill = batch.need(BILL, str(event.bill_id))
         bill.update(withdrawn=1, position=logged.position)
         batch.put(BILL, bill)
         self._touch(batch, logged.originator_id, logged.position)
@@ -155,7 +169,7 @@ class AccountBalance(ReadModel):
         self._money(batch, logged, sign=-1, column="refunded")
 
     def _money(self, batch: Batch, logged: Logged, *, sign: int, column: str) -> None:
-        event = logged.event
+        event: Money = logged.event
         account = batch.need(ACCOUNT, logged.originator_id)
         account[column] += event.amount
         batch.put(ACCOUNT, account)
@@ -216,13 +230,20 @@ class AccountBalance(ReadModel):
 
 
 def _account_of(logged: Logged) -> str:
-    return str(logged.event.account_id) if logged.topic == ISSUED else logged.originator_id
+    if logged.topic == ISSUED:
+        issued: Bill.Issued.Read = logged.event
+        return str(issued.account_id)
+    return logged.originator_id  # the account's own events
 
 
 def _bill_of(logged: Logged) -> str | None:
+    """The bill an event is about, if any."""
     if logged.topic == ISSUED:
         return logged.originator_id
-    return _str(getattr(logged.event, "bill_id", None))
+    if logged.topic in NAME_A_BILL:
+        event: BillEvent = logged.event
+        return id_text(event.bill_id)
+    return None
 
 
 def _new_bill(bill_id: str, account_id: str, position: int) -> RowDict:

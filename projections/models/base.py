@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
 
+from ledger.domain.read import UuidOrText
 from projections.batch import Batch
 from projections.tables import Table
 from storage.log import Logged
@@ -38,3 +39,8 @@ class ReadModel:
 
     def finish(self, batch: Batch) -> None:
         """After the batch's events: derive what depends on all of them."""
+
+
+def id_text(value: UuidOrText | None) -> str | None:
+    """An id as the read models store it: text (the log reader gives the UUID or its text)."""
+    return None if value is None else str(value)

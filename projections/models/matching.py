@@ -19,29 +19,38 @@ from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from eventsourcing.utils import get_topic
-
-from ledger.domain import BankNotice, Bill, Payment, PersonalAccount
+from ledger.domain import BankNotice, Bill, Payment, PaymentStatus, PersonalAccount
+from ledger.domain.payment import refund_status
+from ledger.domain.read import EventRead
 from projections import matching
 from projections.batch import Batch, RowDict
-from projections.models.base import ReadModel
+from projections.models.base import ReadModel, id_text
 from projections.tables import MATCH_ACCOUNT, MATCH_BILL, MATCH_MOVE, MATCH_RECEIPT, Table
 from storage.log import Logged
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 TOUCHED = "matching.touched"
-CREATED, ACCEPTED = get_topic(Payment.Created), get_topic(BankNotice.Accepted)
+CREATED, ACCEPTED = Payment.Created.TOPIC, BankNotice.Accepted.TOPIC
 PAYMENT, NOTICE = "payment", "bank_notice"
 RECEIVED, REFUNDED, ANNULLED = "received", "refunded", "annulled"
+"""Kinds of money movement (`match_move.kind`)."""
+PENDING = "pending"
+"""A payment receipt's status until the payment succeeds (then the payment's own statuses)."""
+NameAnAccount = Bill.Issued.Read | Payment.Created.Read | BankNotice.Accepted.Read
+NAME_AN_ACCOUNT = frozenset({Bill.Issued.TOPIC, CREATED, ACCEPTED})
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def moscow_day(moment: datetime) -> str:
     return moment.astimezone(MOSCOW).date().isoformat()
+
+
+def _account_named(logged: Logged) -> str | None:
+    """The account an event names (the account's own events are about their originator)."""
+    if logged.topic not in NAME_AN_ACCOUNT:
+        return None
+    event: NameAnAccount = logged.event
+    return str(event.account_id)
 
 
 class Matching(ReadModel):
@@ -64,7 +73,7 @@ class Matching(ReadModel):
         new = {e.originator_id for e in events if e.topic in (CREATED, ACCEPTED)}
         batch.assume_new(MATCH_RECEIPT, new)
         batch.load(MATCH_RECEIPT, {e.originator_id for e in events} - new)
-        batch.load(MATCH_ACCOUNT, {_str(getattr(e.event, "account_id", None)) for e in events})
+        batch.load(MATCH_ACCOUNT, {_account_named(e) for e in events})
 
     def _of_account(self, batch: Batch, table: Table, account_id: str) -> set[str]:
         """Keys of the account's rows in `table` (bills or receipts), loaded once per batch."""
@@ -113,7 +122,7 @@ class Matching(ReadModel):
 
     # --- accounts and bills -----------------------------------------------------------------
     def account_opened(self, batch: Batch, logged: Logged) -> None:
-        event = logged.event
+        event: PersonalAccount.Opened.Read = logged.event
         row = {
             "account_id": logged.originator_id,
             "supplier_id": str(event.supplier_id),
@@ -123,7 +132,8 @@ class Matching(ReadModel):
         batch.put(MATCH_ACCOUNT, row)
 
     def bill_issued(self, batch: Batch, logged: Logged) -> None:
-        event, account_id = logged.event, str(logged.event.account_id)
+        event: Bill.Issued.Read = logged.event
+        account_id = str(event.account_id)
         bill = self._bill(batch, logged.originator_id, account_id, logged.position)
         lines = [[line["service"], line["amount"]] for line in event.lines]
         bill.update(
@@ -136,7 +146,8 @@ class Matching(ReadModel):
         self._touch(batch, account_id)
 
     def bill_added(self, batch: Batch, logged: Logged) -> None:
-        event, account_id = logged.event, logged.originator_id
+        event: PersonalAccount.BillAdded.Read = logged.event
+        account_id = logged.originator_id
         bill = self._bill(batch, str(event.bill_id), account_id, logged.position)
         bill.update(added=1, added_position=logged.position, position=logged.position)
         if event.replaces is not None:
@@ -147,14 +158,15 @@ class Matching(ReadModel):
         self._touch(batch, account_id)
 
     def bill_withdrawn(self, batch: Batch, logged: Logged) -> None:
-        bill = batch.need(MATCH_BILL, str(logged.event.bill_id))
+        event: PersonalAccount.BillWithdrawn.Read = logged.event
+        bill = batch.need(MATCH_BILL, str(event.bill_id))
         bill.update(withdrawn=1, position=logged.position)
         batch.put(MATCH_BILL, bill)
         self._touch(batch, logged.originator_id)
 
     # --- receipts -----------------------------------------------------------------------------
     def payment_created(self, batch: Batch, logged: Logged) -> None:
-        event = logged.event
+        event: Payment.Created.Read = logged.event
         self._receipt(
             batch,
             logged,
@@ -164,18 +176,18 @@ class Matching(ReadModel):
             payer_id=event.payer_id,
             account_number=event.account_number,
             method=str(event.method),
-            bill_id=_str(event.bill_id),
+            bill_id=id_text(event.bill_id),
             document_id=event.document_id,
             named_period=None,
             amount=event.amount,
-            status="pending",
+            status=PENDING,
         )
 
     def payment_succeeded(self, batch: Batch, logged: Logged) -> None:
         row = batch.need(MATCH_RECEIPT, logged.originator_id)
         row.update(
             received=1,
-            status="succeeded",
+            status=PaymentStatus.SUCCEEDED.value,
             received_at=logged.at,
             received_position=logged.position,
             position=logged.position,
@@ -183,14 +195,15 @@ class Matching(ReadModel):
         self._moved(batch, logged, row, RECEIVED, row["amount"])
 
     def payment_refunded(self, batch: Batch, logged: Logged) -> None:
+        event: Payment.Refunded.Read = logged.event
         row = batch.need(MATCH_RECEIPT, logged.originator_id)
-        row["reversed"] += logged.event.amount
-        row["status"] = "refunded" if row["reversed"] >= row["amount"] else "partially_refunded"
+        row["reversed"] += event.amount
+        row["status"] = refund_status(row["reversed"], row["amount"]).value
         row["position"] = logged.position
-        self._moved(batch, logged, row, REFUNDED, logged.event.amount)
+        self._moved(batch, logged, row, REFUNDED, event.amount)
 
     def notice_accepted(self, batch: Batch, logged: Logged) -> None:
-        event = logged.event
+        event: BankNotice.Accepted.Read = logged.event
         account_id = str(event.account_id)
         account = batch.get(MATCH_ACCOUNT, account_id)
         row = self._receipt(
@@ -202,11 +215,11 @@ class Matching(ReadModel):
             payer_id=None,
             account_number=account["account_number"] if account else None,
             method=NOTICE,
-            bill_id=_str(event.bill_id),
+            bill_id=id_text(event.bill_id),
             document_id=event.document_id,
             named_period=event.period,
             amount=event.amount,
-            status="succeeded",
+            status=PaymentStatus.SUCCEEDED.value,
             bank_bik=event.bank_bik,
             order_id=event.order_id,
             order_date=event.order_date,
@@ -222,7 +235,9 @@ class Matching(ReadModel):
 
     def notice_annulled(self, batch: Batch, logged: Logged) -> None:
         row = batch.need(MATCH_RECEIPT, logged.originator_id)
-        row.update(reversed=row["amount"], status=ANNULLED, position=logged.position)
+        row.update(
+            reversed=row["amount"], status=PaymentStatus.ANNULLED.value, position=logged.position
+        )
         self._moved(batch, logged, row, ANNULLED, row["amount"])
 
     def _receipt(self, batch: Batch, logged: Logged, **fields: Any) -> RowDict:
@@ -269,6 +284,7 @@ class Matching(ReadModel):
         amount: int,
         commission: int = 0,
     ) -> None:
+        event: EventRead = logged.event
         row["updated_at"] = logged.at
         batch.put(MATCH_RECEIPT, row)
         batch.append(
@@ -278,7 +294,7 @@ class Matching(ReadModel):
                 "receipt_id": row["receipt_id"],
                 "supplier_id": row["supplier_id"],
                 "account_id": row["account_id"],
-                "day": moscow_day(logged.event.timestamp),
+                "day": moscow_day(event.timestamp),
                 "kind": kind,
                 "channel": row["bank_bik"] or row["method"],
                 "amount": amount,

@@ -1,9 +1,9 @@
 """Payment history: one row per payment with its current status, and a journal of changes.
 
-Statuses are the payment's own (requires_confirmation, processing, succeeded, failed,
-canceled), except that a succeeded payment shows `partially_refunded` once part of it is
-refunded and `refunded` once all of it is. `period` is the billing period of the bill paid,
-looked up in this model's own copy of bill periods (read models never read each other).
+Statuses are the payment's own (`PaymentStatus`), except that a succeeded payment shows
+`partially_refunded` once part of it is refunded and `refunded` once all of it is. `period` is
+the billing period of the bill paid, looked up in this model's own copy of bill periods (read
+models never read each other).
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eventsourcing.utils import get_topic
-
-from ledger.domain import Bill, Payment
+from ledger.domain import Bill, Payment, PaymentStatus
+from ledger.domain.payment import refund_status
 from projections.batch import Batch
-from projections.models.base import ReadModel
+from projections.models.base import ReadModel, id_text
 from projections.tables import BILL_PERIOD, PAYMENT, PAYMENT_EVENT, Table
 from storage.log import Logged
 
-CREATED = get_topic(Payment.Created)
-REFUNDED = "refunded"
-PARTIALLY_REFUNDED = "partially_refunded"
+CREATED = Payment.Created.TOPIC
 # What `json.dumps(..., ensure_ascii=False, sort_keys=True)` gives, without building an
 # encoder per call.
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
@@ -47,8 +44,9 @@ def _recipient_json(recipient: Any) -> str:
     return text
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+def _bill_paid(logged: Logged) -> str | None:
+    event: Payment.Created.Read = logged.event
+    return id_text(event.bill_id)
 
 
 class PaymentHistory(ReadModel):
@@ -67,27 +65,28 @@ class PaymentHistory(ReadModel):
     def __init__(self) -> None:
         super().__init__()
         # Events of payments that already exist (their rows may be in the database).
-        self.later_topics = self.topics - {get_topic(Bill.Issued), CREATED}
+        self.later_topics = self.topics - {Bill.Issued.TOPIC, CREATED}
 
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
         batch.assume_new(PAYMENT, (e.originator_id for e in events if e.topic == CREATED))
         batch.load(PAYMENT, (e.originator_id for e in events if e.topic in self.later_topics))
         # Only a payment's creation reads a bill's period (and only it names a bill).
-        batch.load(BILL_PERIOD, (_str(e.event.bill_id) for e in events if e.topic == CREATED))
+        batch.load(BILL_PERIOD, (_bill_paid(e) for e in events if e.topic == CREATED))
 
     def bill_issued(self, batch: Batch, logged: Logged) -> None:
+        event: Bill.Issued.Read = logged.event
         batch.put(
             BILL_PERIOD,
             {
                 "bill_id": logged.originator_id,
-                "period": logged.event.period,
+                "period": event.period,
                 "position": logged.position,
             },
         )
 
     def created(self, batch: Batch, logged: Logged) -> None:
-        event = logged.event
-        bill_id = _str(event.bill_id)
+        event: Payment.Created.Read = logged.event
+        bill_id = id_text(event.bill_id)
         bill = batch.get(BILL_PERIOD, bill_id) if bill_id else None
         row = {
             "payment_id": logged.originator_id,
@@ -101,9 +100,9 @@ class PaymentHistory(ReadModel):
             "amount": event.amount,
             "refunded": 0,
             "method": str(event.method),
-            "wallet_id": _str(event.wallet_id),
+            "wallet_id": id_text(event.wallet_id),
             "recipient": _recipient_json(event.recipient),
-            "status": "requires_confirmation",
+            "status": PaymentStatus.REQUIRES_CONFIRMATION.value,
             "failure_reason": None,
             "acquirer_ref": None,
             "created_at": logged.at,
@@ -115,29 +114,34 @@ class PaymentHistory(ReadModel):
         self._journal(batch, logged, row, event.amount)
 
     def confirmed(self, batch: Batch, logged: Logged) -> None:
-        self._move(batch, logged, status="processing")
+        self._move(batch, logged, status=PaymentStatus.PROCESSING.value)
 
     def succeeded(self, batch: Batch, logged: Logged) -> None:
-        self._move(batch, logged, status="succeeded", acquirer_ref=logged.event.acquirer_ref)
+        event: Payment.Succeeded.Read = logged.event
+        self._move(
+            batch, logged, status=PaymentStatus.SUCCEEDED.value, acquirer_ref=event.acquirer_ref
+        )
 
     def failed(self, batch: Batch, logged: Logged) -> None:
-        event = logged.event
+        event: Payment.Failed.Read = logged.event
         self._move(
             batch,
             logged,
-            status="failed",
+            status=PaymentStatus.FAILED.value,
             failure_reason=event.reason,
             acquirer_ref=event.acquirer_ref,
         )
 
     def canceled(self, batch: Batch, logged: Logged) -> None:
-        self._move(batch, logged, status="canceled", failure_reason=logged.event.reason)
+        event: Payment.Canceled.Read = logged.event
+        self._move(batch, logged, status=PaymentStatus.CANCELED.value, failure_reason=event.reason)
 
     def refunded(self, batch: Batch, logged: Logged) -> None:
+        event: Payment.Refunded.Read = logged.event
         row = batch.need(PAYMENT, logged.originator_id)
-        refunded = row["refunded"] + logged.event.amount
-        status = REFUNDED if refunded >= row["amount"] else PARTIALLY_REFUNDED
-        self._move(batch, logged, status=status, refunded=refunded, amount=logged.event.amount)
+        refunded = row["refunded"] + event.amount
+        status = refund_status(refunded, row["amount"]).value
+        self._move(batch, logged, status=status, refunded=refunded, amount=event.amount)
 
     def _move(
         self, batch: Batch, logged: Logged, *, amount: int | None = None, **changes: Any

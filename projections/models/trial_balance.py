@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from ledger.domain import BankNotice, Payment, TopUp
-from ledger.log import postings_of
+from ledger.domain.read import PostingsRead
+from ledger.postings import Posting
 from projections.batch import Batch
 from projections.models.base import ReadModel
 from projections.tables import LEDGER_ACCOUNT, POSTING, Table
@@ -26,11 +27,11 @@ class TrialBalance(ReadModel):
     }
 
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
-        names = {p["account"] for e in events for p in postings_of(e.event)}
+        names = {p["account"] for e in events for p in _postings(e)}
         batch.load(LEDGER_ACCOUNT, names)
 
     def posted(self, batch: Batch, logged: Logged) -> None:
-        for seq, posting in enumerate(postings_of(logged.event)):
+        for seq, posting in enumerate(_postings(logged)):
             name, amount = posting["account"], posting["amount"]
             row = batch.get(LEDGER_ACCOUNT, name) or {
                 "account": name,
@@ -50,3 +51,9 @@ class TrialBalance(ReadModel):
                 POSTING,
                 {"position": logged.position, "seq": seq, "account": name, "amount": amount},
             )
+
+
+def _postings(logged: Logged) -> list[Posting]:
+    """Every event this model follows moves money (its `handles`)."""
+    event: PostingsRead = logged.event
+    return event.postings

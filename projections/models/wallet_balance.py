@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from eventsourcing.utils import get_topic
-
 from ledger.domain import Wallet
 from projections.batch import Batch
 from projections.models.base import ReadModel
 from projections.tables import WALLET, Table
 from storage.log import Logged
 
-OPENED = get_topic(Wallet.Opened)
+OPENED = Wallet.Opened.TOPIC
 
 
 class WalletBalance(ReadModel):
@@ -31,11 +29,12 @@ class WalletBalance(ReadModel):
         batch.load(WALLET, (e.originator_id for e in events))
 
     def opened(self, batch: Batch, logged: Logged) -> None:
+        event: Wallet.Opened.Read = logged.event
         batch.put(
             WALLET,
             {
                 "wallet_id": logged.originator_id,
-                "payer_id": logged.event.payer_id,
+                "payer_id": event.payer_id,
                 "balance": 0,
                 "credited": 0,
                 "debited": 0,
@@ -44,15 +43,17 @@ class WalletBalance(ReadModel):
         )
 
     def credited(self, batch: Batch, logged: Logged) -> None:
+        event: Wallet.Credited.Read = logged.event
         row = batch.need(WALLET, logged.originator_id)
-        row["credited"] += logged.event.amount
-        row["balance"] += logged.event.amount
+        row["credited"] += event.amount
+        row["balance"] += event.amount
         row["position"] = logged.position
         batch.put(WALLET, row)
 
     def debited(self, batch: Batch, logged: Logged) -> None:
+        event: Wallet.Debited.Read = logged.event
         row = batch.need(WALLET, logged.originator_id)
-        row["debited"] += logged.event.amount
-        row["balance"] -= logged.event.amount
+        row["debited"] += event.amount
+        row["balance"] -= event.amount
         row["position"] = logged.position
         batch.put(WALLET, row)
