@@ -150,9 +150,10 @@ class Batch:
         for name, keys in self._dirty.items():
             table, cache = self._tables[name], self._rows[name]
             values_of = table.values_of
-            rows = [values_of(cache[k]) for k in keys]
+            changed = [row for k in keys if (row := cache[k]) is not None]  # all, in fact
+            rows = [values_of(row) for row in changed]
             if self.carry is not None:
-                self._carry_written(table, [cache[k] for k in keys])
+                self._carry_written(table, changed)
             self._touch(table, rows)
             self.tx.write(self.prefix, table, rows)
             written += len(rows)

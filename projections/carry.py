@@ -40,7 +40,7 @@ class Carry:
         keys = self.groups.get((table, column), {}).get(value)
         if keys is None:
             return None
-        rows = self.rows.get(table, {})
+        rows: dict[Key, RowDict] = self.rows.get(table, {})
         if not keys <= rows.keys():
             self.groups[(table, column)].pop(value, None)
             return None

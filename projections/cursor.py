@@ -32,8 +32,12 @@ def decode(cursor: str, filters: dict[str, Any]) -> int:
         raise InvalidCursorError("the cursor is not one this API issued", cursor=cursor) from error
     # Bounded, because a cursor is client input: anyone can build one (it is not secret, only
     # bound to its filters, which still scope every row it can reach).
-    valid = isinstance(position, int) and not isinstance(position, bool)
-    if version != VERSION or not valid or not 0 <= position <= MAX_POSITION:
+    if (
+        not isinstance(position, int)
+        or isinstance(position, bool)
+        or version != VERSION
+        or not 0 <= position <= MAX_POSITION
+    ):
         raise InvalidCursorError("the cursor is not one this API issued", cursor=cursor)
     if bound != fingerprint(filters):
         raise InvalidCursorError(

@@ -10,11 +10,13 @@ import queue
 import time
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 
 from projections import models
 from projections.models.base import ReadModel
+from projections.replay import replay
 from storage.sql import Store
 
 # Rough share of the log each read model applies, to balance the groups.
@@ -45,7 +47,7 @@ def split(chosen: Sequence[ReadModel], workers: int) -> list[list[str]]:
 
 
 def _worker(
-    app_class: type[Application],
+    app_class: type[Application[UUID]],
     env: dict[str, str],
     where: tuple[str, str, str | None],
     names: list[str],
@@ -54,8 +56,6 @@ def _worker(
     index: int,
     updates: Any,
 ) -> None:
-    from projections.rebuild import replay
-
     try:
         app, store = app_class(env), Store(*where)
         connection = store.connect()
@@ -84,7 +84,7 @@ def _worker(
 
 
 def replay_in_processes(
-    app: Application,
+    app: Application[UUID],
     store: Store,
     chosen: Sequence[ReadModel],
     *,
@@ -109,7 +109,7 @@ def replay_in_processes(
     ]
     for process in processes:
         process.start()
-    positions, events, done = [0] * len(groups), [0] * len(groups), {}
+    positions, events, done = [0] * len(groups), [0] * len(groups), set[int]()
     per_model: dict[str, int] = {}
     try:
         while len(done) < len(groups):
@@ -128,7 +128,7 @@ def replay_in_processes(
                 positions[index] = position
                 events[index], counts = payload
                 per_model.update(counts)
-                done[index] = True
+                done.add(index)
             if progress is not None:
                 progress(min(positions), stop, sum(events))
     finally:

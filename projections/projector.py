@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 
@@ -53,7 +54,7 @@ def apply_chunk(
 class Projector:
     def __init__(
         self,
-        app: Application,
+        app: Application[UUID],
         store: Store,
         models: Sequence[ReadModel],
         *,

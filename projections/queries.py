@@ -87,8 +87,8 @@ def accounts_of_payer(
     instead of a wait or a query (the caller then asks again where blocking is fine)."""
     hit = cached_accounts_of_payer(rm, payer_id, min_position)
     if hit is not None:
-        found, as_of = hit
-        return [replace(b, as_of=as_of) for b in found]
+        cached, cached_as_of = hit
+        return [replace(b, as_of=cached_as_of) for b in cached]
     if cached_only:
         return None
     name = ("accounts_of_payer", payer_id)
@@ -207,12 +207,50 @@ def payment_history(
     [created_from, created_before). Pages hold at most `limit` (≤ 200) items; pass the returned
     `next_cursor` to get the next, older, page. A payer's pages are cached (`cached_only`: as in
     `accounts_of_payer`)."""
-    scopes = {"payer_id": payer_id, "account_id": account_id, "supplier_id": supplier_id}
+    scope, value = _history_scope(payer_id=payer_id, account_id=account_id, supplier_id=supplier_id)
+    _check_history_filters(statuses, limit, created_from, created_before)
+    filters = {
+        scope: value,
+        "statuses": sorted(statuses),
+        "period": period,
+        "from": created_from and timestamp(created_from),
+        "before": created_before and timestamp(created_before),
+    }
+    where, params = _history_where(filters, scope, value, cursor)
+    # A payer's pages are hot reads, answered from the cache when it holds them.
+    name = None
+    if payer_id:
+        name = ("payment_history", json.dumps(filters, default=str), limit, cursor)
+    hit = rm.cache.get(name, min_position) if name else None
+    if hit is not None:
+        cached: PaymentPage = hit[0]
+        return replace(cached, as_of=hit[1])
+    if cached_only:
+        return None
+    rm.wait_for(min_position, HISTORY_MODELS)
+    # Notices have no payer: they are in account and supplier histories only.
+    page = _read_history(rm, where, params, limit, filters, with_notices=not payer_id)
+    if name:
+        rm.cache.put(name, "payment_history", page, page.as_of, {f"payer_id={payer_id}"})
+    return page
+
+
+def _history_scope(**scopes: UUID | str | None) -> tuple[str, str]:
     given = {k: str(v) for k, v in scopes.items() if v is not None}
     if len(given) != 1:
         raise InvalidQueryError(
             "give exactly one of payer_id, account_id, supplier_id", scopes=list(given)
         )
+    ((scope, value),) = given.items()
+    return scope, value
+
+
+def _check_history_filters(
+    statuses: Sequence[str],
+    limit: int,
+    created_from: datetime | None,
+    created_before: datetime | None,
+) -> None:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidQueryError(f"limit must be 1–{MAX_PAGE}", limit=limit)
     unknown = set(statuses) - STATUSES
@@ -221,45 +259,45 @@ def payment_history(
     for moment in (created_from, created_before):
         if moment is not None and moment.tzinfo is None:
             raise InvalidQueryError("created_from / created_before need a time zone")
-    ((scope, value),) = given.items()
-    filters = {
-        scope: value,
-        "statuses": sorted(statuses),
-        "period": period,
-        "from": created_from and timestamp(created_from),
-        "before": created_before and timestamp(created_before),
-    }
-    where, params = [f"{scope} = %s"], [value]
-    if statuses:
-        where.append(f"status IN ({', '.join('%s' for _ in statuses)})")
-        params += sorted(statuses)
-    if period is not None:
+
+
+def _history_where(
+    filters: dict[str, Any], scope: str, value: str, cursor: str | None
+) -> tuple[list[str], list[str | int]]:
+    """The WHERE clauses (ANDed) and their parameters; a cursor only for its own filters."""
+    where, params = [f"{scope} = %s"], list[str | int]([value])
+    if filters["statuses"]:
+        where.append(f"status IN ({', '.join('%s' for _ in filters['statuses'])})")
+        params += filters["statuses"]
+    if filters["period"] is not None:
         where.append("period = %s")
-        params.append(period)
-    if created_from is not None:
+        params.append(filters["period"])
+    if filters["from"] is not None:
         where.append("created_at >= %s")
         params.append(filters["from"])
-    if created_before is not None:
+    if filters["before"] is not None:
         where.append("created_at < %s")
         params.append(filters["before"])
     if cursor is not None:
         where.append("created_position < %s")
         params.append(cursors.decode(cursor, filters))
-    # A payer's pages are hot reads, answered from the cache when it holds them.
-    name = None
-    if payer_id:
-        name = ("payment_history", json.dumps(filters, default=str), limit, cursor)
-    hit = rm.cache.get(name, min_position) if name else None
-    if hit is not None:
-        page, as_of = hit
-        return replace(page, as_of=as_of)
-    if cached_only:
-        return None
-    rm.wait_for(min_position, HISTORY_MODELS)
+    return where, params
+
+
+def _read_history(
+    rm: ReadModels,
+    where: list[str],
+    params: list[str | int],
+    limit: int,
+    filters: dict[str, Any],
+    *,
+    with_notices: bool,
+) -> PaymentPage:
+    """One page (and whether more follow) from the payments, and from the notices if asked."""
     with rm.store.read() as tx:
         tail = f" ORDER BY created_position DESC LIMIT {limit + 1}"
         rows = _select(tx, PAYMENT, " AND ".join(where), params, tail)
-        if not payer_id:  # notices have no payer: they are in account and supplier histories
+        if with_notices:
             found = _select(
                 tx, MATCH_RECEIPT, " AND ".join(["kind = 'bank_notice'", *where]), params, tail
             )
@@ -273,10 +311,7 @@ def payment_history(
     items = tuple(_with_match(_entry(row), matches) for row in rows[:limit])
     more = len(rows) > limit
     next_cursor = cursors.encode(items[-1].created_position, filters) if more else None
-    page = PaymentPage(items=items, next_cursor=next_cursor, as_of=as_of)
-    if name:
-        rm.cache.put(name, "payment_history", page, as_of, {f"payer_id={payer_id}"})
-    return page
+    return PaymentPage(items=items, next_cursor=next_cursor, as_of=as_of)
 
 
 HISTORY_MODELS = ("payment_history", "matching")

@@ -14,6 +14,7 @@ learns their progress from their notifications.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from uuid import UUID
 
 from eventsourcing.application import Application
 
@@ -31,7 +32,7 @@ class ReadModels:
     def __init__(
         self,
         settings: Settings,
-        ledger: Application,
+        ledger: Application[UUID],
         read: ReadSettings | None = None,
     ) -> None:
         self.settings = settings

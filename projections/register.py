@@ -213,7 +213,7 @@ def supplier_register(
         )
         for m in moves
     )
-    totals, by_channel = Totals(), {}
+    totals, by_channel = Totals(), dict[str, Totals]()
     for entry in entries:
         totals = totals.add(entry)
         by_channel[entry.channel] = by_channel.get(entry.channel, Totals()).add(entry)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from ledger.bootstrap import build_ledger
@@ -29,10 +30,9 @@ from ledger.settings import Settings
 from projections import models
 from projections.errors import ProjectionBusyError
 from projections.projector import Projector
-from projections.schema import lock_key
 from projections.settings import ReadSettings, open_store
 from projections.tracking import TrackingConflictError
-from storage.sql import Store
+from storage.sql import Store, lock_key
 
 MAX_FAILURES = 10
 LOCK_RETRY = 1.0
@@ -96,7 +96,9 @@ class ProjectionRunner:
         projector: Projector | None = None
         try:
             # The lock's connection also listens: one connection fewer per runner.
-            lock.execute(sql.SQL("LISTEN {}").format(sql.Identifier(ledger.recorder.channel_name)))
+            recorder = ledger.recorder
+            assert isinstance(recorder, PostgresApplicationRecorder)  # runners need PostgreSQL
+            lock.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
             projector = Projector(
                 ledger, self.store, models.build(self.names), batch_size=self.read.batch_size
             )

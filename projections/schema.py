@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from ledger.settings import Settings
+from projections import models
+from projections.models.base import ReadModel
 from projections.settings import ReadSettings, open_store
 from projections.tables import LIVE, SHADOW, TRACKING, TYPES, Table
 from storage.sql import Store, Tx, lock_key
@@ -53,19 +54,19 @@ def create_tracking(tx: Tx, names: Iterable[str]) -> None:
         )
 
 
-def migrate_store(store: Store, models: Sequence[Any]) -> None:
-    """Create the live tables and tracking rows of `models`, if missing. Safe to run twice."""
+def migrate_store(store: Store, chosen: Sequence[ReadModel]) -> None:
+    """Create the live tables and tracking rows of `chosen`, if missing. Safe to run twice."""
     connection = store.connect()
     try:
         with store.transaction(connection) as tx:
             if store.postgres:
                 tx.execute("SELECT pg_advisory_xact_lock(%s)", [lock_key("kvit-read-migrate")])
                 tx.execute(f"CREATE SCHEMA IF NOT EXISTS {store.schema_sql}")
-            for model in models:
+            for model in chosen:
                 for table in model.tables:
                     create_table(tx, LIVE, table)
                     add_missing_columns(tx, LIVE, table)
-            create_tracking(tx, [model.name for model in models])
+            create_tracking(tx, [model.name for model in chosen])
     finally:
         connection.close()
 
@@ -128,8 +129,6 @@ def migrate(settings: Settings, read: ReadSettings | None = None) -> None:
 
     Idempotent and safe to run from several processes at once (on PostgreSQL it takes an
     advisory lock). Embedded mode runs it by itself when the read models start."""
-    from projections import models
-
     store = open_store(settings, read or ReadSettings())
     try:
         migrate_store(store, models.build())

@@ -45,7 +45,7 @@ class ReadSettings(BaseSettings):
     """Connections for readers (PostgreSQL)."""
 
 
-def read_database(settings: Settings, read: ReadSettings) -> tuple[str, str | None, str | None]:
+def read_database(settings: Settings, read: ReadSettings) -> tuple[str, str, str | None]:
     """('postgres', url, schema) or ('sqlite', path, None) for the read models."""
     if read.database_url:
         return "postgres", read.database_url, read.database_schema or "public"

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 
 from projections import models
-from projections.rebuild import Progress, Tally, rebuild, replay
+from projections.rebuild import rebuild
+from projections.replay import Progress, Tally, replay
 from projections.tables import LIVE, SHADOW
 from projections.tracking import read_positions, read_tracking
 from storage.sql import Store
@@ -39,7 +41,7 @@ class AuditReport:
 
 
 def audit(
-    app: Application,
+    app: Application[UUID],
     store: Store,
     *,
     names: Sequence[str] | None = None,
