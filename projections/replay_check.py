@@ -80,7 +80,7 @@ def replay_check(
         trial = reports[models.NAMES.index("trial_balance")]
     position = trial.position
     from_log = log_trial_balance(app, position)
-    live_tb = queries.trial_balance(_Reader(store), as_of=position)  # type: ignore[arg-type]
+    live_tb = queries.trial_balance(_Reader(store), as_of=position)
     live = {a.account: a.balance for a in live_tb.accounts}
     report = ReplayReport(
         reports=reports,
