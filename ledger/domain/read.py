@@ -1,11 +1,11 @@
 """How other contexts see the ledger's events: each event that read models or notices follow
 has a nested `Read` view with the event's fields, typed for what a reader of the log really gets.
 
-A reader gets either the domain event itself or, on the log reader's fast path, the stored
-fields decoded lazily, with ids left as text (read models store text, so building a UUID only to
-print it again would cost a rebuild a third of its time). Only ids differ, so a view is its
-event's fields with `UUID` read as `UuidOrText`; tests/unit/test_event_views.py holds every
-view to its event and to what the log reader returns.
+A reader gets either the domain event itself or, on the log reader's fast path
+(storage/log.py), the stored fields decoded lazily, with ids left as text: the read models store
+text, and skipping domain objects and UUIDs is what makes a rebuild fast. Only ids differ, so a
+view is its event's fields with `UUID` read as `UuidOrText`; tests/unit/test_event_views.py
+holds every view to its event and to what the log reader returns on every backend.
 """
 
 from __future__ import annotations
