@@ -82,6 +82,7 @@ def create_app(
         acquirer_secret=webhook_secret,
         acquirer=acquirer,
         cabinet_demo=web.demo_sign_in_enabled(settings),
+        sandbox_checkout=settings.sandbox_enabled and sandbox_acquirer is not None,
     )
 
     @asynccontextmanager
@@ -114,7 +115,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     # A development choice (see ApiSettings.sandbox_acquirer), and only for the sandbox itself.
-    if settings.sandbox_enabled and sandbox_acquirer is not None:
+    if services.sandbox_checkout and sandbox_acquirer is not None:
         app.include_router(sandbox.checkout_router(sandbox_acquirer))
     app.include_router(audit.router)
     web.install(app)  # the resident's cabinet at /

@@ -50,6 +50,8 @@ class Services:
     acquirer_secret: str
     acquirer: Acquirer
     cabinet_demo: bool
+    sandbox_checkout: bool
+    """The built-in sandbox acquirer's checkout pages are mounted (/sandbox)."""
     running: Running | None = None
 
     def started(self) -> Running:

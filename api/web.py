@@ -23,7 +23,7 @@ from starlette.staticfiles import PathLike
 from starlette.types import Scope
 
 from api.auth import Role, issue_token
-from api.deps import ReadDep, SettingsDep, TokenSecretDep, services_of
+from api.deps import ReadDep, TokenSecretDep, services_of
 from api.problems import ForbiddenProblem
 from api.schemas.accounts import LinkAccount
 from api.settings import ApiSettings
@@ -84,14 +84,18 @@ async def demo_enabled(request: Request) -> bool:
     return services_of(request).cabinet_demo
 
 
+async def sandbox_checkout(request: Request) -> bool:
+    return services_of(request).sandbox_checkout
+
+
 DemoDep = Annotated[bool, Depends(demo_enabled)]
 
 
 @router.get("/config.json", response_model=CabinetConfig)
-def config(demo: DemoDep, settings: SettingsDep) -> CabinetConfig:
+def config(demo: DemoDep, sandbox: Annotated[bool, Depends(sandbox_checkout)]) -> CabinetConfig:
     return CabinetConfig(
         demo=demo,
-        sandbox_acquirer=settings.sandbox_enabled,
+        sandbox_acquirer=sandbox,  # an injected acquirer has no sandbox pages
         link_proof="proof" in LinkAccount.model_fields,
     )
 

@@ -28,7 +28,8 @@ from audit.store import AuditStore, ChainRow
 from storage.log import Recorded, read_stored
 
 BATCH = 5000
-log = logging.getLogger(__name__)
+# The name it had inside ledger/, which operators' log filters and alerts know.
+log = logging.getLogger("ledger.audit.chain")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ SCAN_BATCH = 1000
 
 def receipt(app: Application[UUID], store: AuditStore, aggregate_id: UUID) -> dict[str, Any] | None:
     """The chain entries of an aggregate's events (a payment's), or None if it has none."""
-    events = events_of(app, [str(aggregate_id)])
+    events = events_of(app, [str(aggregate_id)], via=store)
     if not events:
         return None
     entries = []

@@ -24,6 +24,7 @@ from psycopg import InterfaceError, OperationalError, sql
 from psycopg.rows import tuple_row
 
 from storage.decode import RawEvent, Stored, decoder, loads, timestamp, to_domain_event
+from storage.sql import SQLITE_IN_CHUNK, Store
 
 READ_BATCH = 1000
 _COLUMNS = "notification_id, originator_id::text, originator_version, topic, state"
@@ -181,14 +182,23 @@ def domain_event(app: Application[UUID], recorded: Recorded) -> Logged:
 
 
 def events_of(
-    app: Application[UUID], originator_ids: Sequence[str], *, upto: int | None = None
+    app: Application[UUID],
+    originator_ids: Sequence[str],
+    *,
+    upto: int | None = None,
+    via: Store | None = None,
 ) -> list[Recorded]:
-    """Every stored event of these aggregates (up to position `upto`), in position order."""
+    """Every stored event of these aggregates (up to position `upto`), in position order.
+
+    `via`: a store on the same PostgreSQL database whose reader pool runs the query (the audit
+    store's), so that auditors' look-ups never take the event store's connections, which the
+    writers need (ledger/connections.py budgets them apart)."""
     if not originator_ids:
         return []
     recorder = app.recorder
     if isinstance(recorder, PostgresApplicationRecorder):
-        found = [Recorded(*row) for row in _postgres(recorder, _OF, [list(originator_ids)])]
+        on = via if via is not None and via.postgres else None
+        found = [Recorded(*row) for row in _postgres(recorder, _OF, [list(originator_ids)], on)]
     elif isinstance(recorder, SQLiteApplicationRecorder):
         found = _sqlite_events_of(recorder, originator_ids)
     else:  # in memory: scan the log
@@ -232,15 +242,23 @@ _STATEMENTS: dict[tuple[str, str, str], str] = {}
 
 @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 def _postgres(
-    recorder: PostgresApplicationRecorder, template: str, params: list[Any]
+    recorder: PostgresApplicationRecorder,
+    template: str,
+    params: list[Any],
+    via: Store | None = None,
 ) -> list[tuple[Any, ...]]:
     """Plain tuples in binary, the originator's id as text (what the read models store),
-    retried like the library's own reads."""
+    retried like the library's own reads; on the event store's connections unless `via`."""
     where = (recorder.datastore.schema, recorder.events_table_name, template)
     statement = _STATEMENTS.get(where)
     if statement is None:
         table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
         statement = _STATEMENTS[where] = sql.SQL(template).format(table).as_string(None)
+    if via is not None:
+        with via.read() as tx:
+            cursor = tx.connection.cursor(binary=True, row_factory=tuple_row)
+            cursor.execute(statement, params, prepare=True)
+            return list(cursor.fetchall())
     with recorder.datastore.get_connection() as connection:
         cursor = connection.cursor(binary=True, row_factory=tuple_row)
         cursor.execute(statement, params, prepare=True)
@@ -267,8 +285,6 @@ def _from_rows(app: Application[UUID], rows: list[tuple[Any, ...]]) -> list[Logg
 
 # --- SQLite: the notification id is the table's rowid, ids are stored as hex ------------------
 
-_SQLITE_CHUNK = 500  # well under SQLite's limit on bound parameters
-
 
 def _sqlite_events_of(
     recorder: SQLiteApplicationRecorder, originator_ids: Sequence[str]
@@ -276,8 +292,8 @@ def _sqlite_events_of(
     keys = [s.replace("-", "") for s in originator_ids]
     found: list[Recorded] = []
     with recorder.datastore.transaction(commit=False) as cursor:
-        for start in range(0, len(keys), _SQLITE_CHUNK):
-            chunk = keys[start : start + _SQLITE_CHUNK]
+        for start in range(0, len(keys), SQLITE_IN_CHUNK):
+            chunk = keys[start : start + SQLITE_IN_CHUNK]
             cursor.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state"
                 f" FROM {recorder.events_table_name} WHERE originator_id IN"
@@ -288,4 +304,4 @@ def _sqlite_events_of(
                 Recorded(p, str(UUID(str(o))), v, t, bytes(s))
                 for p, o, v, t, s in cursor.fetchall()
             ]
-    return sorted(found) if len(keys) > _SQLITE_CHUNK else found
+    return sorted(found) if len(keys) > SQLITE_IN_CHUNK else found

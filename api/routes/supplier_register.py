@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Response
 from api.deps import LedgerDep, MinPositionDep, ReadDep, ReaderDep
 from api.problems import ApiProblem, responses
 from api.schemas.matching import RegisterOut
+from ledger.amounts import rubles
 from projections import register
 from projections.models.matching import MOSCOW
 from projections.register import SupplierRegister, Totals
@@ -97,12 +98,6 @@ def supplier_register(
         media_type=CSV_MEDIA,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def rubles(kopecks: int) -> str:
-    sign = "-" if kopecks < 0 else ""
-    whole, part = divmod(abs(kopecks), 100)
-    return f"{sign}{whole},{part:02d}"
 
 
 def to_csv(found: SupplierRegister) -> bytes:
