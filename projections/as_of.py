@@ -21,11 +21,12 @@ from eventsourcing.application import Application
 
 from audit.proof import position_at
 from audit.store import AuditStore
-from ledger.domain import Payment, PersonalAccount, TopUp
+from ledger.domain import PersonalAccount
 from ledger.log import postings_of
 from projections import queries
 from projections.models import account_balance, wallet_balance
 from projections.models.base import ReadModel
+from projections.models.trial_balance import TrialBalance
 from projections.projector import apply_chunk
 from projections.results import AccountBalance, LedgerAccountBalance, WalletBalance
 from projections.schema import create_table, create_tracking
@@ -36,7 +37,9 @@ from storage.sql import Store
 
 SCAN_BATCH = 5000
 BILL_ADDED = PersonalAccount.BillAdded.TOPIC
-POSTING_TOPICS = (Payment.Succeeded.TOPIC, Payment.Refunded.TOPIC, TopUp.Succeeded.TOPIC)
+# The events that move money are the ones the trial balance follows: one list, so an event
+# that gains postings (a bank notice's did) is counted by the model and by these replays alike.
+POSTING_TOPICS = tuple(event.TOPIC for event in TrialBalance.handles)
 
 
 class ScratchStore(Store):
@@ -120,9 +123,9 @@ def account_as_of(
     app: Application[UUID], store: AuditStore | None, account_id: UUID, upto: int
 ) -> AccountBalance | None:
     """The personal account's balance and bills after the log prefix up to `upto`."""
-    own = events_of(app, [str(account_id)], upto=upto)
+    own = events_of(app, [str(account_id)], upto=upto, via=store)
     bills = sorted({_bill_added(_logged(app, r)) for r in own if r.topic == BILL_ADDED})
-    issued = [r for r in events_of(app, bills, upto=upto) if r.version == 1]
+    issued = [r for r in events_of(app, bills, upto=upto, via=store) if r.version == 1]
     raws = sorted(own + issued, key=lambda r: r.position)
     model = account_balance.AccountBalance()
     events = [_logged(app, r) for r in raws if r.topic in model.topics]
@@ -142,7 +145,7 @@ def wallet_as_of(
     app: Application[UUID], store: AuditStore | None, wallet_id: UUID, upto: int
 ) -> WalletBalance | None:
     model = wallet_balance.WalletBalance()
-    raws = events_of(app, [str(wallet_id)], upto=upto)
+    raws = events_of(app, [str(wallet_id)], upto=upto, via=store)
     scratch = _replay(model, [_logged(app, r) for r in raws if r.topic in model.topics], upto)
     try:
         return queries.wallet_balance(_Reader(scratch), wallet_id)

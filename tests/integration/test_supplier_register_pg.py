@@ -19,6 +19,7 @@ from ledger.settings import Settings
 from projections import models, register
 from projections.projector import Projector
 from projections.read_models import ReadModels
+from projections.replay_check import replay_check
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
 from projections.shadow import audit
@@ -172,3 +173,8 @@ def test_register_totals_are_its_lines_and_the_trial_balance_payable_movements(p
         36_583,
     )
     assert audit(ledger, store).identical  # a rebuild of every model equals the live tables
+    # The auditors' replay: the log's postings (the notices' too) give the live trial balance.
+    replayed = replay_check(ledger, store)
+    assert replayed.problems == []
+    assert replayed.trial_from_log == replayed.trial_live
+    assert any(name.startswith("bank:") or "clearing" in name for name in replayed.trial_live)
