@@ -19,7 +19,7 @@ Findings are listed by position; the first is where the log first differs.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -203,7 +203,7 @@ def verify(
     app: Application[UUID],
     store: AuditStore,
     *,
-    checkpoints: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    checkpoints: Sequence[dict[str, Any]] = (),
     public_key: str | None,
     batch: int = BATCH,
     progress: Progress | None = None,
@@ -228,7 +228,7 @@ def verify(
 
 
 def _trusted(
-    checkpoints: list[dict[str, Any]], public_key: str | None, report: VerifyReport
+    checkpoints: Sequence[dict[str, Any]], public_key: str | None, report: VerifyReport
 ) -> list[dict[str, Any]]:
     """The checkpoints whose signature is good; a finding for each of the others."""
     good = []

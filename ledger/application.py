@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -45,6 +45,8 @@ from ledger.registry_commands import (
     WithdrawBill,
 )
 from ledger.unit_of_work import Command, UnitOfWork
+
+T = TypeVar("T")
 
 
 class Ledger(Application[UUID]):
@@ -83,7 +85,7 @@ class Ledger(Application[UUID]):
             return self._committer.run(command)
         return run_alone(self, command, contended=self._contended)
 
-    def read(self, query: Callable[[UnitOfWork], Any]) -> Any:
+    def read(self, query: Callable[[UnitOfWork], T]) -> T:
         return query(UnitOfWork(self))
 
     # --- suppliers, accounts, bills: thin wrappers over the commands (registry_commands.py) ----
@@ -276,22 +278,22 @@ class Ledger(Application[UUID]):
 
     # --- reads (current state of one aggregate) ------------------------------------------------
     def get_supplier(self, supplier_id: UUID) -> Supplier:
-        return self.read(lambda uow: registry.get_supplier(uow, supplier_id))  # type: ignore[no-any-return]
+        return self.read(lambda uow: registry.get_supplier(uow, supplier_id))
 
     def find_supplier_by_inn(self, inn: str) -> Supplier:
         return self.get_supplier(Supplier.id_for(parse_inn(inn)))
 
     def get_account(self, account_id: UUID) -> PersonalAccount:
-        return self.read(lambda uow: registry.get_account(uow, account_id))  # type: ignore[no-any-return]
+        return self.read(lambda uow: registry.get_account(uow, account_id))
 
     def get_bill(self, bill_id: UUID) -> Bill:
-        return self.read(lambda uow: registry.get_bill(uow, bill_id))  # type: ignore[no-any-return]
+        return self.read(lambda uow: registry.get_bill(uow, bill_id))
 
     def get_wallet(self, wallet_id: UUID, *, payer_id: str | None = None) -> Wallet:
-        return self.read(lambda uow: money.get_wallet(uow, wallet_id, payer_id=payer_id))  # type: ignore[no-any-return]
+        return self.read(lambda uow: money.get_wallet(uow, wallet_id, payer_id=payer_id))
 
     def get_payment(self, payment_id: UUID, *, payer_id: str | None = None) -> Payment:
-        return self.read(lambda uow: money.get_payment(uow, payment_id, payer_id=payer_id))  # type: ignore[no-any-return]
+        return self.read(lambda uow: money.get_payment(uow, payment_id, payer_id=payer_id))
 
     def get_top_up(self, top_up_id: UUID) -> TopUp:
-        return self.read(lambda uow: money.get_top_up(uow, top_up_id))  # type: ignore[no-any-return]
+        return self.read(lambda uow: money.get_top_up(uow, top_up_id))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, Protocol
 
 from ledger.errors import LedgerError, NoticeConflictError
 from ledger.notice_line import NoticeLine, RejectedLine
@@ -63,7 +63,7 @@ class ImportSummary:
 
 def import_register(
     ledger: BatchRunner,
-    stream: BinaryIO,
+    stream: IO[bytes],
     *,
     bank_bik: str | None = None,
     batch_lines: int = BATCH_LINES,

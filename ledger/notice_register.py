@@ -12,7 +12,7 @@ import csv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import orjson
 
@@ -23,7 +23,7 @@ MAX_LINE_BYTES = 8192  # a notice is a few hundred bytes; a longer line is garba
 _SNIFF_BYTES = 65536
 
 
-def read_register(stream: BinaryIO) -> Iterator[NoticeLine | RejectedLine]:
+def read_register(stream: IO[bytes]) -> Iterator[NoticeLine | RejectedLine]:
     """Every data line of the register, in file order, accepted or rejected."""
     head = stream.read(_SNIFF_BYTES)
     encoding = _detect_encoding(head)
@@ -82,7 +82,7 @@ def _detect_encoding(head: bytes) -> str:
     return "cp1251" if votes["cp1251"] > votes["utf-8"] else "utf-8"
 
 
-def _raw_lines(head: bytes, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+def _raw_lines(head: bytes, stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     """(line number, bytes) with CR/LF stripped; `\\n` never occurs inside a UTF-8 sequence."""
     pending = head
     line_no = 0
@@ -104,7 +104,7 @@ def _raw_lines(head: bytes, stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
         yield line_no, pending.rstrip(b"\r")
 
 
-def _skip_to_newline(stream: BinaryIO) -> bytes:
+def _skip_to_newline(stream: IO[bytes]) -> bytes:
     while chunk := stream.read(_SNIFF_BYTES):
         if b"\n" in chunk:
             return chunk.split(b"\n", 1)[1]

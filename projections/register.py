@@ -115,7 +115,9 @@ class SupplierRegister:
     as_of: int = 0
 
 
-def _select(tx: Tx, table: Table, where: str, params: list[Any], tail: str = "") -> list[dict]:  # type: ignore[type-arg]
+def _select(
+    tx: Tx, table: Table, where: str, params: list[Any], tail: str = ""
+) -> list[dict[str, Any]]:
     names = table.column_names
     statement = (
         f"SELECT {', '.join(names)} FROM {tx.store.name('rm_' + table.name)} WHERE {where}{tail}"

@@ -120,7 +120,7 @@ async def post_register(
             spool.write(chunk)
         spool.seek(0)
         summary = await run_in_threadpool(
-            partial(import_register, ledger, spool, bank_bik=bank_bik)  # type: ignore[arg-type]
+            partial(import_register, ledger, spool, bank_bik=bank_bik)
         )
     if summary.position:
         await run_in_threadpool(rm.wait_for, summary.position)

@@ -1,0 +1,125 @@
+"""The house's rule (docs/architecture.md), checked from the code's own imports.
+
+Each top-level package may import only the packages listed for it; nothing imports `api`;
+there are no import cycles between modules; routes share code through `api/deps.py` and
+other modules, never by importing each other, and they never read `app.state` themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLOWED: dict[str, set[str]] = {
+    "storage": set(),
+    "ledger": set(),
+    "audit": {"ledger", "storage"},
+    "mail": {"ledger", "storage"},
+    "projections": {"audit", "ledger", "storage"},
+    "api": {"audit", "ledger", "mail", "projections", "storage"},
+}
+LONGEST_FUNCTION = 70
+
+
+def modules() -> Iterator[tuple[str, Path]]:
+    for package in ALLOWED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            yield name, path
+
+
+def imported(path: Path) -> Iterator[tuple[str, ast.stmt]]:
+    """Every module this file imports, at any depth (imports inside functions count too)."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module, node
+            for alias in node.names:  # `from api import deps` imports the module api.deps
+                yield f"{node.module}.{alias.name}", node
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node
+
+
+def under_type_checking(path: Path) -> set[int]:
+    """Lines inside `if TYPE_CHECKING:` blocks: imports for the type checker only."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in node.body:
+                lines.update(range(inner.lineno, (inner.end_lineno or inner.lineno) + 1))
+    return lines
+
+
+def test_each_package_imports_only_the_packages_below_it() -> None:
+    wrong = []
+    for name, path in modules():
+        package = name.split(".")[0]
+        for module, _ in imported(path):
+            top = module.split(".")[0]
+            if top in ALLOWED and top != package and top not in ALLOWED[package]:
+                wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not wrong, "\n".join(sorted(set(wrong)))
+
+
+def test_no_import_cycles_between_modules() -> None:
+    known = dict(modules())
+    graph: dict[str, set[str]] = {}
+    for name, path in known.items():
+        skip = under_type_checking(path)
+        graph[name] = {
+            module
+            for module, node in imported(path)
+            if module in known and module != name and node.lineno not in skip
+        }
+    cycles = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*path, target])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    # A package's __init__ importing its own modules is how packages work, not a cycle.
+    cycles = [c for c in cycles if not _through_own_init(c)]
+    assert not cycles, "\n".join(cycles)
+
+
+def _through_own_init(cycle: str) -> bool:
+    names = cycle.split(" -> ")
+    return any(b.startswith(a + ".") for a, b in pairwise(names))
+
+
+def test_routes_neither_import_each_other_nor_read_app_state() -> None:
+    wrong = []
+    for path in sorted((ROOT / "api" / "routes").glob("*.py")):
+        for module in {".".join(m.split(".")[:3]) for m, _ in imported(path)}:
+            if module.startswith("api.routes."):
+                wrong.append(f"{path.name} imports {module}")
+        if "app.state" in path.read_text():
+            wrong.append(f"{path.name} reads app.state")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_no_function_is_longer_than_the_house_allows(package: str) -> None:
+    long = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > LONGEST_FUNCTION:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length})")
+    assert not long, "\n".join(long)
