@@ -28,7 +28,7 @@ from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
 from projections.schema import migrate
 from projections.settings import ReadSettings, open_store
-from projections.shadow import audit
+from projections.shadow import compare_with_shadow
 from projections.supervisor import supervise
 from projections.tracking import read_tracking
 from storage.log import head
@@ -124,7 +124,7 @@ def rebuild_command(
     size = batch_size or read.rebuild_batch_size
     try:
         if check:
-            report = audit(ledger, store, names=names or None, batch_size=size)
+            report = compare_with_shadow(ledger, store, names=names or None, batch_size=size)
             if report.identical:
                 err.print(
                     "identical: the rebuilt read models equal the live ones at position"

@@ -1,5 +1,5 @@
 """`kvit audit replay`: rebuild every read model from the log beside the live ones, compare
-them row by row (projections/audit.py), and check the trial balance against the log itself.
+them row by row (projections/shadow.py), and check the trial balance against the log itself.
 
 The trial-balance check does not use the read models' code at all: it sums the postings that
 the log's money-moving events carry, up to the position the comparison was made at, and
@@ -19,7 +19,7 @@ from ledger.log import postings_of
 from projections import models, queries
 from projections.as_of import POSTING_TOPICS, _Reader
 from projections.rebuild import Progress
-from projections.shadow import AuditError, AuditReport, audit
+from projections.shadow import ShadowCompareError, ShadowReport, compare_with_shadow
 from storage.log import iter_events
 from storage.sql import Store
 
@@ -28,7 +28,7 @@ SCAN_BATCH = 5000
 
 @dataclass
 class ReplayReport:
-    reports: list[AuditReport]
+    reports: list[ShadowReport]
     position: int
     events: int
     trial_from_log: dict[str, int]
@@ -70,11 +70,11 @@ def replay_check(
 ) -> ReplayReport:
     started = time.perf_counter()
     try:
-        reports = [audit(app, store, batch_size=batch_size, progress=progress)]
+        reports = [compare_with_shadow(app, store, batch_size=batch_size, progress=progress)]
         trial = reports[0]
-    except AuditError:  # the runners are at different positions: one read model at a time
+    except ShadowCompareError:  # the runners are at different positions: one read model at a time
         reports = [
-            audit(app, store, names=[name], batch_size=batch_size, progress=progress)
+            compare_with_shadow(app, store, names=[name], batch_size=batch_size, progress=progress)
             for name in models.NAMES
         ]
         trial = reports[models.NAMES.index("trial_balance")]

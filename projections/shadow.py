@@ -24,12 +24,12 @@ MAX_ATTEMPTS = 5
 SHOWN = 20
 
 
-class AuditError(RuntimeError):
-    pass
+class ShadowCompareError(RuntimeError):
+    """The live read models cannot be compared now: at different positions, or moving."""
 
 
 @dataclass
-class AuditReport:
+class ShadowReport:
     position: int
     events: int
     differences: dict[str, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
@@ -40,20 +40,20 @@ class AuditReport:
         return not self.differences
 
 
-def audit(
+def compare_with_shadow(
     app: Application[UUID],
     store: Store,
     *,
     names: Sequence[str] | None = None,
     batch_size: int = 5000,
     progress: Progress | None = None,
-) -> AuditReport:
+) -> ShadowReport:
     chosen = models.build(list(names) if names else None)
     wanted = [m.name for m in chosen]
     with store.read() as tx:
         positions = read_positions(tx, wanted)
     if len(set(positions.values())) != 1:
-        raise AuditError(
+        raise ShadowCompareError(
             f"the read models are at different positions {positions}; audit one at a time"
         )
     built = rebuild(
@@ -72,7 +72,7 @@ def audit(
             with store.read() as tx:
                 tracking = {n: t for n, t in read_tracking(tx).items() if n in wanted}
                 if {position for position, _ in tracking.values()} == {tally.position}:
-                    report = AuditReport(tally.position, tally.events)
+                    report = ShadowReport(tally.position, tally.events)
                     for model in chosen:
                         for table in model.tables:
                             _compare(tx, table.name, table.column_names, report)
@@ -95,10 +95,10 @@ def audit(
             )
     finally:
         connection.close()
-    raise AuditError("the live read models kept moving; stop the writers to audit them")
+    raise ShadowCompareError("the live read models kept moving; stop the writers to audit them")
 
 
-def _compare(tx: Any, name: str, columns: Sequence[str], report: AuditReport) -> None:
+def _compare(tx: Any, name: str, columns: Sequence[str], report: ShadowReport) -> None:
     cols = ", ".join(columns)
     live, shadow = tx.store.name(LIVE + name), tx.store.name(SHADOW + name)
     only_live = tx.execute(

@@ -30,7 +30,7 @@ from projections.read_models import ReadModels
 from projections.rebuild import rebuild
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
-from projections.shadow import audit
+from projections.shadow import compare_with_shadow
 from projections.tracking import read_tracking
 from storage.sql import Store
 from tests.conftest import TEST_DATABASE_URL, postgres_or_fail
@@ -137,7 +137,7 @@ def test_read_models_equal_the_model_on_postgres(steps) -> None:  # type: ignore
             pass
         projector.close()
         check_read_models(rm, model, position)
-        assert audit(ledger, store).identical
+        assert compare_with_shadow(ledger, store).identical
     finally:
         rm.close()
         store.close()
@@ -167,7 +167,7 @@ def test_runner_killed_mid_backlog_resumes_and_ends_identical_to_a_rebuild(pg) -
 
     # Rebuild beside the live models and compare every row, and each model's count of events
     # applied with the rebuild's: an event applied twice would show in both.
-    report = audit(ledger, store)
+    report = compare_with_shadow(ledger, store)
     assert report.identical, report.differences
     check = Kvit(settings_, "projections", "rebuild", "--check")
     assert check.process.wait(120) == 0, "".join(check.output)
@@ -282,7 +282,7 @@ def test_rebuild_while_a_runner_follows_swaps_in_and_stays_identical(pg) -> None
     head = ledger.recorder.max_notification_id()
     wait_until(lambda: set(positions(store).values()) == {head}, what="the runner after the swap")
     assert runner.stop() == 0
-    assert audit(ledger, store).identical
+    assert compare_with_shadow(ledger, store).identical
     cli = Kvit(settings_, "projections", "rebuild")
     assert cli.process.wait(120) == 0, "".join(cli.output)
     assert f"rebuilt the log up to position {head}" in "".join(cli.output)

@@ -22,7 +22,7 @@ from projections.read_models import ReadModels
 from projections.replay_check import replay_check
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
-from projections.shadow import audit
+from projections.shadow import compare_with_shadow
 from storage.sql import Store
 from tests.fixtures import (
     ACCOUNT_NUMBER,
@@ -172,7 +172,8 @@ def test_register_totals_are_its_lines_and_the_trial_balance_payable_movements(p
         163_417,
         36_583,
     )
-    assert audit(ledger, store).identical  # a rebuild of every model equals the live tables
+    # A rebuild of every model equals the live tables.
+    assert compare_with_shadow(ledger, store).identical
     # The auditors' replay: the log's postings (the notices' too) give the live trial balance.
     replayed = replay_check(ledger, store)
     assert replayed.problems == []

@@ -18,7 +18,7 @@ from projections import queries
 from projections.errors import InvalidCursorError, InvalidQueryError, ReadModelTimeoutError
 from projections.read_models import ReadModels
 from projections.rebuild import rebuild
-from projections.shadow import audit
+from projections.shadow import compare_with_shadow
 from tests.fixtures import World, setup_world, top_up
 
 
@@ -182,7 +182,7 @@ def test_rebuild_equals_live_then_swaps_in_and_live_updates_resume(sqlite) -> No
     for i in range(30):
         pay(ledger, world, f"p{i}", amount=10_000 + i)
     rm.wait_for(ledger.recorder.max_notification_id())
-    assert audit(ledger, rm.store).identical
+    assert compare_with_shadow(ledger, rm.store).identical
     before = queries.account_balance(rm, world.account_id)
     report = rebuild(ledger, rm.store, batch_size=7)
     assert report.swapped and report.position == ledger.recorder.max_notification_id()
@@ -190,4 +190,4 @@ def test_rebuild_equals_live_then_swaps_in_and_live_updates_resume(sqlite) -> No
     pay(ledger, world, "after", amount=1)
     rm.wait_for(ledger.recorder.max_notification_id())
     assert queries.account_balance(rm, world.account_id).paid == before.paid + 1  # type: ignore[union-attr]
-    assert audit(ledger, rm.store).identical
+    assert compare_with_shadow(ledger, rm.store).identical
