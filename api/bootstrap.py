@@ -25,6 +25,7 @@ from ledger.bootstrap import build_ledger
 from mail.service import NoticeService
 from projections.read_models import ReadModels
 from projections.settings import ReadSettings, open_store
+from storage.log import in_memory
 
 FOLLOWER_JOIN_SECONDS = 5
 
@@ -90,7 +91,7 @@ def run(settings: ApiSettings, ledger: Ledger | None = None) -> Iterator[Running
 
 
 def audit_store(ledger: Ledger, settings: AuditSettings) -> AuditStore | None:
-    if type(ledger.recorder).__module__.startswith("eventsourcing.popo"):
+    if in_memory(ledger):
         return None  # in memory
     return AuditStore.open(settings)
 

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
@@ -80,6 +81,12 @@ class Recorded(NamedTuple):
 def head(app: Application[UUID]) -> int:
     """The log's last position (0 when it is empty)."""
     return app.recorder.max_notification_id() or 0
+
+
+def in_memory(app: Application[UUID]) -> bool:
+    """The log lives in this process only (the library's POPO recorder): no database beside
+    it to keep side tables such as the audit chain in."""
+    return isinstance(app.recorder, POPOApplicationRecorder)
 
 
 def read_chunk(

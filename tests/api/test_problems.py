@@ -400,3 +400,14 @@ def test_metrics_count_requests_by_route_template_and_status(client: TestClient)
 
     assert count("/healthz", "200") == before_ok + 1
     assert count("unmatched", "404") == before_missing + 1
+
+
+def test_audit_routes_on_a_log_kept_in_memory_are_503_audit_unavailable(
+    client: TestClient, auditor: dict[str, str]
+) -> None:
+    # An in-memory log has no database beside it to keep the hash chain in.
+    for path in ("/v1/audit/events", "/v1/audit/checkpoints", "/v1/audit/checkpoints/latest"):
+        response = client.get(path, headers=auditor)
+        assert response.status_code == 503, path
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "audit_unavailable"
