@@ -29,7 +29,7 @@ from api.settings import ApiSettings
 from audit.signing import AuditSettings
 from audit.store import AuditStore
 from ledger.application import Ledger
-from ledger.group_commit import Outcome
+from ledger.engine.group_commit import Outcome
 from projections.errors import ReadModelTimeoutError
 from projections.read_models import ReadModels
 from storage.log import head as log_head

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from ledger.persistence import SQLITE_FILE
+from ledger.engine.persistence import SQLITE_FILE
 from ledger.settings import Settings
 from storage.sql import Store, missing_table
 

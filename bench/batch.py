@@ -43,7 +43,9 @@ class BatchResult:
 def measure_batches(
     url: str, *, batch_size: int, batches: int, repeats: int, accounts: int = 200
 ) -> list[BatchResult]:
-    from ledger.commands import CreatePayment  # here: the bench also runs code from before it
+    from ledger.payments.commands import (
+        CreatePayment,  # here: the bench also runs code from before it
+    )
 
     with throwaway_ledger(url, group_commit=True) as ledger:
         supplier_id = register_supplier(ledger)

@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
 from ledger.application import Ledger
-from ledger.persistence import in_memory_env
+from ledger.engine.persistence import in_memory_env
 from tests.fixtures import KPP, REQUISITES
 
 LETTERS = "АБВГДЕЖИКЛМНОПРСТУФХЦЧШЭЮЯ"

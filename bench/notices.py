@@ -32,11 +32,11 @@ from rich.table import Table
 from bench.config import BenchConfig
 from bench.pg import redacted, throwaway_schema
 from bench.pgbench import run_baseline
-from ledger import connections
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
-from ledger.notice_import import import_register
-from ledger.notice_line import COLUMNS
+from ledger.engine import connections
+from ledger.notices.importer import import_register
+from ledger.notices.line import COLUMNS
 from ledger.settings import Settings
 from tests.fixtures import INN, KPP, REQUISITES
 

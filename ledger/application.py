@@ -17,11 +17,16 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
 
-from ledger import money, registry
-from ledger.aggregate_cache import AggregateCache
-from ledger.batch import BatchItem, run_batch
-from ledger.commands import (
-    OPERATOR_SCOPE,
+from ledger.domain import Bill, Payment, PersonalAccount, Supplier, TopUp, Wallet
+from ledger.domain.bill import BillLine
+from ledger.domain.identifiers import parse_inn
+from ledger.engine.aggregate_cache import AggregateCache
+from ledger.engine.batch import BatchItem, run_batch
+from ledger.engine.command import OPERATOR_SCOPE
+from ledger.engine.group_commit import GroupCommitter, Outcome, run_alone
+from ledger.engine.unit_of_work import Command, UnitOfWork
+from ledger.payments import handlers as payments
+from ledger.payments.commands import (
     CancelPayment,
     ConfirmPayment,
     CreatePayment,
@@ -31,11 +36,8 @@ from ledger.commands import (
     SettleCardPayment,
     SettleTopUp,
 )
-from ledger.domain import Bill, Payment, PersonalAccount, Supplier, TopUp, Wallet
-from ledger.domain.bill import BillLine
-from ledger.group_commit import GroupCommitter, Outcome, run_alone
-from ledger.identifiers import parse_inn
-from ledger.registry_commands import (
+from ledger.registry import handlers as registry
+from ledger.registry.commands import (
     ChangeSupplierRequisites,
     ConfirmPayer,
     IssueBill,
@@ -44,7 +46,6 @@ from ledger.registry_commands import (
     RegisterSupplier,
     WithdrawBill,
 )
-from ledger.unit_of_work import Command, UnitOfWork
 
 T = TypeVar("T")
 
@@ -218,7 +219,7 @@ class Ledger(Application[UUID]):
     def withdraw_bill(self, *, bill_id: UUID, reason: str) -> Outcome:
         return self.execute(WithdrawBill(bill_id=bill_id, reason=reason))
 
-    # --- wallets, top-ups and payments: thin wrappers over the commands (ledger/commands.py) ---
+    # --- wallets, top-ups and payments: wrappers over ledger/payments/commands.py ---
     def open_wallet(self, *, payer_id: str, idempotency_key: str) -> Outcome:
         return self.execute(OpenWallet(payer_id=payer_id, idempotency_key=idempotency_key))
 
@@ -273,7 +274,7 @@ class Ledger(Application[UUID]):
     # --- many commands in one transaction ------------------------------------------------------
     def execute_batch(self, commands: Sequence[Command]) -> list[BatchItem]:
         """Save up to `MAX_BATCH_COMMANDS` independent commands in ONE transaction; each gets
-        its own outcome or its own named error (see ledger/batch.py)."""
+        its own outcome or its own named error (see ledger/engine/batch.py)."""
         return run_batch(self, commands)
 
     # --- reads (current state of one aggregate) ------------------------------------------------
@@ -290,10 +291,10 @@ class Ledger(Application[UUID]):
         return self.read(lambda uow: registry.get_bill(uow, bill_id))
 
     def get_wallet(self, wallet_id: UUID, *, payer_id: str | None = None) -> Wallet:
-        return self.read(lambda uow: money.get_wallet(uow, wallet_id, payer_id=payer_id))
+        return self.read(lambda uow: payments.get_wallet(uow, wallet_id, payer_id=payer_id))
 
     def get_payment(self, payment_id: UUID, *, payer_id: str | None = None) -> Payment:
-        return self.read(lambda uow: money.get_payment(uow, payment_id, payer_id=payer_id))
+        return self.read(lambda uow: payments.get_payment(uow, payment_id, payer_id=payer_id))
 
     def get_top_up(self, top_up_id: UUID) -> TopUp:
-        return self.read(lambda uow: money.get_top_up(uow, top_up_id))
+        return self.read(lambda uow: payments.get_top_up(uow, top_up_id))

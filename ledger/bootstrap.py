@@ -6,7 +6,7 @@ import psycopg
 from psycopg import sql
 
 from ledger.application import Ledger
-from ledger.persistence import event_store_env
+from ledger.engine.persistence import event_store_env
 from ledger.settings import Settings
 
 

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
 
     database_connections: int = 30
     """The whole deployment's PostgreSQL connection budget; the long-running commands split it
-    into their pool sizes (ledger/connections.py)."""
+    into their pool sizes (ledger/engine/connections.py)."""
 
     database_pool_size: int = 10
     """The event store's pool (the commands set it from the budget)."""
@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     database_connect_timeout_seconds: int = 5
 
     group_commit: bool = True
-    """Let concurrent commands share one transaction (see ledger/group_commit.py)."""
+    """Let concurrent commands share one transaction (see ledger/engine/group_commit.py)."""
 
     @property
     def uses_postgres(self) -> bool:

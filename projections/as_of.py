@@ -22,7 +22,7 @@ from eventsourcing.application import Application
 from audit.proof import position_at
 from audit.store import AuditStore
 from ledger.domain import PersonalAccount
-from ledger.log import postings_of
+from ledger.domain.postings import postings_of
 from projections import queries
 from projections.models import account_balance, wallet_balance
 from projections.models.base import ReadModel

@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger import connections
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.engine import connections
 from ledger.settings import Settings
 from projections import models
 from projections.errors import ProjectionBusyError

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from ledger.log import postings_of
+from ledger.domain.postings import postings_of
 from projections import models, queries
 from projections.as_of import POSTING_TOPICS, _Reader
 from projections.rebuild import Progress

@@ -199,7 +199,7 @@ def events_of(
 
     `via`: a store on the same PostgreSQL database whose reader pool runs the query (the audit
     store's), so that auditors' look-ups never take the event store's connections, which the
-    writers need (ledger/connections.py budgets them apart)."""
+    writers need (ledger/engine/connections.py budgets them apart)."""
     if not originator_ids:
         return []
     recorder = app.recorder

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
-from ledger.persistence import in_memory_env
+from ledger.engine.persistence import in_memory_env
 from ledger.settings import Settings
 
 TEST_DATABASE_URL = os.environ.get(

@@ -29,8 +29,8 @@ from audit.signing import (
     signing_key,
     write_checkpoint,
 )
-from ledger import connections
 from ledger.application import Ledger
+from ledger.engine import connections
 from storage.preflight import require_schema
 
 RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0

@@ -15,8 +15,8 @@ from api.cli.console import out, progress_bar
 from audit.chain import catch_up
 from audit.signing import AuditSettings, read_checkpoints, trusted_public_key
 from audit.verify import VerifyReport, verify
-from ledger import connections
 from ledger.bootstrap import build_ledger
+from ledger.engine import connections
 from projections import models
 from projections.replay_check import replay_check
 from projections.schema import migrate as migrate_read_models

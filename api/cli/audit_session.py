@@ -8,9 +8,9 @@ from contextlib import contextmanager
 
 from audit.signing import AuditSettings
 from audit.store import AuditStore
-from ledger import connections
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.engine import connections
 
 
 @contextmanager

@@ -9,9 +9,9 @@ import typer
 
 from api.cli.console import err
 from api.settings import ApiSettings
-from ledger import connections
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.engine import connections
 from mail.service import NoticeService
 from projections.settings import ReadSettings, open_store
 from storage.preflight import OUTBOX, require_schema

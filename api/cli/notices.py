@@ -15,11 +15,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from api.cli.console import err, out
-from ledger import connections
 from ledger.bootstrap import build_ledger
-from ledger.identifiers import parse_bik
-from ledger.notice_import import OUTCOMES, ImportSummary, import_register
-from ledger.notice_register import rejects_file
+from ledger.domain.identifiers import parse_bik
+from ledger.engine import connections
+from ledger.notices.file import rejects_file
+from ledger.notices.importer import OUTCOMES, ImportSummary, import_register
 from ledger.settings import Settings
 
 notices_cli = typer.Typer(help="Bank notices: import registers.", no_args_is_help=True)

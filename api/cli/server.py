@@ -12,9 +12,9 @@ from api.auth import Role, issue_token, secret_key, secret_path
 from api.cli.console import err
 from api.config_checks import ConfigurationError, check_secrets
 from api.settings import ApiSettings
-from ledger import connections
 from ledger.application import Ledger
 from ledger.bootstrap import migrate as migrate_event_store
+from ledger.engine import connections
 from mail import outbox
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store

@@ -16,8 +16,8 @@ from api.deps import AcquirerSecretDep, LedgerDep, ReadDep, committed
 from api.problems import BadSignatureProblem, responses
 from api.schemas.acquirer import AcquirerNotification, NotificationAck
 from ledger.application import Ledger
+from ledger.engine.group_commit import Outcome
 from ledger.errors import UnknownPaymentError
-from ledger.group_commit import Outcome
 
 router = APIRouter(prefix="/v1/acquirer", tags=["acquirer"])
 

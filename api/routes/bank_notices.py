@@ -17,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import LedgerDep, OperatorDep, ReadDep, SettingsDep, committed
 from api.problems import ApiProblem, PayloadTooLargeProblem, responses
 from api.schemas.notices import AnnulBody, NoticeBody, NoticeOutcome, RegisterSummary, RejectOut
-from ledger.amounts import rubles
-from ledger.group_commit import Outcome
-from ledger.identifiers import parse_bik
-from ledger.notice_import import import_register
-from ledger.notice_line import parse_notice
-from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
+from ledger.domain.amounts import rubles
+from ledger.domain.identifiers import parse_bik
+from ledger.engine.group_commit import Outcome
+from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
+from ledger.notices.importer import import_register
+from ledger.notices.line import parse_notice
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
 BATCH_PATH = "/v1/notices/batch"

@@ -15,8 +15,8 @@ from api.deps import CallerDep, LedgerDep, MinPositionDep, ReadDep
 from api.problems import NotFoundProblem, responses
 from api.schemas.accounts import BillDocument, BillLineOut
 from api.schemas.payments import RecipientOut
-from ledger.bill_qr import bill_qr_payment
-from ledger.qr import build_payload
+from ledger.qr.bill import bill_qr_payment
+from ledger.qr.payload import build_payload
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Query, Response
 from api.deps import CallerDep, LedgerDep
 from api.problems import responses
 from api.schemas.payments import PayeeOut, QrResolveBody
-from ledger.bill_qr import bill_qr_payment
-from ledger.payee import payee_from_qr
-from ledger.qr import build_payload, encode_payload
+from ledger.qr.bill import bill_qr_payment
+from ledger.qr.payee import payee_from_qr
+from ledger.qr.payload import build_payload, encode_payload
 
 router = APIRouter(tags=["bills"])
 MEDIA = {"svg": "image/svg+xml", "png": "image/png", "text": "text/plain; charset=utf-8"}

@@ -34,7 +34,7 @@ from api.schemas.payments import (
 )
 from ledger.application import Ledger
 from ledger.domain import Payment
-from ledger.payee import payee_from_qr, payee_from_requisites
+from ledger.qr.payee import payee_from_qr, payee_from_requisites
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query, Response
 from api.deps import LedgerDep, MinPositionDep, ReadDep, ReaderDep
 from api.problems import ApiProblem, responses
 from api.schemas.matching import RegisterOut
-from ledger.amounts import rubles
+from ledger.domain.amounts import rubles
 from projections import register
 from projections.models.matching import MOSCOW
 from projections.register import SupplierRegister, Totals

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.common import Digits, Strict, Text
 from api.schemas.payments import RecipientOut
-from ledger.registry import MAX_LINE_AMOUNT
+from ledger.registry.handlers import MAX_LINE_AMOUNT
 
 
 class OpenAccount(Strict):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ledger.amounts import MAX_AMOUNT
+from ledger.domain.amounts import MAX_AMOUNT
 
 # Strict: a JSON string ("100"), float (100.0) or boolean (true) is not an amount of kopecks.
 Kopecks = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True, description="integer kopecks")]

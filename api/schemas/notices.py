@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ledger.amounts import MAX_AMOUNT
+from ledger.domain.amounts import MAX_AMOUNT
 
 
 class NoticeBody(BaseModel):

@@ -1,4 +1,5 @@
-"""Aggregates of the ledger. Each module holds one aggregate and its events."""
+"""The domain: aggregates (one module each, with its events) and the values they are made of
+(amounts, identifiers, postings, ids). It imports nothing of the engine or the contexts."""
 
 from ledger.domain.account import PersonalAccount
 from ledger.domain.bill import Bill

@@ -15,10 +15,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.domain.ids import natural_id
+from ledger.domain.postings import Posting, bank_clearing_account, payable_account, transfer
 from ledger.domain.read import PostingsRead, UuidOrText
 from ledger.domain.stamped import StampedEvent
 from ledger.errors import NoticeStateConflictError
-from ledger.postings import Posting, bank_clearing_account, payable_account, transfer
 
 
 class BankNotice(Aggregate):

@@ -18,10 +18,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.postings import (
+    ACQUIRER_CLEARING,
+    Posting,
+    payable_account,
+    transfer,
+    wallet_account,
+)
 from ledger.domain.read import EventRead, PostingsRead, UuidOrText
 from ledger.domain.stamped import StampedEvent, event_time
 from ledger.errors import PaymentStateConflictError, RefundExceedsPaymentError
-from ledger.postings import ACQUIRER_CLEARING, Posting, payable_account, transfer, wallet_account
 
 
 class PaymentStatus(StrEnum):

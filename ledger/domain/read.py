@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from ledger.postings import Posting
+from ledger.domain.postings import Posting
 
 UuidOrText = UUID | str
 """An id in an event as a reader gets it: the UUID, or its text (`str()` gives the text)."""

@@ -9,13 +9,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.domain.ids import natural_id
-from ledger.domain.stamped import StampedEvent, event_time
-from ledger.identifiers import (
+from ledger.domain.identifiers import (
     parse_bik,
     parse_correspondent_account,
     parse_settlement_account,
 )
+from ledger.domain.ids import natural_id
+from ledger.domain.stamped import StampedEvent, event_time
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.domain.postings import ACQUIRER_CLEARING, Posting, transfer, wallet_account
 from ledger.domain.read import PostingsRead
 from ledger.errors import TopUpStateConflictError
-from ledger.postings import ACQUIRER_CLEARING, Posting, transfer, wallet_account
 
 
 class TopUpStatus(StrEnum):

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from ledger.domain import BankNotice, Payment, TopUp
+from ledger.domain.postings import Posting
 from ledger.domain.read import PostingsRead
-from ledger.postings import Posting
 from projections.batch import Batch
 from projections.models.base import ReadModel
 from projections.tables import LEDGER_ACCOUNT, POSTING, Table

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from fastapi.testclient import TestClient
 
-from ledger.notice_line import COLUMNS
+from ledger.notices.line import COLUMNS
 from tests.api.helpers import Headers, World, account, problem
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, KPP, REQUISITES
 

@@ -8,7 +8,7 @@ import zxingcpp
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from ledger.qr import parse_payload
+from ledger.qr.payload import parse_payload
 from tests.api.helpers import Headers, World, fund, pay, problem
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, KPP, REQUISITES
 

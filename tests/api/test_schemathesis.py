@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from api.acquirer.signature import HEADER as SIGNATURE_HEADER
 from api.auth import Role
 from ledger.application import Ledger
-from ledger.persistence import in_memory_env
+from ledger.engine.persistence import in_memory_env
 from tests.api.helpers import (
     PUBLIC_URL,
     Headers,

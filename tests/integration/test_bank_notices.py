@@ -10,6 +10,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import BankNotice
+from ledger.domain.postings import balances
 from ledger.errors import (
     NoticeConflictError,
     NoticeStateConflictError,
@@ -17,9 +18,8 @@ from ledger.errors import (
     UnknownAccountError,
     UnknownNoticeError,
 )
-from ledger.notice_line import NoticeLine
-from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
-from ledger.postings import balances
+from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
+from ledger.notices.line import NoticeLine
 from tests.fixtures import (
     ACCOUNT_NUMBER,
     BILL_TOTAL,

@@ -7,9 +7,11 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.application import Ledger
-from ledger.batch import MAX_BATCH_COMMANDS
-from ledger.commands import CreatePayment, payer_scope
 from ledger.domain.idempotency import IdempotencyRecord
+from ledger.engine.batch import MAX_BATCH_COMMANDS
+from ledger.engine.command import payer_scope
+from ledger.engine.idempotent import derived_id
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     BatchTooLargeError,
     IdempotencyKeyReusedError,
@@ -17,9 +19,8 @@ from ledger.errors import (
     InvalidAmountError,
     UnknownAccountError,
 )
-from ledger.idempotent import derived_id
-from ledger.money import get_wallet
-from ledger.unit_of_work import UnitOfWork
+from ledger.payments.commands import CreatePayment
+from ledger.payments.handlers import get_wallet
 from storage.log import iter_events
 from tests.fixtures import World, setup_world, top_up
 

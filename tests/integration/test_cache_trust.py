@@ -11,8 +11,8 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.engine.idempotent import derived_id
 from ledger.errors import InsufficientFundsError, UnknownPaymentError
-from ledger.idempotent import derived_id
 from tests.fixtures import REQUISITES, World, setup_world, top_up
 
 

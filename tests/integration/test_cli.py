@@ -296,7 +296,7 @@ def test_the_docs_are_served_offline_with_bearer_auth(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from ledger.application import Ledger
-    from ledger.persistence import in_memory_env
+    from ledger.engine.persistence import in_memory_env
     from tests.api.helpers import build_app
 
     with TestClient(build_app(tmp_path, Ledger(in_memory_env()))) as client:

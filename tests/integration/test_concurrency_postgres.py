@@ -10,8 +10,8 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.domain.postings import postings_of
 from ledger.errors import InsufficientFundsError
-from ledger.log import postings_of
 from ledger.settings import Settings
 from storage.log import iter_events
 from tests.fixtures import World, setup_world

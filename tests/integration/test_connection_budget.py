@@ -15,8 +15,8 @@ import pytest
 
 from bench.deployment import ConnectionSampler, Deployment, connections, running
 from bench.http_world import Resident, seed
-from ledger import connections as budget
 from ledger.bootstrap import build_ledger
+from ledger.engine import connections as budget
 from ledger.settings import Settings
 from tests.integration.test_notices import Inbox, free_port
 

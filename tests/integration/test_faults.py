@@ -358,9 +358,9 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
 def check_money(settings: Settings, world: list[dict[str, str]], tally: Tally) -> None:
     """Each 2xx key is one succeeded payment; each wallet lost exactly those amounts; a key
     answered 4xx has no payment that moved money."""
-    from ledger.commands import payer_scope
     from ledger.domain import Payment
-    from ledger.idempotent import derived_id
+    from ledger.engine.command import payer_scope
+    from ledger.engine.idempotent import derived_id
 
     ledger = build_ledger(settings)
     try:

@@ -7,8 +7,8 @@ import threading
 
 from ledger.bootstrap import build_ledger
 from ledger.domain import BankNotice
-from ledger.notice_import import ImportSummary, import_register
-from ledger.notice_line import COLUMNS
+from ledger.notices.importer import ImportSummary, import_register
+from ledger.notices.line import COLUMNS
 from ledger.settings import Settings
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, INN, setup_world
 

@@ -13,8 +13,8 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.notice_line import NoticeLine
-from ledger.notices import AnnulNotice, ReceiveNotice
+from ledger.notices.handlers import AnnulNotice, ReceiveNotice
+from ledger.notices.line import NoticeLine
 from ledger.settings import Settings
 from projections import models, register
 from projections.projector import Projector

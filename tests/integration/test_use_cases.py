@@ -8,12 +8,12 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.domain import PaymentStatus
+from ledger.domain.postings import postings_of
 from ledger.errors import (
     IdempotencyKeyReusedError,
     InsufficientFundsError,
     PaymentStateConflictError,
 )
-from ledger.log import postings_of
 from storage.log import iter_events
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, setup_world, top_up
 

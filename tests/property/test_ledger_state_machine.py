@@ -27,10 +27,10 @@ from hypothesis.stateful import (
 )
 
 from ledger.application import Ledger
-from ledger.commands import CreatePayment
+from ledger.domain.postings import postings_of
+from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError
-from ledger.log import postings_of
-from ledger.persistence import in_memory_env
+from ledger.payments.commands import CreatePayment
 from storage.log import iter_events
 from tests.fixtures import REQUISITES
 

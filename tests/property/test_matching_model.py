@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Ledger
+from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError
-from ledger.notice_line import NoticeLine
-from ledger.notices import AnnulNotice, ReceiveNotice
-from ledger.persistence import in_memory_env
+from ledger.notices.handlers import AnnulNotice, ReceiveNotice
+from ledger.notices.line import NoticeLine
 from ledger.settings import Settings
 from projections import queries, register
 from projections.read_models import ReadModels

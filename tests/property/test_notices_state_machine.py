@@ -18,12 +18,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ledger.application import Ledger
+from ledger.domain.postings import balances, postings_of
+from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError, NoticeConflictError
-from ledger.log import postings_of
-from ledger.notice_line import NoticeLine
-from ledger.notices import AnnulNotice, ReceiveNotice
-from ledger.persistence import in_memory_env
-from ledger.postings import balances
+from ledger.notices.handlers import AnnulNotice, ReceiveNotice
+from ledger.notices.line import NoticeLine
 from storage.log import iter_events
 from tests.fixtures import INN, KPP, setup_world, top_up
 

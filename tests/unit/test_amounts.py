@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.amounts import MAX_AMOUNT, check_amount, kopecks_of_rubles, rubles
+from ledger.domain.amounts import MAX_AMOUNT, check_amount, kopecks_of_rubles, rubles
 from ledger.errors import InvalidAmountError
 
 

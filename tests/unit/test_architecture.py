@@ -67,6 +67,43 @@ def test_each_package_imports_only_the_packages_below_it() -> None:
     assert not wrong, "\n".join(sorted(set(wrong)))
 
 
+# Inside ledger/: the domain (aggregates and values) knows nothing of how commands run; the
+# engine (units of work, idempotency, group commit, recorders) runs any command and knows no
+# context; the contexts (payments, registry, notices, qr) are commands and handlers written
+# against both; only the application and its bootstrap see everything.
+LEDGER_CONTEXTS = ("payments", "registry", "notices", "qr")
+LEDGER_SHARED = {"ledger.errors", "ledger.settings", "ledger.private_files"}
+LEDGER_LAYERS: dict[str, tuple[str, ...]] = {
+    "domain": ("ledger.domain", "ledger.errors"),
+    "engine": ("ledger.domain", "ledger.engine", *sorted(LEDGER_SHARED)),
+    **{
+        context: ("ledger.domain", "ledger.engine", "ledger.errors")
+        + tuple(f"ledger.{other}" for other in LEDGER_CONTEXTS)
+        for context in LEDGER_CONTEXTS
+    },
+}
+
+
+def test_ledger_layers_domain_then_engine_then_contexts() -> None:
+    wrong = []
+    for name, path in modules():
+        parts = name.split(".")
+        if parts[0] != "ledger" or len(parts) < 2 or parts[1] not in LEDGER_LAYERS:
+            continue
+        allowed = LEDGER_LAYERS[parts[1]]
+        for module, _ in imported(path):
+            if module.split(".")[0] != "ledger" or module in ("ledger",):
+                continue
+            if not any(module == a or module.startswith(a + ".") for a in allowed):
+                wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not wrong, "\n".join(sorted(set(wrong)))
+
+
+def test_ledger_has_no_flat_modules_beside_its_packages() -> None:
+    flat = {p.stem for p in (ROOT / "ledger").glob("*.py")} - {"__init__"}
+    assert flat == {"application", "bootstrap", "errors", "private_files", "settings"}
+
+
 def test_no_import_cycles_between_modules() -> None:
     known = dict(modules())
     graph: dict[str, set[str]] = {}

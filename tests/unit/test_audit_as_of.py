@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from audit.encoding import timestamp_of
 from audit.store import AuditStore
 from ledger.application import Ledger
-from ledger.persistence import in_memory_env
+from ledger.engine.persistence import in_memory_env
 from projections import as_of
 from tests.unit.test_projections_model import LedgerModel, commands, run_commands, set_up
 

@@ -8,8 +8,8 @@ import pytest
 from eventsourcing.application import Application
 
 from ledger.domain import BankNotice
+from ledger.domain.postings import balances
 from ledger.errors import NoticeStateConflictError
-from ledger.postings import balances
 
 BIK = "044525225"
 ORDER_ID = "10445252250000001503202600000001"

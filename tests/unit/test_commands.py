@@ -10,19 +10,19 @@ from uuid import UUID
 
 import pytest
 
-from ledger.commands import (
+from ledger.domain import PersonalAccount, Requisites
+from ledger.domain.idempotency import fingerprint
+from ledger.engine.command import KeyedCommand
+from ledger.errors import InvalidPaymentMethodError, UnknownAccountError
+from ledger.payments.commands import (
     CancelPayment,
     ConfirmPayment,
     CreatePayment,
-    KeyedCommand,
     OpenWallet,
     RefundPayment,
     RequestTopUp,
 )
-from ledger.domain import PersonalAccount, Requisites
-from ledger.domain.idempotency import fingerprint
-from ledger.errors import InvalidPaymentMethodError, UnknownAccountError
-from ledger.registry_commands import (
+from ledger.registry.commands import (
     ChangeSupplierRequisites,
     ConfirmPayer,
     IssueBill,

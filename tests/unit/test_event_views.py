@@ -14,8 +14,8 @@ from eventsourcing.utils import get_topic
 
 from ledger.application import Ledger
 from ledger.domain import BankNotice, Bill, Payment, PersonalAccount, TopUp, Wallet
+from ledger.domain.postings import transfer
 from ledger.domain.read import UuidOrText
-from ledger.postings import transfer
 from projections.models import MODELS
 from storage.log import iter_events, read_chunk
 

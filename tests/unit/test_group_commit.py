@@ -11,10 +11,10 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.application import Ledger
+from ledger.engine.group_commit import MAX_ATTEMPTS, GroupCommitter, run_alone
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import ConcurrentUpdateError, InsufficientFundsError
-from ledger.group_commit import MAX_ATTEMPTS, GroupCommitter, run_alone
-from ledger.money import get_wallet
-from ledger.unit_of_work import UnitOfWork
+from ledger.payments.handlers import get_wallet
 from tests.fixtures import setup_world
 
 

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.errors import (
-    InvalidAccountKeyError,
-    InvalidAccountNumberError,
-    InvalidBikError,
-    InvalidDocumentIdError,
-    InvalidIdentifierError,
-    InvalidInnError,
-    InvalidKppError,
-    InvalidUinError,
-)
-from ledger.identifiers import (
+from ledger.domain.identifiers import (
     parse_account_number,
     parse_bik,
     parse_correspondent_account,
@@ -26,6 +16,16 @@ from ledger.identifiers import (
     parse_service_id,
     parse_settlement_account,
     parse_uin,
+)
+from ledger.errors import (
+    InvalidAccountKeyError,
+    InvalidAccountNumberError,
+    InvalidBikError,
+    InvalidDocumentIdError,
+    InvalidIdentifierError,
+    InvalidInnError,
+    InvalidKppError,
+    InvalidUinError,
 )
 
 BIK = "044525225"

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from ledger.errors import LedgerError
-from ledger.notice_line import COLUMNS, NoticeLine, RejectedLine, parse_rubles
-from ledger.notice_register import MAX_LINE_BYTES, read_register
+from ledger.notices.file import MAX_LINE_BYTES, read_register
+from ledger.notices.line import COLUMNS, NoticeLine, RejectedLine, parse_rubles
 from tests.fixtures import ACCOUNT_NUMBER, DOCUMENT_ID, INN, KPP, REQUISITES
 
 HEADER = ";".join(COLUMNS)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.postings import Posting, balanced, is_balanced, transfer
+from ledger.domain.postings import Posting, balanced, is_balanced, transfer
 
 
 @given(st.integers(min_value=1, max_value=10**12))

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Ledger
+from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError
-from ledger.persistence import in_memory_env
 from ledger.settings import Settings
 from projections import queries
 from projections.read_models import ReadModels

@@ -10,7 +10,13 @@ import zxingcpp
 from PIL import Image
 
 from ledger.errors import InvalidQrPayloadError
-from ledger.qr import QrPayment, build_payload, encode_payload, parse_payload, parse_qr_period
+from ledger.qr.payload import (
+    QrPayment,
+    build_payload,
+    encode_payload,
+    parse_payload,
+    parse_qr_period,
+)
 from tests.fixtures import ACCOUNT_NUMBER, DOCUMENT_ID, INN, KPP, REQUISITES
 
 DOMAIN_EXAMPLE = (

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.application import Ledger
+from ledger.domain.postings import ACQUIRER_CLEARING
 from ledger.errors import (
     AccountAlreadyOpenError,
     BillAlreadyIssuedError,
@@ -28,7 +29,6 @@ from ledger.errors import (
     UnknownWalletError,
     WalletOwnershipError,
 )
-from ledger.postings import ACQUIRER_CLEARING
 from tests.fixtures import (
     ACCOUNT_NUMBER,
     BILL_TOTAL,

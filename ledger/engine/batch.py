@@ -19,10 +19,10 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
+from ledger.engine.group_commit import MAX_ATTEMPTS, Outcome, backoff, evict, save_events
+from ledger.engine.prefetch import prefetch
+from ledger.engine.unit_of_work import Command, UnitOfWork
 from ledger.errors import BatchTooLargeError, ConcurrentUpdateError, LedgerError
-from ledger.group_commit import MAX_ATTEMPTS, Outcome, backoff, evict, save_events
-from ledger.prefetch import prefetch
-from ledger.unit_of_work import Command, UnitOfWork
 
 MAX_BATCH_COMMANDS = 5_000
 

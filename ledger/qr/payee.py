@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from ledger.domain import Bill, PersonalAccount, Supplier
+from ledger.domain.identifiers import (
+    parse_account_number,
+    parse_bik,
+    parse_inn,
+    parse_kpp,
+    parse_settlement_account,
+)
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     InvalidQrPayloadError,
     RequisitesMismatchError,
@@ -19,15 +27,7 @@ from ledger.errors import (
     UnknownBillError,
     UnknownSupplierError,
 )
-from ledger.identifiers import (
-    parse_account_number,
-    parse_bik,
-    parse_inn,
-    parse_kpp,
-    parse_settlement_account,
-)
-from ledger.qr import parse_payload
-from ledger.unit_of_work import UnitOfWork
+from ledger.qr.payload import parse_payload
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Each line ends as exactly one of: accepted, duplicate (the same notice was imported before, by
 this file or another), conflict (the same bank and OrderID with other content), rejected (with
 its reason), or annulled. A bad line never blocks the good ones: every batch keeps each
-command's own outcome or error (ledger/batch.py). A re-sent file is all duplicates, and two
+command's own outcome or error (ledger/engine/batch.py). A re-sent file is all duplicates, and two
 imports of overlapping files end as one would, because a notice's id is its natural key.
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from ledger.errors import LedgerError, NoticeConflictError
-from ledger.notice_line import NoticeLine, RejectedLine
-from ledger.notice_register import read_register
-from ledger.notices import AnnulNotice, ReceiveNotice, bank_of
+from ledger.notices.file import read_register
+from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
+from ledger.notices.line import NoticeLine, RejectedLine
 
 BATCH_LINES = 2000  # one transaction per this many lines: the event store's sweet spot
 KEPT_REJECTS = 100  # what a summary carries; all of them go to `on_reject` (a file)

@@ -1,9 +1,10 @@
 """The registry's commands as data: suppliers, personal accounts, links and bills.
 
-Like the commands that move money (`ledger/commands.py`): a frozen dataclass each, parsed once
-at the edge (`parse`), handled by one function of `ledger/registry.py`. `request()` is what the
-idempotency record fingerprints, so its shape is stored forever (tests/unit/test_commands.py
-writes each one out): a field added later must leave existing requests unchanged.
+Like the commands that move money (`ledger/payments/commands.py`): a frozen dataclass each,
+parsed once at the edge (`parse`), handled by one function of `ledger/registry/handlers.py`.
+`request()` is what the idempotency record fingerprints, so its shape is stored forever
+(tests/unit/test_commands.py writes each one out): a field added later must leave existing
+requests unchanged.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from uuid import UUID
 
-from ledger import registry
-from ledger.commands import OperatorCommand, Result, payer_scope
 from ledger.domain import Requisites
 from ledger.domain.bill import BillLine
-from ledger.idempotent import check_key, idempotent
-from ledger.identifiers import (
+from ledger.domain.identifiers import (
     parse_account_number,
     parse_document_id,
     parse_els,
@@ -26,7 +24,10 @@ from ledger.identifiers import (
     parse_period,
     parse_uin,
 )
-from ledger.unit_of_work import UnitOfWork
+from ledger.engine.command import OperatorCommand, Result, payer_scope
+from ledger.engine.idempotent import check_key, idempotent
+from ledger.engine.unit_of_work import UnitOfWork
+from ledger.registry import handlers
 
 
 # --- suppliers -----------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ class RegisterSupplier(OperatorCommand):
         }
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return registry.register_supplier(
+        return handlers.register_supplier(
             uow,
             inn=self.inn,
             kpp=self.kpp,
@@ -96,7 +97,7 @@ class ChangeSupplierRequisites(OperatorCommand):
         return {"supplier_id": str(self.supplier_id), "requisites": self.requisites.as_dict()}
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return registry.change_requisites(
+        return handlers.change_requisites(
             uow, supplier_id=self.supplier_id, requisites=self.requisites
         )
 
@@ -130,7 +131,7 @@ class OpenAccount(OperatorCommand):
         }
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return registry.open_account(
+        return handlers.open_account(
             uow,
             supplier_id=self.supplier_id,
             account_number=self.account_number,
@@ -180,7 +181,7 @@ class LinkPayer:
         return request
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return registry.link_payer(
+        return handlers.link_payer(
             uow,
             payer_id=self.payer_id,
             supplier_inn=self.supplier_inn,
@@ -219,7 +220,7 @@ class ConfirmPayer(OperatorCommand):
         return {"account_id": str(self.account_id), "payer_id": self.payer_id}
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return registry.confirm_payer(uow, account_id=self.account_id, payer_id=self.payer_id)
+        return handlers.confirm_payer(uow, account_id=self.account_id, payer_id=self.payer_id)
 
 
 # --- bills ---------------------------------------------------------------------------------------
@@ -266,7 +267,7 @@ class IssueBill(OperatorCommand):
         }
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return registry.issue_bill(
+        return handlers.issue_bill(
             uow,
             account_id=self.account_id,
             document_id=self.document_id,
@@ -286,4 +287,4 @@ class WithdrawBill:
     reason: str
 
     def __call__(self, uow: UnitOfWork) -> Result:
-        return registry.withdraw_bill(uow, bill_id=self.bill_id, reason=self.reason)
+        return handlers.withdraw_bill(uow, bill_id=self.bill_id, reason=self.reason)

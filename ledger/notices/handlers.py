@@ -19,6 +19,8 @@ import orjson
 
 from ledger.domain import BankNotice, Bill, PersonalAccount, Supplier
 from ledger.domain.els_index import ElsIndex
+from ledger.domain.identifiers import digits
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     BillStateConflictError,
     NoticeConflictError,
@@ -28,10 +30,8 @@ from ledger.errors import (
     UnknownNoticeError,
     UnknownSupplierError,
 )
-from ledger.identifiers import digits
-from ledger.notice_line import NoticeLine
-from ledger.payee import check_requisites
-from ledger.unit_of_work import UnitOfWork
+from ledger.notices.line import NoticeLine
+from ledger.qr.payee import check_requisites
 
 Result = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """Commands that move money, as data: one frozen dataclass each, with one handler.
 
 A command is parsed once at the edge (`parse`), then it is a value: the Ledger's methods run
-it, a batch runs thousands of them in one transaction (`ledger/batch.py`), and idempotency
+it, a batch runs thousands of them in one transaction (`ledger/engine/batch.py`), and idempotency
 fingerprints exactly the `request()` it describes. Calling a command with a unit of work runs
 it, recording its idempotency key when it has one, so any runner takes it as it takes a function.
 
@@ -15,77 +15,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from uuid import UUID
 
-from ledger import money
 from ledger.domain import PersonalAccount
-from ledger.domain.idempotency import IdempotencyRecord
+from ledger.domain.identifiers import parse_account_number, parse_document_id, parse_inn
 from ledger.domain.payment import PaymentMethod
+from ledger.engine.command import OperatorCommand, PayerCommand, Result
+from ledger.engine.idempotent import check_key, derived_id
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import InvalidPaymentMethodError, UnknownAccountError
-from ledger.idempotent import check_key, derived_id, idempotent
-from ledger.identifiers import parse_account_number, parse_document_id, parse_inn
-from ledger.unit_of_work import UnitOfWork
-
-OPERATOR_SCOPE = "operator"
-Result = dict[str, Any]
-
-
-def payer_scope(payer_id: str) -> str:
-    """A resident's idempotency scope; prefixed so no payer id can name another scope."""
-    return f"payer:{payer_id}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class KeyedCommand:
-    """A command that creates something or moves money: it runs once per idempotency key."""
-
-    name: ClassVar[str]
-    idempotency_key: str
-
-    @property
-    def scope(self) -> str:
-        raise NotImplementedError
-
-    def request(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def handle(self, uow: UnitOfWork) -> Result:
-        raise NotImplementedError
-
-    @property
-    def record_id(self) -> UUID:
-        return IdempotencyRecord.id_for(self.scope, self.idempotency_key)
-
-    def __call__(self, uow: UnitOfWork) -> Result:
-        run = idempotent(
-            command=self.name,
-            scope=self.scope,
-            key=self.idempotency_key,
-            request=self.request(),
-            body=self.handle,
-        )
-        result: Result = run(uow)
-        return result
-
-
-@dataclass(frozen=True, kw_only=True)
-class PayerCommand(KeyedCommand):
-    """A resident's keyed command: its key is scoped to the payer."""
-
-    payer_id: str
-
-    @property
-    def scope(self) -> str:
-        return payer_scope(self.payer_id)
-
-
-@dataclass(frozen=True, kw_only=True)
-class OperatorCommand(KeyedCommand):
-    """An operator's (or a service's) keyed command: its key is scoped to the caller."""
-
-    caller_scope: str = OPERATOR_SCOPE
-
-    @property
-    def scope(self) -> str:
-        return self.caller_scope
+from ledger.payments import handlers
 
 
 # --- wallets and top-ups -----------------------------------------------------------------------
@@ -98,7 +35,7 @@ class OpenWallet(PayerCommand):
 
     def handle(self, uow: UnitOfWork) -> Result:
         wallet_id = derived_id("wallet", self.scope, self.idempotency_key)
-        return money.open_wallet(uow, wallet_id=wallet_id, payer_id=self.payer_id)
+        return handlers.open_wallet(uow, wallet_id=wallet_id, payer_id=self.payer_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,7 +48,7 @@ class RequestTopUp(PayerCommand):
         return {"wallet_id": str(self.wallet_id), "amount": self.amount}
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return money.request_top_up(
+        return handlers.request_top_up(
             uow,
             top_up_id=derived_id("top_up", self.scope, self.idempotency_key),
             wallet_id=self.wallet_id,
@@ -130,7 +67,7 @@ class SettleTopUp:
     acquirer_ref: str
 
     def __call__(self, uow: UnitOfWork) -> Result:
-        return money.settle_top_up(
+        return handlers.settle_top_up(
             uow,
             top_up_id=self.top_up_id,
             succeeded=self.succeeded,
@@ -200,7 +137,7 @@ class CreatePayment(PayerCommand):
         }
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return money.create_payment(
+        return handlers.create_payment(
             uow,
             payment_id=self.payment_id,
             payer_id=self.payer_id,
@@ -223,7 +160,7 @@ class ConfirmPayment(PayerCommand):
         return {"payment_id": str(self.payment_id)}
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return money.confirm_payment(uow, payment_id=self.payment_id, payer_id=self.payer_id)
+        return handlers.confirm_payment(uow, payment_id=self.payment_id, payer_id=self.payer_id)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,7 +173,7 @@ class CancelPayment(PayerCommand):
         return {"payment_id": str(self.payment_id), "reason": self.reason}
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return money.cancel_payment(
+        return handlers.cancel_payment(
             uow, payment_id=self.payment_id, payer_id=self.payer_id, reason=self.reason
         )
 
@@ -251,7 +188,7 @@ class RefundPayment(OperatorCommand):
         return {"payment_id": str(self.payment_id), "amount": self.amount}
 
     def handle(self, uow: UnitOfWork) -> Result:
-        return money.refund_payment(
+        return handlers.refund_payment(
             uow,
             refund_id=derived_id("refund", self.scope, self.idempotency_key),
             payment_id=self.payment_id,
@@ -269,7 +206,7 @@ class SettleCardPayment:
     acquirer_ref: str
 
     def __call__(self, uow: UnitOfWork) -> Result:
-        return money.settle_card_payment(
+        return handlers.settle_card_payment(
             uow,
             payment_id=self.payment_id,
             succeeded=self.succeeded,

@@ -61,7 +61,7 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         ).format(t=table)
 
     def select_events_of(self, ids: Sequence[UUID]) -> list[StoredEvent]:
-        """Every stored event of these aggregates, in one query (see `ledger/prefetch.py`)."""
+        """Every stored event of these aggregates, in one query (see ledger/engine/prefetch.py)."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_many_statement, (list(ids),), prepare=True)
             return [

@@ -1,7 +1,7 @@
 """Bank notice registers: CSV (`;`, UTF-8 with or without BOM, or cp1251) or JSON Lines.
 
 A register is read as a stream of lines, never loaded whole, so memory stays flat in the file's
-size. Each line becomes either a `NoticeLine` or a `RejectedLine` (`ledger/notice_line.py`); a
+size. Each line becomes either a `NoticeLine` or a `RejectedLine` (`ledger/notices/line.py`); a
 bad line never stops the others. Resolving a line against the ledger (unknown account,
 requisites that are not the supplier's) happens at import, not here.
 """
@@ -17,7 +17,7 @@ from typing import IO
 import orjson
 
 from ledger.errors import LedgerError
-from ledger.notice_line import COLUMNS, NoticeLine, RegisterLineError, RejectedLine, parse_notice
+from ledger.notices.line import COLUMNS, NoticeLine, RegisterLineError, RejectedLine, parse_notice
 
 MAX_LINE_BYTES = 8192  # a notice is a few hundred bytes; a longer line is garbage, not a notice
 _SNIFF_BYTES = 65536

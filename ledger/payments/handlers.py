@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from ledger.amounts import check_amount
 from ledger.domain import (
     Bill,
     Payment,
@@ -20,7 +19,9 @@ from ledger.domain import (
     Wallet,
 )
 from ledger.domain.allocation import BillInput, allocate
+from ledger.domain.amounts import check_amount
 from ledger.domain.payment import PaymentMethod
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     BillStateConflictError,
     NothingDueError,
@@ -31,8 +32,7 @@ from ledger.errors import (
     UnknownWalletError,
     WalletOwnershipError,
 )
-from ledger.registry import get_account, get_bill, get_supplier
-from ledger.unit_of_work import UnitOfWork
+from ledger.registry.handlers import get_account, get_bill, get_supplier
 
 
 def get_wallet(uow: UnitOfWork, wallet_id: UUID, *, payer_id: str | None = None) -> Wallet:

@@ -17,8 +17,8 @@ from uuid import UUID
 
 from ledger.domain.idempotency import IdempotencyRecord, fingerprint
 from ledger.domain.ids import natural_id
+from ledger.engine.unit_of_work import Command, UnitOfWork
 from ledger.errors import IdempotencyKeyReusedError, InvalidIdentifierError, LedgerError
-from ledger.unit_of_work import Command, UnitOfWork
 
 MAX_KEY_LENGTH = 255
 

@@ -14,9 +14,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ledger.amounts import kopecks_of_rubles
-from ledger.errors import InvalidQrPayloadError, LedgerError
-from ledger.identifiers import (
+from ledger.domain.amounts import kopecks_of_rubles
+from ledger.domain.identifiers import (
     parse_account_number,
     parse_bik,
     parse_correspondent_account,
@@ -27,6 +26,7 @@ from ledger.identifiers import (
     parse_uin,
     to_cyrillic,
 )
+from ledger.errors import InvalidQrPayloadError, LedgerError
 
 HEADER = "ST0001"
 ENCODINGS = {"1": "cp1251", "2": "utf-8", "3": "koi8-r"}

@@ -30,10 +30,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.aggregate_cache import AggregateCache
 from ledger.domain.idempotency import IdempotencyRecord
+from ledger.engine.aggregate_cache import AggregateCache
+from ledger.engine.unit_of_work import Changes, Command, UnitOfWork
 from ledger.errors import ConcurrentUpdateError, LedgerError
-from ledger.unit_of_work import Changes, Command, UnitOfWork
 
 MAX_ATTEMPTS = 8
 MAX_BATCH = 128

@@ -1,5 +1,5 @@
 """One line of a bank notice register, as values: a `NoticeLine` (canonical values, amount in
-kopecks) or a `RejectedLine` with a stable `code` and a reason (`ledger/notice_register.py`
+kopecks) or a `RejectedLine` with a stable `code` and a reason (`ledger/notices/file.py`
 reads the file; resolving a line against the ledger happens at import).
 
 Columns (a header row names them; order is free, unknown columns are ignored):
@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ledger.amounts import MAX_AMOUNT, kopecks_of_rubles
-from ledger.errors import LedgerError
-from ledger.identifiers import (
+from ledger.domain.amounts import MAX_AMOUNT, kopecks_of_rubles
+from ledger.domain.identifiers import (
     parse_account_number,
     parse_bik,
     parse_document_id,
@@ -27,6 +26,7 @@ from ledger.identifiers import (
     parse_service_id,
     parse_settlement_account,
 )
+from ledger.errors import LedgerError
 
 COLUMNS = (
     "order_id", "order_date", "amount", "payer", "recipient_inn", "recipient_kpp", "bik",

@@ -24,8 +24,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 
-from ledger.aggregate_cache import AggregateCache, clone
 from ledger.domain.idempotency import IdempotencyRecord
+from ledger.engine.aggregate_cache import AggregateCache, clone
 
 A = TypeVar("A", bound=Aggregate)
 Command = Callable[["UnitOfWork"], Any]

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from ledger.store import CheckedPostgresRecorder, CheckedSQLiteRecorder
-from ledger.unit_of_work import UnitOfWork
+from ledger.engine.recorders import CheckedPostgresRecorder, CheckedSQLiteRecorder
+from ledger.engine.unit_of_work import UnitOfWork
 
 
 def prefetch(uow: UnitOfWork, ids: Iterable[UUID | None]) -> None:

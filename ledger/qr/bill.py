@@ -8,11 +8,11 @@ has nothing due gets no `Sum`: the payer's bank app then asks for the amount.
 from __future__ import annotations
 
 from ledger.domain import Bill, PersonalAccount, Supplier
+from ledger.domain.identifiers import parse_document_id
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import UnknownBillError
-from ledger.identifiers import parse_document_id
-from ledger.money import amount_due
-from ledger.qr import QrPayment
-from ledger.unit_of_work import UnitOfWork
+from ledger.payments.handlers import amount_due
+from ledger.qr.payload import QrPayment
 
 
 def bill_qr_payment(uow: UnitOfWork, document_id: str) -> QrPayment:

@@ -9,8 +9,10 @@ tuple into a list on the way back).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypedDict
+from typing import Any, TypedDict
 from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
 
 ACQUIRER_CLEARING = "acquirer:clearing"
 
@@ -62,3 +64,9 @@ def balances(postings: Iterable[Posting]) -> dict[str, int]:
     for posting in postings:
         result[posting["account"]] = result.get(posting["account"], 0) + posting["amount"]
     return result
+
+
+def postings_of(event: DomainEventProtocol[Any]) -> list[Posting]:
+    """The postings an event of the log carries (only money-moving events have any): what the
+    readers that sum the log use."""
+    return list(getattr(event, "postings", None) or [])

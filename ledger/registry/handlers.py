@@ -11,6 +11,7 @@ from uuid import UUID
 from ledger.domain import Bill, PersonalAccount, Requisites, Supplier
 from ledger.domain.bill import BillLine
 from ledger.domain.els_index import ElsIndex
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     AccountAlreadyOpenError,
     BillAlreadyIssuedError,
@@ -22,7 +23,6 @@ from ledger.errors import (
     UnknownBillError,
     UnknownSupplierError,
 )
-from ledger.unit_of_work import UnitOfWork
 
 MAX_BILL_LINES = 100
 MAX_LINE_AMOUNT = 10**11  # a billion rubles per line is far beyond any ЖКУ bill

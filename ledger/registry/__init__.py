@@ -1,0 +1,1 @@
+"""The registry: suppliers, personal accounts, payers and bills, as commands and handlers."""
