@@ -77,8 +77,12 @@ LEDGER_LAYERS: dict[str, tuple[str, ...]] = {
     "domain": ("ledger.domain", "ledger.errors"),
     "engine": ("ledger.domain", "ledger.engine", *sorted(LEDGER_SHARED)),
     **{
-        context: ("ledger.domain", "ledger.engine", "ledger.errors")
-        + tuple(f"ledger.{other}" for other in LEDGER_CONTEXTS)
+        context: (
+            "ledger.domain",
+            "ledger.engine",
+            "ledger.errors",
+            *(f"ledger.{other}" for other in LEDGER_CONTEXTS),
+        )
         for context in LEDGER_CONTEXTS
     },
 }
