@@ -71,6 +71,18 @@ def parse_bik(value: str) -> str:
     return cleaned
 
 
+def parse_bank_bik(value: str) -> str:
+    """The БИК of a credit institution, the only kind that accepts a resident's payment and
+    posts notices: `04` (Russia), the region and the Bank of Russia division, then the
+    institution's number, 050–999. Numbers 000–049 are the Bank of Russia's own divisions,
+    and treasury БИКs (00…, 01…, 02…) name no bank; a supplier's requisites may still carry one
+    (`parse_bik`)."""
+    cleaned = parse_bik(value)
+    if not cleaned.startswith("04") or int(cleaned[6:]) < 50:
+        raise InvalidBikError(f"{cleaned} is not the БИК of a credit institution", bik=cleaned)
+    return cleaned
+
+
 def _account_key_ok(prefix: str, account: str) -> bool:
     digits = prefix + account
     total = sum((int(d) * _ACCOUNT_KEY_WEIGHTS[i % 3]) % 10 for i, d in enumerate(digits))

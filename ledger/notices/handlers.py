@@ -19,7 +19,7 @@ import orjson
 
 from ledger.domain import BankNotice, Bill, PersonalAccount, Supplier
 from ledger.domain.els_index import ElsIndex
-from ledger.domain.identifiers import digits
+from ledger.domain.identifiers import digits, parse_bank_bik
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     BillStateConflictError,
@@ -68,6 +68,9 @@ class ReceiveNotice:
         return self.notice_id
 
     def __call__(self, uow: UnitOfWork) -> Result:
+        # Checked here, not where the БИК was found (`?bank=`, the OrderID, a register's
+        # `--bank`): every way in meets it, and no notice credits money from a bank that is not.
+        parse_bank_bik(self.bank_bik)
         line = self.line
         content = fingerprint(line)
         seen = uow.find(BankNotice, self.notice_id)

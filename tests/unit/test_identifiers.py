@@ -6,6 +6,7 @@ import pytest
 
 from ledger.domain.identifiers import (
     parse_account_number,
+    parse_bank_bik,
     parse_bik,
     parse_correspondent_account,
     parse_document_id,
@@ -51,6 +52,23 @@ def test_kpp_and_bik_need_nine_digits() -> None:
         parse_kpp("77010100")
     with pytest.raises(InvalidBikError):
         parse_bik("04452522A")
+
+
+@pytest.mark.parametrize("bik", [BIK, "044525593", "043469743", " 046577795 ", "044525050"])
+def test_a_credit_institutions_bik_may_post_notices(bik: str) -> None:
+    assert parse_bank_bik(bik) == bik.strip()
+
+
+@pytest.mark.parametrize(
+    "bik",
+    ["000000000", "123456789", "004525988", "044525000", "044525049", "04452522A", "04452522"],
+    ids=["zeros", "not-russia", "treasury", "bank-of-russia", "reserved", "letter", "short"],
+)
+def test_no_other_bik_may_post_notices(bik: str) -> None:
+    with pytest.raises(InvalidBikError) as caught:
+        parse_bank_bik(bik)
+    assert caught.value.code == "invalid_bik"
+    assert parse_bik("004525988") == "004525988"  # a supplier's treasury requisites still may
 
 
 def test_settlement_account_key_is_checked_against_the_bik() -> None:
