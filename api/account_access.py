@@ -1,12 +1,14 @@
 """What a caller may see of a personal account: a resident only accounts linked to them, and
-their personal data only once the link is proven; operators and auditors see every account."""
+their personal data only once the link is proven; a supplier's operator only its supplier's
+accounts; the unscoped operator and auditors every account; a bank's operator none."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
-from api.auth import Caller, Role
+from api.auth import Caller, Role, require
 from api.masking import mask_address
+from api.operator_scopes import require_in_scope
 from api.problems import NotFoundProblem
 from api.schemas.accounts import AccountOut, BalanceOut, BillOut
 from projections import queries
@@ -66,8 +68,11 @@ def account_out(balance: AccountBalance, *, limited: bool = False) -> AccountOut
 def visible_account(
     rm: ReadModels, caller: Caller, account_id: UUID, min_position: int = 0
 ) -> AccountBalance:
-    """The account, if the caller may see it. To a resident, an unlinked account is a 404."""
+    """The account, if the caller may see it. To a resident, an unlinked account is a 404; to
+    a supplier's operator, another supplier's (or an unknown) account is out of scope."""
+    require(caller, Role.RESIDENT, Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER)
     balance = queries.account_balance(rm, account_id, min_position=min_position)
+    require_in_scope(caller, supplier_id=None if balance is None else balance.supplier_id)
     if balance is None or (
         caller.role == Role.RESIDENT and caller.payer_id not in balance.payer_ids
     ):

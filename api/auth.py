@@ -1,13 +1,17 @@
 """Bearer tokens carrying a role, signed with KVIT_SECRET_KEY (HS256 JWT via PyJWT).
 
-Roles: `resident` (with the payer id from the identity provider), `operator`, `auditor`.
-A resident token for a payer never seen before is valid: payers are not registered first.
+Roles: `resident` (with the payer id from the identity provider), `operator` (unscoped: the
+administrator), `auditor`, and the scoped operators: `bank`, whose token names its БИК (claim
+`bik`), and `supplier`, whose token names its ИНН (claim `inn`); api/operator_scopes.py keeps
+them to that bank or supplier. A resident token for a payer never seen before is valid: payers
+are not registered first.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -17,6 +21,8 @@ from fastapi import Request
 
 from api.problems import ForbiddenProblem, UnauthorizedProblem
 from api.settings import ApiSettings
+from ledger.errors import InvalidIdentifierError
+from ledger.identifiers import parse_bank_bik, parse_inn
 from ledger.private_files import write_new_secret
 
 ALGORITHM = "HS256"
@@ -29,17 +35,55 @@ class Role(StrEnum):
     RESIDENT = "resident"
     OPERATOR = "operator"
     AUDITOR = "auditor"
+    BANK = "bank"
+    SUPPLIER = "supplier"
+
+
+# The claim a scoped role's token must carry, its name in messages, and its check.
+SCOPE_CLAIMS: dict[Role, tuple[str, str, Callable[[str], str]]] = {
+    Role.BANK: ("bik", "БИК", parse_bank_bik),
+    Role.SUPPLIER: ("inn", "ИНН", parse_inn),
+}
 
 
 @dataclass(frozen=True)
 class Caller:
     role: Role
     payer_id: str | None = None
+    bank_bik: str | None = None
+    supplier_inn: str | None = None
 
     @property
     def scope(self) -> str:
-        """Idempotency keys are scoped to the caller."""
-        return f"payer:{self.payer_id}" if self.role == Role.RESIDENT else self.role.value
+        """Idempotency keys are scoped to the caller: each bank and each supplier has its own
+        key space, so one cannot replay (and so read) another's result, nor block its key."""
+        if self.role == Role.RESIDENT:
+            return f"payer:{self.payer_id}"
+        if self.role == Role.BANK:
+            return f"bank:{self.bank_bik}"
+        if self.role == Role.SUPPLIER:
+            return f"supplier:{self.supplier_inn}"
+        return self.role.value
+
+
+def scope_claims(role: Role, claims: Mapping[str, object]) -> dict[str, str]:
+    """The БИК or ИНН a token of `role` names: exactly the one its role needs, well-formed and
+    canonical. Any other role names neither: an operator token with a `bik` would look scoped
+    and be all-powerful. Raises ValueError saying what is wrong."""
+    found: dict[str, str] = {}
+    for scoped, (claim, label, parse) in SCOPE_CLAIMS.items():
+        value = claims.get(claim)
+        if scoped != role:
+            if value is not None:
+                raise ValueError(f"a {role.value} token names no {label} (claim `{claim}`)")
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"a {role.value} token must name its {label} (claim `{claim}`)")
+        try:
+            found[claim] = parse(value)
+        except InvalidIdentifierError as error:
+            raise ValueError(error.message) from None
+    return found
 
 
 def secret_path(settings: ApiSettings, name: str = SECRET_FILE) -> Path:
@@ -71,11 +115,19 @@ def acquirer_secret(settings: ApiSettings) -> str:
 
 
 def issue_token(
-    secret: str, role: Role, payer_id: str | None = None, lifetime: int = DEFAULT_LIFETIME_SECONDS
+    secret: str,
+    role: Role,
+    payer_id: str | None = None,
+    lifetime: int = DEFAULT_LIFETIME_SECONDS,
+    *,
+    bik: str | None = None,
+    inn: str | None = None,
 ) -> str:
+    """A signed token; `bik` for a bank operator, `inn` for a supplier operator (checked)."""
     if role == Role.RESIDENT and not payer_id:
         raise ValueError("a resident token needs a payer id")
     claims: dict[str, object] = {"role": role.value, "exp": int(time.time()) + lifetime}
+    claims.update(scope_claims(role, {"bik": bik, "inn": inn}))
     if payer_id:
         claims["sub"] = payer_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -109,7 +161,13 @@ def authenticate(request: Request, secret: str) -> Caller:
     payer_id = claims.get("sub")
     if role == Role.RESIDENT and not payer_id:
         raise UnauthorizedProblem("a resident token must name its payer")
-    caller = Caller(role=role, payer_id=payer_id)
+    try:
+        scope = scope_claims(role, claims)
+    except ValueError as error:
+        raise UnauthorizedProblem(f"the token's scope is refused: {error}") from None
+    caller = Caller(
+        role=role, payer_id=payer_id, bank_bik=scope.get("bik"), supplier_inn=scope.get("inn")
+    )
     if len(_verified) >= VERIFIED_TOKENS:
         _verified.clear()  # simple and thread-safe; the next requests verify again
     _verified[(secret, token)] = (caller, claims.get("exp"))

@@ -45,7 +45,10 @@ log = logging.getLogger("kvit.api")
 BEARER = HTTPBearer(
     auto_error=False,
     scheme_name="bearer",
-    description="`kvit token --role operator|auditor` or `--role resident --payer ID`",
+    description=(
+        "`kvit token --role operator|auditor`, `--role bank --bik БИК`, "
+        "`--role supplier --inn ИНН` or `--role resident --payer ID`"
+    ),
 )
 
 
@@ -172,6 +175,7 @@ async def resident(caller: CallerDep) -> Caller:
 
 
 async def operator(caller: CallerDep) -> Caller:
+    """The unscoped operator: administration (suppliers, refunds) and every bank and supplier."""
     return require(caller, Role.OPERATOR)
 
 
@@ -180,9 +184,32 @@ async def reader(caller: CallerDep) -> Caller:
     return require(caller, Role.OPERATOR, Role.AUDITOR)
 
 
+# Roles that scoped operators share with the unscoped one; the route then keeps a scoped
+# caller to its own bank or supplier (api/operator_scopes.py).
+async def notice_poster(caller: CallerDep) -> Caller:
+    return require(caller, Role.OPERATOR, Role.BANK)
+
+
+async def notice_reader(caller: CallerDep) -> Caller:
+    return require(caller, Role.OPERATOR, Role.AUDITOR, Role.BANK, Role.SUPPLIER)
+
+
+async def supplier_agent(caller: CallerDep) -> Caller:
+    """Who opens a supplier's accounts, issues its bills and confirms its payers."""
+    return require(caller, Role.OPERATOR, Role.SUPPLIER)
+
+
+async def supplier_reader(caller: CallerDep) -> Caller:
+    return require(caller, Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER)
+
+
 ResidentDep = Annotated[Caller, Depends(resident)]
 OperatorDep = Annotated[Caller, Depends(operator)]
 ReaderDep = Annotated[Caller, Depends(reader)]
+NoticePosterDep = Annotated[Caller, Depends(notice_poster)]
+NoticeReaderDep = Annotated[Caller, Depends(notice_reader)]
+SupplierAgentDep = Annotated[Caller, Depends(supplier_agent)]
+SupplierReaderDep = Annotated[Caller, Depends(supplier_reader)]
 
 
 def committed(outcome: Outcome, response: Response, rm: ReadModels) -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import NoReturn
 
 import typer
 import uvicorn
 
 from api import link_attempts
-from api.auth import Role, issue_token, secret_key, secret_path
+from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
 from api.cli.console import err
 from api.config_checks import ConfigurationError, check_secrets
 from api.settings import ApiSettings
@@ -83,15 +84,28 @@ def serve(
 
 
 def token(
-    role: Role = typer.Option(..., help="resident, operator or auditor"),
+    role: Role = typer.Option(
+        ..., help="resident, operator (unscoped), auditor, bank (--bik) or supplier (--inn)"
+    ),
     payer: str | None = typer.Option(None, help="the payer id (for --role resident)"),
+    bik: str | None = typer.Option(None, help="the bank's БИК (for --role bank)"),
+    inn: str | None = typer.Option(None, help="the supplier's ИНН (for --role supplier)"),
     lifetime: int = typer.Option(30 * 24 * 3600, min=1, help="seconds the token is valid"),
 ) -> None:
     """Print a bearer token, alone on one line of stdout. Without KVIT_SECRET_KEY it is signed
-    with the secret `kvit serve` generated in the data directory, which must exist already."""
+    with the secret `kvit serve` generated in the data directory, which must exist already.
+    A bank operator's token acts for its БИК only, a supplier operator's for its ИНН only."""
     if role == Role.RESIDENT and not payer:
-        err.print("[red]--role resident needs --payer ID[/red]")
-        raise typer.Exit(2)
+        refuse("--role resident needs --payer ID")
+    for option, value, needed_by in (("--bik", bik, Role.BANK), ("--inn", inn, Role.SUPPLIER)):
+        if role == needed_by and value is None:
+            refuse(f"--role {role.value} needs {option}")
+        if role != needed_by and value is not None:
+            refuse(f"{option} is for --role {needed_by.value} only")
+    try:
+        scope_claims(role, {"bik": bik, "inn": inn})  # before any secret is looked for
+    except ValueError as error:
+        refuse(f"{'--bik' if role == Role.BANK else '--inn'}: {error}")
     settings = ApiSettings()
     if settings.secret_key:
         secret = settings.secret_key
@@ -106,4 +120,9 @@ def token(
             )
         secret = secret_key(settings, create=False)
         err.print(f"signed with the secret in {path}", markup=False, highlight=False)
-    print(issue_token(secret, role, payer, lifetime))
+    print(issue_token(secret, role, payer, lifetime, bik=bik, inn=inn))
+
+
+def refuse(message: str) -> NoReturn:
+    err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)

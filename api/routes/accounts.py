@@ -1,4 +1,5 @@
-"""Personal accounts and their bills: opened by operators, read with projected balances."""
+"""Personal accounts and their bills: opened by the unscoped operator or the supplier's own,
+read with projected balances."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from api.deps import (
     KeyDep,
     LedgerDep,
     MinPositionDep,
-    OperatorDep,
     ReadDep,
-    ReaderDep,
+    SupplierAgentDep,
+    SupplierReaderDep,
     committed,
 )
 from api.history import HistoryFiltersDep, history_out, history_query
+from api.operator_scopes import require_account_in_scope, require_in_scope
 from api.problems import LinkNotProvenProblem, responses
 from api.schemas.accounts import (
     AccountOut,
@@ -38,12 +40,13 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 @router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 404, 409))
 def open_account(
     body: OpenAccount,
-    caller: OperatorDep,
+    caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
     response: Response,
 ) -> Created:
+    require_in_scope(caller, supplier_id=body.supplier_id)
     outcome = ledger.open_account(
         supplier_id=body.supplier_id,
         account_number=body.account_number,
@@ -65,12 +68,13 @@ def open_account(
 def issue_bill(
     account_id: UUID,
     body: IssueBill,
-    caller: OperatorDep,
+    caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
     response: Response,
 ) -> BillIssued:
+    require_account_in_scope(caller, ledger, account_id)
     outcome = ledger.issue_bill(
         account_id=account_id,
         document_id=body.document_id,
@@ -86,7 +90,7 @@ def issue_bill(
     return BillIssued(id=outcome.result["bill_id"], amount_due=outcome.result["amount_due"])
 
 
-@router.get("/{account_id}", response_model=AccountOut, responses=responses(404, 422, 503))
+@router.get("/{account_id}", response_model=AccountOut, responses=responses(403, 404, 422, 503))
 def get_account(
     account_id: UUID,
     caller: CallerDep,
@@ -114,7 +118,7 @@ def get_account(
 def confirm_payer(
     account_id: UUID,
     body: ConfirmPayer,
-    caller: OperatorDep,
+    caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
     rm: ReadDep,
@@ -122,6 +126,7 @@ def confirm_payer(
 ) -> AccountOut:
     """An operator confirms that a payer holds the account (e.g. after seeing a contract): the
     payer's link is proven and shows the account in full. Safe to repeat."""
+    require_account_in_scope(caller, ledger, account_id)
     outcome = ledger.confirm_payer(
         account_id=account_id, payer_id=body.payer_id, idempotency_key=key, scope=caller.scope
     )
@@ -134,7 +139,7 @@ def confirm_payer(
 )
 def account_payments(
     account_id: UUID,
-    caller: ReaderDep,
+    caller: SupplierReaderDep,
     rm: ReadDep,
     filters: HistoryFiltersDep,
 ) -> HistoryPage:

@@ -2,19 +2,21 @@
 
 A notice's natural key (the posting bank's БИК and its OrderID) is its idempotency key, so no
 Idempotency-Key header is needed: the same notice again is a `duplicate` and changes nothing.
-The posting bank is `bank` if given, else the БИК an OrderID carries (`1` + БИК + …).
+The posting bank is `bank` if given, else the БИК an OrderID carries (`1` + БИК + …); a bank
+operator's is always its own БИК (api/operator_scopes.py).
 """
 
 from __future__ import annotations
 
 import tempfile
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep, OperatorDep, ReadDep, SettingsDep, committed
+from api.deps import LedgerDep, NoticePosterDep, ReadDep, SettingsDep, committed
+from api.operator_scopes import PostingBankDep
 from api.problems import ApiProblem, PayloadTooLargeProblem, responses
 from api.schemas.notices import AnnulBody, NoticeBody, NoticeOutcome, RegisterSummary, RejectOut
 from ledger.domain.amounts import rubles
@@ -27,7 +29,6 @@ from ledger.notices.line import parse_notice
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
 BATCH_PATH = "/v1/notices/batch"
 SPOOL_IN_MEMORY = 1024 * 1024  # a register above this is spooled to disk while it arrives
-Bik = Annotated[str | None, Query(description="the posting bank's БИК (default: the OrderID's)")]
 
 
 class UnknownBankProblem(ApiProblem):
@@ -44,11 +45,11 @@ def posting_bank(bank: str | None, order_id: str) -> str:
 @router.post("", response_model=NoticeOutcome, responses=responses(400, 403, 404, 409, 422))
 def post_notice(
     body: NoticeBody,
-    caller: OperatorDep,
+    caller: NoticePosterDep,
     ledger: LedgerDep,
     rm: ReadDep,
     response: Response,
-    bank: Bik = None,
+    bank: PostingBankDep,
 ) -> NoticeOutcome:
     """Accept one notice. 201 when it is new, 200 when it is a duplicate."""
     fields: dict[str, Any] = body.model_dump(exclude_none=True)
@@ -68,11 +69,11 @@ def post_notice(
 )
 def annul_notice(
     body: AnnulBody,
-    caller: OperatorDep,
+    caller: NoticePosterDep,
     ledger: LedgerDep,
     rm: ReadDep,
     response: Response,
-    bank: Bik = None,
+    bank: PostingBankDep,
 ) -> NoticeOutcome:
     """Annul an accepted notice: its postings are reversed by a new event, never deleted."""
     annul_date = parse_notice(
@@ -101,11 +102,11 @@ def annul_notice(
 )
 async def post_register(
     request: Request,
-    caller: OperatorDep,
+    caller: NoticePosterDep,
     ledger: LedgerDep,
     rm: ReadDep,
     settings: SettingsDep,
-    bank: Bik = None,
+    bank: PostingBankDep,
 ) -> RegisterSummary:
     """A register as the body: CSV (`;`, UTF-8 or cp1251) or JSON Lines, as `kvit notices
     import` reads it. Each line is accepted, a duplicate, a conflict, rejected or an annulment."""

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 @router.get(
     "/{account_id}/bills/{bill_id}",
     response_model=BillDocument,
-    responses=responses(404, 422, 503),
+    responses=responses(403, 404, 422, 503),
 )
 def get_bill(
     account_id: UUID,

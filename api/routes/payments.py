@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 
 from api.acquirer.base import Acquirer
 from api.audited import receipt_of
-from api.auth import Role
+from api.auth import Role, require
 from api.deps import (
     AcquirerDep,
     CallerDep,
@@ -22,6 +22,7 @@ from api.deps import (
     ResidentDep,
     committed,
 )
+from api.operator_scopes import supplier_owned
 from api.problems import ApiProblem, responses
 from api.schemas.audit import PaymentWithReceipt
 from api.schemas.payments import (
@@ -187,7 +188,7 @@ def refund_payment(
     )
 
 
-@router.get("/{payment_id}", response_model=PaymentWithReceipt, responses=responses(404))
+@router.get("/{payment_id}", response_model=PaymentWithReceipt, responses=responses(403, 404))
 def get_payment(
     payment_id: UUID,
     caller: CallerDep,
@@ -196,9 +197,13 @@ def get_payment(
     acquirer: AcquirerDep,
 ) -> PaymentDetail:
     """The payment with its status history and its `receipt`: its position and chain hash in
-    the audited log, and the signed checkpoint that covers it. A resident sees only their own."""
+    the audited log, and the signed checkpoint that covers it. A resident sees only their own,
+    a supplier's operator only its supplier's."""
+    require(caller, Role.RESIDENT, Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER)
     payer = caller.payer_id if caller.role == Role.RESIDENT else None
-    payment: Payment = ledger.get_payment(payment_id, payer_id=payer)
+    payment: Payment = supplier_owned(
+        caller, lambda: ledger.get_payment(payment_id, payer_id=payer), lambda p: p.supplier_id
+    )
     out = payment_out(payment.view(), acquirer)
     return PaymentWithReceipt(
         receipt=receipt_of(ledger, chain, payment_id),

@@ -17,7 +17,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import LedgerDep, MinPositionDep, ReadDep, ReaderDep
+from api.deps import LedgerDep, MinPositionDep, ReadDep, SupplierReaderDep
+from api.operator_scopes import require_in_scope
 from api.problems import ApiProblem, responses
 from api.schemas.matching import RegisterOut
 from ledger.domain.amounts import rubles
@@ -71,7 +72,7 @@ def parse_day(text: str) -> str:
 )
 def supplier_register(
     supplier_id: UUID,
-    caller: ReaderDep,
+    caller: SupplierReaderDep,
     ledger: LedgerDep,
     rm: ReadDep,
     date: Annotated[
@@ -87,6 +88,7 @@ def supplier_register(
     """Totals: `received` (payments succeeded and notices accepted that day), `refunded`,
     `annulled`, `net` (= received − refunded − annulled, the day's credit to the supplier's
     payable accounts), `commission` (kept by banks from the day's notices), per channel."""
+    require_in_scope(caller, supplier_id=supplier_id)
     day = parse_day(date)
     supplier = ledger.get_supplier(supplier_id)  # an unknown supplier is a 404
     found = register.supplier_register(rm, supplier_id, day, min_position=min_position)

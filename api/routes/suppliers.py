@@ -1,4 +1,5 @@
-"""Suppliers (УК/РСО): registered by operators, read by operators and auditors."""
+"""Suppliers (УК/РСО): registered by the unscoped operator; read by operators, auditors, and a
+supplier's own operator."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, ReaderDep, committed
+from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, SupplierReaderDep, committed
+from api.operator_scopes import require_in_scope
 from api.problems import responses
 from api.schemas.common import Created
 from api.schemas.suppliers import RegisterSupplier, SupplierList, SupplierOut
@@ -49,17 +51,19 @@ def register_supplier(
 
 
 @router.get("/{supplier_id}", response_model=SupplierOut, responses=responses(403, 404))
-def get_supplier(supplier_id: UUID, caller: ReaderDep, ledger: LedgerDep) -> SupplierOut:
+def get_supplier(supplier_id: UUID, caller: SupplierReaderDep, ledger: LedgerDep) -> SupplierOut:
+    require_in_scope(caller, supplier_id=supplier_id)
     return supplier_out(ledger.get_supplier(supplier_id))
 
 
 @router.get("", response_model=SupplierList, responses=responses(403))
 def find_suppliers(
-    caller: ReaderDep,
+    caller: SupplierReaderDep,
     ledger: LedgerDep,
     inn: Annotated[str, Query(min_length=1, max_length=12, description="the supplier's ИНН")],
 ) -> SupplierList:
     """Look a supplier up by ИНН (one supplier per ИНН); an unknown ИНН gives an empty list."""
+    require_in_scope(caller, supplier_id=Supplier.id_for(inn.strip()))
     try:
         return SupplierList(items=[supplier_out(ledger.find_supplier_by_inn(inn))])
     except UnknownSupplierError:

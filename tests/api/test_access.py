@@ -29,14 +29,15 @@ from tests.fixtures import BILL_TOTAL, INN
 UNKNOWN = "00000000-0000-0000-0000-000000000001"
 
 # (method, path, who may call it). Paths name the world's ids; `payment` is the resident's.
+# `supplier` is the world's supplier's own operator, `bank` a bank's (notices only).
 ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/suppliers", {"operator"}),
-    ("GET", "/v1/suppliers/{supplier}", {"operator", "auditor"}),
-    ("GET", f"/v1/suppliers?inn={INN}", {"operator", "auditor"}),
-    ("POST", "/v1/accounts", {"operator"}),
-    ("POST", "/v1/accounts/{account}/bills", {"operator"}),
-    ("GET", "/v1/accounts/{account}", {"operator", "auditor", "resident"}),
-    ("GET", "/v1/accounts/{account}/payments", {"operator", "auditor"}),
+    ("GET", "/v1/suppliers/{supplier}", {"operator", "auditor", "supplier"}),
+    ("GET", f"/v1/suppliers?inn={INN}", {"operator", "auditor", "supplier"}),
+    ("POST", "/v1/accounts", {"operator", "supplier"}),
+    ("POST", "/v1/accounts/{account}/bills", {"operator", "supplier"}),
+    ("GET", "/v1/accounts/{account}", {"operator", "auditor", "resident", "supplier"}),
+    ("GET", "/v1/accounts/{account}/payments", {"operator", "auditor", "supplier"}),
     ("POST", "/v1/me/accounts", {"resident"}),
     ("GET", "/v1/me/accounts", {"resident"}),
     ("POST", "/v1/me/wallets", {"resident"}),
@@ -47,9 +48,15 @@ ROUTES: list[tuple[str, str, set[str]]] = [
     ("POST", "/v1/payments/{payment}/confirm", {"resident"}),
     ("POST", "/v1/payments/{payment}/cancel", {"resident"}),
     ("POST", "/v1/payments/{payment}/refunds", {"operator"}),
-    ("GET", "/v1/payments/{payment}", {"operator", "auditor", "resident"}),
+    ("GET", "/v1/payments/{payment}", {"operator", "auditor", "resident", "supplier"}),
 ]
-ROLES = {"operator": Role.OPERATOR, "auditor": Role.AUDITOR, "resident": Role.RESIDENT}
+ROLES = {
+    "operator": bearer(Role.OPERATOR),
+    "auditor": bearer(Role.AUDITOR),
+    "resident": bearer(Role.RESIDENT, "payer-anna"),
+    "bank": bearer(Role.BANK, bik="044525225"),
+    "supplier": bearer(Role.SUPPLIER, inn=INN),
+}
 
 
 def route_id(route: tuple[str, str, set[str]]) -> str:
@@ -164,9 +171,7 @@ def test_each_role_is_allowed_exactly_where_the_contract_says(
     client: TestClient, world: World, payment_id: str, route: tuple[str, str, set[str]]
 ) -> None:
     method, template, allowed = route
-    for name, role in ROLES.items():
-        headers = bearer(role, "payer-anna" if role == Role.RESIDENT else None)
-
+    for name, headers in ROLES.items():
         response = call(client, method, template, world, payment_id, headers)
 
         if name in allowed:
