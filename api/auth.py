@@ -21,8 +21,8 @@ from fastapi import Request
 
 from api.problems import ForbiddenProblem, UnauthorizedProblem
 from api.settings import ApiSettings
+from ledger.domain.identifiers import parse_bank_bik, parse_inn
 from ledger.errors import InvalidIdentifierError
-from ledger.identifiers import parse_bank_bik, parse_inn
 from ledger.private_files import write_new_secret
 
 ALGORITHM = "HS256"

@@ -25,7 +25,7 @@ from fastapi.testclient import TestClient
 from api.auth import Role
 from ledger.application import Ledger
 from ledger.domain import BankNotice
-from ledger.notice_line import COLUMNS
+from ledger.notices.line import COLUMNS
 from tests.api.helpers import (
     ADDRESS,
     PUBLIC_URL,
