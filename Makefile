@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint mypy bench bench-http bench-http-quick bench-audit bench-notices clean screenshots
+.PHONY: install run test test-fast lint mypy bench bench-http bench-http-quick bench-audit bench-notices clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The inner loop: unit and property tests only (in memory and SQLite, no processes, no browser).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit tests/property
 
 # The packages mypy checks, every one strict (pyproject's [tool.mypy]); `make mypy` alone
 # is what the pre-commit hook runs, so the list lives here once.
