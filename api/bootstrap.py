@@ -76,6 +76,7 @@ def run(settings: ApiSettings, ledger: Ledger | None = None) -> Iterator[Running
             read_models.store,
             settings.link_attempts_limit,
             settings.link_attempts_window_seconds,
+            settings.link_attempts_account_limit,
         )
         if settings.smtp_url and not settings.uses_postgres:
             outbox_store = open_store(settings, ReadSettings())

@@ -36,8 +36,13 @@ class ApiSettings(Settings):
     """A notice register posted to /v1/notices/batch may be this large (streamed to disk)."""
 
     link_attempts_limit: int = 10
-    """Failed attempts to link a personal account (unknown number, wrong proof) a payer may make
-    per window before every attempt is refused with 429 (KVIT_LINK_ATTEMPTS_LIMIT)."""
+    """Probes of personal accounts a payer may make per window before every one is refused with
+    429 (KVIT_LINK_ATTEMPTS_LIMIT): links and QR look-ups that do not prove possession with the
+    bill's ИПД (unknown account, wrong ИПД, or a link that shows only what is due)."""
+
+    link_attempts_account_limit: int = 20
+    """The same probes against one account, from all payers together, per window
+    (KVIT_LINK_ATTEMPTS_ACCOUNT_LIMIT): many identities cannot share out guessing its ИПД."""
 
     link_attempts_window_seconds: int = 3600
 

@@ -157,9 +157,8 @@ class Ledger(Application[UUID]):
         account_number: str,
         idempotency_key: str | None = None,
         document_id: str | None = None,
-        bill_total: int | None = None,
     ) -> Outcome:
-        """See `LinkPayer`: naturally idempotent; an ИПД or a bill total proves possession."""
+        """See `LinkPayer`: naturally idempotent; the ИПД of a current bill proves possession."""
         return self.execute(
             LinkPayer.parse(
                 payer_id=payer_id,
@@ -167,7 +166,6 @@ class Ledger(Application[UUID]):
                 account_number=account_number,
                 idempotency_key=idempotency_key,
                 document_id=document_id,
-                bill_total=bill_total,
             )
         )
 

@@ -11,7 +11,7 @@ from storage.log import events_table_name
 
 # Created by `kvit migrate` beside the read models (projections/, mail/, api/link_attempts);
 # named here as plain strings so that storage imports none of them.
-READ_TABLES = ("rm_tracking", "notice_outbox", "link_attempt")
+READ_TABLES = ("rm_tracking", "notice_outbox", "link_attempt_window")
 READ_MODELS, OUTBOX = ("rm_tracking",), ("notice_outbox",)
 
 

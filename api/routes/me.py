@@ -19,12 +19,13 @@ from api.deps import (
     committed,
 )
 from api.history import HistoryFiltersDep, history_out, history_query
-from api.problems import LinkAttemptsExceededProblem, responses
+from api.link_attempts import account_subject
+from api.problems import responses
 from api.rendered import RenderedBodies
 from api.schemas.accounts import AccountList, AccountOut, LinkAccount
 from api.schemas.payments import HistoryPage
 from api.schemas.wallets import OpenWallet, WalletList, WalletOut
-from ledger.errors import LinkProofMismatchError, UnknownAccountError
+from ledger.domain.identifiers import parse_account_number, parse_document_id, parse_inn
 from projections import queries
 from projections.results import AccountBalance
 
@@ -35,7 +36,7 @@ router = APIRouter(prefix="/v1/me", tags=["resident"])
     "/accounts",
     status_code=201,
     response_model=AccountOut,
-    responses=responses(400, 403, 404, 429),
+    responses=responses(400, 403, 404, 422, 429),
 )
 def link_account(
     body: LinkAccount,
@@ -48,29 +49,25 @@ def link_account(
 ) -> AccountOut:
     """Link a personal account by the supplier's ИНН and the account number (as on the bill).
     Without `proof` the payer may pay for it and sees a masked address and what is due; with
-    the ИПД or the total of one of its current bills they see it in full. Failed attempts
-    (unknown account: 404 `unknown_account`; wrong proof: 422 `link_proof_mismatch` with the
-    `field` to mark) are limited per payer: then 429 `link_attempts_exceeded` with
-    Retry-After."""
+    the ИПД printed on one of its current bills they see it in full (a bill total no longer
+    proves it: 422 `validation_error`). Every attempt that does not prove possession (unknown
+    account: 404 `unknown_account`; wrong ИПД: 422 `link_proof_mismatch` with the `field` to
+    mark; or a link without proof) counts toward a limit per payer and one per account, as QR
+    look-ups do: past either, 429 `link_attempts_exceeded` with Retry-After."""
+    # Malformed input is refused before it is counted: it probes nothing.
+    inn, number = parse_inn(body.supplier_inn), parse_account_number(body.account_number)
+    document_id = parse_document_id(body.proof.document_id) if body.proof else None
+    attempt = attempts.admit(caller, account_subject(inn, number))
     assert caller.payer_id is not None
-    wait = attempts.retry_after(caller.payer_id)
-    if wait:
-        raise LinkAttemptsExceededProblem(
-            "too many failed attempts to link an account; try again later", retry_after=wait
-        )
-    proof = body.proof
-    try:
-        outcome = ledger.link_payer(
-            payer_id=caller.payer_id,
-            supplier_inn=body.supplier_inn,
-            account_number=body.account_number,
-            idempotency_key=key,
-            document_id=proof.document_id if proof else None,
-            bill_total=proof.bill_total if proof else None,
-        )
-    except (UnknownAccountError, LinkProofMismatchError):
-        attempts.failed(caller.payer_id)
-        raise
+    outcome = ledger.link_payer(
+        payer_id=caller.payer_id,
+        supplier_inn=inn,
+        account_number=number,
+        idempotency_key=key,
+        document_id=document_id,
+    )
+    if outcome.result.get("proven"):  # the bill was in hand: nothing was probed
+        attempts.give_back(attempt)
     position = committed(outcome, response, rm)
     # Waits again if the read models lag: a 503 the client can retry, never a false 404.
     return shown(caller, visible_account(rm, caller, outcome.result["account_id"], position))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
@@ -48,17 +48,21 @@ class BillIssued(BaseModel):
 
 
 class LinkProof(Strict):
-    """Proof of possession: the ИПД printed on one of the account's current bills, or the total
-    to pay of one of them (kopecks). Give one."""
+    """Proof of possession: the ИПД printed on one of the account's current bills. Nothing an
+    unproven link or a QR look-up shows can prove it: a bill total (accepted before issue 16)
+    is refused, since `due` is a bill's total whenever one unpaid bill is all that is due."""
 
-    document_id: Annotated[str, Field(min_length=1, max_length=40)] | None = None
-    bill_total: Annotated[int, Field(ge=0, le=10**13)] | None = None
+    document_id: Annotated[str, Field(min_length=1, max_length=40, description="ИПД")]
 
-    @model_validator(mode="after")
-    def exactly_one(self) -> LinkProof:
-        if (self.document_id is None) == (self.bill_total is None):
-            raise ValueError("give exactly one of document_id and bill_total")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def no_bill_total(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bill_total" in data:
+            raise ValueError(
+                "a bill total no longer proves possession: give the ИПД printed on the bill"
+                " (document_id)"
+            )
+        return data
 
 
 class LinkAccount(Strict):

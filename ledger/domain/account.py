@@ -96,11 +96,10 @@ class PersonalAccount(Aggregate):
         if payer_id not in self.payer_ids or (proof is not None and not self.is_proven(payer_id)):
             self._payer_linked(payer_id=payer_id, proof=proof)
 
-    def proves(self, *, bill_id: UUID | None = None, bill_total: int | None = None) -> bool:
-        """Whether the payer's proof matches one of the account's current bills."""
-        if bill_id is not None:
-            return str(bill_id) in self.bills_due or str(bill_id) in self.replaced_by
-        return bill_total is not None and bill_total in self.bills_due.values()
+    def proves(self, *, bill_id: UUID) -> bool:
+        """Whether the payer's ИПД names one of the account's bills (or one a current bill
+        replaced: the resident may hold the first print)."""
+        return str(bill_id) in self.bills_due or str(bill_id) in self.replaced_by
 
     class PayerLinked(Aggregate.Event):
         TOPIC = "kvit.personal_account.payer_linked"

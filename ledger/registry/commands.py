@@ -143,14 +143,13 @@ class OpenAccount(OperatorCommand):
 @dataclass(frozen=True, kw_only=True)
 class LinkPayer:
     """Naturally idempotent (linking twice leaves one link); a key is honoured if given.
-    `document_id` (an ИПД) or `bill_total` proves possession (registry.link_payer)."""
+    `document_id` (the ИПД of a current bill) proves possession (registry.link_payer)."""
 
     name: ClassVar[str] = "link_payer"
     payer_id: str
     supplier_inn: str
     account_number: str
     document_id: str | None = None
-    bill_total: int | None = None
     idempotency_key: str | None = None
 
     @classmethod
@@ -176,8 +175,10 @@ class LinkPayer:
             "supplier_inn": self.supplier_inn,
             "account_number": self.account_number,
         }
-        if self.document_id is not None or self.bill_total is not None:
-            request.update(document_id=self.document_id, bill_total=self.bill_total)
+        if self.document_id is not None:
+            # `bill_total` stays in the fingerprint so that keys recorded when a bill total
+            # was a proof still replay.
+            request.update(document_id=self.document_id, bill_total=None)
         return request
 
     def handle(self, uow: UnitOfWork) -> Result:
@@ -187,7 +188,6 @@ class LinkPayer:
             supplier_inn=self.supplier_inn,
             account_number=self.account_number,
             document_id=self.document_id,
-            bill_total=self.bill_total,
         )
 
     def __call__(self, uow: UnitOfWork) -> Result:

@@ -114,10 +114,10 @@ def link_payer(
     supplier_inn: str,
     account_number: str,
     document_id: str | None = None,
-    bill_total: int | None = None,
 ) -> dict[str, Any]:
-    """Link a payer; an ИПД or a bill total of one of the account's current bills proves
-    possession. A wrong proof is an error (and links nothing); no proof links unproven."""
+    """Link a payer; the ИПД of one of the account's current bills proves possession (nothing
+    an unproven link shows can: issue 16). A wrong ИПД is an error (and links nothing); no
+    proof links unproven."""
     account = find_account_by_number(uow, supplier_inn, account_number)
     proof = None
     if document_id is not None:
@@ -126,12 +126,6 @@ def link_payer(
                 "this ИПД is not on any current bill of the account", field="document_id"
             )
         proof = "document_id"
-    elif bill_total is not None:
-        if not account.proves(bill_total=bill_total):
-            raise LinkProofMismatchError(
-                "no current bill of the account has this total", field="bill_total"
-            )
-        proof = "bill_total"
     account.link_payer(payer_id, proof)
     return {"account_id": str(account.id), "proven": account.is_proven(payer_id)}
 

@@ -148,13 +148,13 @@ def test_a_command_fingerprints_the_request_the_old_methods_recorded(
     ("proof", "request_before"),
     [
         ({}, {"supplier_inn": INN, "account_number": ACCOUNT_NUMBER}),
-        (
-            {"bill_total": 500},
+        (  # with `bill_total: None`, as recorded when a bill total could be the proof
+            {"document_id": DOCUMENT_ID},
             {
                 "supplier_inn": INN,
                 "account_number": ACCOUNT_NUMBER,
-                "document_id": None,
-                "bill_total": 500,
+                "document_id": DOCUMENT_ID,
+                "bill_total": None,
             },
         ),
     ],
