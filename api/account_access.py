@@ -87,3 +87,16 @@ def limited_for(caller: Caller, balance: AccountBalance) -> bool:
 
 def shown(caller: Caller, balance: AccountBalance) -> AccountOut:
     return account_out(balance, limited=limited_for(caller, balance))
+
+
+def sees_bill(rm: ReadModels, caller: Caller, document_id: str) -> bool:
+    """Whether a resident already sees this bill in full, by the cached view of their accounts
+    (no query: False on a miss). Asking such a bill's QR code probes nothing."""
+    if caller.role != Role.RESIDENT or caller.payer_id is None:
+        return False
+    hit = queries.cached_accounts_of_payer(rm, caller.payer_id)
+    return hit is not None and any(
+        caller.payer_id in account.proven_payer_ids
+        and any(bill.document_id == document_id for bill in account.bills)
+        for account in hit[0]
+    )

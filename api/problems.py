@@ -60,7 +60,7 @@ class LinkNotProvenProblem(ApiProblem):
 
 
 class LinkAttemptsExceededProblem(ApiProblem):
-    status, code, title = 429, "link_attempts_exceeded", "Too many failed link attempts"
+    status, code, title = 429, "link_attempts_exceeded", "Too many link attempts"
 
 
 class ChainUnavailableProblem(ApiProblem):

@@ -35,7 +35,8 @@ ACCOUNT = Table(
 )
 ACCOUNT_PAYER = Table(
     "account_payer",
-    # proof: how the payer proved possession (document_id, bill_total, operator), or NULL
+    # proof: how the payer proved possession (document_id, operator; bill_total before issue
+    # 16), or NULL
     _cols("account_id text, payer_id text, proof text, position bigint"),
     key=("account_id", "payer_id"),
     indexes=(("payer_id",),),

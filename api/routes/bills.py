@@ -16,8 +16,9 @@ from typing import Annotated, Literal
 import segno
 from fastapi import APIRouter, Query, Response
 
-from api.deps import CallerDep, LedgerDep, LinkAttemptsDep
-from api.link_attempts import document_subject, qr_subject
+from api.account_access import sees_bill
+from api.deps import CallerDep, LedgerDep, LinkAttemptsDep, ReadDep
+from api.link_attempts import Attempt, document_subject, qr_subject
 from api.problems import responses
 from api.schemas.payments import PayeeOut, QrResolveBody
 from ledger.qr.bill import bill_qr_payment
@@ -40,6 +41,7 @@ def bill_qr(
     document_id: str,
     caller: CallerDep,
     ledger: LedgerDep,
+    rm: ReadDep,
     attempts: LinkAttemptsDep,
     format: Annotated[Literal["svg", "png", "text"], Query()] = "svg",
     encoding: Annotated[Literal["utf-8", "cp1251"], Query()] = "utf-8",
@@ -47,7 +49,9 @@ def bill_qr(
     """`ST00012` UTF-8 by default; `encoding=cp1251` gives `ST00011` for older bank apps. An
     unknown ИПД counts toward a resident's link limit (then 429 `link_attempts_exceeded`)."""
     document_id = parse_document_id(document_id)
-    attempt = attempts.admit(caller, document_subject(document_id))
+    # The cabinet shows a proven resident's own bills' codes: those cost no count (nor a 429).
+    seen = sees_bill(rm, caller, document_id)
+    attempt = Attempt() if seen else attempts.admit(caller, document_subject(document_id))
     payment = ledger.read(partial(bill_qr_payment, document_id=document_id))
     attempts.give_back(attempt)
     text = build_payload(payment, encoding=encoding)

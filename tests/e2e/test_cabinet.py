@@ -80,7 +80,13 @@ def test_link_an_account_with_messages_next_to_the_fields(page: Any, server: Ser
     assert APRIL not in card.inner_text()
     inn.fill("7700010007")
     number.fill("0100000005")
-    page.get_by_label(re.compile("Подтверждение")).fill("70АЕ000005-01-0004")  # April's ИПД
+    proof = page.get_by_label(re.compile("Подтверждение"))
+    proof.fill("1 234,56")  # a sum is what the unconfirmed link shows: it proves nothing
+    page.get_by_role("button", name="Привязать").click()
+    error = page.locator(f"#{proof.get_attribute('id')}-error")
+    error.wait_for()
+    assert "укажите ИПД" in error.inner_text()
+    proof.fill("70АЕ000005-01-0004")  # April's ИПД, as printed on the bill
     page.get_by_role("button", name="Привязать").click()
     card.locator(".badge-unconfirmed").wait_for(state="detached")
     assert "К оплате" in card.inner_text()

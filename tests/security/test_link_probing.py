@@ -27,8 +27,10 @@ from psycopg import sql
 
 from api.auth import Role
 from api.cli.server import migrate_all
+from api.link_attempts import LinkAttempts, migrate
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from storage.sql import Store
 from tests.api.helpers import (
     PUBLIC_URL,
     Headers,
@@ -185,6 +187,21 @@ def test_guessing_ipds_through_the_bill_qr_code_is_limited(
         problem(link(client, MALLORY, document_id=DOCUMENT_ID), 429, "link_attempts_exceeded")
 
 
+def test_a_resident_who_used_up_the_limit_still_sees_their_own_bills_codes(
+    tmp_path: Path, memory_ledger: Ledger
+) -> None:
+    with running(tmp_path, memory_ledger, link_attempts_limit=1) as client:
+        assert created(link(client, ANNA, document_id=DOCUMENT_ID))["access"] == "full"
+        problem(link(client, ANNA, "0000000001"), 404, "unknown_account")
+        assert accesses(client, ANNA) == ["full"]  # the cabinet shows the bills first
+
+        for _ in range(3):
+            own = client.get(f"/v1/bills/{DOCUMENT_ID}/qr?format=text", headers=ANNA)
+            assert own.status_code == 200 and DOCUMENT_ID in own.text
+        problem(client.get(f"/v1/bills/{OTHER_DOCUMENT_ID}/qr", headers=ANNA), 429,
+                "link_attempts_exceeded")  # fmt: skip
+
+
 # --- item 3: a cap per account across payers ------------------------------------------------------
 def test_attempts_against_one_account_are_capped_across_payers(
     tmp_path: Path, memory_ledger: Ledger
@@ -294,3 +311,18 @@ def test_concurrent_attempts_from_many_payers_never_exceed_the_accounts_cap(
 
     assert answers[422] == 12, answers  # answered against the account: its cap, never more
     assert answers[429] == 36, answers
+
+
+def test_a_probe_given_back_after_its_window_has_passed_frees_nothing(tmp_path: Path) -> None:
+    store = Store("sqlite", str(tmp_path / "read.db"), None)
+    migrate(store)
+    attempts = LinkAttempts(store, limit=1, window_seconds=60, account_limit=5)
+    try:
+        held = attempts.count("payer-mallory", None, now=1000.0)  # proves possession, later
+        assert attempts.count("payer-mallory", None, now=1061.0).retry_after == 0  # new window
+
+        attempts.give_back(held)  # counted in the old window: the new one keeps its count
+
+        assert attempts.count("payer-mallory", None, now=1062.0).retry_after == 60
+    finally:
+        store.close()

@@ -130,7 +130,7 @@ function linkForm(app, list, messages) {
     label: t("numberLabel"),
     input: h("input", { name: "account_number", autocomplete: "off", required: true, maxlength: "30" }),
   });
-  // Issue 9 adds a proof of possession; the server says whether it wants one.
+  // Proof of possession (issue 9): the ИПД printed on the bill; the server says whether it takes one.
   const proof = app.config.link_proof
     ? field({ label: t("proofLabel"), hint: t("proofHint"), input: h("input", { name: "proof", autocomplete: "off", maxlength: "40" }) })
     : null;
@@ -152,9 +152,9 @@ function linkForm(app, list, messages) {
         if (!body.account_number) return number.setError(t("err_required")), number.input.focus();
         const given = proof ? proof.input.value.trim() : "";
         if (given) {
-          // The total of a bill (roubles) or its ИПД.
-          const total = parseRub(given);
-          body.proof = total === null ? { document_id: given } : { bill_total: total };
+          // A sum is what an unconfirmed link already shows, so it proves nothing (issue 16).
+          if (parseRub(given) !== null) return proof.setError(t("err_proof_is_sum")), proof.input.focus();
+          body.proof = { document_id: given };
         }
         submit.disabled = true;
         try {
@@ -171,6 +171,7 @@ function linkForm(app, list, messages) {
             unknown_account: "account_number",
             invalid_account_number: "account_number",
             link_proof_mismatch: "proof",
+            invalid_document_id: "proof",
           });
           const target = fields[name];
           if (target) {
