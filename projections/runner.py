@@ -29,10 +29,11 @@ from ledger.bootstrap import build_ledger
 from ledger.settings import Settings
 from projections import models
 from projections.errors import ProjectionBusyError
+from projections.locks import lock_keys
 from projections.projector import Projector
 from projections.settings import ReadSettings, open_store
 from projections.tracking import TrackingConflictError
-from storage.sql import Store, lock_key
+from storage.sql import Store
 
 MAX_FAILURES = 10
 LOCK_RETRY = 1.0
@@ -131,8 +132,7 @@ class ProjectionRunner:
     def _acquire_locks(self) -> Any:
         """The connection holding every one of this runner's locks, or None if asked to stop
         first. All or none: a runner never applies some models while another runs the rest."""
-        schema = self.store.schema or "public"
-        keys = {name: lock_key("kvit-projection", schema, name) for name in self.names}
+        keys = lock_keys(self.store, self.names)
         told = False
         while not self.stop.is_set():
             connection = psycopg.connect(self.store.target, autocommit=True, connect_timeout=5)
