@@ -2,7 +2,9 @@
 
 A token secret or webhook secret that is a published default, a placeholder (`change-me…`) or
 shorter than 32 bytes would let anyone mint tokens or approve their own top-ups, so the server
-stops at once with one line saying what to set, instead of taking real money with it.
+stops at once with one line saying what to set, instead of taking real money with it. So does
+one that looks like unexpanded shell (`$(…)`, `${…}`, backticks): a `.env` file is not a shell,
+so `KVIT_SECRET_KEY=$(python3 -c …)` there makes that published text the secret.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ from api.settings import DEFAULT_ACQUIRER_SECRET, ApiSettings
 
 MIN_SECRET_BYTES = 32
 PUBLISHED = {DEFAULT_ACQUIRER_SECRET, "secret", "changeme", "sandbox-acquirer-secret"}
-HOW = "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+SHELL = ("$(", "${", "`")
+HOW = (
+    "e.g. `kvit secrets >> .env`, or"
+    " `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+)
 
 
 class ConfigurationError(Exception):
@@ -20,6 +26,11 @@ class ConfigurationError(Exception):
 
 def weakness(value: str) -> str | None:
     """Why a secret is unfit, or None if it is fine."""
+    if any(mark in value for mark in SHELL):
+        return (
+            "looks like unexpanded shell ($(…), ${…} or backticks): a .env file runs no"
+            " commands, so that text itself would be the secret"
+        )
     if value.strip().lower() in PUBLISHED:
         return "is a published default"
     if "change-me" in value.lower() or "changeme" in value.lower():
@@ -44,9 +55,14 @@ def check_secrets(settings: ApiSettings) -> None:
                     f" ({HOW}); on PostgreSQL every process must share it"
                 )
             continue
-        why = weakness(value)
-        if why:
-            raise ConfigurationError(
-                f"{variable} {why}: set it to a random secret of at least"
-                f" {MIN_SECRET_BYTES} bytes ({HOW})"
-            )
+        check_secret(variable, value)
+
+
+def check_secret(variable: str, value: str) -> None:
+    """Raise ConfigurationError, naming `variable`, if `value` is unfit."""
+    why = weakness(value)
+    if why:
+        raise ConfigurationError(
+            f"{variable} {why}: set it to a random secret of at least"
+            f" {MIN_SECRET_BYTES} bytes ({HOW})"
+        )

@@ -24,6 +24,7 @@ cli = typer.Typer(help="Kvit: an event-sourced payment ledger for ЖКУ.", no_a
 cli.command()(server.migrate)
 cli.command()(server.serve)
 cli.command()(server.token)
+cli.command("secrets")(server.new_secrets)
 cli.command()(mail.mail)
 register_projection_commands(cli)  # `kvit project` and `kvit projections …`
 cli.add_typer(audit_cli, name="audit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from typing import NoReturn
 
 import typer
@@ -11,7 +12,7 @@ import uvicorn
 from api import link_attempts
 from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
 from api.cli.console import err
-from api.config_checks import ConfigurationError, check_secrets
+from api.config_checks import ConfigurationError, check_secret, check_secrets
 from api.settings import ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import migrate as migrate_event_store
@@ -108,6 +109,7 @@ def token(
         refuse(f"{'--bik' if role == Role.BANK else '--inn'}: {error}")
     settings = ApiSettings()
     if settings.secret_key:
+        check_secret("KVIT_SECRET_KEY", settings.secret_key)  # serve would refuse it too
         secret = settings.secret_key
     elif settings.uses_postgres:
         raise ConfigurationError("set KVIT_SECRET_KEY to the secret `kvit serve` uses")
@@ -126,3 +128,14 @@ def token(
 def refuse(message: str) -> NoReturn:
     err.print(message, style="red", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+SECRET_VARIABLES = ("KVIT_SECRET_KEY", "KVIT_ACQUIRER_SECRET")
+
+
+def new_secrets() -> None:
+    """Print new random KVIT_SECRET_KEY and KVIT_ACQUIRER_SECRET lines for a .env file, once:
+    `kvit secrets >> .env` (every process of a deployment must share them)."""
+    for variable in SECRET_VARIABLES:
+        # token_urlsafe: letters, digits, - and _: nothing a .env reader would interpret.
+        print(f"{variable}={secrets.token_urlsafe(48)}")

@@ -87,6 +87,19 @@ def test_serve_refuses_a_default_placeholder_or_short_secret(
     assert "\n" not in str(refused.value)
 
 
+def test_a_secret_hint_names_commands_that_exist_here(tmp_path: Path) -> None:
+    """Only `python3` exists on the machines the README targets: no `python -c` in a hint."""
+    settings = api_settings(tmp_path, database_url=POSTGRES_URL, secret_key=None)
+    with pytest.raises(ConfigurationError) as missing:
+        check_secrets(settings)
+    with pytest.raises(ConfigurationError) as weak:
+        check_secrets(api_settings(tmp_path, secret_key="short"))
+    for refused in (missing, weak):
+        assert "python -c" not in str(refused.value)
+        assert "kvit secrets >> .env" in str(refused.value)
+        assert "python3 -c" in str(refused.value)
+
+
 def test_postgres_needs_both_secrets_set(tmp_path: Path) -> None:
     for missing in ("secret_key", "acquirer_secret"):
         values = {"secret_key": GOOD, "acquirer_secret": GOOD, missing: None}
