@@ -92,10 +92,15 @@ def create_payment(
 def resolve_target(ledger: Ledger, body: CreatePayment) -> dict[str, Any]:
     """The account, bill and amount a payment is for, from whichever way the payer named it."""
     other_ways = body.account_id or body.supplier_inn or body.document_id
-    if (body.qr_payload is not None or body.recipient is not None) and other_ways:
+    scanned_and_more = body.qr_payload is not None and (
+        body.recipient is not None or body.account_number is not None
+    )  # the code names its account itself: a second one would be silently ignored
+    if scanned_and_more or (
+        (body.qr_payload is not None or body.recipient is not None) and other_ways
+    ):
         raise AmbiguousPayeeProblem(
-            "name the payee one way: qr_payload, recipient + account_number, account_id, "
-            "or supplier_inn + account_number"
+            "name the payee one way: qr_payload alone, recipient + account_number, account_id,"
+            " or supplier_inn + account_number"
         )
     if body.qr_payload is not None:
         payee = ledger.read(partial(payee_from_qr, payload=body.qr_payload))

@@ -213,8 +213,13 @@ def _split_pairs(body: str, separator: str) -> dict[str, str]:
 
 
 def _checked(fields: dict[str, str], key: str, parse: Callable[[str], str]) -> str:
+    return _parsed(key, fields[key], parse)
+
+
+def _parsed(key: str, value: str, parse: Callable[[str], str]) -> str:
+    """`parse(value)`, its refusal turned into the payload's own, naming `key`."""
     try:
-        return parse(fields[key])
+        return parse(value)
     except InvalidQrPayloadError:
         raise
     except LedgerError as error:
@@ -245,20 +250,26 @@ def _amount(fields: dict[str, str]) -> int | None:
 
 
 def _uin_and_document_id(fields: dict[str, str]) -> tuple[str | None, str | None]:
-    """A real УИН stays a УИН; an ИПД is looked for in `UIN` first, then inside `Purpose`."""
+    """A real УИН stays a УИН; an ИПД may be given in `UIN` and inside `Purpose`. All the ИПД a
+    code names must be one bill: what the payer reads under the code is what it pays."""
     raw_uin = fields.get("UIN", "")
     uin = None
-    document_id = None
+    named = set()
     if raw_uin and raw_uin != "0":
         if raw_uin.isascii() and raw_uin.isdigit():
             uin = _checked(fields, "UIN", parse_uin)
         else:
-            document_id = _checked(fields, "UIN", parse_document_id)
-    if document_id is None:
-        found = _DOCUMENT_ID_IN_TEXT.search(fields.get("Purpose", ""))
-        if found:
-            document_id = parse_document_id(to_cyrillic(found.group(0)))
-    return uin, document_id
+            named.add(_checked(fields, "UIN", parse_document_id))
+    for found in _DOCUMENT_ID_IN_TEXT.finditer(fields.get("Purpose", "")):
+        named.add(_parsed("Purpose", to_cyrillic(found.group(0)), parse_document_id))
+    if len(named) > 1:
+        raise _refuse(
+            "Purpose",
+            "ambiguous_document_id",
+            f"the code names more than one bill ({', '.join(sorted(named))}) in UIN and"
+            " Purpose; it pays one",
+        )
+    return uin, next(iter(named), None)
 
 
 def _clean_value(key: str, value: str) -> str:
