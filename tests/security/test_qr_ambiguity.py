@@ -20,7 +20,6 @@ from ledger.errors import InvalidQrPayloadError
 from ledger.qr import parse_payload
 from tests.api.helpers import (
     PUBLIC_URL,
-    Headers,
     World,
     bearer,
     build_app,
