@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def postgres_url(value: str | None, variable: str) -> str | None:
+    """`value` if unset or a postgresql:// URL. libpq would read anything else as `key=value`
+    pairs and fail naming neither the setting nor the fix; the password is never repeated."""
+    if not value:
+        return value
+    scheme, separator, _ = value.partition("://")
+    if not separator or scheme.lower() not in POSTGRES_SCHEMES:
+        got = f"a {scheme}:// URL" if separator else "no URL scheme"
+        raise ValueError(
+            f"{variable} must be a postgresql:// URL"
+            f" (postgresql://user:password@host:5432/database), got {got}"
+        )
+    return value
 
 
 class Settings(BaseSettings):
@@ -33,6 +51,11 @@ class Settings(BaseSettings):
 
     group_commit: bool = True
     """Let concurrent commands share one transaction (see ledger/engine/group_commit.py)."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        return postgres_url(value, "KVIT_DATABASE_URL")
 
     @property
     def uses_postgres(self) -> bool:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.private_files import private_file
-from ledger.settings import Settings
+from ledger.settings import Settings, postgres_url
 from storage.sql import Store
 
 SQLITE_FILE = "kvit-read.sqlite3"
@@ -43,6 +44,11 @@ class ReadSettings(BaseSettings):
 
     pool_size: int = 8
     """Connections for readers (PostgreSQL)."""
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        return postgres_url(value, "KVIT_READ_DATABASE_URL")
 
 
 def read_database(settings: Settings, read: ReadSettings) -> tuple[str, str, str | None]:

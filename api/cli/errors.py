@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import psycopg
 import psycopg_pool
 from eventsourcing import persistence as es_persistence
+from pydantic import ValidationError
 
 from api.config_checks import ConfigurationError
 from ledger.settings import Settings
@@ -54,6 +55,8 @@ def describe(error: BaseException) -> str:
             postgres_cause(error) if isinstance(error, psycopg.Error) else str(error)
         )
         return f"cannot use PostgreSQL at {where(url)} (KVIT_DATABASE_URL): {cause}"
+    if isinstance(error, ValidationError):
+        return setting_error(error)
     if isinstance(error, FileNotFoundError):
         return f"no such file or directory: {error.filename or error}"
     if isinstance(error, FileExistsError):
@@ -66,6 +69,17 @@ def describe(error: BaseException) -> str:
         text = str(error).strip().splitlines()
         return text[0] if text else type(error).__name__
     return f"{type(error).__name__}: {error}"
+
+
+def setting_error(error: ValidationError) -> str:
+    """The first setting that does not parse, by name, without its value (it may be secret).
+    Our own checks' messages name the environment variable themselves."""
+    first = error.errors(include_input=False, include_url=False)[0]
+    message = str(first["msg"])
+    if first["type"] == "value_error":
+        return message.removeprefix("Value error, ")
+    field = ".".join(str(part) for part in first["loc"])
+    return f"setting {field} ({error.title}): {message}"
 
 
 def where(url: str | None) -> str:

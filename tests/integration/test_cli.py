@@ -100,6 +100,35 @@ def test_a_wrong_database_url_is_one_line_with_its_cause(
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
+@pytest.mark.parametrize(
+    "variable, url, command",
+    [
+        ("KVIT_DATABASE_URL", "kvit:s3cret-pw@127.0.0.1:5432/test", ("migrate",)),
+        ("KVIT_DATABASE_URL", "127.0.0.1:5432/test", ("project",)),
+        ("KVIT_DATABASE_URL", "mysql://kvit:s3cret-pw@127.0.0.1/test", ("serve",)),
+        ("KVIT_DATABASE_URL", "postgresql+psycopg://kvit:s3cret-pw@127.0.0.1/test", ("migrate",)),
+        ("KVIT_READ_DATABASE_URL", "kvit:s3cret-pw@127.0.0.1:5432/test", ("projections", "status")),
+    ],
+)
+def test_a_database_url_that_is_no_postgresql_url_names_its_variable(
+    tmp_path: Path, variable: str, url: str, command: tuple[str, ...]
+) -> None:
+    """libpq reads a string without `postgresql://` as `key=value` pairs and psycopg says
+    `ProgrammingError: missing "="`, naming neither the setting nor what it should be."""
+    urls = {"KVIT_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test", variable: url}
+    env = clean_env(
+        tmp_path, KVIT_SECRET_KEY=SECRET, KVIT_ACQUIRER_SECRET=SECRET + "-acquirer", **urls
+    )
+    line = one_line_error(run(env, *command, timeout=30), variable, "postgresql://")
+    assert "ProgrammingError" not in line and "s3cret-pw" not in line, line
+
+
+def test_a_setting_that_does_not_parse_is_one_line_naming_it(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, KVIT_DATABASE_POOL_SIZE="ten")
+    line = one_line_error(run(env, "migrate"), "database_pool_size")
+    assert "validation error" not in line, line
+
+
 # --- no start on an unmigrated PostgreSQL schema ---------------------------------------------
 @pytest.mark.parametrize(
     "command",
