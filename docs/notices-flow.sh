@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Bills in their real formats, as shown in the README: a bill's QR code, paying by scanning it,
 # a bank's notice register imported (with its rejects), an annulment. Needs a running
-# `kvit serve` (default http://127.0.0.1:8000) and `kvit`, `curl` and `jq` on the PATH.
+# `kvit serve` (at KVIT_URL, default http://127.0.0.1:8000) and `kvit`, `curl`, `jq` and
+# `iconv` on the PATH.
 set -euo pipefail
 BASE=${KVIT_URL:-http://127.0.0.1:8000}
 OP="Authorization: Bearer $(kvit token --role operator 2>/dev/null)"
 ME="Authorization: Bearer $(kvit token --role resident --payer vera 2>/dev/null)"
 JSON="Content-Type: application/json"
-WORK=/tmp/kvit-register && rm -rf "$WORK" && mkdir -p "$WORK"
+# A fresh private scratch directory of our own, gone when the script ends (a fixed name in /tmp
+# could be anyone's, or a symlink to anything).
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kvit-register.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
 show() { echo "\$ $*" | sed -E 's/Bearer [^"]+/Bearer …/'; "$@"; echo; }
 
 # The operator registers the supplier, opens two personal accounts and issues a bill.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The resident's flow through the HTTP API, as shown in the README. Needs a running
-# `kvit serve` (default http://127.0.0.1:8000) and `kvit`, `curl` and `jq` on the PATH.
+# `kvit serve` (at KVIT_URL, default http://127.0.0.1:8000) and `kvit`, `curl` and `jq` on the
+# PATH.
 set -euo pipefail
 BASE=${KVIT_URL:-http://127.0.0.1:8000}
 OP="Authorization: Bearer $(kvit token --role operator)"
