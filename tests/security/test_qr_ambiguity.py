@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -60,7 +61,7 @@ def payload_of(client: TestClient) -> str:
     return client.get(f"/v1/bills/{DOCUMENT_ID}/qr?format=text", headers=RESIDENT).text
 
 
-def resolve(client: TestClient, payload: str) -> object:
+def resolve(client: TestClient, payload: str) -> httpx.Response:
     return client.post("/v1/qr:resolve", json={"qr_payload": payload}, headers=RESIDENT)
 
 
@@ -92,7 +93,7 @@ def test_the_api_answers_an_unreadable_purpose_as_an_invalid_qr_payload(
     client: TestClient, world: World
 ) -> None:
     payload = payload_of(client).replace(DOCUMENT_ID, "70QQ000560-01-6103")
-    found = problem(resolve(client, payload), 422, "invalid_qr_payload")  # type: ignore[arg-type]
+    found = problem(resolve(client, payload), 422, "invalid_qr_payload")
     assert found["key"] == "Purpose"
 
 
@@ -103,7 +104,7 @@ def test_uin_and_purpose_naming_different_bills_is_refused_not_silently_paid(
     """The payer reads bill 6103 under the code; its `UIN` would pay the larger bill 6104."""
     payload = payload_of(client).removesuffix("|TechCode=02") + f"|UIN={OTHER_BILL}|TechCode=02"
     assert f"ИПД {DOCUMENT_ID}" in payload
-    found = problem(resolve(client, payload), 422, "invalid_qr_payload")  # type: ignore[arg-type]
+    found = problem(resolve(client, payload), 422, "invalid_qr_payload")
     assert (found["key"], found["reason"]) == ("Purpose", "ambiguous_document_id")
     body = {"qr_payload": payload, "method": "card"}
     problem(client.post("/v1/payments", json=body, headers=keyed(RESIDENT)), 422,
@@ -130,8 +131,8 @@ def test_the_same_bill_in_uin_and_purpose_still_resolves(client: TestClient, wor
     latin = DOCUMENT_ID.replace("АА", "AA")
     payload = payload_of(client).removesuffix("|TechCode=02") + f"|UIN={latin}|TechCode=02"
     response = resolve(client, payload)
-    assert response.status_code == 200, response.text  # type: ignore[attr-defined]
-    assert response.json()["document_id"] == DOCUMENT_ID  # type: ignore[attr-defined]
+    assert response.status_code == 200, response.text
+    assert response.json()["document_id"] == DOCUMENT_ID
 
 
 # --- a payment body naming its payee two ways ------------------------------------------------
