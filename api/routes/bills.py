@@ -21,8 +21,8 @@ from api.deps import CallerDep, LedgerDep, LinkAttemptsDep, ReadDep
 from api.link_attempts import Attempt, document_subject, qr_subject
 from api.problems import responses
 from api.schemas.payments import PayeeOut, QrResolveBody
-from ledger.qr.bill import bill_qr_payment
 from ledger.domain.identifiers import parse_document_id
+from ledger.qr.bill import bill_qr_payment
 from ledger.qr.payee import payee_from_qr
 from ledger.qr.payload import build_payload, encode_payload, parse_payload
 

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api.auth import Role
 from ledger.application import Ledger
 from ledger.errors import InvalidQrPayloadError
-from ledger.qr import parse_payload
+from ledger.qr.payload import parse_payload
 from tests.api.helpers import (
     PUBLIC_URL,
     World,
