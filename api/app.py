@@ -19,7 +19,7 @@ from api.acquirer.base import Acquirer
 from api.auth import acquirer_secret, secret_key
 from api.bootstrap import Services, run
 from api.config_checks import check_secrets
-from api.guards import BodySizeLimit, RequireToken
+from api.guards import BodySizeLimit, ReceiveDeadline, RequireToken
 from api.routes import (
     accounts,
     acquirer,
@@ -105,12 +105,18 @@ def create_app(
     app.state.services = services
     problem_handlers.install(app)
     metrics.install(app)
-    # Added last, so they run first: before any route reads the body.
-    app.add_middleware(RequireToken, secret=services.secret_key)
+    # Added last, so they run first, outermost first: the receive deadline, then the token
+    # (before anything reads the body), then the body's size.
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
         streamed={bank_notices.BATCH_PATH: settings.max_register_bytes},
+    )
+    app.add_middleware(RequireToken, secret=services.secret_key)
+    app.add_middleware(
+        ReceiveDeadline,
+        seconds=settings.request_receive_timeout_seconds,
+        streamed={bank_notices.BATCH_PATH: settings.register_receive_timeout_seconds},
     )
     for router in ROUTERS:
         app.include_router(router)

@@ -1,12 +1,15 @@
-"""Checks made before a route reads its body: the body's size and the caller's token.
+"""Checks made before a route reads its body: the time the body takes, the caller's token and
+the body's size, in that order.
 
-Both are ASGI middleware, so a chunked body is counted as it streams (not only by its declared
-Content-Length), and a request without a valid token gets 401 even when its body is also
-malformed (FastAPI would otherwise parse the body first and answer 422).
+All are ASGI middleware, so a chunked body is counted as it streams (not only by its declared
+Content-Length), and a request without a valid token gets 401 before its body is read at all
+(FastAPI would otherwise parse the body first and answer 422; a slow sender would hold the
+connection while it dripped).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -14,7 +17,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import CALLER_SCOPE_KEY, authenticate
-from api.problems import PROBLEM_JSON, ApiProblem, PayloadTooLargeProblem, problem_body
+from api.problems import (
+    PROBLEM_JSON,
+    ApiProblem,
+    PayloadTooLargeProblem,
+    RequestTimeoutProblem,
+    problem_body,
+)
 
 PUBLIC_PREFIXES = ("/v1/acquirer/",)  # signed by the acquirer instead of a bearer token
 
@@ -116,3 +125,67 @@ class RequireToken:
                 await send_problem(scope, send, error)
                 return
         await self.app(scope, receive, send)
+
+
+CLOSE = (b"connection", b"close")
+
+
+def has_body(scope: Scope) -> bool:
+    """Whether the request announced a body (HTTP/1.1: a length or a transfer coding)."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return value.strip() != b"0"
+        if name == b"transfer-encoding":
+            return True
+    return False
+
+
+class ReceiveDeadline:
+    """A request's body must have arrived `seconds` after its headers (paths in `streamed`:
+    their own bound), else 408 `request_timeout`. Any answer sent before the whole body came in
+    (this 408, a 401, a 413) closes the connection: otherwise the server would go on taking a
+    body nobody reads, and each byte would keep the connection open. Requests without a body
+    pass straight through; a body costs one `asyncio.timeout` per message, no task."""
+
+    def __init__(
+        self, app: ASGIApp, seconds: float, streamed: dict[str, float] | None = None
+    ) -> None:
+        self.app, self.seconds, self.streamed = app, seconds, streamed or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        seconds = self.streamed.get(scope["path"], self.seconds)
+        deadline = asyncio.get_running_loop().time() + seconds
+        pending, started = True, False
+
+        async def timed_receive() -> Message:
+            nonlocal pending
+            if not pending:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise RequestTimeoutProblem(
+                    f"the request body did not arrive within {seconds:g} s", seconds=seconds
+                ) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                pending = False
+            return message
+
+        async def closing_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if pending:
+                    message = {**message, "headers": [*message.get("headers", ()), CLOSE]}
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, closing_send)
+        except RequestTimeoutProblem as error:
+            if started:
+                raise
+            await send_problem(scope, closing_send, error)

@@ -47,6 +47,10 @@ class PayloadTooLargeProblem(ApiProblem):
     status, code, title = 413, "payload_too_large", "Request body too large"
 
 
+class RequestTimeoutProblem(ApiProblem):
+    status, code, title = 408, "request_timeout", "The request did not arrive in time"
+
+
 class BadSignatureProblem(ApiProblem):
     status, code, title = 401, "unauthorized", "Bad or stale signature"
 
@@ -107,5 +111,5 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     return {
         status: {"description": "Problem", "content": {PROBLEM_JSON: {"schema": schema}}}
-        for status in (*statuses, 401, 413, 422)
+        for status in (*statuses, 401, 408, 413, 422)
     }

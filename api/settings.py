@@ -35,6 +35,15 @@ class ApiSettings(Settings):
     max_register_bytes: int = 64 * 1024 * 1024
     """A notice register posted to /v1/notices/batch may be this large (streamed to disk)."""
 
+    request_receive_timeout_seconds: float = 10.0
+    """A request's headers, and then its body, must each arrive within this many seconds; a
+    slower one gets 408 `request_timeout` and its connection is closed
+    (KVIT_REQUEST_RECEIVE_TIMEOUT_SECONDS)."""
+
+    register_receive_timeout_seconds: float = 300.0
+    """The body's bound for a notice register posted to /v1/notices/batch, which may be up to
+    `max_register_bytes` (KVIT_REGISTER_RECEIVE_TIMEOUT_SECONDS)."""
+
     link_attempts_limit: int = 10
     """Probes of personal accounts a payer may make per window before every one is refused with
     429 (KVIT_LINK_ATTEMPTS_LIMIT): links and QR look-ups that do not prove possession with the

@@ -13,6 +13,7 @@ from api import link_attempts
 from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
 from api.cli.console import err
 from api.config_checks import ConfigurationError, check_secret, check_secrets
+from api.server_protocol import HeaderDeadlineProtocol
 from api.settings import ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import migrate as migrate_event_store
@@ -21,6 +22,9 @@ from mail import outbox
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
 from storage.preflight import require_schema
+
+KEEP_ALIVE_SECONDS = 5
+"""An idle connection between requests is closed after this (uvicorn's default, said here)."""
 
 
 def migrate_all(settings: ApiSettings) -> None:
@@ -73,14 +77,16 @@ def serve(
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         os.environ["KVIT_PUBLIC_URL"] = f"http://{shown}:{port}"
     # httptools + uvloop (uvicorn[standard]): h11 on asyncio stalls each response on delayed ACKs.
+    # The protocol is httptools' with a deadline on a request's headers (api/server_protocol.py).
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        http="httptools",
+        http=HeaderDeadlineProtocol,
         loop="uvloop",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
