@@ -134,7 +134,7 @@ def has_body(scope: Scope) -> bool:
     """Whether the request announced a body (HTTP/1.1: a length or a transfer coding)."""
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return value.strip() != b"0"
+            return bool(value.strip() != b"0")
         if name == b"transfer-encoding":
             return True
     return False

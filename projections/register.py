@@ -7,23 +7,33 @@ that day), `refunded`, `annulled`, `net` = received − refunded − annulled �
 the credit the day's events put on the supplier's payable accounts — and `commission`, what
 the banks kept of that day's accepted notices (never part of `received`). `by_channel` splits
 them by posting bank (БИК) or by `card` / `wallet`.
+
+A day has no size limit: its lines come in pages (keyset on the log position, a JOIN to their
+receipts, so no statement grows with the day), and its totals are summed in SQL over the whole
+day, never over one page.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from projections import cursor as cursors
+from projections.errors import InvalidQueryError
 from projections.read_models import ReadModels
-from projections.tables import MATCH_MOVE, MATCH_RECEIPT, Table
+from projections.tables import MATCH_MOVE, MATCH_RECEIPT
 from storage.sql import Tx
 
 MODEL = "matching"
-MAX_REGISTER = 100_000
-"""A supplier's day is bounded: beyond this the register asks for a narrower look."""
+PAGE = 1_000
+MAX_PAGE = 5_000
+"""Lines per page of the register (and per read while a whole day streams)."""
+MOVE_COLUMNS = ("position", "at", "kind", "channel", "amount", "commission")
+EMPTY = (None, "", "{}")
+"""References nobody gave: not worth a JSON parse on each of a big day's lines."""
 
 
 @dataclass(frozen=True)
@@ -98,31 +108,28 @@ class Totals:
     def net(self) -> int:
         return self.received - self.refunded - self.annulled
 
-    def add(self, entry: RegisterEntry) -> Totals:
-        changes = {"count": self.count + 1, "commission": self.commission + entry.commission}
-        column = entry.movement
-        changes[column] = getattr(self, column) + entry.amount
-        return Totals(**{**self.__dict__, **changes})
+    def plus(self, other: Totals) -> Totals:
+        return Totals(
+            count=self.count + other.count,
+            received=self.received + other.received,
+            refunded=self.refunded + other.refunded,
+            annulled=self.annulled + other.annulled,
+            commission=self.commission + other.commission,
+        )
 
 
 @dataclass(frozen=True)
 class SupplierRegister:
+    """One page of a supplier's day, with the whole day's totals."""
+
     supplier_id: str
     day: str
     entries: tuple[RegisterEntry, ...]
     totals: Totals
     by_channel: dict[str, Totals] = field(default_factory=dict)
     as_of: int = 0
-
-
-def _select(
-    tx: Tx, table: Table, where: str, params: list[Any], tail: str = ""
-) -> list[dict[str, Any]]:
-    names = table.column_names
-    statement = (
-        f"SELECT {', '.join(names)} FROM {tx.store.name('rm_' + table.name)} WHERE {where}{tail}"
-    )
-    return [dict(zip(names, row, strict=True)) for row in tx.execute(statement, params)]
+    next_cursor: str | None = None
+    """Pass it back for the next page; None on the day's last page."""
 
 
 def _position(tx: Tx) -> int:
@@ -146,7 +153,7 @@ def receipt_match(row: dict[str, Any], as_of: int) -> ReceiptMatch:
         order_date=row["order_date"],
         payer_name=row["payer_name"],
         purpose=row["purpose"],
-        references=json.loads(row["refs"]) if row["refs"] else {},
+        references=json.loads(row["refs"]) if row["refs"] not in EMPTY else {},
         commission=row["commission"],
         bill_id=row["bill_id"],
         document_id=row["document_id"],
@@ -157,7 +164,10 @@ def receipt_match(row: dict[str, Any], as_of: int) -> ReceiptMatch:
         match_status=row["match_status"],
         matched=row["matched"],
         advance=row["advance"],
-        lines=tuple(MatchedLine(**line) for line in json.loads(row["lines"])),
+        lines=tuple(
+            MatchedLine(**line)
+            for line in (json.loads(row["lines"]) if row["lines"] != "[]" else ())
+        ),
         created_at=row["created_at"],
         received_at=row["received_at"],
         updated_at=row["updated_at"],
@@ -173,8 +183,12 @@ def matches_of(tx: Tx, receipt_ids: Iterable[str]) -> dict[str, ReceiptMatch]:
     if not ids:
         return {}
     as_of = _position(tx)
-    marks = ", ".join("%s" for _ in ids)
-    rows = _select(tx, MATCH_RECEIPT, f"receipt_id IN ({marks})", ids)
+    rows = [
+        dict(zip(MATCH_RECEIPT.column_names, row, strict=True))
+        for row in tx.fetch(
+            "rm_" + MATCH_RECEIPT.name, MATCH_RECEIPT.column_names, "receipt_id", ids
+        )
+    ]
     return {row["receipt_id"]: receipt_match(row, as_of) for row in rows}
 
 
@@ -187,36 +201,114 @@ def notice(rm: ReadModels, notice_id: UUID | str, *, min_position: int = 0) -> R
 
 
 def supplier_register(
-    rm: ReadModels, supplier_id: UUID | str, day: str, *, min_position: int = 0
+    rm: ReadModels,
+    supplier_id: UUID | str,
+    day: str,
+    *,
+    limit: int = PAGE,
+    cursor: str | None = None,
+    min_position: int = 0,
 ) -> SupplierRegister:
-    """Every movement of the supplier's money on `day` (YYYY-MM-DD, Moscow time), in log
-    order, with the receipt it belongs to and the day's totals."""
-    rm.wait_for(min_position, [MODEL])
+    """Movements of the supplier's money on `day` (YYYY-MM-DD, Moscow time), in log order, with
+    the receipt each belongs to: at most `limit` of them, after `cursor`; and the whole day's
+    totals, from the same snapshot."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidQueryError(f"limit must be 1–{MAX_PAGE}", limit=limit)
     supplier = str(supplier_id)
+    filters = {"supplier_id": supplier, "day": day}
+    after = cursors.decode(cursor, filters) if cursor is not None else 0
+    rm.wait_for(min_position, [MODEL])
     with rm.store.read() as tx:
         as_of = _position(tx)
-        moves = _select(
-            tx,
-            MATCH_MOVE,
-            "supplier_id = %s AND day = %s",
-            [supplier, day],
-            f" ORDER BY position LIMIT {MAX_REGISTER}",
-        )
-        receipts = matches_of(tx, (m["receipt_id"] for m in moves))
-    entries = tuple(
-        RegisterEntry(
-            position=m["position"],
-            at=m["at"],
-            movement=m["kind"],
-            channel=m["channel"],
-            amount=m["amount"],
-            commission=m["commission"],
-            receipt=receipts[m["receipt_id"]],
-        )
-        for m in moves
+        entries = _entries(tx, supplier, day, after, limit + 1, as_of)
+        totals, by_channel = _totals(tx, supplier, day)
+    more = len(entries) > limit
+    entries = entries[:limit]
+    next_cursor = cursors.encode(entries[-1].position, filters) if more else None
+    return SupplierRegister(supplier, day, tuple(entries), totals, by_channel, as_of, next_cursor)
+
+
+def register_pages(
+    rm: ReadModels, supplier_id: UUID | str, day: str, *, min_position: int = 0
+) -> Iterator[list[RegisterEntry]]:
+    """The whole day's movements in log order, `MAX_PAGE` per read: a day of any size, never
+    held in memory, and no connection held while the caller writes a page out. Waits for
+    `min_position` before the first page."""
+    supplier = str(supplier_id)
+    rm.wait_for(min_position, [MODEL])
+    after = 0
+    while True:
+        with rm.store.read() as tx:
+            entries = _entries(tx, supplier, day, after, MAX_PAGE, _position(tx))
+        if entries:
+            yield entries
+        if len(entries) < MAX_PAGE:
+            return
+        after = entries[-1].position
+
+
+def day_totals(
+    rm: ReadModels, supplier_id: UUID | str, day: str, *, through: int
+) -> tuple[Totals, dict[str, Totals]]:
+    """The day's totals (and per channel) over its movements up to position `through`: after
+    `register_pages`, the last line given, so the totals are those lines' sum even when the day
+    grew meanwhile (movements only ever append, at higher positions)."""
+    with rm.store.read() as tx:
+        return _totals(tx, str(supplier_id), day, through=through)
+
+
+def _entries(
+    tx: Tx, supplier: str, day: str, after: int, limit: int, as_of: int
+) -> list[RegisterEntry]:
+    """Up to `limit` of the day's movements after position `after`, each with its receipt."""
+    moves = ", ".join(f"m.{c}" for c in MOVE_COLUMNS)
+    receipts = ", ".join(f"r.{c}" for c in MATCH_RECEIPT.column_names)
+    rows = tx.execute(
+        f"SELECT {moves}, {receipts} FROM {tx.store.name('rm_' + MATCH_MOVE.name)} m"
+        f" JOIN {tx.store.name('rm_' + MATCH_RECEIPT.name)} r ON r.receipt_id = m.receipt_id"
+        " WHERE m.supplier_id = %s AND m.day = %s AND m.position > %s"
+        f" ORDER BY m.position LIMIT {int(limit)}",
+        [supplier, day, after],
     )
-    totals, by_channel = Totals(), dict[str, Totals]()
-    for entry in entries:
-        totals = totals.add(entry)
-        by_channel[entry.channel] = by_channel.get(entry.channel, Totals()).add(entry)
-    return SupplierRegister(supplier, day, entries, totals, dict(sorted(by_channel.items())), as_of)
+    split = len(MOVE_COLUMNS)
+    entries = []
+    for row in rows:
+        position, at, kind, channel, amount, commission = row[:split]
+        receipt = dict(zip(MATCH_RECEIPT.column_names, row[split:], strict=True))
+        entries.append(
+            RegisterEntry(
+                position=position,
+                at=at,
+                movement=kind,
+                channel=channel,
+                amount=amount,
+                commission=commission,
+                receipt=receipt_match(receipt, as_of),
+            )
+        )
+    return entries
+
+
+def _totals(
+    tx: Tx, supplier: str, day: str, *, through: int | None = None
+) -> tuple[Totals, dict[str, Totals]]:
+    """The day's totals and per-channel totals, summed by the database over every movement."""
+    bound, params = "", list[Any]([supplier, day])
+    if through is not None:
+        bound = " AND position <= %s"
+        params.append(through)
+    rows = tx.execute(
+        "SELECT channel, kind, COUNT(*), SUM(amount), SUM(commission)"
+        f" FROM {tx.store.name('rm_' + MATCH_MOVE.name)}"
+        f" WHERE supplier_id = %s AND day = %s{bound} GROUP BY channel, kind",
+        params,
+    )
+    by_channel: dict[str, Totals] = {}
+    for channel, kind, count, amount, commission in rows:
+        # SUM of a bigint is a numeric on PostgreSQL (a Decimal): back to integer kopecks.
+        group = Totals(count=int(count), commission=int(commission), **{kind: int(amount)})
+        by_channel[channel] = by_channel.get(channel, Totals()).plus(group)
+    totals = Totals()
+    for channel_totals in by_channel.values():
+        totals = totals.plus(channel_totals)
+    return totals, dict(sorted(by_channel.items()))

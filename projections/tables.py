@@ -141,6 +141,7 @@ MATCH_MOVE = Table(
         " kind text, channel text, amount bigint, commission bigint, at text"
     ),
     key=("position",),
-    indexes=(("supplier_id", "day"),),
+    # A day's page of the register is a range of this index, however large the day.
+    indexes=(("supplier_id", "day", "position"),),
     journal=True,
 )

@@ -80,6 +80,7 @@ class RegisterOut(FromResult):
     supplier_id: UUID
     date: str = Field(validation_alias="day", description="the day, in Europe/Moscow time")
     time_zone: Literal["Europe/Moscow"] = "Europe/Moscow"
-    entries: list[RegisterEntryOut]
-    totals: TotalsOut
+    entries: list[RegisterEntryOut] = Field(description="this page's lines, in log order")
+    totals: TotalsOut = Field(description="the whole day's, on every page")
     by_channel: dict[str, TotalsOut]
+    next_cursor: str | None = Field(description="the next page's `cursor`; null on the last")

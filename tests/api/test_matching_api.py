@@ -218,3 +218,7 @@ def test_register_problems_bad_dates_and_unknown_suppliers(
     problem(client.get(url, params={"date": "2026-03-15"}, headers=resident), 403, "forbidden")
     empty = client.get(url, params={"date": "2020-01-01"}, headers=operator).json()
     assert empty["entries"] == [] and empty["totals"]["net"] == 0
+    assert empty["next_cursor"] is None
+    day = {"date": "2026-03-15"}
+    problem(client.get(url, params={**day, "cursor": "x"}, headers=operator), 422, "invalid_cursor")
+    problem(client.get(url, params={**day, "limit": 0}, headers=operator), 422, "validation_error")

@@ -176,9 +176,11 @@ def test_unauthenticated_slow_bodies_get_401_at_once_and_are_closed(server: str)
 
     closed = [s.closed_after for s in slow]
     answered = [s.answered_after for s in slow]
-    print(f"\n401: answered after ≤ {max(a or GIVE_UP for a in answered):.2f} s,"
-          f" closed after ≤ {max(c or GIVE_UP for c in closed):.2f} s,"
-          f" normal reads ≤ {max(served):.3f} s")
+    print(
+        f"\n401: answered after ≤ {max(a or GIVE_UP for a in answered):.2f} s,"
+        f" closed after ≤ {max(c or GIVE_UP for c in closed):.2f} s,"
+        f" normal reads ≤ {max(served):.3f} s"
+    )
     assert all(c is not None and c < 1.0 for c in closed), closed
     assert all(s.status == 401 for s in slow), [s.received[:80] for s in slow]
     assert all(s.sent < len(rest) for s in slow), "refused before the body was sent"
@@ -193,9 +195,11 @@ def test_authenticated_slow_bodies_get_408_by_the_deadline_and_are_closed(server
     served = drip(slow, server)
 
     closed = [s.closed_after for s in slow]
-    print(f"\n408: closed after {min(c or GIVE_UP for c in closed):.2f}"
-          f"–{max(c or GIVE_UP for c in closed):.2f} s (deadline {RECEIVE_SECONDS} s),"
-          f" normal reads ≤ {max(served):.3f} s over {len(served)} reads")
+    print(
+        f"\n408: closed after {min(c or GIVE_UP for c in closed):.2f}"
+        f"–{max(c or GIVE_UP for c in closed):.2f} s (deadline {RECEIVE_SECONDS} s),"
+        f" normal reads ≤ {max(served):.3f} s over {len(served)} reads"
+    )
     assert all(c is not None and c < RECEIVE_SECONDS + SLACK for c in closed), closed
     assert all(c is not None and c >= RECEIVE_SECONDS - 0.5 for c in closed), closed
     assert all(s.status == 408 for s in slow), [s.received[:80] for s in slow]
@@ -209,8 +213,10 @@ def test_slow_headers_are_closed_by_the_deadline(server: str) -> None:
     served = drip(slow, server)
 
     closed = [s.closed_after for s in slow]
-    print(f"\nheaders: closed after ≤ {max(c or GIVE_UP for c in closed):.2f} s,"
-          f" normal reads ≤ {max(served):.3f} s")
+    print(
+        f"\nheaders: closed after ≤ {max(c or GIVE_UP for c in closed):.2f} s,"
+        f" normal reads ≤ {max(served):.3f} s"
+    )
     assert all(c is not None and c < RECEIVE_SECONDS + SLACK for c in closed), closed
     assert all(s.sent < len(head) for s in slow), "closed before the headers were complete"
     assert max(served) < 1.0
@@ -223,9 +229,12 @@ def test_a_slow_notice_register_gets_408_by_its_own_deadline(server: str) -> Non
     served = drip(slow, server)
 
     closed = [s.closed_after for s in slow]
-    print(f"\nregister: closed after ≤ {max(c or GIVE_UP for c in closed):.2f} s"
-          f" (deadline {REGISTER_SECONDS} s), normal reads ≤ {max(served):.3f} s")
-    assert all(c is not None and REGISTER_SECONDS - 0.5 <= c < REGISTER_SECONDS + SLACK
-               for c in closed), closed
+    print(
+        f"\nregister: closed after ≤ {max(c or GIVE_UP for c in closed):.2f} s"
+        f" (deadline {REGISTER_SECONDS} s), normal reads ≤ {max(served):.3f} s"
+    )
+    assert all(
+        c is not None and REGISTER_SECONDS - 0.5 <= c < REGISTER_SECONDS + SLACK for c in closed
+    ), closed
     assert all(s.status == 408 for s in slow), [s.received[:80] for s in slow]
     assert {s.problem["code"] for s in slow} == {"request_timeout"}
