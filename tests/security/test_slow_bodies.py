@@ -238,3 +238,14 @@ def test_a_slow_notice_register_gets_408_by_its_own_deadline(server: str) -> Non
     ), closed
     assert all(s.status == 408 for s in slow), [s.received[:80] for s in slow]
     assert {s.problem["code"] for s in slow} == {"request_timeout"}
+
+
+def test_a_body_that_arrives_in_time_keeps_its_connection(server: str) -> None:
+    with httpx.Client(base_url=server, headers=operator(), timeout=5) as client:
+        answers = [
+            client.post("/v1/suppliers", json={}, headers={"Idempotency-Key": f"k{n}"})
+            for n in range(2)
+        ]
+
+    assert [a.status_code for a in answers] == [422, 422]
+    assert all(a.headers.get("connection") != "close" for a in answers)
