@@ -20,9 +20,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import Role
-from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.persistence import in_memory_env
 from projections.schema import migrate as migrate_read_models
 from projections.tables import MATCH_MOVE, MATCH_RECEIPT
 from storage.sql import Store
@@ -145,7 +143,7 @@ def big_day(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Day]:
         ledger = build_ledger(settings)
     else:
         settings = api_settings(tmp_path / "var")
-        ledger = Ledger(in_memory_env())
+        ledger = request.getfixturevalue("memory_ledger")
     app = create_app(settings, ledger=ledger)
     try:
         with TestClient(app, base_url=PUBLIC_URL) as client:
@@ -156,7 +154,8 @@ def big_day(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Day]:
             store = app.state.services.started().read_models.store
             yield Day(client, supplier_id, fill_day(store, supplier_id))
     finally:
-        ledger.close()
+        if request.param == "postgres":
+            ledger.close()
 
 
 def test_a_big_day_in_json_pages_has_every_line_and_whole_day_totals(big_day: Day) -> None:
