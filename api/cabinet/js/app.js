@@ -4,6 +4,7 @@ import { h, replace } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import { announce } from "./ui.js";
 import { accountsView } from "./views/accounts.js";
+import { handOverView } from "./views/handover.js";
 import { historyView } from "./views/history.js";
 import { payView } from "./views/pay.js";
 import { signInView } from "./views/signin.js";
@@ -12,8 +13,9 @@ import { walletView } from "./views/wallet.js";
 const ROUTES = { accounts: accountsView, pay: payView, history: historyView, wallet: walletView };
 
 const app = {
-  config: { demo: false, sandbox_acquirer: false },
+  config: { demo: false, sandbox_acquirer: false, card_payments: false },
   payer: null,
+  handOver: null, // a token a link handed over, kept in memory until the resident decides
   flash: null,
   signingIn: false,
   accounts: null,
@@ -21,12 +23,13 @@ const app = {
   listeners: new Set(),
 
   async signIn(token) {
+    const previous = session.token;
     setToken(token);
     this.signingIn = true;
     try {
       await this.loadAccounts(); // a bad token answers 401 here, before any screen changes
     } catch (error) {
-      setToken(null);
+      setToken(previous); // a refused token leaves the session as it was
       throw error;
     } finally {
       this.signingIn = false;
@@ -34,6 +37,25 @@ const app = {
     this.payer = tokenClaims(token)?.sub ?? null;
     if (location.hash.startsWith("#/accounts")) render();
     else location.hash = "#/accounts";
+  },
+
+  // The resident chose to sign in with the handed-over token; on a refused one the question
+  // stays, and so does the session.
+  async acceptHandOver() {
+    const token = this.handOver;
+    this.handOver = null;
+    try {
+      await this.signIn(token);
+    } catch (error) {
+      this.handOver = token;
+      throw error;
+    }
+    announce(t("signedInAs", { payer: this.payer ?? "" }));
+  },
+
+  declineHandOver() {
+    this.handOver = null;
+    render();
   },
 
   signOut(flash = null) {
@@ -122,7 +144,8 @@ async function render({ focus = true } = {}) {
   const main = document.getElementById("main");
   const { name, args } = route();
   let view = ROUTES[name];
-  if (!session.token) view = signInView;
+  if (app.handOver) view = handOverView;
+  else if (!session.token) view = signInView;
   else if (!view) view = accountsView;
   main.setAttribute("aria-busy", "true");
   try {
@@ -133,8 +156,11 @@ async function render({ focus = true } = {}) {
   }
 }
 
-// An identity provider hands a token over by redirecting to /#token=<JWT>: keep it for this
-// tab's session and take it out of the address bar (and so out of the history).
+// An identity provider hands a token over by redirecting to /#token=<JWT>. Nothing proves that
+// this tab asked for it (OpenID Connect's `state` will), so a link from anyone could sign the tab
+// in as them, and the resident would then pay and link their own account in that cabinet
+// (login CSRF). So the token leaves the address bar (and the history) at once, stays in memory
+// only, and is used only when the resident, shown whom it signs in, says so (views/handover.js).
 function tokenFromRedirect() {
   const match = /^#token=([^&]+)/.exec(location.hash);
   if (!match) return null;
@@ -142,21 +168,36 @@ function tokenFromRedirect() {
   return decodeURIComponent(match[1]);
 }
 
+// Ask about a handed-over token (see above), unless it names whoever is signed in already.
+async function receive(handed) {
+  if (session.token && tokenClaims(handed)?.sub === app.payer) {
+    // A fresh token for whoever is signed in: no one's identity changes, nothing to ask.
+    await app.signIn(handed).catch(() => render({ focus: false }));
+    return;
+  }
+  app.handOver = handed;
+  await render({ focus: false });
+}
+
 async function start() {
   setLang(lang());
   try {
     app.config = await get("/cabinet/config.json", {}, { fresh: false });
   } catch {
-    // The page still works without the demo sign-in.
+    // The page still works without the demo sign-in; card payments stay hidden.
   }
-  const handed = tokenFromRedirect();
-  if (handed) setToken(handed);
   if (session.token) {
     app.payer = tokenClaims(session.token)?.sub ?? null;
   }
-  window.addEventListener("hashchange", () => render());
-  await render({ focus: false });
-  if (handed) announce(t("signedInAs", { payer: app.payer ?? "" }));
+  // A link to /#token=… opened in this very page changes only the fragment: no reload.
+  window.addEventListener("hashchange", () => {
+    const handed = tokenFromRedirect();
+    if (handed) receive(handed);
+    else render();
+  });
+  const handed = tokenFromRedirect();
+  if (handed) await receive(handed);
+  else await render({ focus: false });
 }
 
 start();
