@@ -66,13 +66,14 @@ def create_app(
 ) -> FastAPI:
     """The one place the process is wired (see api/bootstrap.py). `ledger` lets tests share
     one in-memory ledger; `acquirer` plugs in a real card acquirer (default: the built-in
-    sandbox, whose HTTP call to the webhook `deliver` replaces in tests)."""
+    sandbox where it is on, whose HTTP call to the webhook `deliver` replaces in tests; else
+    none, and card payments are refused)."""
     settings = settings or ApiSettings()
     check_secrets(settings)  # refuse guessable secrets before serving anything
     token_secret = secret_key(settings)
     webhook_secret = acquirer_secret(settings)
     sandbox_acquirer = None
-    if acquirer is None:
+    if acquirer is None and settings.sandbox_enabled:
         acquirer = sandbox_acquirer = sandbox.SandboxAcquirer(
             settings.base_url, webhook_secret, deliver
         )
@@ -82,7 +83,7 @@ def create_app(
         acquirer_secret=webhook_secret,
         acquirer=acquirer,
         cabinet_demo=web.demo_sign_in_enabled(settings),
-        sandbox_checkout=settings.sandbox_enabled and sandbox_acquirer is not None,
+        sandbox_checkout=sandbox_acquirer is not None,
     )
 
     @asynccontextmanager
@@ -121,7 +122,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     # A development choice (see ApiSettings.sandbox_acquirer), and only for the sandbox itself.
-    if services.sandbox_checkout and sandbox_acquirer is not None:
+    if sandbox_acquirer is not None:
         app.include_router(sandbox.checkout_router(sandbox_acquirer))
     app.include_router(audit.router)
     web.install(app)  # the resident's cabinet at /

@@ -49,7 +49,8 @@ class Services:
     settings: ApiSettings
     secret_key: str
     acquirer_secret: str
-    acquirer: Acquirer
+    acquirer: Acquirer | None
+    """None when no acquirer is configured: card payments and top-ups are refused."""
     cabinet_demo: bool
     sandbox_checkout: bool
     """The built-in sandbox acquirer's checkout pages are mounted (/sandbox)."""

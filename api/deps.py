@@ -21,6 +21,7 @@ from api.auth import Caller, Role, authenticate, require
 from api.bootstrap import Running, Services
 from api.link_attempts import LinkAttempts
 from api.problems import (
+    CardPaymentsUnavailableProblem,
     ChainUnavailableProblem,
     MissingIdempotencyKeyProblem,
     PositionNotInLogProblem,
@@ -81,7 +82,8 @@ async def token_secret(request: Request) -> str:
     return services_of(request).secret_key
 
 
-async def acquirer(request: Request) -> Acquirer:
+async def acquirer(request: Request) -> Acquirer | None:
+    """The card acquirer, or None when none is configured."""
     return services_of(request).acquirer
 
 
@@ -119,9 +121,20 @@ def kept(store: AuditStore | None) -> AuditStore:
     return store
 
 
+def card_acquirer(acquirer: Acquirer | None) -> Acquirer:
+    """The acquirer a card operation needs. Checked in the route's body, as `kept`, so that
+    a request that is not valid is still a 422 on a server without one."""
+    if acquirer is None:
+        raise CardPaymentsUnavailableProblem(
+            "card payments and top-ups are off on this server (no acquirer is configured);"
+            " paying from a wallet, or by the bill's QR code in a bank's app, still works"
+        )
+    return acquirer
+
+
 SettingsDep = Annotated[ApiSettings, Depends(settings)]
 TokenSecretDep = Annotated[str, Depends(token_secret)]
-AcquirerDep = Annotated[Acquirer, Depends(acquirer)]
+AcquirerDep = Annotated[Acquirer | None, Depends(acquirer)]
 AcquirerSecretDep = Annotated[str, Depends(acquirer_secret)]
 LedgerDep = Annotated[Ledger, Depends(ledger)]
 ReadDep = Annotated[ReadModels, Depends(read_models)]

@@ -67,6 +67,15 @@ class LinkAttemptsExceededProblem(ApiProblem):
     status, code, title = 429, "link_attempts_exceeded", "Too many link attempts"
 
 
+class CardPaymentsUnavailableProblem(ApiProblem):
+    """No acquirer is configured. 501: the request is right and would succeed on a server with
+    one; nothing the client changes in it helps (not 4xx), and it is the server's set-up, not
+    an outage that passes (not 503 with Retry-After). The cabinet reads `card_payments` from
+    /cabinet/config.json and offers no card."""
+
+    status, code, title = 501, "card_payments_unavailable", "Card payments are not available"
+
+
 class ChainUnavailableProblem(ApiProblem):
     status, code, title = 503, "audit_unavailable", "The audit chain is not kept here"
 

@@ -53,6 +53,8 @@ class CabinetSettings(BaseSettings):
 class CabinetConfig(BaseModel):
     demo: bool
     sandbox_acquirer: bool
+    card_payments: bool
+    """An acquirer is configured; without one the page offers no card payment or top-up."""
     link_proof: bool
     """Whether linking takes a proof of possession (issue 9); the page shows the field if so."""
 
@@ -88,14 +90,23 @@ async def sandbox_checkout(request: Request) -> bool:
     return services_of(request).sandbox_checkout
 
 
+async def card_payments(request: Request) -> bool:
+    return services_of(request).acquirer is not None
+
+
 DemoDep = Annotated[bool, Depends(demo_enabled)]
 
 
 @router.get("/config.json", response_model=CabinetConfig)
-def config(demo: DemoDep, sandbox: Annotated[bool, Depends(sandbox_checkout)]) -> CabinetConfig:
+def config(
+    demo: DemoDep,
+    sandbox: Annotated[bool, Depends(sandbox_checkout)],
+    cards: Annotated[bool, Depends(card_payments)],
+) -> CabinetConfig:
     return CabinetConfig(
         demo=demo,
         sandbox_acquirer=sandbox,  # an injected acquirer has no sandbox pages
+        card_payments=cards,
         link_proof="proof" in LinkAccount.model_fields,
     )
 

@@ -62,6 +62,13 @@ def serve(
         raise typer.Exit(2) from None
     settings = ApiSettings()
     check_secrets(settings)  # before anything is created or bound
+    if not settings.sandbox_enabled:  # and `serve` plugs in no other acquirer
+        err.print(
+            "card payments are off: no acquirer is configured (the sandbox acquirer,"
+            " KVIT_SANDBOX_ACQUIRER=true, is for development only)",
+            markup=False,
+            highlight=False,
+        )
     if not settings.uses_postgres:
         if workers > 1:
             err.print("[red]--workers > 1 needs PostgreSQL (KVIT_DATABASE_URL)[/red]")

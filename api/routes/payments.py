@@ -20,6 +20,7 @@ from api.deps import (
     OperatorDep,
     ReadDep,
     ResidentDep,
+    card_acquirer,
     committed,
 )
 from api.operator_scopes import supplier_owned
@@ -44,10 +45,11 @@ class AmbiguousPayeeProblem(ApiProblem):
     status, code, title = 422, "ambiguous_payee", "Name the payee one way"
 
 
-def payment_out(view: dict[str, Any], acquirer: Acquirer) -> PaymentOut:
-    """A payment as the ledger reported it, with where to pay if a card payment is waiting."""
+def payment_out(view: dict[str, Any], acquirer: Acquirer | None) -> PaymentOut:
+    """A payment as the ledger reported it, with where to pay if a card payment is waiting
+    (and there is an acquirer to pay at)."""
     out = PaymentOut.model_validate(view)
-    if out.method == "card" and out.status == "processing":
+    if out.method == "card" and out.status == "processing" and acquirer is not None:
         out.checkout_url = acquirer.checkout_url(
             out.id, out.amount, f"Оплата ЖКУ, лицевой счёт {out.account_number}"
         )
@@ -58,7 +60,7 @@ def payment_out(view: dict[str, Any], acquirer: Acquirer) -> PaymentOut:
     "",
     status_code=201,
     response_model=PaymentOut,
-    responses=responses(400, 403, 404, 409, 422),
+    responses=responses(400, 403, 404, 409, 422, 501),
 )
 def create_payment(
     body: CreatePayment,
@@ -73,8 +75,11 @@ def create_payment(
     supplier's requisites (`recipient`: ИНН, КПП, БИК, account) + `account_number`; or by a
     scanned bill's `qr_payload`, whose requisites must be the supplier's registered ones. The
     amount defaults to the code's `Sum`, else to what is still due on the bill (`document_id`)
-    or on the account. `confirm: true` creates and confirms in one call."""
+    or on the account. `confirm: true` creates and confirms in one call. By card on a server
+    with no acquirer: 501 `card_payments_unavailable`, and nothing is recorded."""
     assert caller.payer_id is not None
+    if body.method == "card":
+        card_acquirer(acquirer)
     target = resolve_target(ledger, body)
     outcome = ledger.create_payment(
         payer_id=caller.payer_id,
@@ -127,7 +132,9 @@ def resolve_target(ledger: Ledger, body: CreatePayment) -> dict[str, Any]:
 
 
 @router.post(
-    "/{payment_id}/confirm", response_model=PaymentOut, responses=responses(400, 403, 404, 409)
+    "/{payment_id}/confirm",
+    response_model=PaymentOut,
+    responses=responses(400, 403, 404, 409, 501),
 )
 def confirm_payment(
     payment_id: UUID,
@@ -139,8 +146,12 @@ def confirm_payment(
     response: Response,
 ) -> PaymentOut:
     """Wallet: debits and succeeds in one step. Card: goes to `processing` with a
-    `checkout_url`."""
+    `checkout_url`; with no acquirer, 501 `card_payments_unavailable` and it stays as it was."""
     assert caller.payer_id is not None
+    if acquirer is None:  # only then is the payment read first
+        payment = ledger.get_payment(payment_id, payer_id=caller.payer_id)
+        if payment.method == "card":
+            card_acquirer(acquirer)
     outcome = ledger.confirm_payment(
         payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
     )

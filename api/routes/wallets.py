@@ -15,6 +15,7 @@ from api.deps import (
     MinPositionDep,
     ReadDep,
     ResidentDep,
+    card_acquirer,
     committed,
 )
 from api.problems import NotFoundProblem, responses
@@ -53,7 +54,7 @@ def get_wallet(
     "/{wallet_id}/top-ups",
     status_code=201,
     response_model=TopUpOut,
-    responses=responses(400, 403, 404),
+    responses=responses(400, 403, 404, 501),
 )
 def top_up(
     wallet_id: UUID,
@@ -66,8 +67,10 @@ def top_up(
     response: Response,
 ) -> TopUpOut:
     """Top up by card: pay at `checkout_url`; the wallet is credited when the acquirer reports
-    success to the webhook."""
+    success to the webhook. With no acquirer: 501 `card_payments_unavailable`, nothing
+    recorded."""
     assert caller.payer_id is not None
+    card = card_acquirer(acquirer)
     outcome = ledger.request_top_up(
         wallet_id=wallet_id, payer_id=caller.payer_id, amount=body.amount, idempotency_key=key
     )
@@ -77,5 +80,5 @@ def top_up(
         id=top_up_id,
         status=outcome.result["status"],
         amount=body.amount,
-        checkout_url=acquirer.checkout_url(top_up_id, body.amount, "Пополнение кошелька"),
+        checkout_url=card.checkout_url(top_up_id, body.amount, "Пополнение кошелька"),
     )

@@ -71,8 +71,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @contextmanager
-def running_server(home: Path) -> Iterator[Server]:
-    """`kvit demo`, then `kvit serve` on a free port, both on embedded SQLite in `home`."""
+def running_server(home: Path, **settings: str) -> Iterator[Server]:
+    """`kvit demo`, then `kvit serve` on a free port, both on embedded SQLite in `home`, with
+    these KVIT_ `settings` on top."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
@@ -80,6 +81,7 @@ def running_server(home: Path) -> Iterator[Server]:
         "KVIT_DATA_DIR": str(home / "var"),
         "KVIT_SECRET_KEY": SECRET,
         "KVIT_PUBLIC_URL": base,
+        **settings,
     }
     subprocess.run([KVIT, "demo"], env=env, cwd=home, check=True, capture_output=True, timeout=120)
     logs = home / "serve.log"

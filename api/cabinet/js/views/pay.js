@@ -66,6 +66,7 @@ function recipientSection(r) {
 
 function payForm(app, account, doc, due, container) {
   const wallet = app.wallet();
+  const card = app.config.card_payments; // no acquirer, no card (api/web.py: CabinetConfig)
   const amount = field({
     label: t("amountLabel"),
     hint: t("amountHint"),
@@ -85,8 +86,9 @@ function payForm(app, account, doc, due, container) {
     { class: "methods" },
     h("legend", {}, t("method")),
     wallet ? radio("wallet", t("byWallet", { balance: rub(wallet.balance) }), true) : null,
-    radio("card", t("byCard"), !wallet),
-    wallet ? null : h("p", { class: "hint" }, t("noWallet"), " ", h("a", { href: "#/wallet" }, t("navWallet"))),
+    card ? radio("card", t("byCard"), !wallet) : null,
+    card && !wallet ? h("p", { class: "hint" }, t("noWallet"), " ", h("a", { href: "#/wallet" }, t("navWallet"))) : null,
+    card ? null : h("p", { class: "hint" }, t("noCard")),
   );
   const email = field({ label: t("email"), input: h("input", { name: "email", type: "email", autocomplete: "email", maxlength: "254" }) });
   const problems = h("div", { class: "messages" });
@@ -98,7 +100,7 @@ function payForm(app, account, doc, due, container) {
       novalidate: true,
       onsubmit: async (event) => {
         event.preventDefault();
-        if (intent.pending) return; // the second click of a double click
+        if (intent.pending || !form.elements.method) return; // a double click; no way to pay
         problems.replaceChildren();
         amount.setError("");
         const kopecks = parseRub(amount.input.value);
@@ -120,7 +122,8 @@ function payForm(app, account, doc, due, container) {
         } catch (error) {
           const parts = [errorText(error)];
           if (error.code === "insufficient_funds") parts.push(" ", h("a", { href: "#/wallet" }, t("topUpWallet")));
-          if (error.code === "network" || error.code === "server" || error.status >= 500) parts.push(" ", t("retryHint"));
+          const passing = error.code === "network" || error.code === "server" || error.status >= 500;
+          if (passing && error.code !== "card_payments_unavailable") parts.push(" ", t("retryHint"));
           problems.replaceChildren(notice("error", ...parts));
           if (error.problem?.errors?.[0]?.loc?.[1] === "amount") amount.setError(t("amountBad"));
         } finally {
@@ -133,7 +136,7 @@ function payForm(app, account, doc, due, container) {
     methods,
     email,
     problems,
-    h("p", { class: "actions" }, submit, " ", h("a", { href: "#/accounts", class: "button" }, t("back"))),
+    h("p", { class: "actions" }, wallet || card ? submit : null, " ", h("a", { href: "#/accounts", class: "button" }, t("back"))),
   );
   return form;
 }

@@ -51,7 +51,7 @@ function show(app, body) {
       h("h2", { id: "balance-title" }, t("walletBalance")),
       h("p", { class: "wallet-balance", tabindex: "-1", "data-balance": wallet.balance }, rub(wallet.balance)),
     ),
-    topUpForm(app, wallet, body),
+    app.config.card_payments ? topUpForm(app, wallet, body) : h("p", { class: "hint" }, t("topUpUnavailable")),
   );
 }
 
