@@ -11,6 +11,7 @@ import uvicorn
 
 from api import link_attempts
 from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
+from api.cli import exposure
 from api.cli.console import err
 from api.config_checks import ConfigurationError, check_secret, check_secrets
 from api.server_protocol import HeaderDeadlineProtocol
@@ -62,6 +63,9 @@ def serve(
         raise typer.Exit(2) from None
     settings = ApiSettings()
     check_secrets(settings)  # before anything is created or bound
+    for line in exposure.restrict(host, settings):
+        err.print(line, markup=False, highlight=False)
+    settings = ApiSettings()  # as the workers will read it
     if not settings.sandbox_enabled:  # and `serve` plugs in no other acquirer
         err.print(
             "card payments are off: no acquirer is configured (the sandbox acquirer,"
