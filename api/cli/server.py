@@ -63,16 +63,6 @@ def serve(
         raise typer.Exit(2) from None
     settings = ApiSettings()
     check_secrets(settings)  # before anything is created or bound
-    for line in exposure.restrict(host, settings):
-        err.print(line, markup=False, highlight=False)
-    settings = ApiSettings()  # as the workers will read it
-    if not settings.sandbox_enabled:  # and `serve` plugs in no other acquirer
-        err.print(
-            "card payments are off: no acquirer is configured (the sandbox acquirer,"
-            " KVIT_SANDBOX_ACQUIRER=true, is for development only)",
-            markup=False,
-            highlight=False,
-        )
     if not settings.uses_postgres:
         if workers > 1:
             err.print("[red]--workers > 1 needs PostgreSQL (KVIT_DATABASE_URL)[/red]")
@@ -87,6 +77,7 @@ def serve(
         # Checkout links and the sandbox's webhook calls go where this server listens.
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         os.environ["KVIT_PUBLIC_URL"] = f"http://{shown}:{port}"
+    development_switches(host, settings)  # after every check, so that a refusal stays one line
     # httptools + uvloop (uvicorn[standard]): h11 on asyncio stalls each response on delayed ACKs.
     # The protocol is httptools' with a deadline on a request's headers (api/server_protocol.py).
     uvicorn.run(
@@ -99,6 +90,20 @@ def serve(
         loop="uvloop",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
+
+
+def development_switches(host: str, settings: ApiSettings) -> None:
+    """Turn the demo switches off beyond loopback (api/cli/exposure.py), and say so; say that
+    card payments are off where there is no acquirer. One line each."""
+    for line in exposure.restrict(host, settings):
+        err.print(line, markup=False, highlight=False)
+    if not ApiSettings().sandbox_enabled:  # as the workers will read it; serve plugs in no other
+        err.print(
+            "card payments are off: no acquirer is configured (the sandbox acquirer,"
+            " KVIT_SANDBOX_ACQUIRER=true, is for development only)",
+            markup=False,
+            highlight=False,
+        )
 
 
 def token(
