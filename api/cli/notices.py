@@ -7,6 +7,8 @@ rejects file the summary names) or an annulment. `--json` prints one object for 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,11 +17,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from rich.table import Table
 
 from api.cli.console import err, out
+from api.spreadsheet import SpreadsheetWriter
+from ledger import connections
 from ledger.bootstrap import build_ledger
-from ledger.domain.identifiers import parse_bik
-from ledger.engine import connections
-from ledger.notices.file import rejects_file
-from ledger.notices.importer import OUTCOMES, ImportSummary, import_register
+from ledger.identifiers import parse_bik
+from ledger.notice_import import OUTCOMES, ImportSummary, import_register
+from ledger.notice_line import RejectedLine
 from ledger.settings import Settings
 
 notices_cli = typer.Typer(help="Bank notices: import registers.", no_args_is_help=True)
@@ -82,3 +85,17 @@ def _report(summary: ImportSummary, rejects: Path | None, *, as_json: bool) -> N
     out.print(table)
     if rejects is not None:
         out.print(f"rejected and conflicting lines, with reasons: {rejects}")
+
+
+@contextmanager
+def rejects_file(path: Path) -> Iterator[Callable[[RejectedLine], None]]:
+    """A writer of rejected lines with their reasons, as CSV a supplier's operator can open;
+    each line is written as it comes, so memory stays flat."""
+    with open(path, "x", encoding="utf-8-sig", newline="") as out:
+        writer = SpreadsheetWriter(out)
+        writer.writerow(["line", "order_id", "code", "reason", "raw"])
+
+        def write(line: RejectedLine) -> None:
+            writer.writerow([line.line_no, line.order_id, line.code, line.reason, line.raw])
+
+        yield write

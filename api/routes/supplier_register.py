@@ -8,12 +8,12 @@ paid are in one column, `ИПД service amount` joined by ` | `.
 
 A day has no size limit. JSON comes in pages (`limit`, `next_cursor`), each with the whole day's
 totals; the CSV is the whole day, streamed a page at a time, its totals (summed by the database)
-written last over exactly the lines above them.
+written last over exactly the lines above them. Text that would start a formula is written as
+text (api/spreadsheet.py).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
@@ -28,6 +28,7 @@ from api.deps import LedgerDep, MinPositionDep, ReadDep, SupplierReaderDep
 from api.operator_scopes import require_in_scope
 from api.problems import ApiProblem, responses
 from api.schemas.matching import RegisterOut
+from api.spreadsheet import SpreadsheetWriter
 from ledger.domain.amounts import rubles
 from projections import register
 from projections.models.matching import MOSCOW
@@ -128,7 +129,7 @@ class CsvLines:
     def __init__(self) -> None:
         self.buffer = io.StringIO()
         self.buffer.write("\ufeff")
-        self.writer = csv.writer(self.buffer, delimiter=";", lineterminator="\r\n")
+        self.writer = SpreadsheetWriter(self.buffer)  # formulas become text
 
     def row(self, cells: Sequence[object]) -> None:
         """Every line of the export is written here."""

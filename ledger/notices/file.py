@@ -9,9 +9,7 @@ requisites that are not the supplier's) happens at import, not here.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Iterator
 from typing import IO
 
 import orjson
@@ -141,17 +139,3 @@ def _parse_line(line_no: int, values: dict[str, str], raw: str) -> NoticeLine | 
     except LedgerError as error:
         return RejectedLine(line_no, values.get("order_id", "").strip() or None, error.code,
                             error.message, raw)  # fmt: skip
-
-
-@contextmanager
-def rejects_file(path: Path) -> Iterator[Callable[[RejectedLine], None]]:
-    """A writer of rejected lines with their reasons, as CSV a supplier's operator can open;
-    each line is written as it comes, so memory stays flat."""
-    with open(path, "x", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(["line", "order_id", "code", "reason", "raw"])
-
-        def write(line: RejectedLine) -> None:
-            writer.writerow([line.line_no, line.order_id or "", line.code, line.reason, line.raw])
-
-        yield write
