@@ -38,6 +38,8 @@ LEDGER_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
     errors.RefundExceedsPaymentError: (409, "Refund exceeds what was paid"),
     errors.NoticeStateConflictError: (409, "Notice state does not allow this"),
     errors.NoticeConflictError: (409, "Another notice holds this OrderID"),
+    errors.BankMismatchError: (422, "The OrderID names another bank"),
+    errors.EmptyRegisterError: (422, "The register has no lines"),
     errors.RequisitesMismatchError: (422, "Requisites are not the supplier's"),
     errors.NothingDueError: (422, "Nothing is due; give an amount"),
     errors.WalletOwnershipError: (422, "Wallet required"),

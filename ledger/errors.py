@@ -61,6 +61,18 @@ class InvalidAmountError(LedgerError):
     code = "invalid_amount"
 
 
+class InvalidCommissionError(InvalidAmountError):
+    """A notice's commission that is not between zero and the notice's amount."""
+
+    code = "invalid_commission"
+
+
+class EmptyRegisterError(LedgerError):
+    """A notice register with no line to import: an empty upload is a mistake, not a success."""
+
+    code = "empty_register"
+
+
 class InvalidPaymentMethodError(LedgerError):
     code = "invalid_payment_method"
 
@@ -148,6 +160,13 @@ class NoticeStateConflictError(LedgerError):
     """An annulment of a notice that is already annulled."""
 
     code = "notice_state_conflict"
+
+
+class BankMismatchError(LedgerError):
+    """A notice posted for a bank other than the one its OrderID names (`1` + БИК + …): the
+    same payment under a second bank would be a second notice, credited twice."""
+
+    code = "bank_mismatch"
 
 
 class NoticeConflictError(LedgerError):

@@ -18,11 +18,11 @@ from rich.table import Table
 
 from api.cli.console import err, out
 from api.spreadsheet import SpreadsheetWriter
-from ledger import connections
+from ledger.engine import connections
 from ledger.bootstrap import build_ledger
-from ledger.identifiers import parse_bik
-from ledger.notice_import import OUTCOMES, ImportSummary, import_register
-from ledger.notice_line import RejectedLine
+from ledger.domain.identifiers import parse_bik
+from ledger.notices.importer import OUTCOMES, ImportSummary, import_register
+from ledger.notices.line import RejectedLine
 from ledger.settings import Settings
 
 notices_cli = typer.Typer(help="Bank notices: import registers.", no_args_is_help=True)
@@ -31,7 +31,9 @@ notices_cli = typer.Typer(help="Bank notices: import registers.", no_args_is_hel
 @notices_cli.command("import")
 def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
-    bank: str | None = typer.Option(None, help="the posting bank's БИК (default: each OrderID's)"),
+    bank: str | None = typer.Option(
+        None, help="the posting bank's БИК for OrderIDs that carry none (those that do must agree)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     rejects: Path | None = typer.Option(
         None, help="where rejected lines go (default: beside FILE)"
@@ -56,6 +58,7 @@ def import_(
                 TimeElapsedColumn(),
                 console=err,
                 disable=as_json,
+                transient=True,  # the summary follows; an error stays the only line
             ) as bar,
         ):
             task = bar.add_task("import", total=size)
@@ -69,8 +72,6 @@ def import_(
     finally:
         ledger.close()
     kept = summary.rejected + summary.conflicts > 0
-    if not kept:
-        rejects_path.unlink(missing_ok=True)
     _report(summary, rejects_path if kept else None, as_json=as_json)
 
 
@@ -90,12 +91,20 @@ def _report(summary: ImportSummary, rejects: Path | None, *, as_json: bool) -> N
 @contextmanager
 def rejects_file(path: Path) -> Iterator[Callable[[RejectedLine], None]]:
     """A writer of rejected lines with their reasons, as CSV a supplier's operator can open;
-    each line is written as it comes, so memory stays flat."""
+    each line is written as it comes, so memory stays flat. A file that got no line is removed,
+    whether the import ended or failed."""
+    written = 0
     with open(path, "x", encoding="utf-8-sig", newline="") as out:
         writer = SpreadsheetWriter(out)
         writer.writerow(["line", "order_id", "code", "reason", "raw"])
 
         def write(line: RejectedLine) -> None:
+            nonlocal written
+            written += 1
             writer.writerow([line.line_no, line.order_id, line.code, line.reason, line.raw])
 
-        yield write
+        try:
+            yield write
+        finally:
+            if not written:
+                path.unlink()

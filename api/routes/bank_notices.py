@@ -2,8 +2,9 @@
 
 A notice's natural key (the posting bank's БИК and its OrderID) is its idempotency key, so no
 Idempotency-Key header is needed: the same notice again is a `duplicate` and changes nothing.
-The posting bank is `bank` if given, else the БИК an OrderID carries (`1` + БИК + …); a bank
-operator's is always its own БИК (api/operator_scopes.py).
+The posting bank is the БИК a bank's OrderID carries (`1` + БИК + …); `bank` names it for an
+OrderID that carries none, and must agree with one that does (the ledger refuses a mismatch).
+A bank operator's is always its own БИК (api/operator_scopes.py).
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 A notice moves money like a payment: `bank:<bik>:clearing` → the supplier's payable for the
 account, and the account's sub-ledger counts it as paid (against the named bill, if any). It
 is naturally idempotent: its id is (posting bank, OrderID), so the same notice again is a
-`duplicate` and the same OrderID with other content a `NoticeConflictError`. An annulment is a
-new event that reverses the postings. Both are commands as data, so a register of thousands
-runs as one batch where each line keeps its own outcome.
+`duplicate` and the same OrderID with other content a `NoticeConflictError`; an OrderID that
+names its bank is posted for that bank only (`check_bank`), so one payment has one id. An
+annulment is a new event that reverses the postings. Both are commands as data, so a register
+of thousands runs as one batch where each line keeps its own outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ledger.domain.els_index import ElsIndex
 from ledger.domain.identifiers import digits, parse_bank_bik
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
+    BankMismatchError,
     BillStateConflictError,
     NoticeConflictError,
     NoticeStateConflictError,
@@ -37,9 +39,23 @@ Result = dict[str, Any]
 
 
 def bank_of(order_id: str) -> str | None:
-    """The posting bank's БИК as OrderIDs carry it (`1` + БИК + …), or None."""
+    """The posting bank's БИК as a bank's OrderIDs carry it (`1` + БИК + …), or None (another
+    prefix is another kind of payee, whose OrderID names no bank)."""
     candidate = order_id[1:10]
-    return candidate if digits(candidate, 9) else None
+    return candidate if order_id[:1] == "1" and digits(candidate, 9) else None
+
+
+def check_bank(bank_bik: str, order_id: str) -> None:
+    """An OrderID that names its bank is that bank's alone: the same one posted for another
+    bank would be a second notice (another id, another clearing account) for one payment."""
+    named = bank_of(order_id)
+    if named is not None and named != bank_bik:
+        raise BankMismatchError(
+            f"OrderID {order_id} is bank {named}'s, not {bank_bik}'s",
+            order_id=order_id,
+            bank_bik=bank_bik,
+            order_bank_bik=named,
+        )
 
 
 _CONTENT = tuple(f.name for f in fields(NoticeLine) if f.name != "line_no")
@@ -72,6 +88,7 @@ class ReceiveNotice:
         # `--bank`): every way in meets it, and no notice credits money from a bank that is not.
         parse_bank_bik(self.bank_bik)
         line = self.line
+        check_bank(self.bank_bik, line.order_id)
         content = fingerprint(line)
         seen = uow.find(BankNotice, self.notice_id)
         if seen is not None:
@@ -126,6 +143,7 @@ class AnnulNotice:
         return BankNotice.id_for(self.bank_bik, self.order_id)
 
     def __call__(self, uow: UnitOfWork) -> Result:
+        check_bank(self.bank_bik, self.order_id)
         notice = uow.find(BankNotice, self.record_id)
         if notice is None:
             raise UnknownNoticeError(

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from ledger.errors import LedgerError, NoticeConflictError
+from ledger.errors import EmptyRegisterError, LedgerError, NoticeConflictError
+from ledger.notices.line import NoticeLine, RejectedLine
 from ledger.notices.file import read_register
 from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
-from ledger.notices.line import NoticeLine, RejectedLine
 
 BATCH_LINES = 2000  # one transaction per this many lines: the event store's sweet spot
 KEPT_REJECTS = 100  # what a summary carries; all of them go to `on_reject` (a file)
@@ -71,6 +71,7 @@ def import_register(
     on_reject: Callable[[RejectedLine], None] | None = None,
 ) -> ImportSummary:
     """Import every line of `stream`; `bank_bik` names the posting bank (else each OrderID's).
+    A register with no line at all is an `EmptyRegisterError`: nothing to import is a mistake.
 
     `on_batch(summary, bytes_read)` is called after each batch, for a progress bar, and
     `on_reject(line)` for every rejected or conflicting line, to write the rejects file.
@@ -94,6 +95,8 @@ def import_register(
             _tally(summary, lines, ledger.execute_batch(commands))
         if on_batch is not None:
             on_batch(summary, stream.tell())
+    if not summary.lines:
+        raise EmptyRegisterError("the register is empty: it has no notice lines to import")
     summary.seconds = time.perf_counter() - started
     return summary
 

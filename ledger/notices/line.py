@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.amounts import MAX_AMOUNT, kopecks_of_rubles
+from ledger.errors import InvalidCommissionError, LedgerError
 from ledger.domain.identifiers import (
     parse_account_number,
     parse_bik,
@@ -106,13 +107,14 @@ def parse_notice(values: dict[str, str], *, line_no: int = 1) -> NoticeLine:
     settlement = field["settlement_account"]
     if settlement and bik is None:
         raise RegisterLineError("missing_bik", "a settlement account needs its bank's БИК")
+    amount = parse_rubles(field["amount"], "amount")
     notice = NoticeLine(
         line_no,
         order_id,
         order_date,
         action,
-        amount=parse_rubles(field["amount"], "amount"),
-        commission=parse_rubles(field["commission"], "commission") if field["commission"] else 0,
+        amount=amount,
+        commission=parse_commission(field["commission"], amount),
         payer=field["payer"] or None,
         recipient_inn=_optional(field["recipient_inn"], parse_inn),
         recipient_kpp=_optional(field["recipient_kpp"], parse_kpp),
@@ -152,6 +154,19 @@ def parse_rubles(value: str, field: str) -> int:
             field=field,
         )
     return kopecks
+
+
+def parse_commission(value: str, amount: int) -> int:
+    """The bank's commission in rubles (empty: none), at most the notice's amount: a fee beyond
+    the payment it was charged on is a broken line, and unbounded it would swamp every total."""
+    commission = parse_rubles(value, "commission") if value else 0
+    if commission > amount:
+        raise InvalidCommissionError(
+            f"commission must be at most the amount ({amount} kopecks), got {value!r}",
+            field="commission",
+            amount=amount,
+        )
+    return commission
 
 
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})|([0-9]{2})\.([0-9]{2})\.([0-9]{4})")

@@ -61,8 +61,8 @@ def test_other_content_under_the_same_order_id_is_a_409(
     client: TestClient, world: World, operator: Headers
 ) -> None:
     client.post("/v1/notices", json=body(), headers=operator)
-    problem(client.post("/v1/notices", json=body(amount=5), headers=operator), 409,
-            "notice_conflict")  # fmt: skip
+    other = body(amount=5, commission=0)
+    problem(client.post("/v1/notices", json=other, headers=operator), 409, "notice_conflict")
 
 
 def test_bad_references_and_requisites_are_clear_problems(
@@ -129,7 +129,7 @@ def test_a_register_keeps_each_lines_outcome_and_a_resent_one_changes_nothing(
     assert account(client, operator, world.account_id)["balance"]["due"] == BILL_TOTAL - 100000
     resent = client.post(
         "/v1/notices/batch",
-        content="\n".join([HEADER, lines[0], lines[1]]).encode(),
+        content="\n".join([HEADER, lines[0], lines[1], ""]).encode(),
         headers=operator | {"content-type": "text/csv"},
     ).json()
     assert (resent["accepted"], resent["duplicates"]) == (0, 2)
@@ -138,8 +138,8 @@ def test_a_register_keeps_each_lines_outcome_and_a_resent_one_changes_nothing(
 def test_a_json_lines_register_is_read_the_same(
     client: TestClient, world: World, operator: Headers
 ) -> None:
-    records = [body(order_id=order(n), amount=f"{n},00") for n in (1, 2, 3)]
-    payload = b"\n".join(orjson.dumps(r) for r in records)
+    records = [body(order_id=order(n), amount=f"{n},00", commission="0,15") for n in (1, 2, 3)]
+    payload = b"".join(orjson.dumps(r) + b"\n" for r in records)
     response = client.post(
         "/v1/notices/batch",
         content=payload,

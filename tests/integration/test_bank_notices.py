@@ -127,7 +127,7 @@ def test_an_annulment_reverses_the_notice_once(ledger: Ledger) -> None:
     with pytest.raises(NoticeStateConflictError):
         ledger.execute(replace(annul, annul_date="2026-03-21"))
     with pytest.raises(UnknownNoticeError):
-        ledger.execute(replace(annul, order_id="1" + "0" * 31))
+        ledger.execute(replace(annul, order_id=f"1{BANK}" + "9" * 22))
 
 
 def test_notices_and_annulments_reach_balances_and_the_trial_balance(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from api.auth import Role
 from api.spreadsheet import FORMULA_START, neutral_cell
 from ledger.application import Ledger
-from ledger.notice_line import COLUMNS
+from ledger.notices.line import COLUMNS
 from tests.api.helpers import PUBLIC_URL, Headers, World, bearer, build_app, make_world
 from tests.fixtures import ACCOUNT_NUMBER, INN
 

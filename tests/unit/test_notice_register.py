@@ -149,3 +149,13 @@ def test_a_large_register_streams_line_by_line() -> None:
     assert isinstance(first, NoticeLine) and first.order_id == f"{0:032d}"
     assert stream.tell() < len(stream.getvalue())  # not read to the end for the first line
     assert sum(1 for _ in reader) == 19999
+
+
+def test_an_overlong_or_undecodable_line_says_which_and_keeps_no_raw_bytes() -> None:
+    raw = (HEADER + "\n").encode() + b"x" * (MAX_LINE_BYTES * 2) + b"\n"
+    raw += line().encode("utf-8")[:-3] + b"\xff\n"
+    results = list(read_register(io.BytesIO(raw)))
+    assert [(r.code, r.reason, r.raw) for r in results if isinstance(r, RejectedLine)] == [
+        ("malformed_line", "too long", ""),
+        ("malformed_line", "bad encoding", ""),
+    ]
