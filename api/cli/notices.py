@@ -18,9 +18,9 @@ from rich.table import Table
 
 from api.cli.console import err, out
 from api.spreadsheet import SpreadsheetWriter
-from ledger.engine import connections
 from ledger.bootstrap import build_ledger
 from ledger.domain.identifiers import parse_bik
+from ledger.engine import connections
 from ledger.notices.importer import OUTCOMES, ImportSummary, import_register
 from ledger.notices.line import RejectedLine
 from ledger.settings import Settings

@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 
 from ledger.domain.amounts import MAX_AMOUNT, kopecks_of_rubles
-from ledger.errors import InvalidCommissionError, LedgerError
 from ledger.domain.identifiers import (
     parse_account_number,
     parse_bik,
@@ -27,7 +26,7 @@ from ledger.domain.identifiers import (
     parse_service_id,
     parse_settlement_account,
 )
-from ledger.errors import LedgerError
+from ledger.errors import InvalidCommissionError, LedgerError
 
 COLUMNS = (
     "order_id", "order_date", "amount", "payer", "recipient_inn", "recipient_kpp", "bik",

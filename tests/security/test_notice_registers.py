@@ -17,12 +17,11 @@ from fastapi.testclient import TestClient
 from api.auth import Role
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.domain.postings import balances, postings_of
 from ledger.errors import LedgerError
-from ledger.domain.postings import postings_of
+from ledger.notices.file import read_register
 from ledger.notices.importer import import_register
 from ledger.notices.line import COLUMNS, NoticeLine, RejectedLine
-from ledger.notices.file import read_register
-from ledger.domain.postings import balances
 from ledger.settings import Settings
 from storage.log import iter_events
 from tests.api.helpers import (
