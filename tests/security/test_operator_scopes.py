@@ -114,7 +114,10 @@ def register_line(order_id: str) -> str:
 
 
 def register(*order_ids: str) -> bytes:
-    return "\n".join([";".join(COLUMNS), *map(register_line, order_ids)]).encode()
+    """A whole file: every line ends in a line break (a last line without one is cut off)."""
+    return "".join(
+        f"{line}\n" for line in [";".join(COLUMNS), *map(register_line, order_ids)]
+    ).encode()
 
 
 def due(client: TestClient, operator: Headers, world: World) -> int:
