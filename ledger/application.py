@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
 
@@ -46,6 +46,7 @@ from ledger.registry.commands import (
     RegisterSupplier,
     WithdrawBill,
 )
+from storage.event_store import record_events
 
 T = TypeVar("T")
 
@@ -72,13 +73,7 @@ class Ledger(Application[UUID]):
         does. Aggregates still take the library's own path."""
         if any(isinstance(obj, Aggregate) for obj in objs):
             return super().save(*objs, **kwargs)
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events.extend(objs)
-        processing.saved_kwargs.update(kwargs)
-        recordings = self._record(processing)
-        self._notify(recordings)
-        self.notify(processing.events)  # deprecated hook, kept for parity with the library
-        return recordings
+        return record_events(self, objs, kwargs)
 
     # --- running commands ----------------------------------------------------------------------
     def execute(self, command: Command) -> Outcome:

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import sql
 
 from ledger.bootstrap import build_ledger
 from ledger.settings import Settings
@@ -33,6 +31,7 @@ from projections.locks import lock_keys
 from projections.projector import Projector
 from projections.settings import ReadSettings, open_store
 from projections.tracking import TrackingConflictError
+from storage.listen import listen
 from storage.sql import Store
 
 MAX_FAILURES = 10
@@ -97,9 +96,7 @@ class ProjectionRunner:
         projector: Projector | None = None
         try:
             # The lock's connection also listens: one connection fewer per runner.
-            recorder = ledger.recorder
-            assert isinstance(recorder, PostgresApplicationRecorder)  # runners need PostgreSQL
-            lock.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+            listen(lock, ledger)
             projector = Projector(
                 ledger, self.store, models.build(self.names), batch_size=self.read.batch_size
             )

@@ -25,7 +25,7 @@ from storage.table import Table
 
 Row = tuple[Any, ...]
 COPY_THRESHOLD = 64
-SQLITE_IN_CHUNK = 500
+SQLITE_IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's limit on bound parameters
 
 
 def lock_key(*parts: str) -> int:

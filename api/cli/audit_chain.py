@@ -9,10 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import typer
-from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import sql
 
 from api.cli.audit_session import opened
 from api.cli.console import err
@@ -31,6 +28,7 @@ from audit.signing import (
 )
 from ledger.application import Ledger
 from ledger.engine import connections
+from storage.listen import open_listener
 from storage.preflight import require_schema
 
 RECONNECT_FIRST, RECONNECT_MAX = 1.0, 30.0
@@ -88,11 +86,8 @@ def _follow(
             interval=interval or settings.audit_checkpoint_interval_seconds,
             last=store.head(),
         )
-        listener = None
-        recorder = ledger.recorder
-        if isinstance(recorder, PostgresApplicationRecorder):  # woken by each commit's NOTIFY
-            listener = psycopg.connect(settings.database_url or "", autocommit=True)
-            listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+        # Woken by each commit's NOTIFY on PostgreSQL; elsewhere a poll every half second.
+        listener = open_listener(ledger, settings.database_url or "")
         head = store.head()
         err.print(f"following the log from chain position {head.position if head else 0}")
         try:

@@ -2,7 +2,7 @@
 
 The cache is trusted, not fast-forwarded: a command that reads a copy records its version, and
 the save proves every such version still current (the primary key for what it writes,
-`ledger/engine/recorders.py` for what it only reads). A stale copy therefore makes the save
+`storage/event_store.py`'s recorders for what it only reads). A stale copy therefore makes the save
 fail with `IntegrityError`; the runner evicts what the command touched and re-runs it against
 the store.
 Entries are committed state only and never handed out: every reader gets its own deep copy.

@@ -14,14 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError
 
 from ledger.engine.group_commit import MAX_ATTEMPTS, Outcome, backoff, evict, save_events
 from ledger.engine.prefetch import prefetch
-from ledger.engine.unit_of_work import Command, UnitOfWork
+from ledger.engine.unit_of_work import CachedApplication, Command, UnitOfWork
 from ledger.errors import BatchTooLargeError, ConcurrentUpdateError, LedgerError
 
 MAX_BATCH_COMMANDS = 5_000
@@ -39,7 +37,7 @@ class BatchItem:
         return self.error is None
 
 
-def run_batch(app: Application[UUID], commands: Sequence[Command]) -> list[BatchItem]:
+def run_batch(app: CachedApplication, commands: Sequence[Command]) -> list[BatchItem]:
     if len(commands) > MAX_BATCH_COMMANDS:
         raise BatchTooLargeError(
             f"a batch holds at most {MAX_BATCH_COMMANDS} commands, got {len(commands)}",
@@ -70,7 +68,7 @@ def run_batch(app: Application[UUID], commands: Sequence[Command]) -> list[Batch
     )
 
 
-def _run_one(app: Application[UUID], shared: UnitOfWork, command: Command) -> Any:
+def _run_one(app: CachedApplication, shared: UnitOfWork, command: Command) -> Any:
     child = UnitOfWork(app, parent=shared)
     try:
         result = command(child)

@@ -21,18 +21,17 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from ledger.domain.idempotency import IdempotencyRecord
-from ledger.engine.aggregate_cache import AggregateCache
-from ledger.engine.unit_of_work import Changes, Command, UnitOfWork
+from ledger.engine.unit_of_work import CachedApplication, Changes, Command, UnitOfWork
 from ledger.errors import ConcurrentUpdateError, LedgerError
 
 MAX_ATTEMPTS = 8
@@ -47,32 +46,29 @@ class Outcome:
     position: int
 
 
-def save_events(app: Application[UUID], changes: Changes) -> int:
+def save_events(app: CachedApplication, changes: Changes) -> int:
     """Save events in one transaction, proving the versions only read still current; return
     the highest position written. Once committed, the unit's aggregates go to the cache."""
     recordings = app.save(*changes.events, expected_versions=changes.expected_versions)
     take_snapshots(app, changes.events, changes.kinds)
-    cache: AggregateCache | None = getattr(app, "aggregate_cache", None)
-    if cache is not None:
-        for aggregate in changes.aggregates:
-            if not isinstance(aggregate, IdempotencyRecord):
-                cache.offer(aggregate)
+    cache = app.aggregate_cache
+    for aggregate in changes.aggregates:
+        if not isinstance(aggregate, IdempotencyRecord):
+            cache.offer(aggregate)
     return max(r.notification.id for r in recordings)
 
 
-def evict(app: Application[UUID], changes: Changes) -> None:
+def evict(app: CachedApplication, changes: Changes) -> None:
     """After a conflict: forget what the command touched, so its re-run reads the store."""
-    cache: AggregateCache | None = getattr(app, "aggregate_cache", None)
-    if cache is not None:
-        cache.evict(changes.touched)
+    app.aggregate_cache.evict(changes.touched)
 
 
 def take_snapshots(
-    app: Application[UUID], events: list[Any], kinds: dict[UUID, type[Aggregate]]
+    app: CachedApplication, events: list[Any], kinds: dict[UUID, type[Aggregate]]
 ) -> None:
     """Snapshot long-lived aggregates at their interval (saving bare events skips the
     library's own snapshotting)."""
-    intervals = getattr(app, "snapshotting_intervals", None) or {}
+    intervals: Mapping[Any, int] = app.snapshotting_intervals  # looked up by kind or None
     for event in events:
         interval = intervals.get(kinds.get(event.originator_id))
         if interval and event.originator_version % interval == 0:
@@ -84,7 +80,7 @@ def backoff(attempt: int) -> None:
 
 
 def prepare(
-    app: Application[UUID], command: Command, *, optimistic: bool, trust_cache: bool
+    app: CachedApplication, command: Command, *, optimistic: bool, trust_cache: bool
 ) -> tuple[Any, Changes]:
     """Run a command in its own unit of work. If it trusted the cache and then failed, or
     found nothing to do, its answer rests on copies nobody proved current: run it again
@@ -103,7 +99,7 @@ def prepare(
 
 
 def run_alone(
-    app: Application[UUID],
+    app: CachedApplication,
     command: Command,
     *,
     optimistic: bool = True,
@@ -150,7 +146,7 @@ class _Pending:
 
 
 class GroupCommitter:
-    def __init__(self, app: Application[UUID], max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, app: CachedApplication, max_batch: int = MAX_BATCH) -> None:
         self.app = app
         self.max_batch = max_batch
         self._cond = threading.Condition()

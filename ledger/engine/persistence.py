@@ -23,7 +23,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
             PERSISTENCE_MODULE="eventsourcing.sqlite",
             SQLITE_DBNAME=str(private_file(settings.data_dir / SQLITE_FILE)),
             SQLITE_LOCK_TIMEOUT="10",
-            APPLICATION_RECORDER_TOPIC="ledger.engine.recorders:CheckedSQLiteRecorder",
+            APPLICATION_RECORDER_TOPIC="storage.event_store:CheckedSQLiteRecorder",
         )
     return env
 
@@ -39,8 +39,8 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         raise ValueError(f"KVIT_DATABASE_URL must be a postgresql:// URL, got {url.scheme}://")
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        # Saves also check the versions a command only read (ledger/engine/recorders.py).
-        "APPLICATION_RECORDER_TOPIC": "ledger.engine.recorders:CheckedPostgresRecorder",
+        # Saves also check the versions a command only read (storage/event_store.py).
+        "APPLICATION_RECORDER_TOPIC": "storage.event_store:CheckedPostgresRecorder",
         "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),

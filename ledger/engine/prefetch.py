@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from ledger.engine.recorders import CheckedPostgresRecorder, CheckedSQLiteRecorder
 from ledger.engine.unit_of_work import UnitOfWork
+from storage.event_store import events_by_aggregate
 
 
 def prefetch(uow: UnitOfWork, ids: Iterable[UUID | None]) -> None:
@@ -21,15 +21,8 @@ def prefetch(uow: UnitOfWork, ids: Iterable[UUID | None]) -> None:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return
-    app = uow.app
-    recorder = app.recorder
-    if isinstance(recorder, CheckedPostgresRecorder | CheckedSQLiteRecorder):
-        stored = recorder.select_events_of(wanted)
-    else:
-        stored = [s for i in wanted for s in recorder.select_events(i)]
     aggregates: dict[UUID, Any] = dict.fromkeys(wanted)
-    for item in stored:
-        event: Any = app.mapper.to_domain_event(item)
+    for event in events_by_aggregate(uow.app.events, wanted):
         aggregates[event.originator_id] = event.mutate(aggregates[event.originator_id])
     for aggregate_id, aggregate in aggregates.items():
         uow.seed(aggregate_id, aggregate)

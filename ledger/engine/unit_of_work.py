@@ -16,19 +16,42 @@ proves those versions current (`Changes.expected_versions`). A unit that does no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import EventStore, Recording
 
 from ledger.domain.idempotency import IdempotencyRecord
 from ledger.engine.aggregate_cache import AggregateCache, clone
+from storage.event_store import set_pending_events
 
 A = TypeVar("A", bound=Aggregate)
 Command = Callable[["UnitOfWork"], Any]
+
+
+class CachedApplication(Protocol):
+    """What the engine runs commands on (the Ledger): an event-sourced application with this
+    process's cache of committed aggregates."""
+
+    @property
+    def events(self) -> EventStore[UUID]: ...
+
+    @property
+    def repository(self) -> Repository[UUID]: ...
+
+    @property
+    def snapshotting_intervals(self) -> Mapping[type[Any], int]: ...
+
+    @property
+    def aggregate_cache(self) -> AggregateCache: ...
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]: ...
+
+    def take_snapshot(self, aggregate_id: UUID, version: int | None = None) -> None: ...
 
 
 @dataclass
@@ -75,7 +98,7 @@ def _inherit(value: bool | None, inherited: bool | None) -> bool:
 class UnitOfWork:
     def __init__(
         self,
-        app: Application[UUID],
+        app: CachedApplication,
         parent: UnitOfWork | None = None,
         *,
         optimistic: bool | None = None,
@@ -96,7 +119,7 @@ class UnitOfWork:
         self._trusted: set[UUID] = set() if parent is None else parent._trusted
         self._read: dict[UUID, int] = {} if parent is None else parent._read
         self._borrowed: dict[UUID, int] = {}  # parent's aggregates used, with pending counts
-        self.cache: AggregateCache | None = getattr(app, "aggregate_cache", None)
+        self.cache: AggregateCache = app.aggregate_cache
 
     @property
     def trusted(self) -> bool:
@@ -145,14 +168,9 @@ class UnitOfWork:
         return found
 
     def _load(self, cls: type[Aggregate], aggregate_id: UUID) -> Aggregate | None:
-        cacheable = self.cache is not None and cls is not IdempotencyRecord  # keys: read once
-        cached = self.cache.get(aggregate_id) if cacheable and self.cache else None
-        if (
-            cached is not None
-            and self.trust_cache
-            and self.cache
-            and self.cache.trusted(aggregate_id)
-        ):
+        cacheable = cls is not IdempotencyRecord  # keys: read once
+        cached = self.cache.get(aggregate_id) if cacheable else None
+        if cached is not None and self.trust_cache and self.cache.trusted(aggregate_id):
             self._trusted.add(aggregate_id)
             self._read[aggregate_id] = cached.version
             return cached
@@ -163,7 +181,7 @@ class UnitOfWork:
         )
         if aggregate is not None:
             self._read[aggregate_id] = aggregate.version
-            if cacheable and self.cache is not None:
+            if cacheable:
                 self.cache.offer(clone(aggregate))
         return aggregate
 
@@ -176,8 +194,7 @@ class UnitOfWork:
         """Long-lived kinds go through the repository (snapshots); short-lived ones (payments,
         keys, bills) are read straight from their events, skipping a snapshot probe that could
         never find anything."""
-        intervals = getattr(self.app, "snapshotting_intervals", None) or {}
-        if cls in intervals:
+        if cls in self.app.snapshotting_intervals:
             try:
                 return self.app.repository.get(aggregate_id)
             except AggregateNotFoundError:
@@ -214,7 +231,7 @@ class UnitOfWork:
             if rebuilt is None:  # created by this very unit: it never existed
                 del self.parent.aggregates[aggregate_id]
                 continue
-            rebuilt._pending_events = kept
+            set_pending_events(rebuilt, kept)
             self.parent.aggregates[aggregate_id] = rebuilt
         self._borrowed.clear()
         self.aggregates.clear()

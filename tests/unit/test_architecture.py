@@ -1,8 +1,10 @@
 """The house's rule (docs/architecture.md), checked from the code's own imports.
 
 Each top-level package may import only the packages listed for it; nothing imports `api`;
-there are no import cycles between modules; routes share code through `api/deps.py` and
-other modules, never by importing each other, and they never read `app.state` themselves.
+only `storage` imports the event store library's persistence modules or touches an
+application's `.recorder`; there are no import cycles between modules; routes share code
+through `api/deps.py` and other modules, never by importing each other, and they never read
+`app.state` themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED: dict[str, set[str]] = {
     "storage": set(),
-    "ledger": set(),
+    "ledger": {"storage"},
     "audit": {"ledger", "storage"},
     "mail": {"ledger", "storage"},
     "projections": {"audit", "ledger", "storage"},
@@ -67,15 +69,37 @@ def test_each_package_imports_only_the_packages_below_it() -> None:
     assert not wrong, "\n".join(sorted(set(wrong)))
 
 
+# The event store library behind one door: its persistence modules and an application's
+# `.recorder` (where the table layout, connections and NOTIFY channel live) are storage's.
+LIBRARY_INTERNALS = ("eventsourcing.postgres", "eventsourcing.sqlite", "eventsourcing.popo")
+
+
+def test_only_storage_reaches_the_event_store_library_internals() -> None:
+    wrong = []
+    for name, path in modules():
+        if name.split(".")[0] == "storage":
+            continue
+        where = path.relative_to(ROOT)
+        for module, node in imported(path):
+            for internal in LIBRARY_INTERNALS:
+                if module == internal or module.startswith(internal + "."):
+                    wrong.append(f"{where}:{node.lineno} imports {internal}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "recorder":
+                wrong.append(f"{where}:{node.lineno} touches {ast.unparse(node)}")
+    assert not wrong, "\n".join(sorted(set(wrong)))
+
+
 # Inside ledger/: the domain (aggregates and values) knows nothing of how commands run; the
-# engine (units of work, idempotency, group commit, recorders) runs any command and knows no
-# context; the contexts (payments, registry, notices, qr) are commands and handlers written
-# against both; only the application and its bootstrap see everything.
+# engine (units of work, idempotency, group commit, batches) runs any command and knows no
+# context, and is the only layer that talks to `storage` (the event store's door); the contexts
+# (payments, registry, notices, qr) are commands and handlers written against both; only the
+# application and its bootstrap see everything.
 LEDGER_CONTEXTS = ("payments", "registry", "notices", "qr")
 LEDGER_SHARED = {"ledger.errors", "ledger.settings", "ledger.private_files"}
 LEDGER_LAYERS: dict[str, tuple[str, ...]] = {
     "domain": ("ledger.domain", "ledger.errors"),
-    "engine": ("ledger.domain", "ledger.engine", *sorted(LEDGER_SHARED)),
+    "engine": ("ledger.domain", "ledger.engine", *sorted(LEDGER_SHARED), "storage"),
     **{
         context: (
             "ledger.domain",
@@ -96,7 +120,7 @@ def test_ledger_layers_domain_then_engine_then_contexts() -> None:
             continue
         allowed = LEDGER_LAYERS[parts[1]]
         for module, _ in imported(path):
-            if module.split(".")[0] != "ledger" or module in ("ledger",):
+            if module.split(".")[0] not in ("ledger", "storage") or module in ("ledger",):
                 continue
             if not any(module == a or module.startswith(a + ".") for a in allowed):
                 wrong.append(f"{path.relative_to(ROOT)} imports {module}")
