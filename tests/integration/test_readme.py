@@ -1,0 +1,90 @@
+"""The README's commands run: its "API in five calls" block, as written, against a real
+`kvit serve` on the demo database (embedded SQLite), with `kvit` on the PATH."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MARKER = "<!-- readme-five-calls: tests/integration/test_readme.py runs this block -->"
+
+
+def five_calls() -> str:
+    text = (REPO / "README.md").read_text()
+    after = text[text.index(MARKER) + len(MARKER) :]
+    found = re.search(r"```sh\n(.*?)```", after, flags=re.S)
+    assert found, "the README's five-calls block is gone"
+    return found.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
+    env.update(KVIT_DATA_DIR=str(tmp_path / "var"), PATH=f"{BIN}:{env.get('PATH', '')}")
+    demo = subprocess.run(
+        ["kvit", "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert demo.returncode == 0, demo.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        ["kvit", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("kvit serve did not get ready in 30 s")
+        yield base, env
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_the_readmes_five_calls_pay_what_is_due_and_show_it(
+    demo_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    base, env = demo_server
+    block = five_calls().replace("BASE=http://127.0.0.1:8000", f"BASE={base}", 1)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    outputs = [json.loads(chunk) for chunk in re.findall(r"\{.*?\}|\d+", done.stdout, flags=re.S)]
+    payment, history, balance = outputs
+    assert payment["status"] == "succeeded" and payment["amount"] > 0
+    assert history == {"status": "succeeded", "amount": payment["amount"]}
+    assert isinstance(balance, int) and balance >= 0
