@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from urllib.parse import urlsplit
 
 import psycopg
 import psycopg_pool
 from eventsourcing import persistence as es_persistence
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import ValidationError
 
 from api.config_checks import ConfigurationError
@@ -83,11 +83,18 @@ def setting_error(error: ValidationError) -> str:
 
 
 def where(url: str | None) -> str:
-    """host:port/database of a URL, without its user or password."""
+    """host:port/database of a URL (every host of a cluster's), without its user or password."""
     if not url:
         return "?"
-    parts = urlsplit(url)
-    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}/{parts.path.lstrip('/')}"
+    try:
+        options = conninfo_to_dict(url)
+    except psycopg.Error:
+        return "?"
+    hosts = str(options.get("host") or "127.0.0.1").split(",")
+    ports = str(options.get("port") or "5432").split(",")
+    ports += ports[-1:] * (len(hosts) - len(ports))  # libpq: one port serves every host
+    pairs = ",".join(f"{host}:{port}" for host, port in zip(hosts, ports, strict=False))
+    return f"{pairs}/{options.get('dbname') or ''}"
 
 
 def _dotenv_url() -> str | None:

@@ -6,7 +6,7 @@ never by racing workers: `CREATE_TABLE` is off unless `create_tables=True`.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ledger.private_files import private_file
 from ledger.settings import Settings
@@ -32,20 +32,28 @@ def in_memory_env() -> dict[str, str]:
     return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
+# What the library's own settings carry; every other libpq option goes in POSTGRES_CONNINFO.
+LIBRARY_KEYS = ("dbname", "host", "port", "user", "password")
+
+
 def postgres_env(settings: Settings) -> dict[str, str]:
     assert settings.database_url
-    url = urlsplit(settings.database_url)
-    if url.scheme not in ("postgresql", "postgres"):
-        raise ValueError(f"KVIT_DATABASE_URL must be a postgresql:// URL, got {url.scheme}://")
+    # libpq's own reading of the URL: several hosts (`h1:p1,h2:p2` or `?host=a,b&port=p1,p2`)
+    # and options such as target_session_attrs reach the event store as they reach every
+    # other connection, never a single host taken from the first part.
+    options = conninfo_to_dict(settings.database_url)
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "storage.cluster_factory:ClusterPostgresFactory",
         # Saves also check the versions a command only read (storage/event_store.py).
         "APPLICATION_RECORDER_TOPIC": "storage.event_store:CheckedPostgresRecorder",
-        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
-        "POSTGRES_HOST": url.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": unquote(url.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_DBNAME": str(options.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(options.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(options.get("port") or 5432),
+        "POSTGRES_USER": str(options.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(options.get("password") or ""),
+        "POSTGRES_CONNINFO": make_conninfo(
+            "", **{k: v for k, v in options.items() if k not in LIBRARY_KEYS}
+        ),
         "POSTGRES_POOL_SIZE": str(settings.database_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.database_pool_max_overflow),
         # Low timeouts: the recorder retries OperationalError 10 times, so a 30 s lock timeout
