@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import psycopg
+import psycopg.errors
 import psycopg_pool
 from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
@@ -99,6 +100,21 @@ TRANSIENT: tuple[type[Exception], ...] = (
     psycopg_pool.PoolClosed,
 )
 RETRY_AFTER_SECONDS = 1
+# A server in recovery (a standby, or an old primary coming back as one after a failover)
+# refuses writes with SQLSTATE 25006, which the drivers raise as an InternalError: the
+# client's retry finds the new primary. Any other InternalError is a 500.
+INTERNAL: tuple[type[Exception], ...] = (es_persistence.InternalError, psycopg.InternalError)
+
+
+def refused_by_a_read_only_server(error: BaseException) -> bool:
+    seen: BaseException | None = error
+    for _ in range(8):  # the library wraps psycopg's error once; bounded all the same
+        if seen is None:
+            return False
+        if isinstance(seen, psycopg.errors.ReadOnlySqlTransaction):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 async def on_ledger_error(request: Request, error: errors.LedgerError) -> JSONResponse:
@@ -200,6 +216,12 @@ async def on_unavailable(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
+async def on_internal(request: Request, error: Exception) -> JSONResponse:
+    if refused_by_a_read_only_server(error):
+        return await on_unavailable(request, error)
+    return await on_unexpected(request, error)
+
+
 async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(
@@ -220,4 +242,6 @@ def install(app: FastAPI) -> None:
     app.exception_handler(StarletteHTTPException)(on_http)
     for transient in TRANSIENT:
         app.exception_handler(transient)(on_unavailable)
+    for internal in INTERNAL:
+        app.exception_handler(internal)(on_internal)
     app.exception_handler(Exception)(on_unexpected)
