@@ -26,6 +26,7 @@ from storage.sql import Store
 
 BATCH = 500
 IDLE_SECONDS = 0.5
+MAX_RECONNECT_PAUSE_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 300
 MAX_ATTEMPTS = 40
 """About three hours of retries (back-off doubling up to 5 minutes), then `undeliverable`."""
@@ -114,14 +115,26 @@ class NoticeWorker:
         return sent
 
     def run(self, stop: threading.Event) -> None:
+        pause = IDLE_SECONDS
         while not stop.is_set():
             try:
+                self._reconnect_if_lost()
                 while self.collect() and not stop.is_set():
                     pass
                 self.deliver()
+                pause = IDLE_SECONDS
             except Exception:
-                log.exception("notice worker step failed; retrying")
-            stop.wait(IDLE_SECONDS)
+                log.exception("notice worker step failed; retrying in %.1fs", pause)
+                pause = min(pause * 2, MAX_RECONNECT_PAUSE_SECONDS)
+            stop.wait(pause)
+
+    def _reconnect_if_lost(self) -> None:
+        """A cut connection (a restart, a failover) stays closed: make a new one, which with a
+        cluster's URL (target_session_attrs=read-write) finds the new primary."""
+        if getattr(self._connection, "closed", False) or getattr(self._connection, "broken", False):
+            self._connection.close()
+            self._connection = self.store.connect()
+            log.warning("notice worker reconnected to the database")
 
     def close(self) -> None:
         self._connection.close()

@@ -157,3 +157,40 @@ def test_a_notice_that_keeps_failing_is_set_aside_after_bounded_retries(
         assert outbox.counts(tx) == {"undeliverable": 1}
     connection.close()
     worker.close()
+
+
+@pytest.mark.postgres
+def test_the_worker_reconnects_after_its_connection_is_cut(
+    memory_ledger: Ledger, pg_settings: Settings, smtp: tuple[Controller, Inbox]
+) -> None:
+    """After a failover the worker's connection is gone; it must make a new one and go on,
+    not log `the connection is lost` every half second forever."""
+    import threading
+    import time
+
+    import psycopg
+
+    controller, inbox = smtp
+    store = open_store(pg_settings, ReadSettings())
+    outbox.migrate(store)
+    world = setup_world(memory_ledger, wallet_balance=10_000)
+    worker = NoticeWorker(
+        memory_ledger, store, SmtpMailer(f"smtp://127.0.0.1:{controller.port}").send
+    )
+    stop = threading.Event()
+    running = threading.Thread(target=worker.run, args=(stop,))
+    running.start()
+    try:
+        pid = worker._connection.info.backend_pid  # the worker's own session, no other
+        with psycopg.connect(str(pg_settings.database_url), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        card_payment(memory_ledger, world, "after-cut", "anna@example.org")
+        deadline = time.monotonic() + 15
+        while not inbox.messages and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(inbox.messages) == 1
+    finally:
+        stop.set()
+        running.join(10)
+        worker.close()
+        store.close()
