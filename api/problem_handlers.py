@@ -6,10 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import psycopg
-import psycopg.errors
-import psycopg_pool
-from eventsourcing import persistence as es_persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.problems import PROBLEM_JSON, RESERVED, ApiProblem, ReadTimeoutProblem, problem_body
 from ledger import errors
 from projections import errors as read_errors
+from storage.faults import CONNECTION_FAULTS, INTERNAL_FAULTS, refused_by_a_read_only_server
 
 log = logging.getLogger("kvit.api")
 
@@ -88,33 +85,11 @@ def jsonable(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# Faults of a database that is restarting or unreachable: 503 with Retry-After, never a 500.
-# (eventsourcing wraps psycopg's errors in its own; the read side and the pool raise psycopg's.)
-TRANSIENT: tuple[type[Exception], ...] = (
-    es_persistence.OperationalError,
-    es_persistence.InterfaceError,
-    es_persistence.ConnectionPoolClosedError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    psycopg_pool.PoolTimeout,
-    psycopg_pool.PoolClosed,
-)
+# Faults of a database that is restarting, unreachable or in recovery: 503 with Retry-After,
+# never a 500 (storage/faults.py). Any other InternalError is a 500.
+TRANSIENT = CONNECTION_FAULTS
+INTERNAL = INTERNAL_FAULTS
 RETRY_AFTER_SECONDS = 1
-# A server in recovery (a standby, or an old primary coming back as one after a failover)
-# refuses writes with SQLSTATE 25006, which the drivers raise as an InternalError: the
-# client's retry finds the new primary. Any other InternalError is a 500.
-INTERNAL: tuple[type[Exception], ...] = (es_persistence.InternalError, psycopg.InternalError)
-
-
-def refused_by_a_read_only_server(error: BaseException) -> bool:
-    seen: BaseException | None = error
-    for _ in range(8):  # the library wraps psycopg's error once; bounded all the same
-        if seen is None:
-            return False
-        if isinstance(seen, psycopg.errors.ReadOnlySqlTransaction):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 async def on_ledger_error(request: Request, error: errors.LedgerError) -> JSONResponse:

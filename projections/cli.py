@@ -12,7 +12,6 @@ import logging
 import signal
 import threading
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -31,6 +30,7 @@ from projections.settings import ReadSettings, open_store
 from projections.shadow import compare_with_shadow
 from projections.supervisor import supervise
 from projections.tracking import read_tracking
+from storage.faults import cured_by_reconnecting
 from storage.log import head
 from storage.preflight import READ_MODELS, require_schema
 
@@ -87,7 +87,9 @@ def project(
     except ProjectionBusyError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(EXIT_BUSY) from None
-    except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+    except Exception as error:
+        if not cured_by_reconnecting(error):
+            raise
         err.print(f"[red]{runner.label}: giving up, the database keeps failing: {error}[/red]")
         raise typer.Exit(1) from None
 

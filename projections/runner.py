@@ -31,6 +31,7 @@ from projections.locks import lock_keys
 from projections.projector import Projector
 from projections.settings import ReadSettings, open_store
 from projections.tracking import TrackingConflictError
+from storage.faults import cured_by_reconnecting
 from storage.listen import listen
 from storage.sql import Store
 
@@ -80,7 +81,9 @@ class ProjectionRunner:
             try:
                 self._session()
                 failures = 0
-            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            except Exception as error:
+                if not cured_by_reconnecting(error):  # e.g. a server in recovery after a failover
+                    raise
                 failures += 1
                 if failures >= MAX_FAILURES:
                     raise

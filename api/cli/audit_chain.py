@@ -14,7 +14,6 @@ import typer
 from api.cli.audit_session import opened
 from api.cli.console import err
 from api.cli.errors import describe
-from api.problem_handlers import TRANSIENT as TRANSIENT_FAULTS
 from audit.chain import Checkpointer, catch_up
 from audit.service import EmptyLogError, checkpoint_now, sign_head
 from audit.signing import (
@@ -28,6 +27,7 @@ from audit.signing import (
 )
 from ledger.application import Ledger
 from ledger.engine import connections
+from storage.faults import cured_by_reconnecting
 from storage.listen import open_listener
 from storage.preflight import require_schema
 
@@ -60,7 +60,9 @@ def follow(
     while not stop.is_set():
         try:
             _follow(settings, every, interval, stop, on_progress=connected)
-        except TRANSIENT_FAULTS as error:
+        except Exception as error:
+            if not cured_by_reconnecting(error):  # e.g. LISTEN refused during recovery
+                raise
             err.print(
                 f"lost the database ({describe(error)}); reconnecting in {pause:.0f}s",
                 markup=False,

@@ -46,3 +46,48 @@ def test_a_write_refused_by_a_read_only_server_is_a_503_with_retry_after(
     )
     problem(response, 503, "database_unavailable")
     assert int(response.headers["retry-after"]) >= 1
+
+
+def test_the_projection_follower_keeps_reconnecting_to_a_server_in_recovery(
+    pg_settings: Settings,
+) -> None:
+    """`kvit project` exited on `cannot execute … during recovery`; it must treat a server in
+    recovery like a lost connection and retry until the new primary answers."""
+    import threading
+    import time
+
+    from projections.runner import ProjectionRunner
+    from projections.schema import migrate as migrate_read_models
+    from projections.settings import ReadSettings
+
+    migrate_read_models(pg_settings)
+    url = f"{pg_settings.database_url}{READ_ONLY}"
+    settings = Settings(database_url=url, database_schema=pg_settings.database_schema)
+    writable = build_ledger(pg_settings)
+    writable.open_wallet(payer_id="in-recovery", idempotency_key="w")  # something to project
+    writable.close()
+    said: list[str] = []
+    stop = threading.Event()
+    runner = ProjectionRunner(
+        ["wallet_balance"], settings, ReadSettings(), stop=stop, say=said.append
+    )
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run()
+        except BaseException as error:  # noqa: BLE001 - the test reports what ended the runner
+            failed.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any("reconnecting" in line for line in said) and time.monotonic() < deadline:
+            assert not failed, failed
+            time.sleep(0.1)
+        assert thread.is_alive() and not failed, (failed, said)
+        assert any("reconnecting" in line for line in said), said
+    finally:
+        stop.set()
+        thread.join(15)
