@@ -76,7 +76,7 @@ def test_the_projection_follower_keeps_reconnecting_to_a_server_in_recovery(
     def run() -> None:
         try:
             runner.run()
-        except BaseException as error:  # noqa: BLE001 - the test reports what ended the runner
+        except BaseException as error:  # the test reports what ended the runner
             failed.append(error)
 
     thread = threading.Thread(target=run)
