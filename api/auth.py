@@ -22,7 +22,8 @@ from fastapi import Request
 from api.problems import ForbiddenProblem, UnauthorizedProblem
 from api.settings import ApiSettings
 from ledger.domain.identifiers import parse_bank_bik, parse_inn
-from ledger.errors import InvalidIdentifierError
+from ledger.domain.text import PAYER_ID
+from ledger.errors import InvalidIdentifierError, InvalidTextError
 from ledger.private_files import write_new_secret
 
 ALGORITHM = "HS256"
@@ -133,6 +134,18 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+def valid_payer_id(value: object) -> bool:
+    """Text the ledger keeps as a payer id (ledger/domain/text.py). Refused at the door, so no
+    read with it reaches the database either (PostgreSQL cannot even be asked about a NUL)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        PAYER_ID.require(value)
+    except InvalidTextError:
+        return False
+    return True
+
+
 CALLER_SCOPE_KEY = "kvit.caller"
 """Where the token guard leaves the caller it authenticated, so routes do not decode again."""
 
@@ -161,6 +174,8 @@ def authenticate(request: Request, secret: str) -> Caller:
     payer_id = claims.get("sub")
     if role == Role.RESIDENT and not payer_id:
         raise UnauthorizedProblem("a resident token must name its payer")
+    if payer_id is not None and not valid_payer_id(payer_id):
+        raise UnauthorizedProblem("the token's payer id is not text the ledger can keep")
     try:
         scope = scope_claims(role, claims)
     except ValueError as error:

@@ -109,7 +109,7 @@ def _bill_and_pay(
             {"service": "Отопление", "amount": heating},
             {"service": "Холодное водоснабжение", "amount": water},
         ],
-        due_date=f"2026-{month + 1:02d}-15",
+        due_date=f"2026-{month + 1:02d}-15" if month < 12 else "2027-01-15",
         idempotency_key=f"demo-bill-{key}",
     )
     wallet_id: UUID | None = None

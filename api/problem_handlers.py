@@ -23,6 +23,7 @@ log = logging.getLogger("kvit.api")
 # without its own row takes its parent's.
 LEDGER_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
     errors.InvalidIdentifierError: (422, "Invalid identifier"),
+    errors.InvalidTextError: (422, "Invalid text"),
     errors.InvalidAmountError: (422, "Invalid amount"),
     errors.InvalidPaymentMethodError: (422, "Invalid payment method"),
     errors.InvalidBillError: (422, "Invalid bill"),

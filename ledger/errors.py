@@ -57,6 +57,13 @@ class InvalidQrPayloadError(InvalidIdentifierError):
     code = "invalid_qr_payload"
 
 
+class InvalidTextError(LedgerError):
+    """Free text with a control or invisible character, empty, or longer than its field holds
+    (ledger/domain/text.py): `field` names it, `reason` says which."""
+
+    code = "invalid_text"
+
+
 class InvalidAmountError(LedgerError):
     code = "invalid_amount"
 

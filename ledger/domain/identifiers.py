@@ -7,6 +7,7 @@ a named error. The rest of the ledger only ever sees canonical values.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.ru import inn as stdnum_inn
@@ -190,3 +191,14 @@ def parse_period(value: str) -> str:
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise InvalidIdentifierError(f"period must be YYYY-MM, got {value!r}", period=value)
     return match.group(0)
+
+
+def parse_date(value: str, field: str = "date") -> str:
+    """A calendar date as `YYYY-MM-DD` (a bill's due date)."""
+    cleaned = value.strip()
+    try:
+        if len(cleaned) == 10:
+            return date.fromisoformat(cleaned).isoformat()
+    except ValueError:
+        pass
+    raise InvalidIdentifierError(f"{field} must be a date YYYY-MM-DD, got {value!r}", field=field)

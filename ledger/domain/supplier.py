@@ -16,6 +16,7 @@ from ledger.domain.identifiers import (
 )
 from ledger.domain.ids import natural_id
 from ledger.domain.stamped import StampedEvent, event_time
+from ledger.domain.text import BANK_NAME
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Requisites:
             bik=bik,
             settlement_account=parse_settlement_account(settlement_account, bik=bik),
             correspondent_account=parse_correspondent_account(correspondent_account, bik=bik),
-            bank_name=" ".join(bank_name.split()),
+            bank_name=BANK_NAME.parse(bank_name),
         )
 
     def as_dict(self) -> dict[str, str]:

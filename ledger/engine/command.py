@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from ledger.domain.idempotency import IdempotencyRecord
+from ledger.domain.text import PAYER_ID
 from ledger.engine.idempotent import idempotent
 from ledger.engine.unit_of_work import UnitOfWork
 
@@ -60,6 +61,9 @@ class PayerCommand(KeyedCommand):
     """A resident's keyed command: its key is scoped to the payer."""
 
     payer_id: str
+
+    def __post_init__(self) -> None:
+        PAYER_ID.require(self.payer_id)  # every resident command: the payer's id is text too
 
     @property
     def scope(self) -> str:

@@ -26,6 +26,7 @@ from ledger.domain.identifiers import (
     parse_service_id,
     parse_settlement_account,
 )
+from ledger.domain.text import PAYER_NAME, PURPOSE
 from ledger.errors import InvalidCommissionError, LedgerError
 
 COLUMNS = (
@@ -114,7 +115,7 @@ def parse_notice(values: dict[str, str], *, line_no: int = 1) -> NoticeLine:
         action,
         amount=amount,
         commission=parse_commission(field["commission"], amount),
-        payer=field["payer"] or None,
+        payer=PAYER_NAME.parse_optional(field["payer"]),
         recipient_inn=_optional(field["recipient_inn"], parse_inn),
         recipient_kpp=_optional(field["recipient_kpp"], parse_kpp),
         bik=bik,
@@ -126,7 +127,7 @@ def parse_notice(values: dict[str, str], *, line_no: int = 1) -> NoticeLine:
         els=_optional(field["els"], parse_els),
         account_number=_optional(field["account_number"], parse_account_number),
         period=_optional(field["period"], parse_period),
-        purpose=field["purpose"] or None,
+        purpose=PURPOSE.parse_optional(field["purpose"]),
     )
     has_reference = notice.document_id or notice.housing_id or notice.els
     if not has_reference and not (notice.account_number and notice.recipient_inn):

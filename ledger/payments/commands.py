@@ -18,6 +18,7 @@ from uuid import UUID
 from ledger.domain import PersonalAccount
 from ledger.domain.identifiers import parse_account_number, parse_document_id, parse_inn
 from ledger.domain.payment import PaymentMethod
+from ledger.domain.text import ACQUIRER_REF, EMAIL, REASON
 from ledger.engine.command import OperatorCommand, PayerCommand, Result
 from ledger.engine.idempotent import check_key, derived_id
 from ledger.engine.unit_of_work import UnitOfWork
@@ -66,6 +67,9 @@ class SettleTopUp:
     amount: int
     acquirer_ref: str
 
+    def __post_init__(self) -> None:
+        ACQUIRER_REF.require(self.acquirer_ref)
+
     def __call__(self, uow: UnitOfWork) -> Result:
         return handlers.settle_top_up(
             uow,
@@ -99,6 +103,7 @@ class CreatePayment(PayerCommand):
         account_number: str | None = None,
         method: str,
         document_id: str | None = None,
+        email: str | None = None,
         idempotency_key: str,
         **fields: Any,
     ) -> CreatePayment:
@@ -117,6 +122,7 @@ class CreatePayment(PayerCommand):
             account_id=account_id,
             method=method,
             document_id=parse_document_id(document_id) if document_id else None,
+            email=None if email is None else EMAIL.require(email),
             idempotency_key=check_key(idempotency_key),
             **fields,
         )
@@ -169,6 +175,10 @@ class CancelPayment(PayerCommand):
     payment_id: UUID
     reason: str = "requested"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        REASON.require(self.reason)
+
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id), "reason": self.reason}
 
@@ -204,6 +214,9 @@ class SettleCardPayment:
     succeeded: bool
     amount: int
     acquirer_ref: str
+
+    def __post_init__(self) -> None:
+        ACQUIRER_REF.require(self.acquirer_ref)
 
     def __call__(self, uow: UnitOfWork) -> Result:
         return handlers.settle_card_payment(

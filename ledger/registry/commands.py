@@ -4,7 +4,9 @@ Like the commands that move money (`ledger/payments/commands.py`): a frozen data
 parsed once at the edge (`parse`), handled by one function of `ledger/registry/handlers.py`.
 `request()` is what the idempotency record fingerprints, so its shape is stored forever
 (tests/unit/test_commands.py writes each one out): a field added later must leave existing
-requests unchanged.
+requests unchanged. So free text is kept as given and checked by its rule
+(ledger/domain/text.py) in `parse`, where a refusal belongs; the handler records the rule's
+normalised form.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ledger.domain import Requisites
 from ledger.domain.bill import BillLine
 from ledger.domain.identifiers import (
     parse_account_number,
+    parse_date,
     parse_document_id,
     parse_els,
     parse_inn,
@@ -24,6 +27,7 @@ from ledger.domain.identifiers import (
     parse_period,
     parse_uin,
 )
+from ledger.domain.text import ADDRESS, PAYER_ID, REASON, SERVICE, SUPPLIER_NAME
 from ledger.engine.command import OperatorCommand, Result, payer_scope
 from ledger.engine.idempotent import check_key, idempotent
 from ledger.engine.unit_of_work import UnitOfWork
@@ -54,7 +58,7 @@ class RegisterSupplier(OperatorCommand):
             inn=parse_inn(inn),
             kpp=parse_kpp(kpp),
             requisites=Requisites.parse(**requisites),
-            supplier_name=name,
+            supplier_name=SUPPLIER_NAME.accept(name),
             idempotency_key=check_key(idempotency_key),
             **fields,
         )
@@ -72,7 +76,7 @@ class RegisterSupplier(OperatorCommand):
             uow,
             inn=self.inn,
             kpp=self.kpp,
-            name=self.supplier_name.strip(),
+            name=self.supplier_name,
             requisites=self.requisites,
         )
 
@@ -113,10 +117,17 @@ class OpenAccount(OperatorCommand):
 
     @classmethod
     def parse(
-        cls, *, account_number: str, els: str | None = None, idempotency_key: str, **fields: Any
+        cls,
+        *,
+        account_number: str,
+        address: str,
+        els: str | None = None,
+        idempotency_key: str,
+        **fields: Any,
     ) -> OpenAccount:
         return cls(
             account_number=parse_account_number(account_number),
+            address=ADDRESS.accept(address),
             els=parse_els(els) if els else None,
             idempotency_key=check_key(idempotency_key),
             **fields,
@@ -156,6 +167,7 @@ class LinkPayer:
     def parse(
         cls,
         *,
+        payer_id: str,
         supplier_inn: str,
         account_number: str,
         document_id: str | None = None,
@@ -163,6 +175,7 @@ class LinkPayer:
         **fields: Any,
     ) -> LinkPayer:
         return cls(
+            payer_id=PAYER_ID.require(payer_id),
             supplier_inn=parse_inn(supplier_inn),
             account_number=parse_account_number(account_number),
             document_id=parse_document_id(document_id) if document_id else None,
@@ -213,8 +226,12 @@ class ConfirmPayer(OperatorCommand):
     payer_id: str
 
     @classmethod
-    def parse(cls, *, idempotency_key: str, **fields: Any) -> ConfirmPayer:
-        return cls(idempotency_key=check_key(idempotency_key), **fields)
+    def parse(cls, *, payer_id: str, idempotency_key: str, **fields: Any) -> ConfirmPayer:
+        return cls(
+            payer_id=PAYER_ID.require(payer_id),
+            idempotency_key=check_key(idempotency_key),
+            **fields,
+        )
 
     def request(self) -> dict[str, Any]:
         return {"account_id": str(self.account_id), "payer_id": self.payer_id}
@@ -243,14 +260,18 @@ class IssueBill(OperatorCommand):
         period: str,
         uin: str | None = None,
         lines: list[BillLine],
+        due_date: str,
         idempotency_key: str,
         **fields: Any,
     ) -> IssueBill:
         return cls(
             document_id=parse_document_id(document_id),
             period=parse_period(period),
+            due_date=parse_date(due_date, "due_date"),
             uin=parse_uin(uin) if uin else None,
-            lines=[{"service": line["service"], "amount": line["amount"]} for line in lines],
+            lines=[
+                {"service": _service(line["service"]), "amount": line["amount"]} for line in lines
+            ],
             idempotency_key=check_key(idempotency_key),
             **fields,
         )
@@ -279,12 +300,21 @@ class IssueBill(OperatorCommand):
         )
 
 
+def _service(name: str) -> str:
+    """A bill line's service as given, checked by its text rule; a blank one is refused by
+    the bill's own rule (`invalid_bill`, handlers.check_lines)."""
+    return SERVICE.accept(name) if name.strip() else name
+
+
 @dataclass(frozen=True, kw_only=True)
 class WithdrawBill:
     """Withdraw a bill without a replacement (unkeyed: withdrawing it again is a conflict)."""
 
     bill_id: UUID
     reason: str
+
+    def __post_init__(self) -> None:
+        REASON.require(self.reason)
 
     def __call__(self, uow: UnitOfWork) -> Result:
         return handlers.withdraw_bill(uow, bill_id=self.bill_id, reason=self.reason)

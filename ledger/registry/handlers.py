@@ -11,6 +11,7 @@ from uuid import UUID
 from ledger.domain import Bill, PersonalAccount, Requisites, Supplier
 from ledger.domain.bill import BillLine
 from ledger.domain.els_index import ElsIndex
+from ledger.domain.text import ADDRESS, SERVICE, SUPPLIER_NAME
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     AccountAlreadyOpenError,
@@ -69,7 +70,9 @@ def register_supplier(
             inn=inn,
             supplier_id=str(Supplier.id_for(inn)),
         )
-    supplier = uow.add(Supplier(inn=inn, kpp=kpp, name=name, requisites=requisites.as_dict()))
+    supplier = uow.add(
+        Supplier(inn=inn, kpp=kpp, name=SUPPLIER_NAME.parse(name), requisites=requisites.as_dict())
+    )
     return {"supplier_id": str(supplier.id)}
 
 
@@ -98,7 +101,7 @@ def open_account(
             supplier_inn=supplier.inn,
             account_number=account_number,
             els=els,
-            address=" ".join(address.split()),
+            address=ADDRESS.parse(address),
         )
     )
     if els is not None:
@@ -179,7 +182,7 @@ def issue_bill(
             document_id=document_id,
             uin=uin,
             period=period,
-            lines=lines,
+            lines=[{**line, "service": SERVICE.parse(line["service"])} for line in lines],
             amount_due=amount_due,
             due_date=due_date,
             replaces=replaces,
