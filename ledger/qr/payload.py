@@ -26,6 +26,7 @@ from ledger.domain.identifiers import (
     parse_uin,
     to_cyrillic,
 )
+from ledger.domain.text import BANK_NAME, PURPOSE, SUPPLIER_NAME
 from ledger.errors import InvalidQrPayloadError, LedgerError
 
 HEADER = "ST0001"
@@ -34,9 +35,11 @@ ENCODING_DIGITS = {name: digit for digit, name in ENCODINGS.items()}
 MANDATORY = ("Name", "PersonalAcc", "BankName", "BIC", "CorrespAcc")
 TECH_CODE_ZHKU = "02"
 
-# Maximum value lengths from the standard's table of keys (characters).
-_MAX_LENGTH = {"Name": 160, "PersonalAcc": 20, "BankName": 45, "BIC": 9, "CorrespAcc": 20}
-_MAX_LENGTH |= {"PayeeINN": 12, "KPP": 9, "Sum": 18, "Purpose": 210, "PersAcc": 30}
+# Maximum value lengths from the standard's table of keys (characters). The registry holds a
+# supplier's text to the same limits when it is registered (ledger/domain/text.py).
+_MAX_LENGTH = {"Name": SUPPLIER_NAME.max_length, "PersonalAcc": 20, "BIC": 9, "CorrespAcc": 20}
+_MAX_LENGTH |= {"BankName": BANK_NAME.max_length, "Purpose": PURPOSE.max_length}
+_MAX_LENGTH |= {"PayeeINN": 12, "KPP": 9, "Sum": 18, "PersAcc": 30}
 # Separators tried in order when building: `|` unless a value contains it.
 _SEPARATORS = "|#;~^"
 # Every key of the standard, so any spelling (`persAcc`, `PAYMPERIOD`) maps to one name.
@@ -110,10 +113,10 @@ def build_payload(payment: QrPayment, *, encoding: str = "utf-8") -> str:
         raise InvalidQrPayloadError(
             "every separator the standard allows occurs in the values", key=None, reason="values"
         )
+    for key, value in present:
+        _encodable(key, value, encoding)
     body = separator.join(f"{key}={value}" for key, value in present)
-    text = f"{HEADER}{ENCODING_DIGITS[encoding]}{separator}{body}"
-    text.encode(encoding)  # raises UnicodeEncodeError early for cp1251/KOI8-R gaps
-    return text
+    return f"{HEADER}{ENCODING_DIGITS[encoding]}{separator}{body}"
 
 
 def encode_payload(text: str) -> bytes:
@@ -278,6 +281,20 @@ def _clean_value(key: str, value: str) -> str:
     if limit is not None and len(cleaned) > limit:
         raise _refuse(key, "too_long", f"{key} holds at most {limit} characters")
     return cleaned
+
+
+def _encodable(key: str, value: str, encoding: str) -> None:
+    """cp1251 and KOI8-R hold Cyrillic but not every character a name may hold (★, emoji):
+    refuse the payload in that encoding, naming the key, rather than fail."""
+    try:
+        value.encode(encoding)
+    except UnicodeEncodeError as error:
+        char = value[error.start]
+        raise _refuse(
+            key,
+            "not_encodable",
+            f"{char!r} (U+{ord(char):04X}) has no {encoding} code; ask for the UTF-8 payload",
+        ) from None
 
 
 def _refuse(key: str | None, reason: str, detail: str) -> InvalidQrPayloadError:
