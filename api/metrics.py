@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by route and status, latency, log head and read-model lag."""
+"""Prometheus metrics: requests by route and status, latency, log head, read-model lag, and
+read models stuck before an event they cannot apply."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ LATENCY = Histogram("kvit_http_request_seconds", "HTTP request latency", ["metho
 LOG_HEAD = Gauge("kvit_event_log_position", "Newest position in the event log")
 READ_MODEL_POSITION = Gauge(
     "kvit_read_model_position", "Position each read model has applied", ["read_model"]
+)
+READ_MODEL_STUCK = Gauge(
+    "kvit_read_model_stuck",
+    "1 while a read model is stuck before an event it cannot apply (see /readyz)",
+    ["read_model"],
 )
 
 
@@ -57,5 +63,7 @@ def install(app: FastAPI) -> None:
 
 def refresh_gauges(ledger: Ledger, read_models: ReadModels) -> None:
     LOG_HEAD.set(log_head(ledger))
+    stuck = read_models.stuck()
     for name in read_models.names:
         READ_MODEL_POSITION.labels(name).set(read_models.position([name]))
+        READ_MODEL_STUCK.labels(name).set(1 if name in stuck else 0)

@@ -54,6 +54,7 @@ READ_STATUS: dict[type[read_errors.ReadModelError], tuple[int, str, str]] = {
     read_errors.InvalidCursorError: (422, "invalid_cursor", "Invalid page cursor"),
     read_errors.InvalidQueryError: (422, "invalid_query", "Invalid query"),
     read_errors.ReadModelTimeoutError: (503, ReadTimeoutProblem.code, ReadTimeoutProblem.title),
+    read_errors.ReadModelStuckError: (503, "read_model_stuck", "A read model is stuck"),
 }
 
 

@@ -3,7 +3,8 @@
 kvit project [NAME ...] [--exit-if-busy]   one follower: the log into read models (PostgreSQL)
 kvit projections migrate                   create the read-model tables
 kvit projections rebuild [--check]         replay the log into fresh read models and swap
-kvit projections status                    positions of the read models and of the log
+kvit projections status                    positions of the read models and of the log, and
+                                           which are stuck (before an event they cannot apply)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from projections.runner import ProjectionRunner
 from projections.schema import migrate
 from projections.settings import ReadSettings, open_store
 from projections.shadow import compare_with_shadow
+from projections.stuck import read_stuck
 from projections.supervisor import supervise
 from projections.tracking import read_tracking
 from storage.faults import cured_by_reconnecting
@@ -174,9 +176,12 @@ def status_command() -> None:
         log_head = head(ledger)
         with store.read() as tx:
             tracking = read_tracking(tx)
-        table = Table("projection", "position", "events applied", "behind")
+            stuck = read_stuck(tx)
+        table = Table("projection", "position", "events applied", "behind", "stuck")
         for name, (position, events) in sorted(tracking.items()):
-            table.add_row(name, str(position), f"{events:,}", str(log_head - position))
+            held = stuck.get(name)
+            why = f"on event {held.event} ({held.topic}): {held.detail}" if held else ""
+            table.add_row(name, str(position), f"{events:,}", str(log_head - position), why)
         Console().print(table)
     finally:
         store.close()

@@ -21,6 +21,13 @@ class ReadModelTimeoutError(ReadModelError, TimeoutError):
     code = "read_model_timeout"
 
 
+class ReadModelStuckError(ReadModelTimeoutError):
+    """A read model the wait needs is stuck before an event it cannot apply
+    (projections/stuck.py): it would never reach the position, so the wait ends at once."""
+
+    code = "read_model_stuck"
+
+
 class InvalidCursorError(ReadModelError, ValueError):
     """A page cursor that this query did not issue (or issued for other filters)."""
 

@@ -13,6 +13,7 @@ learns their progress from their notifications.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -21,11 +22,16 @@ from eventsourcing.application import Application
 from ledger.settings import Settings
 from projections import models
 from projections.embedded import EmbeddedFollower
+from projections.errors import ReadModelStuckError
 from projections.hot import ReadCache
 from projections.projector import Projector
 from projections.schema import migrate_store
 from projections.settings import ReadSettings, open_store
+from projections.stuck import Stuck, read_stuck
 from projections.waiting import PositionWatcher, ProgressListener, tracking_reader
+
+STUCK_FRESH = 1.0
+"""Seconds a read of the stuck models serves waits (one query a second, not one a write)."""
 
 
 class ReadModels:
@@ -45,6 +51,7 @@ class ReadModels:
         """Hot answers (see projections/hot.py), fed by the same news as the watcher."""
         self._follower: EmbeddedFollower | None = None
         self._listener: ProgressListener | None = None
+        self._stuck: tuple[float, dict[str, Stuck]] = (-STUCK_FRESH, {})
 
     @property
     def embedded(self) -> bool:
@@ -83,7 +90,31 @@ class ReadModels:
         """Block until the read models (all, or `names`) include `position`; bounded by
         `timeout` (default `KVIT_READ_WAIT_TIMEOUT_SECONDS`), then `ReadModelTimeoutError`."""
         limit = self.read_settings.wait_timeout_seconds if timeout is None else timeout
-        self.watcher.wait_for(position, names, limit)
+        wanted = tuple(names or self.names)
+        if self.watcher.position(wanted) < position:
+            self._refuse_if_stuck(position, wanted)
+        self.watcher.wait_for(position, wanted, limit)
+
+    def stuck(self, *, fresh: bool = True) -> dict[str, Stuck]:
+        """The stuck read models (projections/stuck.py), as the database says now, or (not
+        `fresh`) as it said at most `STUCK_FRESH` seconds ago."""
+        checked, known = self._stuck
+        if fresh or time.monotonic() - checked > STUCK_FRESH:
+            with self.store.read() as tx:
+                known = read_stuck(tx)
+            self._stuck = (time.monotonic(), known)
+        return known
+
+    def _refuse_if_stuck(self, position: int, names: tuple[str, ...]) -> None:
+        """A wait for a stuck model would only ever time out: tell the caller at once."""
+        stuck = {n: s for n, s in self.stuck(fresh=False).items() if n in names}
+        stopped = {n: s.position for n, s in stuck.items() if s.position < position}
+        if stopped:
+            raise ReadModelStuckError(
+                f"read model(s) {', '.join(sorted(stopped))} are stuck before position {position}",
+                position=position,
+                stuck=stopped,
+            )
 
     def position(self, names: Iterable[str] | None = None) -> int:
         return self.watcher.position(names)

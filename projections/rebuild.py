@@ -18,7 +18,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.application import Application
 
-from projections import models
+from projections import models, stuck
 from projections.errors import ProjectionBusyError
 from projections.models.base import ReadModel
 from projections.parallel import replay_in_processes
@@ -182,6 +182,7 @@ def _swap_in(
         swap_in(tx, tables)
         for model in chosen:
             reset(tx, model.name, tally.position, tally.per_model[model.name])
+            stuck.clear(tx, model.name)  # replayed past every event: not stuck any more
         if store.postgres:  # the API processes' caches start over from the new tables
             swapped = {m.name: tally.position for m in chosen}
             tx.execute("SELECT pg_notify(%s, %s)", [store.channel, progress_message(swapped, None)])

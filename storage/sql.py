@@ -41,6 +41,14 @@ def missing_table(error: Exception) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
 
 
+def transient(error: Exception) -> bool:
+    """True if `error` is a fault of the connection or the server (lost, restarting, locked,
+    a deadlock), which a later try may not meet; False for one in what was asked of it."""
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and not missing_table(error)
+
+
 class Tx:
     """A transaction (or a read) on one connection, dialect-neutral."""
 

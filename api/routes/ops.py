@@ -23,15 +23,22 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
 def readyz(ledger: LedgerDep, read_models: ReadDep) -> JSONResponse:
-    """Readiness: the event store answers and the read models are caught up (within a margin)."""
+    """Readiness: the event store answers, no read model is stuck before an event it cannot
+    apply (`stuck`: where each stopped and on which event), and the read models are caught
+    up (within a margin)."""
     try:
         head = log_head(ledger)
+        stuck = read_models.stuck()
     except Exception as error:
         return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
     positions = {name: read_models.position([name]) for name in read_models.names}
     lag = {name: head - position for name, position in positions.items()}
+    body: dict[str, object] = {"position": head, "lag": lag}
+    if stuck:
+        body = {"status": "stuck", **body, "stuck": {n: s.public() for n, s in stuck.items()}}
+        return JSONResponse(body, status_code=503)
     ready = all(v <= READY_LAG_EVENTS for v in lag.values())
-    body = {"status": "ready" if ready else "catching_up", "position": head, "lag": lag}
+    body = {"status": "ready" if ready else "catching_up", **body}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
