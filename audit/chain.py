@@ -18,13 +18,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 
-from audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
-from audit.store import AuditStore, ChainRow
+from audit.encoding import GENESIS, canonical, chain_hash, timestamp_of
+from audit.merkle import leaf_hash
+from audit.store import CHAIN, AuditStore, ChainRow
 from storage.log import Recorded, read_stored
 
 BATCH = 5000
@@ -38,16 +40,77 @@ class CatchUp:
     head: ChainRow | None
 
 
-def rows_for(previous: ChainRow | None, events: list[Recorded]) -> list[ChainRow]:
-    """Chain rows for stored events (in position order) that follow `previous`."""
+def rows_for(
+    previous: ChainRow | None, events: list[Recorded]
+) -> tuple[list[ChainRow], list[bytes]]:
+    """Chain rows for stored events (in position order) that follow `previous`, and the
+    events' leaf hashes in the Merkle tree."""
     seq, chain = (previous.seq, previous.chain_hash) if previous else (0, GENESIS)
-    rows = []
+    rows, leaves = [], []
     for e in events:
         stamp = timestamp_of(e.state)
-        digest = event_hash(e.originator_id, e.version, e.topic, stamp, e.state)
+        entry = canonical(e.originator_id, e.version, e.topic, stamp, e.state)
+        digest = sha256(entry).digest()
         chain, seq = chain_hash(chain, digest), seq + 1
         rows.append(ChainRow(e.position, seq, stamp, digest, chain))
-    return rows
+        leaves.append(leaf_hash(entry))
+    return rows, leaves
+
+
+class TreeMismatchError(RuntimeError):
+    """The log no longer holds the event a chain row recorded: the tree is not built on it."""
+
+
+def build_tree(
+    app: Application[UUID],
+    store: AuditStore,
+    *,
+    batch: int = BATCH,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Grow the Merkle tree to the chain's length from the log (the migration of a chain kept
+    before the tree existed); returns the leaves added. Each event must still hash to what
+    its chain row recorded: a tampered log is refused, never sealed into the tree."""
+    head, added = store.head(), 0
+    target = head.seq if head else 0
+    size = store.tree_size()
+    if size > target:
+        raise TreeMismatchError(
+            f"the Merkle tree holds {size} leaves but the chain only {target}: the chain table"
+            " was cut; run `kvit audit verify`"
+        )
+    after = _position_of_leaf(store, size)
+    while size < target:
+        rows = store.chain_rows(after=after, limit=batch)
+        found = read_stored(app, after=after, limit=2 * len(rows) + 100, stop=rows[-1].position)
+        events = {e.position: e for e in found}
+        leaves = []
+        for row in rows:
+            e = events.get(row.position)
+            if e is not None:
+                entry = canonical(e.originator_id, e.version, e.topic, row.timestamp, e.state)
+            if e is None or sha256(entry).digest() != row.event_hash:
+                raise TreeMismatchError(
+                    f"the event at position {row.position} is not the one its chain row"
+                    " recorded: run `kvit audit verify`; no tree is built on a changed log"
+                )
+            leaves.append(leaf_hash(entry))
+        if store.add_leaves(size, leaves):
+            added, size, after = added + len(leaves), size + len(leaves), rows[-1].position
+        else:  # another process grew it first
+            size = store.tree_size()
+            after = _position_of_leaf(store, size)
+        if progress is not None:
+            progress(size, target)
+    return added
+
+
+def _position_of_leaf(store: AuditStore, size: int) -> int:
+    """The log position of the chain row with seq `size` (leaf `size - 1`); 0 for none."""
+    if size == 0:
+        return 0
+    rows = store.query(f"SELECT position FROM {store.name(CHAIN)} WHERE seq = %s", [size])
+    return int(rows[0][0])
 
 
 def catch_up(
@@ -59,18 +122,20 @@ def catch_up(
     progress: Callable[[int], None] | None = None,
 ) -> CatchUp:
     """Chain every stored event not chained yet (up to `stop`); returns how many and the head."""
+    build_tree(app, store, batch=batch)
     head, appended = store.head(), 0
     while True:
         events = read_stored(app, after=head.position if head else 0, limit=batch, stop=stop)
         if not events:
             return CatchUp(appended, head)
-        rows = rows_for(head, events)
-        if store.append(head, rows):
+        rows, leaves = rows_for(head, events)
+        if store.append(head, rows, leaves):
             head, appended = rows[-1], appended + len(rows)
             if progress is not None:
                 progress(head.position)
         else:
-            head = store.head()  # another follower got there first: go on from its head
+            build_tree(app, store, batch=batch)  # another follower got there first:
+            head = store.head()  # go on from its head
         if len(events) < batch:
             return CatchUp(appended, head)
 

@@ -15,6 +15,9 @@ SQLite and PostgreSQL. The state is hashed as stored, so a change that decodes t
 values is caught too; the timestamp (kept inside the state by the library) is also encoded on
 its own, which lets the chain table index the log by time verifiably. `docs/verify_export.py`
 re-implements exactly this with the standard library.
+
+The same canonical bytes are each event's *entry* in the transparency log (audit/merkle.py):
+leaf hash SHA-256(0x00 ‖ canonical(e)); `kvit.event.v1` is the entry format's version.
 """
 
 from __future__ import annotations
@@ -66,6 +69,12 @@ def event_hash(
     originator_id: UUID | str, version: int, topic: str, timestamp: str, state: bytes
 ) -> bytes:
     return hashlib.sha256(canonical(originator_id, version, topic, timestamp, state)).digest()
+
+
+def entry_of(originator_id: UUID | str, version: int, topic: str, state: bytes) -> bytes:
+    """An event's entry in the transparency log (audit/merkle.py): its canonical bytes, whose
+    MAGIC line is the entry format's version."""
+    return canonical(originator_id, version, topic, timestamp_of(state), state)
 
 
 def chain_hash(previous: bytes, event_digest: bytes) -> bytes:

@@ -7,9 +7,12 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from audit import merkle
 from audit.chain import catch_up
+from audit.note import ED25519, Verifier, checkpoint_body, raw_public, sign_note
 from audit.signing import AuditSettings, as_record, make_checkpoint, signing_key
 from audit.store import AuditStore, ChainRow
+from audit.tiles import perfect_from
 
 
 class EmptyLogError(RuntimeError):
@@ -17,10 +20,20 @@ class EmptyLogError(RuntimeError):
 
 
 def sign_head(settings: AuditSettings, store: AuditStore, head: ChainRow) -> dict[str, Any]:
-    """Sign a checkpoint at `head` and keep it in the checkpoint table."""
-    checkpoint = make_checkpoint(signing_key(settings), head)
+    """Sign a checkpoint at `head`: the chain's (JSON) and the tree's (a signed note) of the
+    same size, and keep both."""
+    key = signing_key(settings)
+    checkpoint = make_checkpoint(key, head)
+    tree_root = merkle.root(head.seq, perfect_from(store))
+    body = checkpoint_body(settings.origin, head.seq, tree_root)
+    store.put_note(head.seq, sign_note(body, settings.origin, key))
     store.add_checkpoint(checkpoint)
     return checkpoint
+
+
+def log_verifier(settings: AuditSettings) -> Verifier:
+    """The note verifier key of this deployment's log (its origin and public key)."""
+    return Verifier(settings.origin, ED25519, raw_public(signing_key(settings)))
 
 
 def checkpoint_now(

@@ -19,18 +19,21 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from audit.encoding import utc_text
+from audit.note import valid_name
 from audit.store import ChainRow
 from ledger.private_files import write_new_secret
 from ledger.settings import Settings
 
 KEY_FILE = "audit_signing_key"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # as api/settings.py
 PREFIX = b"kvit.checkpoint.v1\n"
 SIGNED = ("position", "count", "chain_hash", "time")
 
@@ -46,10 +49,31 @@ class AuditSettings(Settings):
     audit_public_key: str | None = None
     """KVIT_AUDIT_PUBLIC_KEY: the key an auditor trusts (hex), when they hold no private key."""
 
+    log_origin: str | None = None
+    """KVIT_LOG_ORIGIN: the transparency log's name, the first line of its checkpoints and
+    the name of its key; by default the public URL without its scheme, plus `/log`."""
+
+    public_url: str | None = None
+    """KVIT_PUBLIC_URL (see the API's settings): where the default origin comes from."""
+
     audit_checkpoint_every_events: int = 10_000
     audit_checkpoint_interval_seconds: float = 3600.0
     """A follower signs a checkpoint after this many new events, or this long after the last
     one if the chain grew at all."""
+
+    @field_validator("log_origin")
+    @classmethod
+    def _origin_names_a_key(cls, value: str | None) -> str | None:
+        if value is not None and not valid_name(value):
+            raise ValueError("the log's origin has no spaces and no '+'")
+        return value
+
+    @property
+    def origin(self) -> str:
+        if self.log_origin:
+            return self.log_origin
+        url = urlsplit(self.public_url or DEFAULT_PUBLIC_URL)
+        return f"{url.netloc}{url.path.rstrip('/')}/log"
 
 
 class NoSigningKeyError(RuntimeError):

@@ -3,6 +3,11 @@
     audit_chain       position (notification id) PK, seq (events so far), timestamp,
                       event_hash, chain_hash: one row per stored event, in commit order
     audit_checkpoint  position PK, count, chain_hash, time, public_key, signature
+    audit_tree        level, idx PK, hash: the Merkle tree's nodes at levels 0, 8, 16, … (the
+                      hashes tlog-tiles serves); level 0 is one leaf hash per chained event,
+                      leaf index seq - 1. Other levels are recomputed from these on demand.
+    audit_note        size PK, note: each signed checkpoint as a C2SP signed note, with the
+                      witnesses' cosignatures added to it
 
 The chain's last row is its own tracking position. Appends are compare-and-set on that last
 row inside a write lock (`BEGIN IMMEDIATE` on SQLite, an advisory transaction lock on
@@ -18,12 +23,16 @@ from typing import Any
 
 import psycopg
 
+from audit.merkle import subtree_root
 from ledger.engine.persistence import SQLITE_FILE
 from ledger.settings import Settings
 from storage.sql import Store, missing_table
 
 CHAIN = "audit_chain"
 CHECKPOINT = "audit_checkpoint"
+TREE = "audit_tree"
+NOTE = "audit_note"
+TILE_HEIGHT = 8
 LOCK = "kvit-audit"
 """Every writer of the audit tables holds it (PostgreSQL): the chain never forks."""
 
@@ -79,6 +88,12 @@ class AuditStore(Store):
             f"CREATE TABLE IF NOT EXISTS {self.name(CHECKPOINT)} (position {big} PRIMARY KEY,"
             f" count {big} NOT NULL, chain_hash TEXT NOT NULL, time TEXT NOT NULL,"
             " public_key TEXT NOT NULL, signature TEXT NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.name(TREE)} (level INTEGER NOT NULL,"
+            f" idx {big} NOT NULL, hash {blob} NOT NULL, PRIMARY KEY (level, idx))",
+            f"CREATE TABLE IF NOT EXISTS {self.name(NOTE)} (size {big} PRIMARY KEY,"
+            " note TEXT NOT NULL)",
+            # leaf index → log position (tiles of entries, the tree's migration)
+            f"CREATE INDEX IF NOT EXISTS audit_chain_seq ON {self.name(CHAIN)} (seq)",
         ]
         with self.writing(lock=LOCK) as tx:
             for statement in statements:
@@ -115,10 +130,16 @@ class AuditStore(Store):
         )
         return [r[0] for r in rows]
 
-    def append(self, expected: ChainRow | None, rows: Sequence[ChainRow]) -> bool:
-        """Add `rows` after `expected` (the head the caller computed from). False, and nothing
-        written, if another follower moved the head first."""
+    def append(
+        self, expected: ChainRow | None, rows: Sequence[ChainRow], leaves: Sequence[bytes]
+    ) -> bool:
+        """Add `rows` after `expected` (the head the caller computed from), and their leaf
+        hashes to the tree. False, and nothing written, if another follower moved the head
+        first, or the tree is not as long as the chain (built by `catch_up` first)."""
         with self.writing(lock=LOCK) as tx:
+            size = expected.seq if expected else 0
+            if _tree_size(self, tx) != size:
+                return False
             found = tx.execute(
                 f"SELECT position, seq, chain_hash FROM {self.name(CHAIN)}"
                 " ORDER BY position DESC LIMIT 1"
@@ -129,7 +150,53 @@ class AuditStore(Store):
                 return False
             values = [(r.position, r.seq, r.timestamp, r.event_hash, r.chain_hash) for r in rows]
             tx.insert(CHAIN, ("position", "seq", "timestamp", "event_hash", "chain_hash"), values)
+            _grow(self, tx, size, leaves)
         return True
+
+    # --- the Merkle tree -------------------------------------------------------------------------
+    def tree_size(self) -> int:
+        rows = self.query(f"SELECT MAX(idx) FROM {self.name(TREE)} WHERE level = 0")
+        return rows[0][0] + 1 if rows and rows[0][0] is not None else 0
+
+    def add_leaves(self, size: int, leaves: Sequence[bytes]) -> bool:
+        """Grow the tree from `size` leaves (compare-and-set, as `append`): the migration of a
+        chain kept before the tree existed."""
+        with self.writing(lock=LOCK) as tx:
+            if _tree_size(self, tx) != size:
+                return False
+            _grow(self, tx, size, leaves)
+        return True
+
+    def tree_hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        """The stored hashes of tree level `level` (a multiple of 8), indices [start, end)."""
+        rows = self.query(
+            f"SELECT hash FROM {self.name(TREE)} WHERE level = %s AND idx >= %s AND idx < %s"
+            " ORDER BY idx",
+            [level, start, end],
+        )
+        return [bytes(r[0]) for r in rows]
+
+    # --- signed notes ----------------------------------------------------------------------------
+    def put_note(self, size: int, note: str) -> None:
+        """Keep a signed checkpoint, or replace it with the same one carrying more signatures."""
+        with self.writing(lock=LOCK) as tx:
+            tx.execute(
+                f"INSERT INTO {self.name(NOTE)} (size, note) VALUES (%s, %s)"
+                " ON CONFLICT (size) DO UPDATE SET note = excluded.note",
+                [size, note],
+            )
+
+    def notes(self, *, at_or_after: int = 0, limit: int = 1000) -> list[tuple[int, str]]:
+        rows = self.query(
+            f"SELECT size, note FROM {self.name(NOTE)} WHERE size >= %s ORDER BY size"
+            f" LIMIT {int(limit)}",
+            [at_or_after],
+        )
+        return [(int(size), str(note)) for size, note in rows]
+
+    def latest_note(self) -> tuple[int, str] | None:
+        rows = self.query(f"SELECT size, note FROM {self.name(NOTE)} ORDER BY size DESC LIMIT 1")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     def position_after_time(self, moment: str) -> int | None:
         """The first chained position whose event is later than `moment` (canonical text)."""
@@ -163,6 +230,37 @@ class AuditStore(Store):
         )
         keys = ("position", "count", "chain_hash", "time", "public_key", "signature")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _tree_size(store: AuditStore, tx: Any) -> int:
+    found = tx.execute(f"SELECT MAX(idx) FROM {store.name(TREE)} WHERE level = 0")
+    return found[0][0] + 1 if found and found[0][0] is not None else 0
+
+
+def _grow(store: AuditStore, tx: Any, size: int, leaves: Sequence[bytes]) -> None:
+    """Append leaf hashes after `size` leaves, and every node at levels 8, 16, … they complete
+    (each the root of 256 nodes eight levels below)."""
+    columns = ("level", "idx", "hash")
+    tx.insert(TREE, columns, [(0, size + i, leaf) for i, leaf in enumerate(leaves)])
+    new_size, level = size + len(leaves), 0
+    while True:
+        up = level + TILE_HEIGHT
+        first, last = size >> up, new_size >> up
+        if first == last:
+            return
+        below = tx.execute(
+            f"SELECT hash FROM {store.name(TREE)} WHERE level = %s AND idx >= %s AND idx < %s"
+            " ORDER BY idx",
+            [level, first << TILE_HEIGHT, last << TILE_HEIGHT],
+        )
+        hashes = [bytes(r[0]) for r in below]
+        width = 1 << TILE_HEIGHT
+        nodes = [
+            (up, first + i, subtree_root(hashes[i * width : (i + 1) * width]))
+            for i in range(last - first)
+        ]
+        tx.insert(TREE, columns, nodes)
+        level = up
 
 
 def _row(row: tuple[Any, ...]) -> ChainRow:
