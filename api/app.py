@@ -33,6 +33,7 @@ from api.routes import (
     payments,
     supplier_register,
     suppliers,
+    transparency,
     wallets,
 )
 from api.settings import ApiSettings
@@ -125,5 +126,7 @@ def create_app(
     if sandbox_acquirer is not None:
         app.include_router(sandbox.checkout_router(sandbox_acquirer))
     app.include_router(audit.router)
+    app.include_router(transparency.readers)
+    app.include_router(transparency.public)
     web.install(app)  # the resident's cabinet at /
     return app

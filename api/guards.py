@@ -25,7 +25,11 @@ from api.problems import (
     problem_body,
 )
 
-PUBLIC_PREFIXES = ("/v1/acquirer/",)  # signed by the acquirer instead of a bearer token
+PUBLIC_PREFIXES = (
+    "/v1/acquirer/",  # signed by the acquirer instead of a bearer token
+    "/v1/audit/key",  # the transparency log's key and proofs: hashes, nothing about anyone
+    "/v1/audit/proof/",
+)
 
 
 async def send_problem(scope: Scope, send: Send, error: ApiProblem) -> None:

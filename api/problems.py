@@ -59,6 +59,10 @@ class PositionNotInLogProblem(ApiProblem):
     status, code, title = 422, "position_not_in_log", "The log has not reached this position"
 
 
+class NotInTreeProblem(ApiProblem):
+    status, code, title = 422, "not_in_tree", "The transparency log does not hold this"
+
+
 class LinkNotProvenProblem(ApiProblem):
     status, code, title = 403, "link_not_proven", "Prove possession of the account first"
 

@@ -10,7 +10,13 @@ from eventsourcing.application import Application
 from audit import merkle
 from audit.chain import catch_up
 from audit.note import ED25519, Verifier, checkpoint_body, raw_public, sign_note
-from audit.signing import AuditSettings, as_record, make_checkpoint, signing_key
+from audit.signing import (
+    AuditSettings,
+    as_record,
+    make_checkpoint,
+    signing_key,
+    trusted_public_key,
+)
 from audit.store import AuditStore, ChainRow
 from audit.tiles import perfect_from
 
@@ -53,3 +59,11 @@ def checkpoint_now(
 def latest_checkpoint(store: AuditStore) -> dict[str, Any] | None:
     found = store.checkpoints()
     return as_record(found[-1]) if found else None
+
+
+def trusted_verifier(settings: AuditSettings, given: str | None = None) -> Verifier | None:
+    """The log key tree checkpoints must be signed with: given > from the trusted public key."""
+    if given:
+        return Verifier.parse(given)
+    public = trusted_public_key(settings)
+    return Verifier(settings.origin, ED25519, bytes.fromhex(public)) if public else None

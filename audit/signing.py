@@ -56,6 +56,10 @@ class AuditSettings(Settings):
     public_url: str | None = None
     """KVIT_PUBLIC_URL (see the API's settings): where the default origin comes from."""
 
+    log_witnesses: str = ""
+    """KVIT_LOG_WITNESSES: the witnesses whose cosignatures the log accepts and publishes,
+    as cosignature verifier keys (`<name>+<id>+<base64>`), separated by commas."""
+
     audit_checkpoint_every_events: int = 10_000
     audit_checkpoint_interval_seconds: float = 3600.0
     """A follower signs a checkpoint after this many new events, or this long after the last

@@ -11,7 +11,12 @@ The log and the chain table are walked side by side in position order:
 - each checkpoint whose signature is good is compared with the chain recomputed from the log
   alone: a different hash or count is `checkpoint_mismatch` (history was rewritten together
   with the chain table), fewer events and a log that ends before it is `truncated` (the newest
-  events were deleted); a bad signature or an untrusted key is `bad_signature`.
+  events were deleted); a bad signature or an untrusted key is `bad_signature`;
+- the Merkle tree (audit/merkle.py) is recomputed from the log as it is walked, and each
+  signed tree checkpoint (a C2SP note) is compared with its root at the checkpoint's size:
+  `tree_mismatch` (at the first finding before it, or after the last good one), `truncated`
+  when the log ends before its size. Roots that all match the one recomputed tree are
+  consistent with each other, so no consistency proof is needed here.
 
 Findings are listed by position; the first is where the log first differs.
 """
@@ -21,12 +26,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 
-from audit.encoding import GENESIS, chain_hash, event_hash, timestamp_of
+from audit.encoding import GENESIS, canonical, chain_hash, timestamp_of
+from audit.merkle import CompactRange
+from audit.note import NoteError, Verifier, open_checkpoint
 from audit.signing import signature_ok
 from audit.store import AuditStore, ChainRow
 from storage.log import Recorded, iter_stored
@@ -60,6 +68,10 @@ class VerifyReport:
     """Events after the chain's head, not chained yet (not a finding)."""
     checkpoints: int = 0
     """Checkpoints with a good signature compared with the log."""
+    tree_size: int = 0
+    """Leaves of the Merkle tree recomputed from the log."""
+    tree_checkpoints: int = 0
+    """Signed tree checkpoints (notes) compared with the recomputed tree."""
     findings: list[Finding] = field(default_factory=list)
     more_findings: bool = False
     seconds: float = 0.0
@@ -88,8 +100,17 @@ def _chain(store: AuditStore, batch: int) -> Iterator[ChainRow]:
 
 
 class _Walk:
-    def __init__(self, store: AuditStore, report: VerifyReport, checkpoints: list[dict[str, Any]]):
+    def __init__(
+        self,
+        store: AuditStore,
+        report: VerifyReport,
+        checkpoints: list[dict[str, Any]],
+        roots: list[tuple[int, bytes]],
+    ):
         self.store, self.report = store, report
+        self.tree = CompactRange()
+        self.roots = sorted(roots)
+        self.good_size_position = 0
         self.pending = sorted(checkpoints, key=lambda c: int(c["position"]))
         self.running, self.count = GENESIS, 0
         self.recorded, self.recorded_seq = GENESIS, 0
@@ -138,6 +159,33 @@ class _Walk:
                     f" vs {checkpoint['chain_hash'][:16]}…): {cause}",
                 )
 
+    def settle_roots(self, position: int) -> None:
+        """Compare the signed tree roots of the tree's size so far with the recomputed one."""
+        while self.roots and self.roots[0][0] <= self.tree.size:
+            size, signed = self.roots.pop(0)
+            self.report.tree_checkpoints += 1
+            if size == self.tree.size and self.tree.root() == signed:
+                self.good_size_position = position
+                continue
+            inside = [f.position for f in self.found if self.good_size_position < f.position]
+            self.find(
+                "tree_mismatch",
+                min(inside) if inside else self.good_size_position + 1,
+                f"the tree of the log's first {size} events does not have the root signed"
+                " for that size: history before it was rewritten",
+            )
+
+    def settle_end(self) -> None:
+        for size, _ in self.roots:
+            self.report.tree_checkpoints += 1
+            self.find(
+                "truncated",
+                self.report.last_position + 1,
+                f"the log holds {self.tree.size} events, but a tree checkpoint was signed at"
+                f" size {size}: {size - self.tree.size} newest events were deleted",
+            )
+        self.roots = []
+
     def compare(self, position: int, digest: bytes, row: ChainRow) -> None:
         if digest == row.event_hash:
             return
@@ -163,7 +211,11 @@ class _Walk:
         """One stored event: into the recomputed chain, and against its chain row if any."""
         position, report = event.position, self.report
         stamp = timestamp_of(event.state)
-        digest = event_hash(event.originator_id, event.version, event.topic, stamp, event.state)
+        entry = canonical(event.originator_id, event.version, event.topic, stamp, event.state)
+        digest = sha256(entry).digest()
+        self.tree.append(sha256(b"\x00" + entry).digest())
+        if self.roots and self.roots[0][0] <= self.tree.size:
+            self.settle_roots(position)
         self.running, self.count = chain_hash(self.running, digest), self.count + 1
         report.events, report.last_position = report.events + 1, position
         if here is not None:
@@ -205,6 +257,8 @@ def verify(
     *,
     checkpoints: Sequence[dict[str, Any]] = (),
     public_key: str | None,
+    notes: Sequence[str] = (),
+    verifier: Verifier | None = None,
     batch: int = BATCH,
     progress: Progress | None = None,
 ) -> VerifyReport:
@@ -213,7 +267,8 @@ def verify(
     head = store.head()
     report.chain_head = head.position if head else 0
     log_head = log_head_of(app)
-    walk = _Walk(store, report, _trusted(checkpoints, public_key, report))
+    roots = _trusted_roots(notes, verifier, report)
+    walk = _Walk(store, report, _trusted(checkpoints, public_key, report), roots)
 
     def reached(position: int) -> None:
         if progress is not None:
@@ -221,6 +276,8 @@ def verify(
 
     _side_by_side(walk, iter_stored(app, batch=batch), _chain(store, batch), batch, reached)
     walk.settle(0, end=True)
+    walk.settle_end()
+    report.tree_size = walk.tree.size
     report.findings = sorted(report.findings + walk.found, key=lambda f: f.position)
     report.seconds = time.perf_counter() - started
     reached(report.last_position)
@@ -246,6 +303,24 @@ def _trusted(
                 )
             )
     return good
+
+
+def _trusted_roots(
+    notes: Sequence[str], verifier: Verifier | None, report: VerifyReport
+) -> list[tuple[int, bytes]]:
+    """(size, root) of each signed tree checkpoint that verifies; a finding for the others."""
+    roots = set()
+    for text in notes:
+        if verifier is None:
+            report.findings.append(Finding("bad_signature", 0, "no trusted log key for a note"))
+            continue
+        try:
+            checkpoint, _ = open_checkpoint(text, verifier)
+        except NoteError as error:
+            report.findings.append(Finding("bad_signature", 0, f"tree checkpoint: {error}"))
+            continue
+        roots.add((checkpoint.size, checkpoint.root))
+    return sorted(roots)
 
 
 def _side_by_side(

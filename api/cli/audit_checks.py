@@ -13,6 +13,7 @@ from rich.table import Table
 from api.cli.audit_session import opened
 from api.cli.console import out, progress_bar
 from audit.chain import catch_up
+from audit.service import trusted_verifier
 from audit.signing import AuditSettings, read_checkpoints, trusted_public_key
 from audit.verify import VerifyReport, verify
 from ledger.bootstrap import build_ledger
@@ -31,6 +32,12 @@ def verify_command(
         [], "--checkpoint", help="a checkpoint file kept outside the database (repeatable)"
     ),
     public_key: str | None = typer.Option(None, help="the signing key to trust (hex)"),
+    note_files: list[Path] = typer.Option(
+        [], "--note", help="a signed tree checkpoint (note) kept outside the database"
+    ),
+    log_key: str | None = typer.Option(
+        None, help="the log's note verifier key to trust (`kvit audit keygen` prints it)"
+    ),
     catch_up_first: bool = typer.Option(
         False, "--catch-up", help="chain new events first (writes to the chain table)"
     ),
@@ -46,6 +53,9 @@ def verify_command(
         for path in checkpoint_files:
             checkpoints += read_checkpoints(path)
         key = trusted_public_key(settings, public_key)
+        notes = [text for _, text in store.notes(limit=1_000_000)]
+        notes += [path.read_text() for path in note_files]
+        verifier = trusted_verifier(settings, log_key)
         head = log_head(ledger)
         with progress_bar("verifying") as bar:
             task = bar.add_task("verify", total=head or 1)
@@ -54,6 +64,8 @@ def verify_command(
                 store,
                 checkpoints=checkpoints,
                 public_key=key,
+                notes=notes,
+                verifier=verifier,
                 progress=lambda position, total: bar.update(
                     task, completed=position, total=total or 1
                 ),
@@ -71,7 +83,9 @@ def _print_verify(report: VerifyReport) -> None:
     out.print(
         f"walked {report.events:,} events up to position {report.last_position} in"
         f" {report.seconds:.2f}s ({report.rate:,.0f} events/s); chain head {report.chain_head},"
-        f" {report.checkpoints} signed checkpoint(s) checked"
+        f" {report.checkpoints} signed checkpoint(s) checked; Merkle tree of"
+        f" {report.tree_size:,} leaves, {report.tree_checkpoints} signed tree checkpoint(s)"
+        " checked"
     )
     if report.unchained:
         out.print(
