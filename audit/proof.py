@@ -9,16 +9,19 @@ of the history the service signed.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 
-from audit.encoding import event_hash, timestamp_of, utc_text
+from audit import merkle
+from audit.encoding import canonical, event_hash, timestamp_of, utc_text
 from audit.signing import as_record
 from audit.store import AuditStore
-from storage.log import events_of, iter_stored
+from audit.tiles import perfect_from
+from storage.log import Recorded, events_of, iter_stored
 
 SCAN_BATCH = 1000
 
@@ -60,7 +63,38 @@ def receipt(app: Application[UUID], store: AuditStore, aggregate_id: UUID) -> di
         "status": status,
         "events": entries,
         "checkpoint": checkpoint,
+        "tlog": tlog_receipt(store, events),
     }
+
+
+def tlog_receipt(store: AuditStore, events: list[Recorded]) -> dict[str, Any] | None:
+    """The events as entries of the transparency log, each with its leaf index and inclusion
+    proof in the first signed tree checkpoint that covers them all (None until there is one):
+    everything `docs/verify_receipt.py` needs offline, with the log's key."""
+    rows = [store.chain_row(e.position) for e in events]
+    if not rows or any(row is None for row in rows):
+        return None
+    newest = max(row.seq for row in rows if row is not None)
+    found = store.notes(at_or_after=newest, limit=1)
+    if not found:
+        return None
+    size, note = found[0]
+    perfect = perfect_from(store)
+    entries = []
+    for event, row in zip(events, rows, strict=True):
+        assert row is not None  # checked above
+        entry = canonical(
+            event.originator_id, event.version, event.topic, row.timestamp, event.state
+        )
+        proof = merkle.inclusion_proof(row.seq - 1, size, perfect)
+        entries.append(
+            {
+                "index": row.seq - 1,
+                "entry": base64.b64encode(entry).decode(),
+                "proof": [base64.b64encode(h).decode() for h in proof],
+            }
+        )
+    return {"format": "kvit.receipt.v1", "size": size, "checkpoint": note, "entries": entries}
 
 
 def position_at(app: Application[UUID], store: AuditStore | None, moment: datetime) -> int:

@@ -101,7 +101,7 @@ def _parse_private(text: str) -> Ed25519PrivateKey:
 def signing_key(settings: AuditSettings, *, create: bool = True) -> Ed25519PrivateKey:
     """The configured key; in embedded mode one is generated once into the data dir."""
     if settings.audit_signing_key:
-        return _parse_or_explain(settings.audit_signing_key, "KVIT_AUDIT_SIGNING_KEY")
+        return parse_key_text(settings.audit_signing_key, "KVIT_AUDIT_SIGNING_KEY")
     path = settings.audit_signing_key_file
     if path is None and not settings.uses_postgres:
         path = settings.data_dir / KEY_FILE
@@ -119,10 +119,10 @@ def signing_key(settings: AuditSettings, *, create: bool = True) -> Ed25519Priva
             f"no audit signing key{where}: run `kvit audit keygen`, or set"
             " KVIT_AUDIT_SIGNING_KEY or KVIT_AUDIT_SIGNING_KEY_FILE"
         )
-    return _parse_or_explain(path.read_text(), str(path))
+    return parse_key_text(path.read_text(), str(path))
 
 
-def _parse_or_explain(text: str, where: str) -> Ed25519PrivateKey:
+def parse_key_text(text: str, where: str) -> Ed25519PrivateKey:
     try:
         return _parse_private(text)
     except (ValueError, TypeError) as error:

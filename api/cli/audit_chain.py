@@ -1,5 +1,5 @@
-"""`kvit audit follow | keygen | checkpoint | public-key`: keeping the hash chain, and the key
-its checkpoints are signed with."""
+"""`kvit audit follow | keygen | checkpoint | public-key | build-tree`: keeping the hash chain
+and the Merkle tree, and the key their checkpoints are signed with."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 import typer
 
 from api.cli.audit_session import opened
-from api.cli.console import err
+from api.cli.console import err, out, progress_bar
 from api.cli.errors import describe
-from audit.chain import Checkpointer, catch_up
+from audit.chain import Checkpointer, TreeMismatchError, build_tree, catch_up
+from audit.note import ED25519, Verifier, raw_public
 from audit.service import EmptyLogError, checkpoint_now, sign_head
 from audit.signing import (
     KEY_FILE,
@@ -127,6 +128,23 @@ def keygen(
         highlight=False,
     )
     print(public_hex(key))
+    print(Verifier(settings.origin, ED25519, raw_public(key)).text())
+
+
+def build_tree_command() -> None:
+    """Build the Merkle tree for a log chained before the tree existed (the follower grows it
+    from then on); refuses a log that no longer matches its chain."""
+    with opened(tables=True) as (_, ledger, store), progress_bar("building the tree") as bar:
+        head = store.head()
+        task = bar.add_task("tree", total=(head.seq if head else 0) or 1)
+        try:
+            added = build_tree(
+                ledger, store, progress=lambda size, total: bar.update(task, completed=size)
+            )
+        except TreeMismatchError as error:
+            err.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+    out.print(f"the tree holds {store.tree_size():,} leaves ({added:,} added)")
 
 
 def checkpoint(
@@ -145,10 +163,13 @@ def checkpoint(
 
 
 def public_key() -> None:
-    """Print the public key (hex) that checkpoints are signed with: give it to auditors."""
+    """Print the public key (hex) that checkpoints are signed with, and the log's note
+    verifier key (`<origin>+<key ID>+<base64>`): give them to auditors."""
     settings = AuditSettings()
     try:
-        print(public_hex(signing_key(settings)))
+        key = signing_key(settings)
+        print(public_hex(key))
+        print(Verifier(settings.origin, ED25519, raw_public(key)).text())
     except NoSigningKeyError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None

@@ -88,12 +88,17 @@ def add_cosignature(
     found = audit_store.notes(at_or_after=size, limit=1)
     if not found or found[0][0] != size:
         raise NotFoundProblem(f"no checkpoint of size {size}")
+    line = line.strip() + "\n"
     try:
-        cosigned = note.parse_note(found[0][1]).with_signature(line.strip() + "\n")
+        signed = note.parse_note(found[0][1])
+        alone = note.parse_note(signed.body + "\n" + line)  # judge this line by itself
     except note.NoteError as error:
         raise NotInTreeProblem(f"not a cosignature line: {error}") from None
-    if not any(note.verified_by(cosigned, w) for w in _witnesses(settings)):
+    if len(alone.signatures) != 1 or not any(
+        note.verified_by(alone, w) for w in _witnesses(settings)
+    ):
         raise NotInTreeProblem("the cosignature is not by a known witness, or does not verify")
+    cosigned = signed.with_signature(line)
     audit_store.put_note(size, cosigned.text())
     return Response(status_code=204)
 

@@ -39,6 +39,9 @@ class Receipt(BaseModel):
     events: list[ChainEntry]
     checkpoint: dict[str, Any] | None
     """The first signed checkpoint at or after `position`."""
+    tlog: dict[str, Any] | None = None
+    """The payment's events as transparency-log entries with inclusion proofs and the signed
+    checkpoint (a C2SP note) they are under: check offline with docs/verify_receipt.py."""
 
 
 class PaymentWithReceipt(PaymentDetail):
