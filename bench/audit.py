@@ -5,7 +5,8 @@
     KVIT_BENCH_DATABASE_URL   the server (default: the local test database)
 
 Builds the history (real ledger events, bulk-copied into a throwaway schema), then times:
-chaining it (the follower's catch-up), `verify` (walk + recompute + one checkpoint), and
+chaining it (the follower's catch-up, which also grows the Merkle tree), `verify` (walk +
+recompute the chain and the tree + one checkpoint of each kind), and
 `replay` (rebuild of every read model into scratch tables, row-by-row comparison with live
 read models, and the trial balance against the log's postings). Prints one JSON object.
 """
@@ -19,7 +20,7 @@ import time
 from typing import Any
 
 from audit.chain import catch_up
-from audit.service import checkpoint_now
+from audit.service import checkpoint_now, trusted_verifier
 from audit.signing import AuditSettings
 from audit.store import AuditStore
 from audit.verify import verify
@@ -74,7 +75,14 @@ def main() -> None:
                 "verify",
                 results,
                 events,
-                lambda: verify(ledger, store, checkpoints=store.checkpoints(), public_key=None),
+                lambda: verify(
+                    ledger,
+                    store,
+                    checkpoints=store.checkpoints(),
+                    public_key=None,
+                    notes=[text for _, text in store.notes()],
+                    verifier=trusted_verifier(settings),
+                ),
             )
             assert report.events == events
             replayed = timed(
