@@ -55,7 +55,7 @@ ROUTERS = [
         acquirer,
         notice_views,
     )
-]
+] + [transparency.readers, transparency.public]
 
 
 def create_app(
@@ -126,7 +126,5 @@ def create_app(
     if sandbox_acquirer is not None:
         app.include_router(sandbox.checkout_router(sandbox_acquirer))
     app.include_router(audit.router)
-    app.include_router(transparency.readers)
-    app.include_router(transparency.public)
     web.install(app)  # the resident's cabinet at /
     return app

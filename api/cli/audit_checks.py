@@ -11,8 +11,9 @@ import typer
 from rich.table import Table
 
 from api.cli.audit_session import opened
-from api.cli.console import out, progress_bar
+from api.cli.console import err, out, progress_bar
 from audit.chain import catch_up
+from audit.note import NoteError
 from audit.service import trusted_verifier
 from audit.signing import AuditSettings, read_checkpoints, trusted_public_key
 from audit.verify import VerifyReport, verify
@@ -55,7 +56,11 @@ def verify_command(
         key = trusted_public_key(settings, public_key)
         notes = [text for _, text in store.notes(limit=1_000_000)]
         notes += [path.read_text() for path in note_files]
-        verifier = trusted_verifier(settings, log_key)
+        try:
+            verifier = trusted_verifier(settings, log_key)
+        except NoteError as error:
+            err.print(f"[red]--log-key: {error}[/red]")
+            raise typer.Exit(2) from None
         head = log_head(ledger)
         with progress_bar("verifying") as bar:
             task = bar.add_task("verify", total=head or 1)

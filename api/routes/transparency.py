@@ -29,8 +29,8 @@ from ledger.application import Ledger
 IMMUTABLE = "public, max-age=31536000, immutable"
 MAX_SIZE = 2**62
 
-public = APIRouter(prefix="/log", tags=["transparency log"])
-readers = APIRouter(prefix="/v1/audit", tags=["transparency log"])
+public = APIRouter(prefix="/log", tags=["audit"])
+readers = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 def _checkpoint(store: AuditStore) -> Response:
