@@ -183,9 +183,7 @@ def test_keygen_writes_a_private_key_file_and_prints_the_public_key(tmp_path: Pa
 
     assert done.returncode == 0, done.stderr
     # The raw key (hex), then the log's note verifier key: <origin>+<key ID>+<base64>.
-    assert re.fullmatch(
-        r"[0-9a-f]{64}\n[^\s+]+/log\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}\n", done.stdout
-    )
+    assert re.fullmatch(r"[0-9a-f]{64}\n[^\s+]+/log\+[0-9a-f]{8}\+[A-Za-z0-9+/]{44}\n", done.stdout)
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert run(env, "audit", "public-key").stdout == done.stdout
     one_line_error(run(env, "audit", "keygen"), "already exists")  # never overwrites a key
