@@ -27,6 +27,7 @@ LEDGER_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
     errors.InvalidAmountError: (422, "Invalid amount"),
     errors.InvalidPaymentMethodError: (422, "Invalid payment method"),
     errors.InvalidBillError: (422, "Invalid bill"),
+    errors.InvalidCardError: (422, "Invalid card"),
     errors.LinkProofMismatchError: (422, "The proof matches no bill of the account"),
     errors.NotFoundError: (404, "Not found"),
     errors.AlreadyExistsError: (409, "Already exists"),

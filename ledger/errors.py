@@ -84,6 +84,12 @@ class InvalidPaymentMethodError(LedgerError):
     code = "invalid_payment_method"
 
 
+class InvalidCardError(LedgerError):
+    """What an acquirer reported of a card cannot be kept (e.g. a number that is not masked)."""
+
+    code = "invalid_card"
+
+
 class InvalidBillError(LedgerError):
     code = "invalid_bill"
 
@@ -126,6 +132,10 @@ class UnknownTopUpError(NotFoundError):
 
 class UnknownNoticeError(NotFoundError):
     code = "unknown_notice"
+
+
+class UnknownSavedCardError(NotFoundError):
+    code = "unknown_saved_card"
 
 
 class AlreadyExistsError(LedgerError):

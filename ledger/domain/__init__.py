@@ -3,9 +3,11 @@
 
 from ledger.domain.account import PersonalAccount
 from ledger.domain.bill import Bill
+from ledger.domain.card_checkout import CardCheckout
 from ledger.domain.idempotency import IdempotencyRecord
 from ledger.domain.notice import BankNotice
 from ledger.domain.payment import Payment, PaymentStatus
+from ledger.domain.saved_cards import SavedCards
 from ledger.domain.supplier import Requisites, Supplier
 from ledger.domain.top_up import TopUp, TopUpStatus
 from ledger.domain.wallet import Wallet
@@ -13,11 +15,13 @@ from ledger.domain.wallet import Wallet
 __all__ = [
     "BankNotice",
     "Bill",
+    "CardCheckout",
     "IdempotencyRecord",
     "Payment",
     "PaymentStatus",
     "PersonalAccount",
     "Requisites",
+    "SavedCards",
     "Supplier",
     "TopUp",
     "TopUpStatus",

@@ -2,10 +2,12 @@
 
     requires_confirmation --confirm--> processing --> succeeded | failed
     requires_confirmation --cancel--> canceled
+    processing --cancel at the acquirer (card, before any money moved)--> canceled
     succeeded --refund (full or partial, many times)--> succeeded, `refunded` grows
 
 A card payment waits in `processing` for the acquirer's outcome; cancelling it there is refused
-because the money may already be in flight. A wallet payment goes from confirm to succeeded in
+because the money may already be in flight, unless the acquirer itself confirms that it closed
+the session unpaid (`cancel_at_acquirer`). A wallet payment goes from confirm to succeeded in
 the same transaction as the wallet debit.
 """
 
@@ -182,6 +184,19 @@ class Payment(Aggregate):
 
     def cancel(self, *, reason: str) -> None:
         self._require({PaymentStatus.REQUIRES_CONFIRMATION}, "cancel")
+        self._canceled(reason=reason)
+
+    def cancel_at_acquirer(self, *, reason: str) -> None:
+        """A card payment in `processing` whose session the acquirer confirms it closed before
+        any money moved (the payer left the payment page): the one cancel allowed there."""
+        self._require({PaymentStatus.PROCESSING}, "cancel")
+        if self.method != PaymentMethod.CARD:
+            raise PaymentStateConflictError(
+                f"cannot cancel {self.method} payment {self.id} at the acquirer",
+                payment_id=str(self.id),
+                status=str(self.status),
+                command="cancel",
+            )
         self._canceled(reason=reason)
 
     class Canceled(Event):

@@ -44,6 +44,22 @@ STORED: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "kvit.bank_notice.annulled": ("notice:BankNotice.Annulled", ("annul_date", "postings")),
     "kvit.bank_notice.created": ("notice:BankNotice.Created", ("originator_topic",)),
     "kvit.bill": ("bill:Bill", None),
+    "kvit.card_checkout": ("card_checkout:CardCheckout", None),
+    "kvit.card_checkout.created": ("card_checkout:CardCheckout.Created", ("originator_topic",)),
+    "kvit.card_checkout.opened": (
+        "card_checkout:CardCheckout.Opened",
+        (
+            "acquirer",
+            "acquirer_payment_id",
+            "amount",
+            "customer_key",
+            "kind",
+            "operation_id",
+            "originator_topic",
+            "payer_id",
+            "payment_url",
+        ),
+    ),
     "kvit.bill.created": ("bill:Bill.Created", ("originator_topic",)),
     "kvit.bill.issued": (
         "bill:Bill.Issued",
@@ -131,6 +147,17 @@ STORED: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "kvit.supplier.requisites_changed": (
         "supplier:Supplier.RequisitesChanged",
         ("requisites",),
+    ),
+    "kvit.saved_cards": ("saved_cards:SavedCards", None),
+    "kvit.saved_cards.card_removed": ("saved_cards:SavedCards.CardRemoved", ("card_id",)),
+    "kvit.saved_cards.card_saved": (
+        "saved_cards:SavedCards.CardSaved",
+        ("card_id", "exp_date", "pan", "rebill_id"),
+    ),
+    "kvit.saved_cards.created": ("saved_cards:SavedCards.Created", ("originator_topic",)),
+    "kvit.saved_cards.started": (
+        "saved_cards:SavedCards.Started",
+        ("originator_topic", "payer_id"),
     ),
     "kvit.top_up": ("top_up:TopUp", None),
     "kvit.top_up.created": ("top_up:TopUp.Created", ("originator_topic",)),
