@@ -1,7 +1,7 @@
 """The sandbox acquirer for development and tests.
 
-`checkout_url` leads to a page where the payer approves or declines; the sandbox then posts a
-signed notification to the webhook, as a real acquirer would.
+`open` gives a page where the payer approves or declines; the sandbox then posts a signed
+notification to the webhook, as a real acquirer would.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from api.acquirer.base import CardOrder, Checkout
 from api.acquirer.signature import HEADER, sign
 
 NOTIFICATIONS_PATH = "/v1/acquirer/notifications"
@@ -24,14 +25,19 @@ Deliver = Callable[[bytes, dict[str, str]], Awaitable[int]]
 
 
 class SandboxAcquirer:
+    name = "sandbox"
+
     def __init__(self, public_url: str, secret: str, deliver: Deliver | None = None) -> None:
         self.public_url = public_url.rstrip("/")
         self.secret = secret
         self.deliver = deliver or self._post
 
-    def checkout_url(self, operation_id: UUID, amount: int, description: str) -> str:
-        query = urlencode({"amount": amount, "description": description})
-        return f"{self.public_url}/sandbox/checkout/{operation_id}?{query}"
+    def open(self, order: CardOrder) -> Checkout:
+        query = urlencode({"amount": order.amount, "description": order.description})
+        return Checkout(
+            acquirer_payment_id=f"sandbox-{order.operation_id}",
+            payment_url=f"{self.public_url}/sandbox/checkout/{order.operation_id}?{query}",
+        )
 
     async def notify(self, operation_id: str, *, approved: bool, amount: int) -> int:
         body = json.dumps(
@@ -53,11 +59,28 @@ class SandboxAcquirer:
             return response.status_code
 
 
-PAGE = """<!doctype html><html lang="ru"><meta charset="utf-8"><title>Sandbox acquirer</title>
-<body><h1>Оплата картой (песочница)</h1><p>{description}</p><p>Сумма: {rubles} ₽</p>
+STYLE = """body{font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1d2129;margin:0}
+main{max-width:26rem;margin:4rem auto;background:#fff;border-radius:12px;padding:2rem;
+box-shadow:0 1px 4px #0002}h1{font-size:1.25rem;margin:0 0 .25rem}.note{color:#5b6470;
+font-size:.875rem;margin:0 0 1.5rem}.sum{font-size:2rem;font-weight:600;margin:.5rem 0 1.5rem}
+form{display:flex;gap:.75rem}button{flex:1;font:inherit;padding:.75rem;border-radius:8px;
+border:1px solid #c5cad1;background:#fff;cursor:pointer}button.pay{background:#1f6feb;
+color:#fff;border-color:#1f6feb}a{color:#1f6feb}"""
+
+PAGE = """<!doctype html><html lang="ru"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Оплата картой — песочница</title><style>{style}</style></head><body><main>
+<h1>Оплата картой</h1><p class="note">Песочница разработчика: карта не списывается.</p>
+<p>{description}</p><p class="sum">{rubles} ₽</p>
 <form method="post"><input type="hidden" name="amount" value="{amount}">
-<button name="decision" value="approve">Оплатить</button>
-<button name="decision" value="decline">Отклонить</button></form></body></html>"""
+<button class="pay" name="decision" value="approve">Оплатить</button>
+<button name="decision" value="decline">Отклонить</button></form></main></body></html>"""
+
+RESULT = """<!doctype html><html lang="ru"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Оплата картой — песочница</title><style>{style}</style></head><body><main>
+<h1>{verdict}</h1><p class="note" data-notification-status="{status}">{delivery}</p>
+<p><a href="/">Вернуться в личный кабинет</a></p></main></body></html>"""
 
 
 def checkout_router(sandbox: SandboxAcquirer) -> APIRouter:
@@ -67,6 +90,7 @@ def checkout_router(sandbox: SandboxAcquirer) -> APIRouter:
     @router.get("/checkout/{operation_id}", response_class=HTMLResponse)
     def checkout_page(operation_id: UUID, amount: int, description: str = "") -> str:
         return PAGE.format(
+            style=STYLE,
             description=html.escape(description),
             rubles=f"{amount // 100},{amount % 100:02d}",
             amount=amount,
@@ -79,7 +103,16 @@ def checkout_router(sandbox: SandboxAcquirer) -> APIRouter:
         given = form.get("amount", ["0"])[0]
         amount = int(given) if given.isascii() and given.isdigit() and len(given) < 15 else 0
         status = await sandbox.notify(str(operation_id), approved=approved, amount=amount)
-        verdict = "одобрена" if approved else "отклонена"
-        return f"<!doctype html><p>Операция {verdict}. Webhook answered {status}.</p>"
+        delivered = (
+            "Квит получил уведомление о результате."
+            if status == 200
+            else (f"Квит не принял уведомление (ответ {status}).")
+        )
+        return RESULT.format(
+            style=STYLE,
+            verdict="Платёж одобрен" if approved else "Платёж отклонён",
+            status=status,
+            delivery=delivered,
+        )
 
     return router

@@ -8,7 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from api.acquirer.base import Acquirer
+from api.acquirer import checkout as card
+from api.acquirer.base import Acquirer, AcquirerApi
 from api.audited import receipt_of
 from api.auth import Role, require
 from api.deps import (
@@ -35,7 +36,8 @@ from api.schemas.payments import (
     StatusChange,
 )
 from ledger.application import Ledger
-from ledger.domain import Payment
+from ledger.domain import Payment, PaymentStatus
+from ledger.engine.idempotent import derived_id
 from ledger.qr.payee import payee_from_qr, payee_from_requisites
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -45,15 +47,45 @@ class AmbiguousPayeeProblem(ApiProblem):
     status, code, title = 422, "ambiguous_payee", "Name the payee one way"
 
 
-def payment_out(view: dict[str, Any], acquirer: Acquirer | None) -> PaymentOut:
+def payment_out(view: dict[str, Any], ledger: Ledger, acquirer: Acquirer | None) -> PaymentOut:
     """A payment as the ledger reported it, with where to pay if a card payment is waiting
     (and there is an acquirer to pay at)."""
     out = PaymentOut.model_validate(view)
     if out.method == "card" and out.status == "processing" and acquirer is not None:
-        out.checkout_url = acquirer.checkout_url(
-            out.id, out.amount, f"Оплата ЖКУ, лицевой счёт {out.account_number}"
-        )
+        checkout = card.find_checkout(ledger, out.id)
+        out.checkout_url = checkout.payment_url if checkout is not None else None
     return out
+
+
+class SavedCardNeedsConfirmProblem(ApiProblem):
+    status, code, title = 422, "saved_card_needs_confirm", "Saving or using a card needs confirm"
+
+
+def card_checkout(
+    ledger: Ledger,
+    acquirer: Acquirer,
+    view: dict[str, Any],
+    body: CreatePayment | None,
+    response: Response,
+    rm: ReadDep,
+) -> PaymentOut:
+    """A card payment in `processing`: its checkout at the acquirer (opened now if none is
+    recorded yet), or paid at once with a saved card."""
+    payment = ledger.get_payment(UUID(view["id"]))
+    if payment.status == PaymentStatus.PROCESSING:
+        save = body is not None and body.save_card
+        if body is not None and body.saved_card_id is not None:
+            settled = card.pay_with_saved_card(
+                ledger, card.api_of(acquirer), payment, body.saved_card_id
+            )
+            if settled is not None:
+                committed(settled, response, rm)
+        else:
+            card.ensure_checkout(
+                ledger, acquirer, card.payment_order(ledger, payment, save_card=save)
+            )
+        payment = ledger.get_payment(payment.id)
+    return payment_out(payment.view(), ledger, acquirer)
 
 
 @router.post(
@@ -80,6 +112,8 @@ def create_payment(
     assert caller.payer_id is not None
     if body.method == "card":
         card_acquirer(acquirer)
+        if (body.save_card or body.saved_card_id) and not body.confirm:
+            raise SavedCardNeedsConfirmProblem("save_card and saved_card_id go with confirm: true")
     target = resolve_target(ledger, body)
     outcome = ledger.create_payment(
         payer_id=caller.payer_id,
@@ -91,7 +125,9 @@ def create_payment(
         **target,
     )
     committed(outcome, response, rm)
-    return payment_out(outcome.result, acquirer)
+    if body.method == "card" and body.confirm and acquirer is not None:
+        return card_checkout(ledger, acquirer, outcome.result, body, response, rm)
+    return payment_out(outcome.result, ledger, acquirer)
 
 
 def resolve_target(ledger: Ledger, body: CreatePayment) -> dict[str, Any]:
@@ -156,7 +192,9 @@ def confirm_payment(
         payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
     )
     committed(outcome, response, rm)
-    return payment_out(outcome.result, acquirer)
+    if outcome.result["method"] == "card" and acquirer is not None:
+        return card_checkout(ledger, acquirer, outcome.result, None, response, rm)
+    return payment_out(outcome.result, ledger, acquirer)
 
 
 @router.post(
@@ -171,12 +209,24 @@ def cancel_payment(
     acquirer: AcquirerDep,
     response: Response,
 ) -> PaymentOut:
+    """Before confirming; or a card payment in `processing` whose payer has not paid yet at an
+    acquirer Kvit can ask (T-Bank): its session is closed and the payment canceled. If it was
+    paid meanwhile, it is settled as paid and the cancel refused (409)."""
     assert caller.payer_id is not None
+    if isinstance(acquirer, AcquirerApi):
+        payment = ledger.get_payment(payment_id, payer_id=caller.payer_id)
+        if payment.method == "card" and payment.status == PaymentStatus.PROCESSING:
+            settled = card.cancel_in_flight(ledger, acquirer, payment)
+            if settled is not None:
+                committed(settled, response, rm)
+            payment = ledger.get_payment(payment_id)
+        if payment.method == "card" and payment.status == PaymentStatus.CANCELED:
+            return payment_out(payment.view(), ledger, acquirer)
     outcome = ledger.cancel_payment(
         payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
     )
     committed(outcome, response, rm)
-    return payment_out(outcome.result, acquirer)
+    return payment_out(outcome.result, ledger, acquirer)
 
 
 @router.post(
@@ -195,12 +245,20 @@ def refund_payment(
     acquirer: AcquirerDep,
     response: Response,
 ) -> RefundOut:
+    """A card payment at an acquirer Kvit can instruct (T-Bank) is refunded to the card first
+    (`Cancel` with the amount); the ledger records the refund once the acquirer took it."""
+    if isinstance(acquirer, AcquirerApi):
+        payment = ledger.get_payment(payment_id)
+        if payment.method == "card":
+            refund_id = derived_id("refund", caller.scope, key)
+            card.refund_at_acquirer(ledger, acquirer, payment, body.amount, refund_id)
     outcome = ledger.refund_payment(
         payment_id=payment_id, amount=body.amount, idempotency_key=key, scope=caller.scope
     )
     committed(outcome, response, rm)
     return RefundOut(
-        id=outcome.result["refund_id"], payment=payment_out(outcome.result["payment"], acquirer)
+        id=outcome.result["refund_id"],
+        payment=payment_out(outcome.result["payment"], ledger, acquirer),
     )
 
 
@@ -220,7 +278,7 @@ def get_payment(
     payment: Payment = supplier_owned(
         caller, lambda: ledger.get_payment(payment_id, payer_id=payer), lambda p: p.supplier_id
     )
-    out = payment_out(payment.view(), acquirer)
+    out = payment_out(payment.view(), ledger, acquirer)
     return PaymentWithReceipt(
         receipt=receipt_of(ledger, chain, payment_id),
         **out.model_dump(),

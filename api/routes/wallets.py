@@ -6,6 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from api.acquirer.checkout import ensure_checkout, top_up_order
 from api.auth import Caller, Role, require
 from api.deps import (
     AcquirerDep,
@@ -76,9 +77,10 @@ def top_up(
     )
     committed(outcome, response, rm)
     top_up_id = UUID(outcome.result["top_up_id"])
+    checkout = ensure_checkout(ledger, card, top_up_order(top_up_id, caller.payer_id, body.amount))
     return TopUpOut(
         id=top_up_id,
         status=outcome.result["status"],
         amount=body.amount,
-        checkout_url=card.checkout_url(top_up_id, body.amount, "Пополнение кошелька"),
+        checkout_url=checkout.payment_url,
     )

@@ -19,6 +19,9 @@ class RecipientBody(Strict):
     settlement_account: Digits
 
 
+CardId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
 class CreatePayment(Strict):
     """Whom to pay: `account_id`; or `supplier_inn` + `account_number`; or `recipient`
     requisites + `account_number`; or a scanned bill's `qr_payload` (ГОСТ Р 56042)."""
@@ -34,6 +37,11 @@ class CreatePayment(Strict):
     wallet_id: UUID | None = None
     email: Annotated[str, Field(max_length=254, pattern=EMAIL)] | None = None
     confirm: bool = False
+    save_card: bool = False
+    """Card, with `confirm`: the acquirer saves the card for paying in one step next time."""
+    saved_card_id: CardId | None = None
+    """Card, with `confirm`: pay with this saved card (GET /v1/me/cards) without the payment
+    page, unless the bank asks for 3-D Secure; then `checkout_url` is where to finish."""
 
 
 class RecipientOut(BaseModel):

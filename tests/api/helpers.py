@@ -181,7 +181,7 @@ def checkout(client: TestClient, checkout_url: str, *, approve: bool = True) -> 
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 200, response.text
-    assert "Webhook answered 200" in response.text, response.text
+    assert 'data-notification-status="200"' in response.text, response.text
 
 
 def fund(client: TestClient, resident: Headers, wallet_id: str, amount: int) -> None:

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
+from api.acquirer.base import CardOrder, Checkout
 from api.acquirer.signature import HEADER
 from api.app import create_app
 from ledger.application import Ledger
@@ -265,12 +266,16 @@ def test_sandbox_checkout_page_shows_the_amount_in_rubles(
 class RecordingAcquirer:
     """A real acquirer's stand-in: `create_app(acquirer=…)` takes any `Acquirer`."""
 
+    name = "recording"
+
     def __init__(self) -> None:
         self.asked: list[tuple[UUID, int, str]] = []
 
-    def checkout_url(self, operation_id: UUID, amount: int, description: str) -> str:
-        self.asked.append((operation_id, amount, description))
-        return f"https://acquirer.example/pay/{operation_id}"
+    def open(self, order: CardOrder) -> Checkout:
+        self.asked.append((order.operation_id, order.amount, order.description))
+        return Checkout(
+            f"r-{order.operation_id}", f"https://acquirer.example/pay/{order.operation_id}"
+        )
 
 
 def test_an_injected_acquirer_takes_the_card_payments_and_the_sandbox_stays_out(

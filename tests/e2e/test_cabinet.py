@@ -139,7 +139,7 @@ def test_pay_from_the_wallet_and_by_card_and_see_both_in_the_history(
         page.get_by_role("link", name="Перейти к оплате картой").click()
     checkout = opened.value
     checkout.get_by_role("button", name="Оплатить").click()
-    checkout.get_by_text("одобрена").wait_for()
+    checkout.get_by_text("Платёж одобрен").wait_for()
     checkout.close()
     page.get_by_role("heading", level=2, name="Платёж проведён").wait_for()
 

@@ -314,7 +314,7 @@ def test_the_public_url_follows_the_port_so_the_sandbox_checkout_works(tmp_path:
                 content="decision=approve&amount=1000",
                 headers={"content-type": "application/x-www-form-urlencoded"},
             )
-            assert approved.status_code == 200 and "Webhook answered 200" in approved.text
+            assert approved.status_code == 200 and "Квит получил уведомление" in approved.text
             balance = client.get(f"/v1/wallets/{wallet['id']}").json()["balance"]
             assert balance == 1000
     finally:
