@@ -16,6 +16,7 @@ from fastapi_offline import FastAPIOffline
 from api import metrics, problem_handlers, web
 from api.acquirer import sandbox
 from api.acquirer.base import Acquirer
+from api.acquirer.configured import configured_acquirer
 from api.auth import acquirer_secret, secret_key
 from api.bootstrap import Services, run
 from api.config_checks import check_secrets
@@ -27,12 +28,14 @@ from api.routes import (
     bank_notices,
     bill_documents,
     bills,
+    cards,
     me,
     notice_views,
     ops,
     payments,
     supplier_register,
     suppliers,
+    tbank,
     transparency,
     wallets,
 )
@@ -52,7 +55,9 @@ ROUTERS = [
         me,
         wallets,
         payments,
+        cards,
         acquirer,
+        tbank,
         notice_views,
     )
 ] + [transparency.readers, transparency.public]
@@ -66,18 +71,16 @@ def create_app(
     deliver: sandbox.Deliver | None = None,
 ) -> FastAPI:
     """The one place the process is wired (see api/bootstrap.py). `ledger` lets tests share
-    one in-memory ledger; `acquirer` plugs in a real card acquirer (default: the built-in
-    sandbox where it is on, whose HTTP call to the webhook `deliver` replaces in tests; else
-    none, and card payments are refused)."""
+    one in-memory ledger; `acquirer` plugs in another card acquirer (default: the one
+    KVIT_ACQUIRER names: T-Bank, or the built-in sandbox, whose HTTP call to the webhook
+    `deliver` replaces in tests; or none, and card payments are refused)."""
     settings = settings or ApiSettings()
     check_secrets(settings)  # refuse guessable secrets before serving anything
     token_secret = secret_key(settings)
     webhook_secret = acquirer_secret(settings)
-    sandbox_acquirer = None
-    if acquirer is None and settings.sandbox_enabled:
-        acquirer = sandbox_acquirer = sandbox.SandboxAcquirer(
-            settings.base_url, webhook_secret, deliver
-        )
+    if acquirer is None:
+        acquirer = configured_acquirer(settings, webhook_secret, deliver)
+    sandbox_acquirer = acquirer if isinstance(acquirer, sandbox.SandboxAcquirer) else None
     services = Services(
         settings=settings,
         secret_key=token_secret,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from ledger.settings import Settings
+
+TBANK_API_URL = "https://securepay.tinkoff.ru/v2"
 
 DEFAULT_ACQUIRER_SECRET = "sandbox-acquirer-secret"
 """Published in earlier versions; refused now (api/config_checks.py)."""
@@ -17,6 +21,39 @@ class ApiSettings(Settings):
     """Mount the built-in sandbox acquirer (KVIT_SANDBOX_ACQUIRER). Its checkout page approves
     any card operation, so it is a development choice: on by default only in embedded (SQLite)
     mode; on PostgreSQL it is off unless set to true."""
+
+    acquirer: Literal["tbank", "sandbox", "none"] | None = None
+    """Who takes card payments and top-ups (KVIT_ACQUIRER): T-Bank's internet acquiring, the
+    built-in sandbox, or none (card methods answer 501). Unset: the sandbox where
+    KVIT_SANDBOX_ACQUIRER has it on (embedded mode by default), else none."""
+
+    tbank_terminal_key: str | None = None
+    """The T-Bank terminal's TerminalKey (KVIT_TBANK_TERMINAL_KEY); needed with tbank."""
+
+    tbank_password: str | None = None
+    """The terminal's password, which signs requests and notifications (KVIT_TBANK_PASSWORD)."""
+
+    tbank_api_url: str = TBANK_API_URL
+    """T-Bank's API base, up to /v2 (KVIT_TBANK_API_URL); the tests point it at the emulator."""
+
+    tbank_receipts: bool = True
+    """Send the 54-ФЗ receipt with each card payment (KVIT_TBANK_RECEIPTS): the terminal has
+    T-Bank's online cash register. A card payment then needs the payer's e-mail."""
+
+    tbank_taxation: str = "osn"
+    """The receipt's taxation system, tag 1055 (KVIT_TBANK_TAXATION): osn, usn_income, ..."""
+
+    tbank_vat: str = "none"
+    """The VAT rate of each receipt item, tag 1199 (KVIT_TBANK_VAT): none, vat0, vat20, ..."""
+
+    tbank_agent_phone: str | None = None
+    """The payment agent's phone, +7..., for the receipt's agent attributes (tags 1073, 1074,
+    and 1171 until suppliers have phones) (KVIT_TBANK_AGENT_PHONE); unset: none sent."""
+
+    acquirer_reconcile_seconds: float = 300.0
+    """Embedded mode: every this many seconds the server asks T-Bank (GetState) about card
+    operations older than that whose outcome never arrived (KVIT_ACQUIRER_RECONCILE_SECONDS;
+    0 turns it off). On PostgreSQL run `kvit acquirer reconcile --every SECONDS` instead."""
 
     acquirer_secret: str | None = None
     """Shared secret of the acquirer's webhook signatures (KVIT_ACQUIRER_SECRET). In embedded
@@ -56,7 +93,15 @@ class ApiSettings(Settings):
     link_attempts_window_seconds: int = 3600
 
     @property
+    def acquirer_kind(self) -> str:
+        if self.acquirer is not None:
+            return self.acquirer
+        return "sandbox" if self.sandbox_enabled else "none"
+
+    @property
     def sandbox_enabled(self) -> bool:
+        if self.acquirer is not None:
+            return self.acquirer == "sandbox"
         if self.sandbox_acquirer is not None:
             return self.sandbox_acquirer
         return not self.uses_postgres

@@ -15,11 +15,12 @@ from uuid import UUID
 from api.acquirer.base import Acquirer, AcquirerApi, AcquirerState, CardOrder, ReceiptItem
 from api.acquirer.tbank.acquirer import OUTCOMES, UNPAID
 from api.acquirer.tbank.client import TBankError, TBankUnavailableError
+from api.acquirer.tbank.notification import TBankNotification
 from api.problems import ApiProblem
 from ledger.application import Ledger
 from ledger.domain import CardCheckout, Payment, SavedCards
 from ledger.engine.group_commit import Outcome
-from ledger.errors import UnknownSavedCardError
+from ledger.errors import OperationMismatchError, UnknownPaymentError, UnknownSavedCardError
 from ledger.payments.cards import (
     OpenCardCheckout,
     SaveCard,
@@ -209,3 +210,39 @@ def call(method: Any, *args: Any, **kwargs: Any) -> Any:
         raise AcquirerRefusedProblem(str(error), error_code=error.code) from None
     except TBankUnavailableError as error:
         raise AcquirerUnavailableProblem(str(error)) from None
+
+
+def apply_notification(ledger: Ledger, note: TBankNotification) -> list[Outcome]:
+    """What T-Bank reported, recorded: the outcome if final, and the card if it saved one.
+    Checked against the checkout first: T-Bank's payment id and the amount must be ours."""
+    checkout = find_checkout(ledger, note.OrderId)
+    if checkout is None:
+        raise UnknownPaymentError(
+            f"no card operation {note.OrderId}", operation_id=str(note.OrderId)
+        )
+    if str(note.PaymentId) != checkout.acquirer_payment_id or note.Amount != checkout.amount:
+        raise OperationMismatchError(
+            f"operation {note.OrderId} is T-Bank payment {checkout.acquirer_payment_id} of"
+            f" {checkout.amount}; the notification says {note.PaymentId} of {note.Amount}",
+            operation_id=str(note.OrderId),
+            expected=checkout.amount,
+            amount=note.Amount,
+        )
+    done = []
+    settled = settle(ledger, checkout, AcquirerState(note.Status, note.Amount))
+    if settled is not None:
+        done.append(settled)
+    paid = note.Success and note.Status in ("AUTHORIZED", "CONFIRMED")
+    if paid and checkout.customer_key and note.RebillId and note.CardId and note.Pan:
+        done.append(
+            ledger.execute(
+                SaveCard(
+                    payer_id=checkout.payer_id,
+                    card_id=str(note.CardId),
+                    rebill_id=str(note.RebillId),
+                    pan=note.Pan,
+                    exp_date=note.ExpDate or "",
+                )
+            )
+        )
+    return done

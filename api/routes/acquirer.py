@@ -12,8 +12,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.acquirer.signature import HEADER, SignatureError, verify
-from api.deps import AcquirerSecretDep, LedgerDep, ReadDep, committed
-from api.problems import BadSignatureProblem, responses
+from api.acquirer.tbank.acquirer import TBankAcquirer
+from api.deps import AcquirerDep, AcquirerSecretDep, LedgerDep, ReadDep, committed
+from api.problems import BadSignatureProblem, NotFoundProblem, responses
 from api.schemas.acquirer import AcquirerNotification, NotificationAck
 from ledger.application import Ledger
 from ledger.engine.group_commit import Outcome
@@ -47,8 +48,13 @@ async def acquirer_notification(
     ledger: LedgerDep,
     rm: ReadDep,
     secret: AcquirerSecretDep,
+    acquirer: AcquirerDep,
     response: Response,
 ) -> NotificationAck:
+    """The sandbox's (or an injected acquirer's) outcomes. Not with T-Bank, which reports to
+    its own route: no second way to settle its operations."""
+    if isinstance(acquirer, TBankAcquirer):
+        raise NotFoundProblem("T-Bank reports to /v1/acquirer/tbank/notifications")
     # The signature covers the raw bytes, so the body is parsed only after it is verified.
     raw = await request.body()
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from api.acquirer.base import AcquirerState, CardAtAcquirer, CardOrder, Checkout
 from api.acquirer.tbank.client import TBankClient
+from api.acquirer.tbank.notification import TBankNotification, verified
 from api.acquirer.tbank.receipt import ReceiptSettings, receipt
 
 NOTIFICATIONS_PATH = "/v1/acquirer/tbank/notifications"
@@ -57,6 +58,11 @@ class TBankAcquirer:
             fields["Receipt"] = receipt(order, self.receipts)
         answer = self.client.call("Init", fields)
         return Checkout(str(answer["PaymentId"]), str(answer["PaymentURL"]))
+
+    def notification(self, fields: Any) -> TBankNotification:
+        """The notification, if T-Bank signed it for this terminal (NotificationRefused if
+        not)."""
+        return verified(fields, self.client.terminal_key, self.client.password)
 
     def state(self, acquirer_payment_id: str) -> AcquirerState:
         return _state(self.client.call("GetState", {"PaymentId": acquirer_payment_id}))

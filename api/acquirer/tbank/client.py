@@ -15,7 +15,6 @@ import httpx
 
 from api.acquirer.tbank.token import token
 
-DEFAULT_API_URL = "https://securepay.tinkoff.ru/v2"
 TIMEOUT_SECONDS = 15.0
 
 
@@ -45,12 +44,12 @@ class TBankClient:
         self,
         terminal_key: str,
         password: str,
-        api_url: str = DEFAULT_API_URL,
+        api_url: str,
         *,
         http: httpx.Client | None = None,
     ) -> None:
         self.terminal_key = terminal_key
-        self._password = password
+        self.password = password
         self.api_url = api_url.rstrip("/")
         self._http = http or httpx.Client(timeout=TIMEOUT_SECONDS)
 
@@ -60,7 +59,7 @@ class TBankClient:
     def request(self, method: str, fields: dict[str, Any]) -> dict[str, Any]:
         """The signed body of a call (what the contract tests compare with the examples)."""
         body = {"TerminalKey": self.terminal_key, **fields}
-        body["Token"] = token(body, self._password)
+        body["Token"] = token(body, self.password)
         return body
 
     def call(self, method: str, fields: dict[str, Any]) -> Any:

@@ -1,0 +1,49 @@
+"""A resident's saved cards: listed, and removed at the acquirer and in the ledger."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from fastapi import APIRouter, Response
+
+from api.acquirer.checkout import api_of, call
+from api.deps import AcquirerDep, LedgerDep, ReadDep, ResidentDep, card_acquirer, committed
+from api.problems import responses
+from api.schemas.cards import SavedCardList, SavedCardOut
+from ledger.errors import UnknownSavedCardError
+from ledger.payments.cards import RemoveSavedCard, saved_cards_of
+
+router = APIRouter(prefix="/v1/me/cards", tags=["resident"])
+
+
+@router.get("", response_model=SavedCardList, responses=responses(403))
+def list_cards(caller: ResidentDep, ledger: LedgerDep) -> SavedCardList:
+    """Cards saved by earlier card payments (`save_card`): the last four digits and expiry."""
+    assert caller.payer_id is not None
+    cards = ledger.read(partial(saved_cards_of, payer_id=caller.payer_id))
+    return SavedCardList(
+        items=[SavedCardOut(**card) for card in (cards.view() if cards is not None else [])]
+    )
+
+
+@router.delete(
+    "/{card_id}", status_code=204, response_class=Response, responses=responses(403, 404, 501)
+)
+def remove_card(
+    card_id: str,
+    caller: ResidentDep,
+    ledger: LedgerDep,
+    rm: ReadDep,
+    acquirer: AcquirerDep,
+    response: Response,
+) -> Response:
+    """Removed at the acquirer first (`RemoveCard`), so it can never be charged again, then
+    from the resident's list."""
+    assert caller.payer_id is not None
+    cards = ledger.read(partial(saved_cards_of, payer_id=caller.payer_id))
+    if cards is None or card_id not in cards.cards:
+        raise UnknownSavedCardError(f"no saved card {card_id}", card_id=card_id)
+    call(api_of(card_acquirer(acquirer)).remove_card, cards.customer_key, card_id)
+    outcome = ledger.execute(RemoveSavedCard(payer_id=caller.payer_id, card_id=card_id))
+    committed(outcome, response, rm)
+    return Response(status_code=204, headers=dict(response.headers))
