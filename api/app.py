@@ -92,7 +92,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with run(settings, ledger) as running:
+        with run(settings, ledger, acquirer) as running:
             services.running = running
             try:
                 yield

@@ -3,8 +3,9 @@
 `Services` is known when the app is created (settings, secrets, the acquirer, the cabinet's
 demo switch). `run` opens the rest for the app's lifespan: the ledger, the read models, the
 link-attempt limit, the audit store and, in embedded mode, the followers this one process runs
-(the e-mail notices and the audit chain with its checkpoints). On PostgreSQL those followers
-are separate processes (`kvit mail`, `kvit audit follow`). Everything is closed in reverse.
+(the e-mail notices, the audit chain with its checkpoints, and the acquirer's reconciliation).
+On PostgreSQL those are separate processes (`kvit mail`, `kvit audit follow`, `kvit acquirer
+reconcile --every`). Everything is closed in reverse.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from api import link_attempts
-from api.acquirer.base import Acquirer
+from api.acquirer.base import Acquirer, AcquirerApi
+from api.acquirer.reconcile import Reconciler
 from api.settings import ApiSettings
 from audit.chain import ChainFollower, Checkpointer
 from audit.service import sign_head
@@ -63,7 +65,9 @@ class Services:
 
 
 @contextmanager
-def run(settings: ApiSettings, ledger: Ledger | None = None) -> Iterator[Running]:
+def run(
+    settings: ApiSettings, ledger: Ledger | None = None, acquirer: Acquirer | None = None
+) -> Iterator[Running]:
     """Open everything in dependency order; a `ledger` passed in is the caller's to close."""
     with ExitStack() as opened:
         if ledger is None:
@@ -89,6 +93,9 @@ def run(settings: ApiSettings, ledger: Ledger | None = None) -> Iterator[Running
             opened.callback(store.close)
             if not audit_settings.uses_postgres:
                 opened.enter_context(chain_follower(ledger, store, audit_settings))
+        seconds = settings.acquirer_reconcile_seconds
+        if isinstance(acquirer, AcquirerApi) and not settings.uses_postgres and seconds > 0:
+            opened.callback(Reconciler(ledger, acquirer, seconds).start().close)
         yield Running(ledger, read_models, attempts, audit_settings, store)
 
 

@@ -46,7 +46,10 @@ def restrict(host: str, settings: ApiSettings) -> list[str]:
     shown = host or "*"
     on = {
         DEMO: (demo_sign_in_enabled(settings), CabinetSettings().demo_sign_in is not None),
-        SANDBOX: (settings.sandbox_enabled, settings.sandbox_acquirer is not None),
+        SANDBOX: (
+            settings.sandbox_enabled,
+            settings.sandbox_acquirer is not None or settings.acquirer == "sandbox",
+        ),
     }
     turned_off = [switch for switch, (enabled, asked) in on.items() if enabled and not asked]
     for switch in turned_off:

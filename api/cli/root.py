@@ -14,6 +14,7 @@ except ImportError:  # pragma: no cover
     from click import ClickException  # type: ignore[assignment]  # typer < 0.20: the same class
 
 from api.cli import demo, mail, notices, server
+from api.cli.acquirer import acquirer_cli
 from api.cli.audit import audit_cli
 from api.cli.console import err
 from api.cli.errors import describe
@@ -30,6 +31,7 @@ register_projection_commands(cli)  # `kvit project` and `kvit projections …`
 cli.add_typer(audit_cli, name="audit")
 cli.command("demo")(demo.demo)
 cli.add_typer(notices.notices_cli, name="notices")
+cli.add_typer(acquirer_cli, name="acquirer")
 
 
 @cli.callback()

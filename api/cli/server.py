@@ -10,6 +10,7 @@ import typer
 import uvicorn
 
 from api import link_attempts
+from api.acquirer.configured import check_acquirer
 from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
 from api.cli import exposure
 from api.cli.console import err
@@ -63,6 +64,7 @@ def serve(
         raise typer.Exit(2) from None
     settings = ApiSettings()
     check_secrets(settings)  # before anything is created or bound
+    check_acquirer(settings)
     if not settings.uses_postgres:
         if workers > 1:
             err.print("[red]--workers > 1 needs PostgreSQL (KVIT_DATABASE_URL)[/red]")
@@ -97,10 +99,10 @@ def development_switches(host: str, settings: ApiSettings) -> None:
     card payments are off where there is no acquirer. One line each."""
     for line in exposure.restrict(host, settings):
         err.print(line, markup=False, highlight=False)
-    if not ApiSettings().sandbox_enabled:  # as the workers will read it; serve plugs in no other
+    if ApiSettings().acquirer_kind == "none":  # as the workers will read it
         err.print(
-            "card payments are off: no acquirer is configured (the sandbox acquirer,"
-            " KVIT_SANDBOX_ACQUIRER=true, is for development only)",
+            "card payments are off: no acquirer is configured (KVIT_ACQUIRER=tbank with its"
+            " terminal, or the sandbox, KVIT_ACQUIRER=sandbox, for development only)",
             markup=False,
             highlight=False,
         )
