@@ -220,6 +220,9 @@ def apply_notification(ledger: Ledger, note: TBankNotification) -> list[Outcome]
         raise UnknownPaymentError(
             f"no card operation {note.OrderId}", operation_id=str(note.OrderId)
         )
+    paid = note.Success and note.Status in ("AUTHORIZED", "CONFIRMED")
+    if note.Status not in OUTCOMES and not paid:
+        return []  # on the way, or a refund Kvit asked for and recorded: nothing to change
     if str(note.PaymentId) != checkout.acquirer_payment_id or note.Amount != checkout.amount:
         raise OperationMismatchError(
             f"operation {note.OrderId} is T-Bank payment {checkout.acquirer_payment_id} of"
@@ -232,7 +235,6 @@ def apply_notification(ledger: Ledger, note: TBankNotification) -> list[Outcome]
     settled = settle(ledger, checkout, AcquirerState(note.Status, note.Amount))
     if settled is not None:
         done.append(settled)
-    paid = note.Success and note.Status in ("AUTHORIZED", "CONFIRMED")
     if paid and checkout.customer_key and note.RebillId and note.CardId and note.Pan:
         done.append(
             ledger.execute(

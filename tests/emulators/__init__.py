@@ -1,0 +1,1 @@
+"""Emulators of outside services, started by the tests as real HTTP servers."""
