@@ -22,6 +22,8 @@ from starlette.responses import Response
 from starlette.staticfiles import PathLike
 from starlette.types import Scope
 
+from api.acquirer.base import Acquirer, AcquirerApi
+from api.acquirer.checkout import receipts_required
 from api.auth import Role, issue_token
 from api.deps import ReadDep, TokenSecretDep, services_of
 from api.problems import ForbiddenProblem
@@ -55,6 +57,10 @@ class CabinetConfig(BaseModel):
     sandbox_acquirer: bool
     card_payments: bool
     """An acquirer is configured; without one the page offers no card payment or top-up."""
+    saved_cards: bool = False
+    """The acquirer keeps cards (T-Bank): the page offers to save one and to pay with it."""
+    receipt_email: bool = False
+    """A card payment needs the payer's e-mail, for the acquirer's fiscal receipt (54-ФЗ)."""
     link_proof: bool
     """Whether linking takes a proof of possession (issue 9); the page shows the field if so."""
 
@@ -94,6 +100,10 @@ async def card_payments(request: Request) -> bool:
     return services_of(request).acquirer is not None
 
 
+async def acquirer_of(request: Request) -> Acquirer | None:
+    return services_of(request).acquirer
+
+
 DemoDep = Annotated[bool, Depends(demo_enabled)]
 
 
@@ -102,11 +112,14 @@ def config(
     demo: DemoDep,
     sandbox: Annotated[bool, Depends(sandbox_checkout)],
     cards: Annotated[bool, Depends(card_payments)],
+    acquirer: Annotated[Acquirer | None, Depends(acquirer_of)],
 ) -> CabinetConfig:
     return CabinetConfig(
         demo=demo,
         sandbox_acquirer=sandbox,  # an injected acquirer has no sandbox pages
         card_payments=cards,
+        saved_cards=isinstance(acquirer, AcquirerApi),
+        receipt_email=acquirer is not None and receipts_required(acquirer),
         link_proof="proof" in LinkAccount.model_fields,
     )
 

@@ -107,6 +107,8 @@ def test_a_card_payment_is_paid_at_the_page_with_its_receipt_and_the_card_saved(
     cards = kvit.client.get("/v1/me/cards", headers=ANNA).json()["items"]
     assert [(c["last4"], c["exp_date"]) for c in cards] == [("0777", "1230")]
     assert "rebill_id" not in cards[0] and "pan" not in cards[0]
+    config = kvit.client.get("/cabinet/config.json").json()
+    assert config["saved_cards"] is True and config["receipt_email"] is True
 
 
 def test_a_declined_card_fails_the_payment_and_moves_no_money(kvit: Running) -> None:

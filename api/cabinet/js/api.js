@@ -92,6 +92,10 @@ export async function imageUrl(path) {
   return URL.createObjectURL(await response.blob());
 }
 
+export function remove(path) {
+  return call("DELETE", path);
+}
+
 export function post(path, body, key, opts = {}) {
   return call("POST", path, { body, key, ...opts });
 }

@@ -90,7 +90,18 @@ function payForm(app, account, doc, due, container) {
     card && !wallet ? h("p", { class: "hint" }, t("noWallet"), " ", h("a", { href: "#/wallet" }, t("navWallet"))) : null,
     card ? null : h("p", { class: "hint" }, t("noCard")),
   );
-  const email = field({ label: t("email"), input: h("input", { name: "email", type: "email", autocomplete: "email", maxlength: "254" }) });
+  // Saved cards (T-Bank): one radio each, paid in one step; and the offer to save this card.
+  const saveCard = card && app.config.saved_cards
+    ? h("div", { class: "choice" }, h("input", { type: "checkbox", name: "save_card", id: "save-card" }), h("label", { for: "save-card" }, t("saveCard")))
+    : null;
+  if (saveCard) {
+    methods.append(saveCard);
+    get("/v1/me/cards").then((cards) => {
+      for (const c of cards.items) saveCard.before(radio(`saved:${c.card_id}`, t("bySavedCard", { last4: c.last4 }), false));
+    }).catch(() => {}); // without the list the page still pays by card
+  }
+  const receiptEmail = card && app.config.receipt_email;
+  const email = field({ label: t(receiptEmail ? "emailForReceipt" : "email"), input: h("input", { name: "email", type: "email", autocomplete: "email", maxlength: "254" }) });
   const problems = h("div", { class: "messages" });
   const submit = h("button", { type: "submit", class: "primary pay" }, t("payButton"));
   const intent = new Intent();
@@ -109,10 +120,18 @@ function payForm(app, account, doc, due, container) {
           amount.input.focus();
           return;
         }
-        const method = form.elements.method.value;
+        const chosen = form.elements.method.value;
+        const method = chosen.startsWith("saved:") ? "card" : chosen;
+        if (method === "card" && receiptEmail && !email.input.value.trim()) {
+          email.setError(t("emailNeeded"));
+          email.input.focus();
+          return;
+        }
         const request = { account_id: account.id, amount: kopecks, method, confirm: true };
         if (doc) request.document_id = doc.document_id;
         if (method === "wallet") request.wallet_id = wallet.id;
+        if (chosen.startsWith("saved:")) request.saved_card_id = chosen.slice("saved:".length);
+        else if (method === "card" && form.elements.save_card?.checked) request.save_card = true;
         if (email.input.value.trim()) request.email = email.input.value.trim();
         submit.disabled = true;
         submit.textContent = t("paying");

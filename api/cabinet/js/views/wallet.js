@@ -1,5 +1,5 @@
 // The wallet: its balance, opening one, and a top-up by card through the acquirer's page.
-import { Intent, get } from "../api.js";
+import { Intent, get, remove } from "../api.js";
 import { facts, h, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { parseRub, rub } from "../money.js";
@@ -52,6 +52,46 @@ function show(app, body) {
       h("p", { class: "wallet-balance", tabindex: "-1", "data-balance": wallet.balance }, rub(wallet.balance)),
     ),
     app.config.card_payments ? topUpForm(app, wallet, body) : h("p", { class: "hint" }, t("topUpUnavailable")),
+    app.config.saved_cards ? savedCards() : null,
+  );
+}
+
+// The resident's saved cards, each removable (at the acquirer first, then here).
+function savedCards() {
+  const list = h("ul", { class: "saved-cards" });
+  const messages = h("div", { class: "messages" });
+  const load = async () => {
+    const cards = await get("/v1/me/cards");
+    if (!cards.items.length) {
+      list.replaceChildren(h("li", { class: "hint" }, t("savedCardsNone")));
+      return;
+    }
+    list.replaceChildren(
+      ...cards.items.map((c) => {
+        const button = h("button", { type: "button" }, t("removeCard"));
+        button.addEventListener("click", async () => {
+          button.disabled = true;
+          try {
+            await remove(`/v1/me/cards/${encodeURIComponent(c.card_id)}`);
+            messages.replaceChildren(notice("success", t("cardRemoved", { last4: c.last4 })));
+            await load();
+          } catch (error) {
+            messages.replaceChildren(notice("error", errorText(error)));
+            button.disabled = false;
+          }
+        });
+        const expires = t("savedCardExpires", { month: c.exp_date.slice(0, 2), year: c.exp_date.slice(2) });
+        return h("li", { "data-card": c.card_id }, t("bySavedCard", { last4: c.last4 }), " ", expires, " ", button);
+      }),
+    );
+  };
+  load().catch((error) => messages.replaceChildren(notice("error", errorText(error))));
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "saved-cards-title" },
+    h("h2", { id: "saved-cards-title" }, t("savedCardsTitle")),
+    list,
+    messages,
   );
 }
 
