@@ -340,6 +340,7 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
 # POSTs that take no Idempotency-Key, and why.
 NOT_KEYED = {
     "/v1/acquirer/notifications": "a signed webhook, settled by the operation it names",
+    "/v1/acquirer/tbank/notifications": "T-Bank's signed notification, settled by its order",
     "/v1/qr:resolve": "a query with its payload in the body; it changes nothing",
     "/v1/notices": "a notice's natural key (posting bank, OrderID) is its idempotency key",
     "/v1/notices/annulments": "the notice's natural key, as above",
