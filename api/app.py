@@ -19,8 +19,11 @@ from api.acquirer.base import Acquirer
 from api.acquirer.configured import configured_acquirer
 from api.auth import acquirer_secret, secret_key
 from api.bootstrap import Services, run
-from api.config_checks import check_secrets
+from api.config_checks import check_oidc, check_secrets
 from api.guards import BodySizeLimit, ReceiveDeadline, RequireToken
+from api.oidc import routes as sign_in
+from api.oidc.cookies import Cookies
+from api.oidc.provider import OpenIdProvider
 from api.routes import (
     accounts,
     acquirer,
@@ -76,6 +79,7 @@ def create_app(
     `deliver` replaces in tests; or none, and card payments are refused)."""
     settings = settings or ApiSettings()
     check_secrets(settings)  # refuse guessable secrets before serving anything
+    check_oidc(settings)
     token_secret = secret_key(settings)
     webhook_secret = acquirer_secret(settings)
     if acquirer is None:
@@ -88,6 +92,8 @@ def create_app(
         acquirer=acquirer,
         cabinet_demo=web.demo_sign_in_enabled(settings),
         sandbox_checkout=sandbox_acquirer is not None,
+        cookies=Cookies.for_url(settings.base_url),
+        identity=OpenIdProvider(settings) if settings.oidc_enabled else None,
     )
 
     @asynccontextmanager
@@ -117,7 +123,7 @@ def create_app(
         limit=settings.max_body_bytes,
         streamed={bank_notices.BATCH_PATH: settings.max_register_bytes},
     )
-    app.add_middleware(RequireToken, secret=services.secret_key)
+    app.add_middleware(RequireToken, services=services)
     app.add_middleware(
         ReceiveDeadline,
         seconds=settings.request_receive_timeout_seconds,
@@ -129,5 +135,6 @@ def create_app(
     if sandbox_acquirer is not None:
         app.include_router(sandbox.checkout_router(sandbox_acquirer))
     app.include_router(audit.router)
+    app.include_router(sign_in.router)  # /auth: the cabinet's OpenID Connect sign-in
     web.install(app)  # the resident's cabinet at /
     return app

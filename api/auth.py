@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import jwt
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from api.problems import ForbiddenProblem, UnauthorizedProblem
 from api.settings import ApiSettings
@@ -150,7 +150,7 @@ CALLER_SCOPE_KEY = "kvit.caller"
 """Where the token guard leaves the caller it authenticated, so routes do not decode again."""
 
 
-def authenticate(request: Request, secret: str) -> Caller:
+def authenticate(request: HTTPConnection, secret: str) -> Caller:
     known = request.scope.get(CALLER_SCOPE_KEY)
     if isinstance(known, Caller):
         return known

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from api import link_attempts
 from api.acquirer.base import Acquirer, AcquirerApi
 from api.acquirer.reconcile import Reconciler
+from api.oidc import sessions
+from api.oidc.base import IdentityProvider
+from api.oidc.cookies import Cookies
 from api.settings import ApiSettings
 from audit.chain import ChainFollower, Checkpointer
 from audit.service import sign_head
@@ -42,6 +45,8 @@ class Running:
     audit_settings: AuditSettings
     audit_store: AuditStore | None
     """None when the log is in memory: there is no database to keep a chain in."""
+    sessions: sessions.Sessions
+    """The cabinet's sessions and sign-ins in flight (api/oidc/sessions.py)."""
 
 
 @dataclass
@@ -56,6 +61,9 @@ class Services:
     cabinet_demo: bool
     sandbox_checkout: bool
     """The built-in sandbox acquirer's checkout pages are mounted (/sandbox)."""
+    cookies: Cookies
+    identity: IdentityProvider | None = None
+    """The OpenID Provider residents sign in with; None without KVIT_OIDC_ISSUER."""
     running: Running | None = None
 
     def started(self) -> Running:
@@ -75,8 +83,9 @@ def run(
             opened.callback(ledger.close)
         read_models = ReadModels(settings, ledger).start()
         opened.callback(read_models.close)
-        if not settings.uses_postgres:  # on PostgreSQL `kvit migrate` creates it
+        if not settings.uses_postgres:  # on PostgreSQL `kvit migrate` creates them
             link_attempts.migrate(read_models.store)
+            sessions.migrate(read_models.store)
         attempts = link_attempts.LinkAttempts(
             read_models.store,
             settings.link_attempts_limit,
@@ -96,7 +105,14 @@ def run(
         seconds = settings.acquirer_reconcile_seconds
         if isinstance(acquirer, AcquirerApi) and not settings.uses_postgres and seconds > 0:
             opened.callback(Reconciler(ledger, acquirer, seconds).start().close)
-        yield Running(ledger, read_models, attempts, audit_settings, store)
+        yield Running(
+            ledger,
+            read_models,
+            attempts,
+            audit_settings,
+            store,
+            sessions.Sessions(read_models.store),
+        )
 
 
 def audit_store(ledger: Ledger, settings: AuditSettings) -> AuditStore | None:

@@ -9,6 +9,7 @@ so `KVIT_SECRET_KEY=$(python3 -c …)` there makes that published text the secre
 
 from __future__ import annotations
 
+from api.oidc.cookies import loopback_http
 from api.settings import DEFAULT_ACQUIRER_SECRET, ApiSettings
 
 MIN_SECRET_BYTES = 32
@@ -66,3 +67,34 @@ def check_secret(variable: str, value: str) -> None:
             f"{variable} {why}: set it to a random secret of at least"
             f" {MIN_SECRET_BYTES} bytes ({HOW})"
         )
+
+
+def check_oidc(settings: ApiSettings) -> None:
+    """Raise ConfigurationError for OpenID Connect settings that cannot work: a client without
+    an issuer, an issuer without a client, or an address a browser would not keep the
+    session's Secure cookie on."""
+    if not settings.oidc_issuer:
+        stray = [
+            variable
+            for variable, value in (
+                ("KVIT_OIDC_CLIENT_ID", settings.oidc_client_id),
+                ("KVIT_OIDC_CLIENT_SECRET", settings.oidc_client_secret),
+                ("KVIT_OIDC_ROLES_CLAIM", settings.oidc_roles_claim),
+                ("KVIT_OIDC_AUDIENCE", settings.oidc_audience),
+            )
+            if value
+        ]
+        if stray:
+            raise ConfigurationError(f"{', '.join(stray)} needs KVIT_OIDC_ISSUER set too")
+        return
+    if not settings.oidc_client_id:
+        raise ConfigurationError("KVIT_OIDC_ISSUER needs KVIT_OIDC_CLIENT_ID (Kvit's client id)")
+    for variable, url in (
+        ("KVIT_OIDC_ISSUER", settings.oidc_issuer),
+        ("KVIT_PUBLIC_URL", settings.base_url),
+    ):
+        if not url.startswith("https://") and not loopback_http(url):
+            raise ConfigurationError(
+                f"{variable} must be an https:// URL with OpenID Connect sign-in"
+                f" (plain http only on a loopback address), got {url}"
+            )

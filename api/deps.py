@@ -17,8 +17,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from api.acquirer.base import Acquirer
-from api.auth import Caller, Role, authenticate, require
+from api.auth import Caller, Role, require
 from api.bootstrap import Running, Services
+from api.callers import authenticate_caller
 from api.link_attempts import LinkAttempts
 from api.problems import (
     CardPaymentsUnavailableProblem,
@@ -48,7 +49,8 @@ BEARER = HTTPBearer(
     scheme_name="bearer",
     description=(
         "`kvit token --role operator|auditor`, `--role bank --bik БИК`, "
-        "`--role supplier --inn ИНН` or `--role resident --payer ID`"
+        "`--role supplier --inn ИНН` or `--role resident --payer ID`; or an access token"
+        " from the OpenID Provider (KVIT_OIDC_ISSUER)"
     ),
 )
 
@@ -67,8 +69,8 @@ async def caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
 ) -> Caller:
-    # CPU only: the token guard has usually decoded it already
-    return authenticate(request, services_of(request).secret_key)
+    # The token guard (api/guards.py) has usually named the caller already.
+    return await authenticate_caller(request, services_of(request))
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

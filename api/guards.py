@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import CALLER_SCOPE_KEY, authenticate
+from api.bootstrap import Services
+from api.callers import authenticate_caller
 from api.problems import (
     PROBLEM_JSON,
     ApiProblem,
@@ -112,8 +112,10 @@ class BodySizeLimit:
 
 
 class RequireToken:
-    def __init__(self, app: ASGIApp, secret: str) -> None:
-        self.app, self.secret = app, secret
+    """Every /v1 call names its caller (api/callers.py) before anything else reads it."""
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app, self.services = app, services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -122,9 +124,8 @@ class RequireToken:
             and path.startswith("/v1/")
             and not path.startswith(PUBLIC_PREFIXES)
         ):
-            request: Any = Request(scope)
             try:
-                scope[CALLER_SCOPE_KEY] = authenticate(request, self.secret)
+                await authenticate_caller(HTTPConnection(scope), self.services)
             except ApiProblem as error:
                 await send_problem(scope, send, error)
                 return

@@ -35,6 +35,20 @@ class ForbiddenProblem(ApiProblem):
     status, code, title = 403, "forbidden", "Not allowed for this role"
 
 
+class CsrfProblem(ApiProblem):
+    """A cabinet call on the session cookie that changes something came without the session's
+    CSRF token, or from another origin (api/callers.py)."""
+
+    status, code, title = 403, "csrf_failed", "Cross-site request refused"
+
+
+class SignInUnavailableProblem(ApiProblem):
+    """No OpenID Provider is configured (KVIT_OIDC_ISSUER): as card payments without an
+    acquirer, the server's set-up, not the client's mistake."""
+
+    status, code, title = 501, "sign_in_unavailable", "Sign-in is not configured"
+
+
 class NotFoundProblem(ApiProblem):
     status, code, title = 404, "not_found", "Not found"
 

@@ -92,6 +92,31 @@ class ApiSettings(Settings):
 
     link_attempts_window_seconds: int = 3600
 
+    oidc_issuer: str | None = None
+    """The OpenID Provider residents sign in with (KVIT_OIDC_ISSUER), e.g.
+    https://id.example.ru/realms/kvit; its discovery document is read from
+    `<issuer>/.well-known/openid-configuration`. Unset: no OpenID Connect sign-in (embedded mode
+    keeps the demo sign-in; on PostgreSQL the cabinet offers no sign-in)."""
+
+    oidc_client_id: str | None = None
+    """Kvit's client id at the provider (KVIT_OIDC_CLIENT_ID); required with an issuer."""
+
+    oidc_client_secret: str | None = None
+    """Kvit's client secret (KVIT_OIDC_CLIENT_SECRET); unset: a public client (PKCE only)."""
+
+    oidc_scopes: str = "openid"
+    """Scopes asked for at sign-in, space-separated (KVIT_OIDC_SCOPES); `openid` is always
+    asked for."""
+
+    oidc_roles_claim: str | None = None
+    """The claim naming an operator's or auditor's role, e.g. `roles` or `realm_access.roles`
+    (a dotted path into nested claims), in the ID token or a bearer access token
+    (KVIT_OIDC_ROLES_CLAIM). Unset: everyone who signs in is a resident."""
+
+    oidc_audience: str | None = None
+    """The `aud` an access token sent as a bearer must name (KVIT_OIDC_AUDIENCE); default: the
+    client id."""
+
     @property
     def acquirer_kind(self) -> str:
         if self.acquirer is not None:
@@ -105,6 +130,10 @@ class ApiSettings(Settings):
         if self.sandbox_acquirer is not None:
             return self.sandbox_acquirer
         return not self.uses_postgres
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def base_url(self) -> str:

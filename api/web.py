@@ -1,10 +1,11 @@
 """The resident's cabinet: static files at `/` (plain HTML, CSS and JS modules, no build step)
 and, in demo mode, a sign-in that picks a demo resident.
 
-Everything the page shows comes from the JSON API under /v1 with a bearer token. The token
-reaches the page in one of three ways: a demo resident picked here (demo mode only), a token
-pasted by hand, or an identity provider's redirect to `/#token=<JWT>` (the page stores it in
-sessionStorage and removes it from the address bar).
+Everything the page shows comes from the JSON API under /v1. With an identity provider
+(KVIT_OIDC_ISSUER) the page signs in through it and calls the API on a session cookie
+(api/oidc/routes.py), and nothing else signs it in. Without one, it holds a bearer token: a
+demo resident picked here (demo mode only), a token pasted by hand, or one handed over by a
+redirect to `/#token=<JWT>` (asked about first: views/handover.js).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class CabinetConfig(BaseModel):
     """A card payment needs the payer's e-mail, for the acquirer's fiscal receipt (54-ФЗ)."""
     link_proof: bool
     """Whether linking takes a proof of possession (issue 9); the page shows the field if so."""
+    oidc: bool = False
+    """Residents sign in through the identity provider (/auth/login), on a session cookie."""
 
 
 class DemoResident(BaseModel):
@@ -83,9 +86,11 @@ router = APIRouter(prefix="/cabinet", include_in_schema=False)
 
 
 def demo_sign_in_enabled(settings: ApiSettings) -> bool:
-    """KVIT_CABINET_DEMO_SIGN_IN, else on in embedded mode only."""
+    """KVIT_CABINET_DEMO_SIGN_IN, else on in embedded mode without an identity provider."""
     demo = CabinetSettings().demo_sign_in
-    return (not settings.uses_postgres) if demo is None else demo
+    if demo is None:
+        return not settings.uses_postgres and not settings.oidc_enabled
+    return demo
 
 
 async def demo_enabled(request: Request) -> bool:
@@ -104,6 +109,10 @@ async def acquirer_of(request: Request) -> Acquirer | None:
     return services_of(request).acquirer
 
 
+async def oidc_sign_in(request: Request) -> bool:
+    return services_of(request).identity is not None
+
+
 DemoDep = Annotated[bool, Depends(demo_enabled)]
 
 
@@ -113,6 +122,7 @@ def config(
     sandbox: Annotated[bool, Depends(sandbox_checkout)],
     cards: Annotated[bool, Depends(card_payments)],
     acquirer: Annotated[Acquirer | None, Depends(acquirer_of)],
+    oidc: Annotated[bool, Depends(oidc_sign_in)],
 ) -> CabinetConfig:
     return CabinetConfig(
         demo=demo,
@@ -121,6 +131,7 @@ def config(
         saved_cards=isinstance(acquirer, AcquirerApi),
         receipt_email=acquirer is not None and receipts_required(acquirer),
         link_proof="proof" in LinkAccount.model_fields,
+        oidc=oidc,
     )
 
 

@@ -14,9 +14,11 @@ from api.acquirer.configured import check_acquirer
 from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
 from api.cli import exposure
 from api.cli.console import err
-from api.config_checks import ConfigurationError, check_secret, check_secrets
+from api.config_checks import ConfigurationError, check_oidc, check_secret, check_secrets
+from api.oidc import sessions
 from api.server_protocol import HeaderDeadlineProtocol
 from api.settings import ApiSettings
+from api.web import demo_sign_in_enabled
 from ledger.application import Ledger
 from ledger.bootstrap import migrate as migrate_event_store
 from ledger.engine import connections
@@ -37,6 +39,7 @@ def migrate_all(settings: ApiSettings) -> None:
     try:
         outbox.migrate(store)
         link_attempts.migrate(store)
+        sessions.migrate(store)
     finally:
         store.close()
 
@@ -65,6 +68,7 @@ def serve(
     settings = ApiSettings()
     check_secrets(settings)  # before anything is created or bound
     check_acquirer(settings)
+    check_oidc(settings)
     if not settings.uses_postgres:
         if workers > 1:
             err.print("[red]--workers > 1 needs PostgreSQL (KVIT_DATABASE_URL)[/red]")
@@ -99,6 +103,13 @@ def development_switches(host: str, settings: ApiSettings) -> None:
     card payments are off where there is no acquirer. One line each."""
     for line in exposure.restrict(host, settings):
         err.print(line, markup=False, highlight=False)
+    if settings.uses_postgres and not settings.oidc_enabled and not demo_sign_in_enabled(settings):
+        err.print(
+            "the cabinet's sign-in is off: no identity provider is configured (set"
+            " KVIT_OIDC_ISSUER and KVIT_OIDC_CLIENT_ID; API tokens from `kvit token` still work)",
+            markup=False,
+            highlight=False,
+        )
     if ApiSettings().acquirer_kind == "none":  # as the workers will read it
         err.print(
             "card payments are off: no acquirer is configured (KVIT_ACQUIRER=tbank with its"
