@@ -96,14 +96,17 @@ def callback(
     cookies, sessions = services.cookies, services.started().sessions
     expected = request.cookies.get(cookies.login, "")
 
-    def failed(why: str) -> Response:
+    def failed(why: str, *, spent: bool = True) -> Response:
         log.warning("sign-in refused: %s", why)
         response = RedirectResponse(FAILED_PAGE, status_code=303, headers=NO_STORE)
-        cookies.clear(response, cookies.login)
+        if spent:
+            cookies.clear(response, cookies.login)
         return response
 
     if not state or not expected or not secrets.compare_digest(state, expected):
-        return failed("the state is not the one this browser was given")
+        # Someone else's callback (a link in a mail, say): this browser's own sign-in, if one
+        # is in flight, goes on undisturbed.
+        return failed("the state is not the one this browser was given", spent=False)
     pending = sessions.take_login(state)
     if pending is None:
         return failed("the state is unknown, used already or too old")

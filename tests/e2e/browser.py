@@ -71,10 +71,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @contextmanager
-def running_server(home: Path, **settings: str) -> Iterator[Server]:
-    """`kvit demo`, then `kvit serve` on a free port, both on embedded SQLite in `home`, with
-    these KVIT_ `settings` on top."""
-    port = free_port()
+def running_server(home: Path, port: int | None = None, **settings: str) -> Iterator[Server]:
+    """`kvit demo`, then `kvit serve` on `port` (default: a free one), both on embedded SQLite
+    in `home`, with these KVIT_ `settings` on top."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
     env |= {

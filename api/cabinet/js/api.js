@@ -15,9 +15,21 @@ export class ApiError extends Error {
 
 export const session = {
   token: sessionStorage.getItem("kvit.token") || null,
+  // Signed in through the identity provider: the browser sends the HttpOnly session cookie by
+  // itself, and every write carries this CSRF token (the page never sees a token of the provider).
+  csrf: null,
   position: 0,
   onUnauthorized: () => {},
 };
+
+export function signedIn() {
+  return Boolean(session.token || session.csrf);
+}
+
+export function setCookieSession(csrf) {
+  session.csrf = csrf;
+  session.position = 0;
+}
 
 export function setToken(token) {
   session.token = token;
@@ -50,6 +62,7 @@ async function call(method, path, { body, key, params, auth = true } = {}) {
   const headers = { Accept: "application/json" };
   if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
   if (key) headers["Idempotency-Key"] = key;
+  if (session.csrf && method !== "GET") headers["X-CSRF-Token"] = session.csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {

@@ -1,5 +1,5 @@
 // The resident's cabinet: a hash router over five screens, one shared state, no framework.
-import { get, session, setToken, tokenClaims } from "./api.js";
+import { get, post, session, setCookieSession, setToken, signedIn, tokenClaims } from "./api.js";
 import { h, replace } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
 import { announce } from "./ui.js";
@@ -58,8 +58,26 @@ const app = {
     render();
   },
 
-  signOut(flash = null) {
+  // Signed in through the identity provider: end the session here, then at the provider (its
+  // page sends the browser back to the cabinet).
+  async signOut(flash = null) {
+    if (session.csrf) {
+      let redirect = "/";
+      try {
+        redirect = (await post("/auth/logout")).body.redirect;
+      } catch {
+        // The session may have ended already; the provider's page is still the way out.
+      }
+      this.endSession(flash);
+      location.assign(redirect);
+      return;
+    }
+    this.endSession(flash);
+  },
+
+  endSession(flash = null) {
     setToken(null);
+    setCookieSession(null);
     this.payer = null;
     this.accounts = null;
     this.wallets = null;
@@ -94,7 +112,7 @@ const app = {
 };
 
 session.onUnauthorized = () => {
-  if (!app.signingIn) app.signOut(t("sessionExpired"));
+  if (!app.signingIn) app.endSession(t("sessionExpired"));
 };
 
 function route() {
@@ -106,13 +124,13 @@ function header() {
   const current = route().name;
   const link = (name, text) =>
     h("a", { href: `#/${name}`, "aria-current": current === name || (name === "accounts" && current === "pay") ? "page" : false }, text);
-  const signedIn = Boolean(session.token);
+  const signed = signedIn();
   document.title = t("title");
   document.getElementById("skip").textContent = t("skip");
   replace(
     document.getElementById("top"),
     h("p", { class: "brand" }, h("span", { class: "brand-name" }, t("brand")), " ", h("span", { class: "brand-sub" }, t("brandSub"))),
-    signedIn
+    signed
       ? h(
           "nav",
           { "aria-label": t("navLabel") },
@@ -122,9 +140,9 @@ function header() {
     h(
       "div",
       { class: "tools" },
-      signedIn && app.payer ? h("span", { class: "who" }, t("signedInAs", { payer: app.payer })) : null,
+      signed && app.payer ? h("span", { class: "who" }, t("signedInAs", { payer: app.payer })) : null,
       h("button", { type: "button", id: "lang", lang: lang() === "ru" ? "en" : "ru", onclick: switchLang }, t("switchLang")),
-      signedIn ? h("button", { type: "button", id: "sign-out", onclick: () => app.signOut() }, t("signOut")) : null,
+      signed ? h("button", { type: "button", id: "sign-out", onclick: () => app.signOut() }, t("signOut")) : null,
     ),
   );
 }
@@ -145,7 +163,7 @@ async function render({ focus = true } = {}) {
   const { name, args } = route();
   let view = ROUTES[name];
   if (app.handOver) view = handOverView;
-  else if (!session.token) view = signInView;
+  else if (!signedIn()) view = signInView;
   else if (!view) view = accountsView;
   main.setAttribute("aria-busy", "true");
   try {
@@ -168,6 +186,13 @@ function tokenFromRedirect() {
   return decodeURIComponent(match[1]);
 }
 
+// With an identity provider the cabinet signs in only through it: a /#token= link is dropped
+// unread, so no link can sign this tab in as anyone (OpenID Connect's `state` proves who asked).
+function dropRedirectToken() {
+  if (/^#token=/.test(location.hash)) history.replaceState(null, "", `${location.pathname}${location.search}#/sign-in`);
+  return null;
+}
+
 // Ask about a handed-over token (see above), unless it names whoever is signed in already.
 async function receive(handed) {
   if (session.token && tokenClaims(handed)?.sub === app.payer) {
@@ -186,16 +211,28 @@ async function start() {
   } catch {
     // The page still works without the demo sign-in; card payments stay hidden.
   }
-  if (session.token) {
+  const fromRedirect = app.config.oidc ? dropRedirectToken : tokenFromRedirect;
+  if (app.config.oidc) {
+    setToken(null); // the session cookie is the only sign-in here
+    try {
+      const current = await get("/auth/session", {}, { fresh: false });
+      if (current.signed_in) {
+        setCookieSession(current.csrf_token);
+        app.payer = current.payer_id;
+      }
+    } catch {
+      // Signed out; the sign-in page says what to do.
+    }
+  } else if (session.token) {
     app.payer = tokenClaims(session.token)?.sub ?? null;
   }
   // A link to /#token=… opened in this very page changes only the fragment: no reload.
   window.addEventListener("hashchange", () => {
-    const handed = tokenFromRedirect();
+    const handed = fromRedirect();
     if (handed) receive(handed);
     else render();
   });
-  const handed = tokenFromRedirect();
+  const handed = fromRedirect();
   if (handed) await receive(handed);
   else await render({ focus: false });
 }

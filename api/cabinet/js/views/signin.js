@@ -1,22 +1,39 @@
-// Sign in: a demo resident (demo mode), a pasted token, or a token from an identity provider's
-// redirect to /#token=… (handled in app.js before any screen shows).
+// Sign in: through the identity provider where one is configured (and nothing else then); else a
+// demo resident (demo mode), a pasted token, or a token handed over by a redirect to /#token=…
+// (handled in app.js before any screen shows).
 import { h, replace } from "../dom.js";
 import { get, post, setToken, tokenClaims } from "../api.js";
 import { t } from "../i18n.js";
 import { errorText, field, notice } from "../ui.js";
 
-export async function signInView(app, main) {
+export async function signInView(app, main, outcome) {
   const heading = h("h1", { tabindex: "-1" }, t("signInTitle"));
   const message = h("div", { class: "messages" });
   if (app.flash) {
     message.append(notice("error", app.flash));
     app.flash = null;
   }
+  if (outcome === "failed") message.append(notice("error", t("signInFailed")));
+  if (app.config.oidc) {
+    replace(main, heading, h("p", { class: "lead" }, t("signInLead")), message, providerSection());
+    return heading;
+  }
   const sections = [];
   if (app.config.demo) sections.push(await demoSection(app, message));
   sections.push(tokenSection(app, message));
   replace(main, heading, h("p", { class: "lead" }, t("signInLead")), message, sections);
   return heading;
+}
+
+// A plain link: the server sends the browser on to the provider with a fresh state and nonce.
+function providerSection() {
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "provider-title" },
+    h("h2", { id: "provider-title" }, t("providerTitle")),
+    h("p", {}, t("providerLead")),
+    h("p", { class: "actions" }, h("a", { class: "button primary", id: "provider-sign-in", href: "/auth/login" }, t("providerSignIn"))),
+  );
 }
 
 async function demoSection(app, message) {
