@@ -12,6 +12,7 @@ and a subject at one provider can never be taken for the same subject at another
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,8 +29,9 @@ need a БИК or ИНН as well, so they keep `kvit token`."""
 
 
 def payer_id_for(issuer: str, subject: str) -> str:
-    """The stable payer id of a person at a provider: the same on every sign-in."""
-    return str(uuid5(PAYER_NAMESPACE, f"{issuer}\n{subject}"))
+    """The stable payer id of a person at a provider: the same on every sign-in. The pair is
+    encoded unambiguously (JSON), so no issuer and subject can be cut differently to collide."""
+    return str(uuid5(PAYER_NAMESPACE, json.dumps([issuer, subject])))
 
 
 def role_from(claims: Mapping[str, Any], roles_claim: str | None) -> Role:
