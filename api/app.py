@@ -19,11 +19,9 @@ from api.acquirer.base import Acquirer
 from api.acquirer.configured import configured_acquirer
 from api.auth import acquirer_secret, secret_key
 from api.bootstrap import Services, run
-from api.config_checks import check_oidc, check_secrets
+from api.config_checks import check_settings
 from api.guards import BodySizeLimit, ReceiveDeadline, RequireToken
 from api.oidc import routes as sign_in
-from api.oidc.cookies import Cookies
-from api.oidc.provider import OpenIdProvider
 from api.routes import (
     accounts,
     acquirer,
@@ -62,6 +60,7 @@ ROUTERS = [
         acquirer,
         tbank,
         notice_views,
+        sign_in,  # /auth: the cabinet's OpenID Connect sign-in
     )
 ] + [transparency.readers, transparency.public]
 
@@ -78,8 +77,7 @@ def create_app(
     KVIT_ACQUIRER names: T-Bank, or the built-in sandbox, whose HTTP call to the webhook
     `deliver` replaces in tests; or none, and card payments are refused)."""
     settings = settings or ApiSettings()
-    check_secrets(settings)  # refuse guessable secrets before serving anything
-    check_oidc(settings)
+    check_settings(settings)  # refuse guessable secrets and broken sign-in before serving
     token_secret = secret_key(settings)
     webhook_secret = acquirer_secret(settings)
     if acquirer is None:
@@ -92,8 +90,6 @@ def create_app(
         acquirer=acquirer,
         cabinet_demo=web.demo_sign_in_enabled(settings),
         sandbox_checkout=sandbox_acquirer is not None,
-        cookies=Cookies.for_url(settings.base_url),
-        identity=OpenIdProvider(settings) if settings.oidc_enabled else None,
     )
 
     @asynccontextmanager
@@ -135,6 +131,5 @@ def create_app(
     if sandbox_acquirer is not None:
         app.include_router(sandbox.checkout_router(sandbox_acquirer))
     app.include_router(audit.router)
-    app.include_router(sign_in.router)  # /auth: the cabinet's OpenID Connect sign-in
     web.install(app)  # the resident's cabinet at /
     return app

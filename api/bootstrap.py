@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api import link_attempts
 from api.acquirer.base import Acquirer, AcquirerApi
@@ -20,6 +20,7 @@ from api.acquirer.reconcile import Reconciler
 from api.oidc import sessions
 from api.oidc.base import IdentityProvider
 from api.oidc.cookies import Cookies
+from api.oidc.provider import OpenIdProvider
 from api.settings import ApiSettings
 from audit.chain import ChainFollower, Checkpointer
 from audit.service import sign_head
@@ -61,10 +62,14 @@ class Services:
     cabinet_demo: bool
     sandbox_checkout: bool
     """The built-in sandbox acquirer's checkout pages are mounted (/sandbox)."""
-    cookies: Cookies
-    identity: IdentityProvider | None = None
-    """The OpenID Provider residents sign in with; None without KVIT_OIDC_ISSUER."""
     running: Running | None = None
+    cookies: Cookies = field(init=False)
+    identity: IdentityProvider | None = field(init=False)
+    """The OpenID Provider residents sign in with; None without KVIT_OIDC_ISSUER."""
+
+    def __post_init__(self) -> None:
+        self.cookies = Cookies.for_url(self.settings.base_url)
+        self.identity = OpenIdProvider(self.settings) if self.settings.oidc_enabled else None
 
     def started(self) -> Running:
         if self.running is None:

@@ -41,6 +41,12 @@ def weakness(value: str) -> str | None:
     return None
 
 
+def check_settings(settings: ApiSettings) -> None:
+    """Everything `serve` (and each worker) checks before serving: the secrets, the sign-in."""
+    check_secrets(settings)
+    check_oidc(settings)
+
+
 def check_secrets(settings: ApiSettings) -> None:
     """Raise ConfigurationError for the first unfit secret. Unset secrets are generated into the
     data directory in embedded mode; on PostgreSQL every worker must share them, so they are

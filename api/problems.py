@@ -49,6 +49,10 @@ class SignInUnavailableProblem(ApiProblem):
     status, code, title = 501, "sign_in_unavailable", "Sign-in is not configured"
 
 
+class SignInBusyProblem(ApiProblem):
+    status, code, title = 503, "sign_in_busy", "Too many sign-ins in flight"
+
+
 class NotFoundProblem(ApiProblem):
     status, code, title = 404, "not_found", "Not found"
 

@@ -14,7 +14,7 @@ from api.acquirer.configured import check_acquirer
 from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
 from api.cli import exposure
 from api.cli.console import err
-from api.config_checks import ConfigurationError, check_oidc, check_secret, check_secrets
+from api.config_checks import ConfigurationError, check_secret, check_settings
 from api.oidc import sessions
 from api.server_protocol import HeaderDeadlineProtocol
 from api.settings import ApiSettings
@@ -66,9 +66,8 @@ def serve(
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     settings = ApiSettings()
-    check_secrets(settings)  # before anything is created or bound
+    check_settings(settings)  # before anything is created or bound
     check_acquirer(settings)
-    check_oidc(settings)
     if not settings.uses_postgres:
         if workers > 1:
             err.print("[red]--workers > 1 needs PostgreSQL (KVIT_DATABASE_URL)[/red]")

@@ -24,7 +24,8 @@ from api.bootstrap import Services
 from api.callers import from_session
 from api.deps import services_of
 from api.oidc.base import IdentityProvider, SignInRefusedError
-from api.problems import SignInUnavailableProblem, UnauthorizedProblem
+from api.oidc.sessions import TooManySignInsError
+from api.problems import SignInBusyProblem, SignInUnavailableProblem, UnauthorizedProblem
 
 log = logging.getLogger("kvit.sign_in")
 router = APIRouter(prefix="/auth", include_in_schema=False)
@@ -67,7 +68,11 @@ def challenge_of(verifier: str) -> str:
 def login(request: Request) -> Response:
     services = services_of(request)
     provider = provider_of(services)
-    pending = services.started().sessions.begin_login()
+    try:
+        pending = services.started().sessions.begin_login()
+    except TooManySignInsError as error:
+        log.warning("sign-in refused: %s", error)
+        raise SignInBusyProblem("too many sign-ins are in flight; try again in a minute") from None
     try:
         url = provider.authorization_url(
             redirect_uri=callback_url(services),

@@ -22,6 +22,9 @@ from storage.sql import Store, Tx
 
 LOGINS, SESSIONS, IDENTITIES = "oidc_login", "web_session", "oidc_identity"
 LOGIN_SECONDS = 600
+PENDING_LOGINS = 10_000
+"""Sign-ins in flight at once, from everyone: /auth/login needs no credentials, so without a
+bound anyone could fill the table."""
 SESSION_SECONDS = 8 * 3600
 """A session ends this long after sign-in, whatever happens in it."""
 
@@ -65,9 +68,14 @@ class WebSession:
     """Sent back by the page in `X-CSRF-Token` on every call that changes something."""
 
 
+class TooManySignInsError(Exception):
+    """`PENDING_LOGINS` sign-ins are in flight already."""
+
+
 @dataclass(frozen=True)
 class Sessions:
     store: Store
+    pending_limit: int = PENDING_LOGINS
 
     def begin_login(self) -> PendingLogin:
         login = PendingLogin(
@@ -76,6 +84,9 @@ class Sessions:
         now = time.time()
         with self.store.writing() as tx:
             self._prune(tx, now)
+            pending = tx.execute(f"SELECT COUNT(*) FROM {self.store.name(LOGINS)}")[0][0]
+            if int(pending) >= self.pending_limit:
+                raise TooManySignInsError(f"{pending} sign-ins are in flight")
             tx.execute(
                 f"INSERT INTO {self.store.name(LOGINS)} (state, nonce, verifier, started)"
                 " VALUES (%s, %s, %s, %s)",

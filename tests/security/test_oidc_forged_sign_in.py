@@ -12,6 +12,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,7 +25,7 @@ from joserfc.jwk import OctKey
 
 from api.oidc.base import payer_id_for
 from ledger.application import Ledger
-from tests.api.helpers import build_app
+from tests.api.helpers import build_app, problem
 from tests.crafted_provider import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -243,3 +244,13 @@ def test_an_access_token_is_a_bearer_for_its_audience_only(
     operator = access_token(provider, roles=["operator"])
     assert client.get("/v1/suppliers?inn=7700010007", headers=operator).status_code == 200
     assert client.get("/v1/me/accounts", headers=operator).status_code == 403
+
+
+def test_sign_ins_in_flight_are_bounded(client: TestClient) -> None:
+    """/auth/login needs no credentials: it must not let anyone fill the table."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    running = services.started()
+    services.running = replace(running, sessions=replace(running.sessions, pending_limit=3))
+    for _ in range(3):
+        start(client)
+    problem(client.get("/auth/login", follow_redirects=False), 503, "sign_in_busy")
