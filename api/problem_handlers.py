@@ -14,7 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.problems import PROBLEM_JSON, RESERVED, ApiProblem, ReadTimeoutProblem, problem_body
 from ledger import errors
 from projections import errors as read_errors
-from storage.faults import CONNECTION_FAULTS, INTERNAL_FAULTS, refused_by_a_read_only_server
+from storage.faults import (
+    CONNECTION_FAULTS,
+    INTERNAL_FAULTS,
+    UnconfirmedWriteError,
+    refused_by_a_read_only_server,
+)
 
 log = logging.getLogger("kvit.api")
 
@@ -194,6 +199,22 @@ async def on_unavailable(request: Request, error: Exception) -> JSONResponse:
     return response
 
 
+async def on_unconfirmed(request: Request, error: Exception) -> JSONResponse:
+    # KVIT_REQUIRE_SYNC_STANDBY: no synchronous standby has the write, so it is not
+    # acknowledged; the retry (same key) is answered once a standby is attached again.
+    log.warning("write not confirmed by a standby on %s: %s", request.url.path, error)
+    response = problem(
+        request,
+        status=503,
+        code="standby_unavailable",
+        title="No standby confirmed the write",
+        detail="no synchronous standby is attached; retry the request with the same"
+        " Idempotency-Key",
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 async def on_internal(request: Request, error: Exception) -> JSONResponse:
     if refused_by_a_read_only_server(error):
         return await on_unavailable(request, error)
@@ -218,6 +239,7 @@ def install(app: FastAPI) -> None:
     app.exception_handler(ApiProblem)(on_api_problem)
     app.exception_handler(RequestValidationError)(on_validation)
     app.exception_handler(StarletteHTTPException)(on_http)
+    app.exception_handler(UnconfirmedWriteError)(on_unconfirmed)
     for transient in TRANSIENT:
         app.exception_handler(transient)(on_unavailable)
     for internal in INTERNAL:

@@ -46,7 +46,7 @@ from ledger.registry.commands import (
     RegisterSupplier,
     WithdrawBill,
 )
-from storage.event_store import record_events
+from storage.event_store import confirm_replicated, record_events
 
 T = TypeVar("T")
 
@@ -78,8 +78,14 @@ class Ledger(Application[UUID]):
     # --- running commands ----------------------------------------------------------------------
     def execute(self, command: Command) -> Outcome:
         if self._committer is not None:
-            return self._committer.run(command)
-        return run_alone(self, command, contended=self._contended)
+            outcome = self._committer.run(command)
+        else:
+            outcome = run_alone(self, command, contended=self._contended)
+        if not outcome.position:
+            # Answered from what is stored (a replay): it may have been committed while no
+            # standby confirmed anything, so it is acknowledged once one has it.
+            confirm_replicated(self)
+        return outcome
 
     def read(self, query: Callable[[UnitOfWork], T]) -> T:
         return query(UnitOfWork(self))

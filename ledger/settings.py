@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     database_lock_timeout_seconds: int = 5
     database_connect_timeout_seconds: int = 5
 
+    require_sync_standby: bool = False
+    """Acknowledge a write only once a synchronous standby has it; while none is attached,
+    writes are refused with 503 (docs/operating.md, "On a replicated cluster")."""
+
     group_commit: bool = True
     """Let concurrent commands share one transaction (see ledger/engine/group_commit.py)."""
 

@@ -6,17 +6,30 @@ cluster needs more of libpq: several hosts (`host=a,b port=p1,p2`) and which of 
 finds the new primary. Those options ride in POSTGRES_CONNINFO (a libpq `key=value` string
 made by ledger/engine/persistence.py) and become the pool's conninfo; the library's own
 keywords (hosts and ports as comma lists) are merged into it by libpq.
+
+SYNC_STANDBY_REQUIRED=y (from KVIT_REQUIRE_SYNC_STANDBY) makes the recorder acknowledge a
+write only once a synchronous standby has it (storage/event_store.py).
 """
 
 from __future__ import annotations
 
+from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
+from storage.event_store import CheckedPostgresRecorder
+
 CONNINFO = "POSTGRES_CONNINFO"
+SYNC_STANDBY_REQUIRED = "SYNC_STANDBY_REQUIRED"  # not KVIT_…: the library reads KVIT_<key> first
 
 
 class ClusterPostgresFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
         self.datastore.pool.conninfo = self.env.get(CONNINFO) or ""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        if isinstance(recorder, CheckedPostgresRecorder):
+            recorder.require_sync_standby = self.env.get(SYNC_STANDBY_REQUIRED) == "y"
+        return recorder

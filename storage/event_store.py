@@ -34,14 +34,24 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from eventsourcing.utils import retry
-from psycopg import Cursor
+from psycopg import Cursor, Error
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from storage.faults import UnconfirmedWriteError
 from storage.sql import SQLITE_IN_CHUNK
 
 ExpectedVersions = Mapping[UUID, int]
+
+# A commit waits for a synchronous standby to flush it only while both hold (a session may
+# turn `synchronous_commit` down; pg_auto_failover empties the standby names while none is
+# attached). `remote_write` is not enough: the standby has not flushed what it acknowledged.
+SYNC_IN_FORCE = (
+    "current_setting('synchronous_commit') IN ('on', 'remote_apply')"
+    " AND current_setting('synchronous_standby_names') <> ''"
+)
+NO_SYNC_STANDBY = "KV503"  # our own SQLSTATE, raised only by the check below
 
 
 class CheckedPostgresRecorder(PostgresApplicationRecorder):
@@ -67,6 +77,15 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
             "RETURNING notification_id"
         ).format(t=table)
         self._begin, self._commit = SQL("BEGIN"), SQL("COMMIT")
+        self.require_sync_standby = False
+        """Acknowledge a write only once a synchronous standby has it (set by the factory)."""
+        self._refuse_unless_sync = SQL(
+            "DO $$BEGIN IF NOT (" + SYNC_IN_FORCE + ") THEN RAISE EXCEPTION USING"
+            " ERRCODE = '" + NO_SYNC_STANDBY + "', MESSAGE = 'no synchronous standby';"
+            " END IF; END$$"
+        )
+        self._sync_in_force = SQL("SELECT " + SYNC_IN_FORCE + " AS in_force")
+        self._take_xid = SQL("SELECT pg_current_xact_id()")
         self._select_many_statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {t} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -104,12 +123,54 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
                     with conn.cursor() as curs:
                         self._insert_checked(curs, stored_events, **kwargs)
                         conn.execute(self._commit, prepare=True)
+                        confirmed = self._after_commit(conn)
                         pipeline.sync()
-                        return [row["notification_id"] for row in curs.fetchall()]
-            except BaseException:
+                        ids = [row["notification_id"] for row in curs.fetchall()]
+                        self._confirmed(confirmed)
+            except BaseException as error:
                 if conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.rollback()
+                if isinstance(error, Error) and error.sqlstate == NO_SYNC_STANDBY:
+                    raise UnconfirmedWriteError(
+                        "no synchronous standby is attached: the write was refused",
+                        committed=False,
+                    ) from error
                 raise
+        return ids
+
+    def _after_commit(self, conn: Any) -> Cursor[DictRow] | None:
+        """Whether synchronous replication was still in force once the commit returned (a
+        reload that turned it off reaches this session before its next statement)."""
+        if not self.require_sync_standby:
+            return None
+        check: Cursor[DictRow] = conn.cursor()
+        check.execute(self._sync_in_force, prepare=True)
+        return check
+
+    def _confirmed(self, check: Cursor[DictRow] | None) -> None:
+        if check is None:
+            return
+        row = check.fetchone()
+        if not (row and row["in_force"]):
+            raise UnconfirmedWriteError(
+                "synchronous replication was turned off while the write committed: no standby"
+                " confirmed it",
+                committed=True,
+            )
+
+    def confirm_replicated(self) -> None:
+        """Before a replay is answered: everything committed so far is on a synchronous
+        standby. A transaction that takes an xid writes a commit record, and its commit waits
+        until the standby has flushed the WAL up to it, which holds every earlier commit."""
+        if not self.require_sync_standby:
+            return
+        with self.datastore.get_connection() as conn, conn.pipeline() as pipeline:
+            conn.execute(self._begin, prepare=True)
+            conn.execute(self._take_xid, prepare=True)
+            conn.execute(self._commit, prepare=True)
+            confirmed = self._after_commit(conn)
+            pipeline.sync()
+            self._confirmed(confirmed)
 
     def _insert_checked(
         self,
@@ -119,6 +180,8 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
     ) -> None:
         # Same order as the library (lock, notify, insert), with the check after the lock.
         self._lock_table(curs)
+        if self.require_sync_standby:  # refused here, nothing is written
+            curs.execute(self._refuse_unless_sync)
         self._notify_channel(curs)
         expected: ExpectedVersions = kwargs.get("expected_versions") or {}
         if expected:
@@ -203,6 +266,14 @@ def record_events(
     app._notify(recordings)
     app.notify(processing.events)  # deprecated hook, kept for parity with the library
     return recordings
+
+
+def confirm_replicated(app: Application[UUID]) -> None:
+    """Raise `UnconfirmedWriteError` unless every commit so far is on a synchronous standby
+    (only when the recorder requires one; see `CheckedPostgresRecorder.confirm_replicated`)."""
+    recorder = app.recorder
+    if isinstance(recorder, CheckedPostgresRecorder):
+        recorder.confirm_replicated()
 
 
 def set_pending_events(aggregate: Aggregate, events: list[Any]) -> None:

@@ -38,3 +38,15 @@ def cured_by_reconnecting(error: BaseException) -> bool:
     return isinstance(error, CONNECTION_FAULTS) or (
         isinstance(error, INTERNAL_FAULTS) and refused_by_a_read_only_server(error)
     )
+
+
+class UnconfirmedWriteError(Exception):
+    """A write that no synchronous standby confirmed, while Kvit requires one
+    (KVIT_REQUIRE_SYNC_STANDBY): refused before its commit (`committed` False: nothing was
+    written), or found after it (replication was turned off while it committed: the write is
+    on the primary alone, and a failover may discard it). Either way the answer is a 503 and
+    the client retries with its key; a replay is answered only once a standby confirmed it."""
+
+    def __init__(self, message: str, *, committed: bool) -> None:
+        super().__init__(message)
+        self.committed = committed

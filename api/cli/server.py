@@ -25,7 +25,7 @@ from ledger.engine import connections
 from mail import outbox
 from projections.schema import migrate as migrate_read_models
 from projections.settings import ReadSettings, open_store
-from storage.preflight import require_schema
+from storage.preflight import replication, require_schema
 
 KEEP_ALIVE_SECONDS = 5
 """An idle connection between requests is closed after this (uvicorn's default, said here)."""
@@ -77,12 +77,15 @@ def serve(
         require_schema(
             settings, application=Ledger.name, read_schema=ReadSettings().database_schema
         )
+        said = replication(settings, required=settings.require_sync_standby)
     secret_key(settings)  # created once here, before workers race for it
     if not settings.public_url:
         # Checkout links and the sandbox's webhook calls go where this server listens.
         shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         os.environ["KVIT_PUBLIC_URL"] = f"http://{shown}:{port}"
     development_switches(host, settings)  # after every check, so that a refusal stays one line
+    if settings.uses_postgres and said:
+        err.print(said, markup=False, highlight=False)
     # httptools + uvloop (uvicorn[standard]): h11 on asyncio stalls each response on delayed ACKs.
     # The protocol is httptools' with a deadline on a request's headers (api/server_protocol.py).
     uvicorn.run(

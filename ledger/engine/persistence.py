@@ -54,6 +54,7 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_CONNINFO": make_conninfo(
             "", **{k: v for k, v in options.items() if k not in LIBRARY_KEYS}
         ),
+        "SYNC_STANDBY_REQUIRED": "y" if settings.require_sync_standby else "n",
         "POSTGRES_POOL_SIZE": str(settings.database_pool_size),
         "POSTGRES_MAX_OVERFLOW": str(settings.database_pool_max_overflow),
         # Low timeouts: the recorder retries OperationalError 10 times, so a 30 s lock timeout

@@ -107,6 +107,8 @@ def test_payments_survive_two_failovers_and_a_lost_standby(
         KVIT_AUDIT_CHECKPOINT_EVERY_EVENTS="500",
         KVIT_DATABASE_POOL_SIZE="4",
         KVIT_READ_POOL_SIZE="4",
+        # Acknowledge a payment only once the standby has it (refused while none is attached).
+        KVIT_REQUIRE_SYNC_STANDBY="true",
         # libpq's connect timeout is per host: a silent host costs this much before the next.
         KVIT_DATABASE_CONNECT_TIMEOUT_SECONDS="2",
     )
