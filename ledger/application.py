@@ -46,7 +46,7 @@ from ledger.registry.commands import (
     RegisterSupplier,
     WithdrawBill,
 )
-from storage.event_store import confirm_replicated, record_events
+from storage.event_store import confirm_replicated, on_server_change, record_events
 
 T = TypeVar("T")
 
@@ -64,6 +64,8 @@ class Ledger(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, *, group_commit: bool = True) -> None:
         super().__init__(env)
         self.aggregate_cache = AggregateCache()
+        # After a failover, copies read from the old primary may hold what it lost.
+        on_server_change(self, self.aggregate_cache.clear)
         self._committer = GroupCommitter(self) if group_commit else None
         self._contended = threading.Lock()
 

@@ -18,6 +18,7 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
 from storage.event_store import CheckedPostgresRecorder
+from storage.server_watch import ServerWatch
 
 CONNINFO = "POSTGRES_CONNINFO"
 SYNC_STANDBY_REQUIRED = "SYNC_STANDBY_REQUIRED"  # not KVIT_…: the library reads KVIT_<key> first
@@ -26,10 +27,15 @@ SYNC_STANDBY_REQUIRED = "SYNC_STANDBY_REQUIRED"  # not KVIT_…: the library rea
 class ClusterPostgresFactory(PostgresFactory):
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
-        self.datastore.pool.conninfo = self.env.get(CONNINFO) or ""
+        pool = self.datastore.pool
+        pool.conninfo = self.env.get(CONNINFO) or ""
+        # Every new connection says which server it reached (storage/server_watch.py).
+        self.server_watch = ServerWatch()
+        pool._configure = self.server_watch.after_connect(pool._configure)
 
     def application_recorder(self) -> ApplicationRecorder:
         recorder = super().application_recorder()
         if isinstance(recorder, CheckedPostgresRecorder):
             recorder.require_sync_standby = self.env.get(SYNC_STANDBY_REQUIRED) == "y"
+            recorder.server_watch = self.server_watch
         return recorder

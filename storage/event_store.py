@@ -17,7 +17,7 @@ public API, in one module, pinned by tests/unit/test_event_store_library.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +40,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from storage.faults import UnconfirmedWriteError
+from storage.server_watch import ServerWatch
 from storage.sql import SQLITE_IN_CHUNK
 
 ExpectedVersions = Mapping[UUID, int]
@@ -86,6 +87,8 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         )
         self._sync_in_force = SQL("SELECT " + SYNC_IN_FORCE + " AS in_force")
         self._take_xid = SQL("SELECT pg_current_xact_id()")
+        self.server_watch: ServerWatch | None = None
+        """Set by the factory: which server the pool's connections reach."""
         self._select_many_statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {t} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -117,6 +120,7 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
             return None
         with self.datastore.get_connection() as conn:
             assert conn.autocommit
+            self._same_server(kwargs.get("server_generation"))
             try:
                 with conn.pipeline() as pipeline:
                     conn.execute(self._begin, prepare=True)
@@ -137,6 +141,15 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
                     ) from error
                 raise
         return ids
+
+    def _same_server(self, generation: int | None) -> None:
+        """A command that read its aggregates before the server changed (a failover) may hold
+        versions the new server never had: its save fails like a stale read, and the caller
+        re-runs it on what the store has. (Checked once the connection is taken: a new one
+        has already said which server it reached.)"""
+        watch = self.server_watch
+        if generation is not None and watch is not None and watch.generation != generation:
+            raise IntegrityError("the database server changed since the command read its state")
 
     def _after_commit(self, conn: Any) -> Cursor[DictRow] | None:
         """Whether synchronous replication was still in force once the commit returned (a
@@ -274,6 +287,19 @@ def confirm_replicated(app: Application[UUID]) -> None:
     recorder = app.recorder
     if isinstance(recorder, CheckedPostgresRecorder):
         recorder.confirm_replicated()
+
+
+def server_generation(store: EventStore[UUID]) -> int | None:
+    """The generation of the server the store's connections reach (None: no such watch)."""
+    watch = getattr(store.recorder, "server_watch", None)
+    return watch.generation if isinstance(watch, ServerWatch) else None
+
+
+def on_server_change(app: Application[UUID], callback: Callable[[], None]) -> None:
+    """Call `callback` whenever the store's connections reach another server."""
+    watch = getattr(app.recorder, "server_watch", None)
+    if isinstance(watch, ServerWatch):
+        watch.on_change(callback)
 
 
 def set_pending_events(aggregate: Aggregate, events: list[Any]) -> None:

@@ -49,7 +49,11 @@ class Outcome:
 def save_events(app: CachedApplication, changes: Changes) -> int:
     """Save events in one transaction, proving the versions only read still current; return
     the highest position written. Once committed, the unit's aggregates go to the cache."""
-    recordings = app.save(*changes.events, expected_versions=changes.expected_versions)
+    recordings = app.save(
+        *changes.events,
+        expected_versions=changes.expected_versions,
+        server_generation=changes.server_generation,
+    )
     take_snapshots(app, changes.events, changes.kinds)
     cache = app.aggregate_cache
     for aggregate in changes.aggregates:

@@ -27,7 +27,7 @@ from eventsourcing.persistence import EventStore, Recording
 
 from ledger.domain.idempotency import IdempotencyRecord
 from ledger.engine.aggregate_cache import AggregateCache, clone
-from storage.event_store import set_pending_events
+from storage.event_store import server_generation, set_pending_events
 
 A = TypeVar("A", bound=Aggregate)
 Command = Callable[["UnitOfWork"], Any]
@@ -64,6 +64,9 @@ class Changes:
     """Aggregates read but not written, at the version read: the save checks them."""
     aggregates: list[Aggregate] = field(default_factory=list)
     """Every aggregate of the unit: committed state once the save succeeds (for the cache)."""
+    server_generation: int | None = None
+    """The database server the unit read from (storage/server_watch.py): the save fails like
+    a conflict if the server has changed since."""
 
     @property
     def touched(self) -> set[UUID]:
@@ -77,6 +80,11 @@ class Changes:
             known = self.expected_versions.get(aggregate_id, version)
             self.expected_versions[aggregate_id] = min(known, version)
         self.aggregates.extend(other.aggregates)
+        # Read on the earliest server of the two: the save checks that one.
+        generations = [
+            g for g in (self.server_generation, other.server_generation) if g is not None
+        ]
+        self.server_generation = min(generations) if generations else None
 
     def finish(self) -> None:
         """Drop the checks the primary key already makes: an aggregate written on top of the
@@ -120,6 +128,10 @@ class UnitOfWork:
         self._read: dict[UUID, int] = {} if parent is None else parent._read
         self._borrowed: dict[UUID, int] = {}  # parent's aggregates used, with pending counts
         self.cache: AggregateCache = app.aggregate_cache
+        self.server_generation: int | None = (
+            server_generation(app.events) if parent is None else parent.server_generation
+        )
+        """The database server this unit reads from (its save fails if that changes)."""
 
     @property
     def trusted(self) -> bool:
@@ -253,6 +265,7 @@ class UnitOfWork:
             kinds={aggregate.id: type(aggregate) for aggregate in changed},
             expected_versions=dict(self._read),
             aggregates=list(self.aggregates.values()),
+            server_generation=self.server_generation,
         )
         changes.finish()
         return changes
