@@ -29,17 +29,6 @@ def kvit(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture
-def smtp_inbox() -> Iterator[tuple[int, Inbox]]:
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller.port, inbox
-    controller.stop()
-
-
-@pytest.fixture
 def service(
     pg_settings: Settings, smtp_inbox: tuple[int, Inbox], tmp_path: Path
 ) -> Iterator[tuple[str, dict[str, str]]]:

@@ -109,4 +109,4 @@ def _state(answer: dict[str, Any]) -> AcquirerState:
 
 
 def _page(order: CardOrder) -> str:
-    return "payments" if order.kind == "payment" else "wallet"
+    return "history" if order.kind == "payment" else "wallet"
