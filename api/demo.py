@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 from ledger.application import Ledger
@@ -33,6 +34,15 @@ def legal_inn(n: int) -> str:
     return f"{head}{check}"
 
 
+def month_of(today: date, back: int) -> tuple[str, str]:
+    """The billing period `back` months before today's, and its bill's due date (the 15th of
+    the month after it)."""
+    index = today.year * 12 + today.month - 1 - back
+    period = f"{index // 12}-{index % 12 + 1:02d}"
+    due = f"{(index + 1) // 12}-{(index + 1) % 12 + 1:02d}-15"
+    return period, due
+
+
 @dataclass
 class DemoAccount:
     account_id: UUID
@@ -50,16 +60,25 @@ class DemoSummary:
 
 
 def fill(
-    ledger: Ledger, *, suppliers: int = 2, accounts: int = 5, months: int = 3, seed: int = 7
+    ledger: Ledger,
+    *,
+    suppliers: int = 2,
+    accounts: int = 5,
+    months: int = 3,
+    seed: int = 7,
+    today: date | None = None,
 ) -> DemoSummary:
-    """Suppliers with their accounts and payers, then each month a bill on every account and,
-    mostly, its payment. The same seed gives the same history."""
+    """Suppliers with their accounts and payers, then for each of the `months` before this one
+    a bill on every account and, mostly, its payment (made now, so the bills are recent ones).
+    The same seed gives the same history."""
     rng = random.Random(seed)
+    today = today or date.today()
     made = [account for s in range(suppliers) for account in _open_supplier(ledger, s, accounts)]
     payments = 0
     for month in range(1, months + 1):
+        dated = month_of(today, months + 1 - month)
         for index, account in enumerate(made):
-            payments += _bill_and_pay(ledger, rng, account, month, key=f"{month}-{index}")
+            payments += _bill_and_pay(ledger, rng, account, month, dated, key=f"{month}-{index}")
     return DemoSummary(suppliers, suppliers * accounts, payments, log_head(ledger))
 
 
@@ -95,21 +114,28 @@ def _open_supplier(ledger: Ledger, s: int, accounts: int) -> list[DemoAccount]:
 
 
 def _bill_and_pay(
-    ledger: Ledger, rng: random.Random, account: DemoAccount, month: int, key: str
+    ledger: Ledger,
+    rng: random.Random,
+    account: DemoAccount,
+    month: int,
+    dated: tuple[str, str],
+    key: str,
 ) -> int:
-    """The month's bill, paid from a topped-up wallet (60%) or by card; a card payment fails
-    now and then (10%), and a few payments are partly refunded. 1 if a payment was made."""
+    """The `month`th bill (its period and due date `dated`), paid from a topped-up wallet (60%)
+    or by card; a card payment fails now and then (10%), and a few payments are partly
+    refunded. 1 if a payment was made."""
     heating, water = rng.randint(2000_00, 6000_00), rng.randint(300_00, 900_00)
     document = f"{account.els}-01-{month:04d}"
+    period, due = dated
     ledger.issue_bill(
         account_id=account.account_id,
         document_id=document,
-        period=f"2026-{month:02d}",
+        period=period,
         lines=[
             {"service": "Отопление", "amount": heating},
             {"service": "Холодное водоснабжение", "amount": water},
         ],
-        due_date=f"2026-{month + 1:02d}-15" if month < 12 else "2027-01-15",
+        due_date=due,
         idempotency_key=f"demo-bill-{key}",
     )
     wallet_id: UUID | None = None
@@ -169,14 +195,18 @@ class CabinetDemo:
 
 
 def fill_cabinet(
-    ledger: Ledger, *, suppliers: int = 2, accounts: int = 5, months: int = 3
+    ledger: Ledger,
+    *,
+    suppliers: int = 2,
+    accounts: int = 5,
+    months: int = 3,
+    today: date | None = None,
 ) -> CabinetDemo:
     """On top of `fill`: this month's bill left unpaid on every account, money in the wallets of
     the first supplier's residents (the second supplier's stay empty, so paying from them shows
     «insufficient funds»), and one account per supplier that nobody has linked, to try linking."""
     month = months + 1
-    period = f"2026-{month:02d}"
-    due = f"2026-{month + 1:02d}-15" if month < 12 else "2027-01-15"
+    period, due = month_of(today or date.today(), 0)
     rng = random.Random(month)
     open_bills = funded = 0
     unlinked = []

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,17 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+MONTHS = "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь".split()
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
+
+
+def months_ago(back: int) -> tuple[str, str]:
+    """A billing period `back` months before today's (`kvit demo` bills this month and the
+    months before it), and how the cabinet names it: ("2026-04", "апрель 2026")."""
+    today = date.today()
+    index = today.year * 12 + today.month - 1 - back
+    return f"{index // 12}-{index % 12 + 1:02d}", f"{MONTHS[index % 12]} {index // 12}"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 real `kvit serve` on embedded SQLite, filled by `kvit demo`.
 
 Demo data the tests rely on (api/demo.py): resident-1-N has account 01000000{N-1} with an
-unpaid April bill and 20,000 ₽ topped up into the wallet; resident-2-N's wallet is nearly empty;
+unpaid bill for this month and 20,000 ₽ topped up into the wallet; resident-2-N's wallet is nearly empty;
 account 0100000005 at supplier ИНН 7700010007 is linked to nobody.
 """
 
@@ -20,13 +20,14 @@ from tests.e2e.browser import (
     DESKTOP,
     PHONE,
     Server,
+    months_ago,
     no_horizontal_scroll,
     serious_violations,
     sign_in,
     sign_in_new,
 )
 
-APRIL = "апрель 2026"
+THIS_MONTH, THIS_MONTH_NAME = months_ago(0)
 
 
 def rub_text(kopecks: int) -> str:
@@ -39,9 +40,9 @@ def digits(text: str) -> int:
     return int(re.sub(r"\D", "", text))
 
 
-def open_pay_form_for_april(page: Any, account: str) -> None:
+def open_pay_form_for_this_month(page: Any, account: str) -> None:
     card = page.locator(f'section[data-account="{account}"]')
-    card.get_by_role("link", name=f"Оплатить счёт за {APRIL}").click()
+    card.get_by_role("link", name=f"Оплатить счёт за {THIS_MONTH_NAME}").click()
     page.get_by_role("heading", level=1, name="Оплата ЖКУ").wait_for()
 
 
@@ -77,7 +78,7 @@ def test_link_an_account_with_messages_next_to_the_fields(page: Any, server: Ser
     card = page.locator('section[data-account="0100000005"]')
     # Proof of possession: without it, an unconfirmed link shows no bills.
     assert "не подтверждён" in card.inner_text()
-    assert APRIL not in card.inner_text()
+    assert THIS_MONTH_NAME not in card.inner_text()
     inn.fill("7700010007")
     number.fill("0100000005")
     proof = page.get_by_label(re.compile("Подтверждение"))
@@ -86,11 +87,11 @@ def test_link_an_account_with_messages_next_to_the_fields(page: Any, server: Ser
     error = page.locator(f"#{proof.get_attribute('id')}-error")
     error.wait_for()
     assert "укажите ИПД" in error.inner_text()
-    proof.fill("70АЕ000005-01-0004")  # April's ИПД, as printed on the bill
+    proof.fill("70АЕ000005-01-0004")  # this month's ИПД, as printed on the bill
     page.get_by_role("button", name="Привязать").click()
     card.locator(".badge-unconfirmed").wait_for(state="detached")
     assert "К оплате" in card.inner_text()
-    assert APRIL in card.inner_text()
+    assert THIS_MONTH_NAME in card.inner_text()
     linked = server.api("e2e-newcomer", "/v1/me/accounts")["items"]
     assert [a["account_number"] for a in linked] == ["0100000005"]
 
@@ -109,16 +110,16 @@ def test_pay_from_the_wallet_and_by_card_and_see_both_in_the_history(
     balance.wait_for()
     assert balance.inner_text() == rub_text(before)
 
-    # From the wallet: the April bill, amount pre-filled with what is due on it.
+    # From the wallet: this month's bill, amount pre-filled with what is due on it.
     page.get_by_role("link", name="Лицевые счета").click()
-    open_pay_form_for_april(page, account)
+    open_pay_form_for_this_month(page, account)
     amount_input = page.get_by_label("Сумма, ₽")
-    april = next(
+    bill = next(
         b
         for b in server.api(payer, "/v1/me/accounts")["items"][0]["bills"]
-        if b["period"] == "2026-04"
+        if b["period"] == THIS_MONTH
     )
-    assert digits(amount_input.input_value()) == april["amount_due"]
+    assert digits(amount_input.input_value()) == bill["amount_due"]
     assert 'ООО "УК Демо-1"' in page.locator(".recipient").inner_text()
     assert "40702810138250123017" in page.locator(".recipient").inner_text()
     assert page.get_by_label(re.compile("Из кошелька")).is_checked()
@@ -152,20 +153,20 @@ def test_pay_from_the_wallet_and_by_card_and_see_both_in_the_history(
     assert card_item.get_attribute("data-status") == "succeeded"
     assert rub_text(25050) in card_item.inner_text()
     assert "Карта" in card_item.inner_text() and "Оплачен" in card_item.inner_text()
-    assert rub_text(april["amount_due"]) in wallet_item.inner_text()
+    assert rub_text(bill["amount_due"]) in wallet_item.inner_text()
     assert "Кошелёк" in wallet_item.inner_text()
 
-    # The wallet paid the April bill, the card did not touch it.
+    # The wallet paid this month's bill, the card did not touch it.
     page.get_by_role("link", name="Кошелёк").click()
     balance.wait_for()
-    after = before - april["amount_due"]
+    after = before - bill["amount_due"]
     assert balance.inner_text() == rub_text(after)
     assert server.wallet_balance(payer) == after
     assert page.evaluate("window.__sameDocument") is True
     newest = server.payments(payer)[:2]
     assert [(p["method"], p["status"], p["amount"]) for p in newest] == [
         ("card", "succeeded", 25050),
-        ("wallet", "succeeded", april["amount_due"]),
+        ("wallet", "succeeded", bill["amount_due"]),
     ]
 
 
@@ -173,7 +174,7 @@ def test_insufficient_funds_is_explained(page: Any, server: Server) -> None:
     payer = "resident-2-1"
     balance = server.wallet_balance(payer)
     sign_in(page, server, payer)
-    open_pay_form_for_april(page, "0200000000")
+    open_pay_form_for_this_month(page, "0200000000")
     pay_button(page).click()
     alert = page.get_by_role("alert")
     alert.wait_for()
@@ -188,7 +189,7 @@ def test_a_double_click_pays_once(page: Any, server: Server) -> None:
     payer = "resident-1-3"
     before = server.payments(payer)
     sign_in(page, server, payer)
-    open_pay_form_for_april(page, "0100000002")
+    open_pay_form_for_this_month(page, "0100000002")
     pay_button(page).dblclick()
     page.get_by_role("heading", level=2, name="Платёж проведён").wait_for()
     after = server.payments(payer)
@@ -214,7 +215,7 @@ def test_a_retry_after_a_lost_answer_reuses_the_key_and_pays_once(
 
     sign_in(page, server, payer)
     page.route("**/v1/payments", lose_first_answer)
-    open_pay_form_for_april(page, "0100000003")
+    open_pay_form_for_this_month(page, "0100000003")
     pay_button(page).click()
     alert = page.get_by_role("alert")
     alert.wait_for()
@@ -235,10 +236,16 @@ def test_history_filters_and_pages_by_cursor(page: Any, server: Server) -> None:
     items = page.locator("li.payment")
     items.first.wait_for()
     assert items.count() == min(len(everything), 10)
-    page.get_by_label("Расчётный период").fill("2026-02")
+    # The months there are bills for, by name: no empty month input (Chromium: "--------- ----").
+    month, name = months_ago(2)
+    period = page.get_by_label("Расчётный период")
+    assert period.evaluate("e => e.tagName") == "SELECT"
+    named = period.locator("option").all_inner_texts()
+    assert named == ["Все периоды", *(months_ago(n)[1] for n in range(4))]
+    period.select_option(label=name)
     page.get_by_label("Статус").select_option("succeeded")
     page.get_by_role("button", name="Применить").click()
-    expected = [p for p in everything if p["period"] == "2026-02" and p["status"] == "succeeded"]
+    expected = [p for p in everything if p["period"] == month and p["status"] == "succeeded"]
     page.wait_for_function(
         "n => document.querySelectorAll('li.payment').length === n", arg=len(expected)
     )
@@ -321,7 +328,7 @@ def show(page: Any, server: Server, screen: str) -> None:
         page.wait_for_function(QR_SHOWN)
     elif screen == "pay":
         page.get_by_role("link", name="Лицевые счета").click()
-        open_pay_form_for_april(page, "0100000004")
+        open_pay_form_for_this_month(page, "0100000004")
         page.wait_for_function(QR_SHOWN)
     elif screen == "history":
         page.get_by_role("link", name="История платежей").click()
@@ -402,7 +409,7 @@ def test_a_pasted_token_signs_in_and_a_bad_one_is_refused(page: Any, server: Ser
 
 def test_a_payable_bill_shows_its_payment_qr_code(page: Any, server: Server) -> None:
     sign_in(page, server, "resident-1-5")
-    open_pay_form_for_april(page, "0100000004")
+    open_pay_form_for_this_month(page, "0100000004")
     qr = page.locator("img.qr")
     page.wait_for_function(QR_SHOWN)
     document = qr.get_attribute("alt").rsplit(" ", 1)[-1]
@@ -415,3 +422,63 @@ def test_a_payable_bill_shows_its_payment_qr_code(page: Any, server: Server) -> 
         timeout=10,
     ).text
     assert f"|Sum={due}|" in payload or payload.endswith(f"|Sum={due}")
+
+
+ON_ONE_ROW = """() => {
+    const boxes = [...document.querySelectorAll('#top > *')].map(e => e.getBoundingClientRect());
+    const lowestTop = Math.max(...boxes.map(b => b.top));
+    return boxes.every(b => b.bottom > lowestTop);
+}"""
+
+
+@pytest.mark.parametrize("payer", ["resident-1-1", "0b9f3c4e-6a43-5b1e-9d0a-2f6c1e7d8a90"])
+def test_the_header_is_one_row_at_1280_px(page: Any, server: Server, payer: str) -> None:
+    """The brand, the sections and the tools side by side at desktop width, in both languages,
+    even for a long payer id (OpenID Connect sign-in makes a UUID); a long one is cut with an
+    ellipsis and is whole in its title."""
+    sign_in_new(page, server, payer)
+    for switch in ("English", "Русский"):
+        assert page.evaluate(ON_ONE_ROW), (
+            f"the header wraps ({page.locator('html').get_attribute('lang')})"
+        )
+        who = page.locator(".who")
+        assert payer in (who.get_attribute("title") or "")
+        page.get_by_role("button", name=switch).click()
+
+
+IDENTIFIER_LINES = """() => [...document.querySelectorAll('main dd, main .lead + p')]
+    .filter(e => /\\d{2}-\\d{4}/.test(e.textContent))
+    .map(e => {
+        const found = e.textContent.match(/\\S+-\\d{2}-\\d{4}/)[0];
+        const walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+        const range = document.createRange();
+        for (let node; (node = walker.nextNode()); ) {
+            const at = node.data.indexOf(found);
+            if (at >= 0) { range.setStart(node, at); range.setEnd(node, at + found.length); break; }
+        }
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        const inside = range.getBoundingClientRect().right <= e.getBoundingClientRect().right + 1;
+        return [found, tops.size, inside];
+    })"""
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_a_bill_identifier_is_never_broken_across_lines(
+    browser: Any, server: Server, width: str
+) -> None:
+    """An ИПД (70АА000000-01-0004) is one word to whoever copies it from the screen: it moves to
+    the next line whole, and stays inside its column."""
+    context = browser.new_context(viewport=DESKTOP if width == "desktop" else PHONE, locale="ru-RU")
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    try:
+        sign_in(tab, server, "resident-1-5")  # no test pays its bill
+        tab.locator("li.bill").first.wait_for()
+        on_accounts = tab.evaluate(IDENTIFIER_LINES)
+        open_pay_form_for_this_month(tab, "0100000004")
+        tab.locator("main .lead").wait_for()
+        on_pay = tab.evaluate(IDENTIFIER_LINES)
+    finally:
+        context.close()
+    assert len(on_accounts) == 4 and len(on_pay) == 1
+    assert [[found, 1, True] for found, _, _ in on_accounts + on_pay] == on_accounts + on_pay

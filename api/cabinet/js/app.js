@@ -140,8 +140,9 @@ function header() {
     h(
       "div",
       { class: "tools" },
-      signed && app.payer ? h("span", { class: "who" }, t("signedInAs", { payer: app.payer })) : null,
-      h("button", { type: "button", id: "lang", lang: lang() === "ru" ? "en" : "ru", onclick: switchLang }, t("switchLang")),
+      // A long payer id (a UUID from OpenID Connect sign-in) is cut short; the title has it whole.
+      signed && app.payer ? h("span", { class: "who", title: t("signedInAs", { payer: app.payer }) }, t("signedInAs", { payer: app.payer })) : null,
+      h("button", { type: "button", id: "lang", lang: lang() === "ru" ? "en" : "ru", "aria-label": `${t("switchLangShort")} — ${t("switchLang")}`, title: t("switchLang"), onclick: switchLang }, t("switchLangShort")),
       signed ? h("button", { type: "button", id: "sign-out", onclick: () => app.signOut() }, t("signOut")) : null,
     ),
   );

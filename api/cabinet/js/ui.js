@@ -29,6 +29,18 @@ export function notice(kind, ...content) {
   return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" }, ...content);
 }
 
+// An identifier (ИПД, ЕЛС, ИНН, account number) is one word to whoever copies it: never split
+// across lines, not even at its hyphens.
+export function ident(text) {
+  return text ? h("span", { class: "ident" }, text) : text;
+}
+
+// `text` with `id` inside it kept whole.
+export function withIdent(text, id) {
+  const at = id ? text.indexOf(id) : -1;
+  return at < 0 ? text : [text.slice(0, at), ident(id), text.slice(at + id.length)];
+}
+
 export function badge(kind, text) {
   return h("span", { class: `badge badge-${kind}` }, text);
 }

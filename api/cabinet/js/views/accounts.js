@@ -3,7 +3,7 @@ import { Intent, get } from "../api.js";
 import { facts, h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
 import { parseRub, rub } from "../money.js";
-import { badge, billQr, errorText, field, notice, problemField } from "../ui.js";
+import { badge, billQr, errorText, field, ident, notice, problemField } from "../ui.js";
 
 const PAYABLE = new Set(["unpaid", "partially_paid"]);
 
@@ -45,8 +45,8 @@ function accountCard(account) {
     h("h2", { id: titleId }, t("account", { number: account.account_number }), unconfirmed ? [" ", badge("unconfirmed", t("unconfirmed"))] : null),
     facts([
       [t("address"), account.address],
-      [t("supplierInn"), account.supplier_inn],
-      [t("els"), account.els],
+      [t("supplierInn"), ident(account.supplier_inn)],
+      [t("els"), ident(account.els)],
     ]),
     balanceLine,
     h("p", { class: "actions" }, h("a", { class: "button primary", href: `#/pay/${account.id}` }, t("payJku"))),
@@ -92,7 +92,7 @@ function billItem(account, bill) {
     { class: `bill bill-${bill.status}`, "data-document": bill.document_id },
     h("p", { class: "bill-head" }, h("strong", {}, period(bill.period)), " ", badge(`bill-${bill.status}`, t(`bill_${bill.status}`))),
     facts([
-      [t("documentId"), bill.document_id],
+      [t("documentId"), ident(bill.document_id)],
       [t("dueDate"), date(bill.due_date)],
       [t("billAmount"), rub(bill.amount_due)],
       [t("billPaid"), rub(bill.paid)],

@@ -49,15 +49,29 @@ export async function historyView(app, main) {
   });
   app.onChange(() => load(true));
 
-  main.replaceChildren(heading, filterForm(() => load(true)), messages, count, list, more);
+  const accounts = await app.loadAccounts().catch(() => app.accounts || []);
+  main.replaceChildren(heading, filterForm(billedPeriods(accounts), () => load(true)), messages, count, list, more);
   await load(true);
   return heading;
 }
 
-function filterForm(apply) {
+// The months the resident's accounts have bills for, newest first: what the filter offers.
+function billedPeriods(accounts) {
+  const periods = new Set(accounts.flatMap((account) => (account.bills || []).map((bill) => bill.period)));
+  if (filters.period) periods.add(filters.period);
+  return [...periods].sort().reverse();
+}
+
+function filterForm(periods, apply) {
+  // A list of named months, not a month input: Chromium shows an empty one as "--------- ----".
   const periodField = field({
     label: t("period"),
-    input: h("input", { type: "month", name: "period", value: filters.period, min: "2000-01", max: "2099-12" }),
+    input: h(
+      "select",
+      { name: "period" },
+      h("option", { value: "" }, t("allPeriods")),
+      periods.map((p) => h("option", { value: p, selected: filters.period === p }, period(p))),
+    ),
   });
   const status = h(
     "select",
@@ -73,10 +87,7 @@ function filterForm(apply) {
       role: "search",
       onsubmit: (event) => {
         event.preventDefault();
-        const value = periodField.input.value;
-        if (value && !/^\d{4}-\d{2}$/.test(value)) return periodField.setError("ГГГГ-ММ");
-        periodField.setError("");
-        filters.period = value;
+        filters.period = periodField.input.value;
         filters.status = status.value;
         apply();
       },

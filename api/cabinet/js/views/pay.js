@@ -6,7 +6,7 @@ import { facts, h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
 import { parseRub, rub, rubInput } from "../money.js";
 import { poll } from "../poll.js";
-import { announce, billQr, errorText, field, notice, paymentBadge } from "../ui.js";
+import { announce, billQr, errorText, field, ident, notice, paymentBadge, withIdent } from "../ui.js";
 import { linesTable } from "./accounts.js";
 
 const SETTLED = new Set(["succeeded", "failed", "canceled", "refunded", "partially_refunded"]);
@@ -32,7 +32,7 @@ export async function payView(app, main, accountId, billId) {
   const intro = [
     h("p", { class: "lead" }, t("payFor", { number: account.account_number, address: account.address })),
     forBill
-      ? h("p", {}, t("payBillFor", { document: doc.document_id, period: period(doc.period), due: date(doc.due_date) }))
+      ? h("p", {}, withIdent(t("payBillFor", { document: doc.document_id, period: period(doc.period), due: date(doc.due_date) }), doc.document_id))
       : h("p", {}, t("payAccountWide")),
     forBill ? h("div", { class: "bill-doc" }, linesTable(doc), billQr(doc.document_id)) : null,
   ];
@@ -53,12 +53,12 @@ function recipientSection(r) {
     h("h2", { id: "recipient-title" }, t("recipient")),
     facts([
       [t("recipientName"), r.name],
-      [t("recipientInn"), r.inn],
-      [t("recipientKpp"), r.kpp],
+      [t("recipientInn"), ident(r.inn)],
+      [t("recipientKpp"), ident(r.kpp)],
       [t("bank"), r.bank_name],
-      [t("bik"), r.bik],
-      [t("settlement"), r.settlement_account],
-      [t("correspondent"), r.correspondent_account],
+      [t("bik"), ident(r.bik)],
+      [t("settlement"), ident(r.settlement_account)],
+      [t("correspondent"), ident(r.correspondent_account)],
     ]),
     h("p", { class: "hint" }, t("recipientCheck")),
   );
@@ -178,7 +178,7 @@ function showResult(app, container, payment) {
     facts([
       [t("paidAmount"), rub(payment.amount)],
       [t("recipient"), `${payment.recipient.name}, ${t("recipientInn")} ${payment.recipient.inn}`],
-      [t("account", { number: payment.account_number }), payment.document_id || ""],
+      [t("account", { number: payment.account_number }), ident(payment.document_id || "")],
       [t("paymentId"), payment.id],
     ]),
     extra,
