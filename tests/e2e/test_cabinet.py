@@ -1,9 +1,9 @@
 """The resident's cabinet in a real browser (headless Debian chromium via Playwright) against a
 real `kvit serve` on embedded SQLite, filled by `kvit demo`.
 
-Demo data the tests rely on (api/demo.py): resident-1-N has account 01000000{N-1} with an
-unpaid bill for this month and 20,000 ₽ topped up into the wallet; resident-2-N's wallet is nearly empty;
-account 0100000005 at supplier ИНН 7700010007 is linked to nobody.
+Demo data the tests rely on (api/demo.py): resident-1-N has account 01000000{N-1} with this
+month's bill unpaid and 20,000 ₽ topped up into the wallet; resident-2-N's wallet is nearly
+empty; account 0100000005 at supplier ИНН 7700010007 is linked to nobody.
 """
 
 from __future__ import annotations
