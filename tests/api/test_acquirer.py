@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import pytest
@@ -261,6 +264,29 @@ def test_sandbox_checkout_page_shows_the_amount_in_rubles(
 
     assert page.status_code == 200
     assert "5234,17 ₽" in page.text
+
+
+def visible_words(page: str) -> list[str]:
+    """The Latin words a reader sees on an HTML page (its style and markup left out)."""
+    text = re.sub(r"<style>.*?</style>|<[^>]+>", " ", page, flags=re.DOTALL)
+    return re.findall(r"[A-Za-z]{2,}", html.unescape(text))
+
+
+@pytest.mark.parametrize("decision", ["approve", "decline"])
+def test_the_sandbox_checkout_speaks_one_language(
+    client: TestClient, card_payment: dict[str, Any], decision: str
+) -> None:
+    """It ended in two ("Операция одобрена. Webhook answered 200.")."""
+    url = card_payment["checkout_url"]
+    page = client.get(url)
+    amount = parse_qs(urlsplit(url).query)["amount"][0]
+    result = client.post(
+        urlsplit(url).path,
+        content=f"decision={decision}&amount={amount}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert 'data-notification-status="200"' in result.text
+    assert (visible_words(page.text), visible_words(result.text)) == ([], [])
 
 
 class RecordingAcquirer:
