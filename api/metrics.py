@@ -1,5 +1,5 @@
-"""Prometheus metrics: requests by route and status, latency, log head, read-model lag, and
-read models stuck before an event they cannot apply."""
+"""Prometheus metrics: requests by route and status, latency, log head, read-model lag, read
+models stuck before an event they cannot apply, and followers of the log gone silent."""
 
 from __future__ import annotations
 
@@ -23,6 +23,14 @@ READ_MODEL_STUCK = Gauge(
     "kvit_read_model_stuck",
     "1 while a read model is stuck before an event it cannot apply (see /readyz)",
     ["read_model"],
+)
+FOLLOWER_UP = Gauge(
+    "kvit_follower_up",
+    "1 while a follower of the log (kvit project per read model, kvit audit follow) beats",
+    ["follower"],
+)
+FOLLOWER_SILENT = Gauge(
+    "kvit_follower_silent_seconds", "Seconds since a follower's last beat", ["follower"]
 )
 
 
@@ -67,3 +75,6 @@ def refresh_gauges(ledger: Ledger, read_models: ReadModels) -> None:
     for name in read_models.names:
         READ_MODEL_POSITION.labels(name).set(read_models.position([name]))
         READ_MODEL_STUCK.labels(name).set(1 if name in stuck else 0)
+    for name, (up, follower) in read_models.followers().items():
+        FOLLOWER_UP.labels(name).set(1 if up else 0)
+        FOLLOWER_SILENT.labels(name).set(follower.silent_seconds)

@@ -23,6 +23,7 @@ from ledger.settings import Settings
 from projections import models
 from projections.embedded import EmbeddedFollower
 from projections.errors import ReadModelStuckError
+from projections.followers import Follower, read_followers
 from projections.hot import ReadCache
 from projections.projector import Projector
 from projections.schema import migrate_store
@@ -104,6 +105,12 @@ class ReadModels:
                 known = read_stuck(tx)
             self._stuck = (time.monotonic(), known)
         return known
+
+    def followers(self) -> dict[str, tuple[bool, Follower]]:
+        """Every follower that has beaten (projections/followers.py), and whether it is up:
+        heard from within `KVIT_READ_FOLLOWER_SILENCE_SECONDS`."""
+        silence = self.read_settings.follower_silence_seconds
+        return {f.name: (f.silent_seconds <= silence, f) for f in read_followers(self.store)}
 
     def _refuse_if_stuck(self, position: int, names: tuple[str, ...]) -> None:
         """A wait for a stuck model would only ever time out: tell the caller at once."""

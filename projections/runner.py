@@ -9,6 +9,9 @@ on PostgreSQL (each model at its own tracking position, all applied in one trans
 - It follows new events through LISTEN/NOTIFY on the event store's channel (on the connection
   that holds the locks), reading the log in batches from its tracking positions, so it can be
   stopped or killed at any moment and resumes where its last committed batch ended.
+- It beats a row per read model about once a second on that connection
+  (projections/followers.py), so `/readyz` can tell when it died; stopped by a signal, it
+  removes them.
 - A lost connection ends the session; the runner reconnects with backoff, a bounded number of
   times in a row, then exits non-zero for its supervisor to restart it.
 """
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +27,7 @@ import psycopg
 
 from ledger.bootstrap import build_ledger
 from ledger.settings import Settings
-from projections import models
+from projections import followers, models
 from projections.errors import ProjectionBusyError
 from projections.locks import lock_keys
 from projections.projector import Projector
@@ -37,7 +39,6 @@ from storage.sql import Store
 
 MAX_FAILURES = 10
 LOCK_RETRY = 1.0
-LOCK_CHECK = 5.0
 log = logging.getLogger(__name__)
 Say = Callable[[str], None]
 
@@ -66,6 +67,9 @@ class ProjectionRunner:
         self.stop = stop or threading.Event()
         self.say = say
         self.store: Store = open_store(settings, read)
+        self.heartbeat = followers.Heartbeat(
+            self.store, [followers.projection(n) for n in self.names]
+        )
         self.applied = 0
         self.position = 0
 
@@ -105,7 +109,9 @@ class ProjectionRunner:
             )
             for name in self.names:
                 self.say(f"{name}: following the log from position {projector.positions[name]}")
+            self.heartbeat.beat(lock, now=True)
             self._follow(projector, lock)
+            self.heartbeat.forget(lock)  # stopped on purpose: no longer expected
         finally:
             if projector is not None:
                 projector.close()
@@ -113,7 +119,6 @@ class ProjectionRunner:
             lock.close()
 
     def _follow(self, projector: Projector, lock: Any) -> None:
-        checked = time.monotonic()
         while not self.stop.is_set():
             try:
                 chunk = projector.step()
@@ -122,9 +127,8 @@ class ProjectionRunner:
                 continue
             self.applied += chunk.count
             self.position = projector.position
-            if time.monotonic() - checked > LOCK_CHECK:
-                lock.execute("SELECT 1")  # a lost lock connection means a lost lock: stop
-                checked = time.monotonic()
+            # Also a check of the lock: a lost lock connection means a lost lock, so stop.
+            self.heartbeat.beat(lock)
             if not chunk.full:
                 for _ in lock.notifies(timeout=1.0, stop_after=1):
                     pass

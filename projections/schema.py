@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ledger.settings import Settings
-from projections import models, stuck
+from projections import followers, models, stuck
 from projections.models.base import ReadModel
 from projections.settings import ReadSettings, open_store
 from projections.tables import LIVE, SHADOW, TRACKING, TYPES, Table
@@ -68,6 +68,7 @@ def migrate_store(store: Store, chosen: Sequence[ReadModel]) -> None:
                     add_missing_columns(tx, LIVE, table)
             create_tracking(tx, [model.name for model in chosen])
             stuck.create_table(tx)
+            followers.create_table(tx)
     finally:
         connection.close()
 

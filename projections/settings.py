@@ -45,6 +45,9 @@ class ReadSettings(BaseSettings):
     pool_size: int = 8
     """Connections for readers (PostgreSQL)."""
 
+    follower_silence_seconds: float = 10.0
+    """A follower (`kvit project`, `kvit audit follow`) silent this long is down (`/readyz`)."""
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:

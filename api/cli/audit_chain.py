@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -28,6 +29,8 @@ from audit.signing import (
 )
 from ledger.application import Ledger
 from ledger.engine import connections
+from projections import followers
+from projections.settings import ReadSettings, open_store
 from storage.faults import cured_by_reconnecting
 from storage.listen import open_listener
 from storage.preflight import require_schema
@@ -80,7 +83,10 @@ def _follow(
     stop: threading.Event,
     on_progress: Callable[[], None],
 ) -> None:
-    with opened(tables=True, role=connections.Role.AUDIT) as (_, ledger, store):
+    with (
+        opened(tables=True, role=connections.Role.AUDIT) as (_, ledger, store),
+        _heartbeat(settings) as heartbeat,
+    ):
         checkpointer = Checkpointer(
             lambda head: err.print(
                 f"signed checkpoint at position {sign_head(settings, store, head)['position']}"
@@ -93,19 +99,34 @@ def _follow(
         listener = open_listener(ledger, settings.database_url or "")
         head = store.head()
         err.print(f"following the log from chain position {head.position if head else 0}")
+        heartbeat.beat(now=True)
         try:
             while not stop.is_set():
-                done = catch_up(ledger, store)
+                done = catch_up(ledger, store, progress=lambda _: heartbeat.beat())
                 checkpointer(done.head)
                 on_progress()
+                heartbeat.beat()
                 if listener is not None:
                     for _ in listener.notifies(timeout=1.0, stop_after=1):
                         pass
                 else:
                     stop.wait(0.5)
+            heartbeat.forget()  # stopped on purpose: no longer expected
         finally:
             if listener is not None:
                 listener.close()
+
+
+@contextmanager
+def _heartbeat(settings: AuditSettings) -> Iterator[followers.Heartbeat]:
+    """The follower's beats for `/readyz`, in the read models' database (one connection)."""
+    store = open_store(settings, ReadSettings())
+    heartbeat = followers.Heartbeat(store, [followers.AUDIT])
+    try:
+        yield heartbeat
+    finally:
+        heartbeat.close()
+        store.close()
 
 
 def keygen(

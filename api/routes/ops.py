@@ -24,11 +24,13 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", responses={503: {"description": "not ready"}})
 def readyz(ledger: LedgerDep, read_models: ReadDep) -> JSONResponse:
     """Readiness: the event store answers, no read model is stuck before an event it cannot
-    apply (`stuck`: where each stopped and on which event), and the read models are caught
-    up (within a margin)."""
+    apply (`stuck`: where each stopped and on which event), no follower of the log has gone
+    silent (`followers_down`: which, since its last beat), and the read models are caught up
+    (within a margin)."""
     try:
         head = log_head(ledger)
         stuck = read_models.stuck()
+        down = {n: f.public() for n, (up, f) in read_models.followers().items() if not up}
     except Exception as error:
         return JSONResponse({"status": "unavailable", "reason": str(error)}, status_code=503)
     positions = {name: read_models.position([name]) for name in read_models.names}
@@ -37,6 +39,8 @@ def readyz(ledger: LedgerDep, read_models: ReadDep) -> JSONResponse:
     if stuck:
         body = {"status": "stuck", **body, "stuck": {n: s.public() for n, s in stuck.items()}}
         return JSONResponse(body, status_code=503)
+    if down:
+        return JSONResponse({"status": "follower_down", **body, "followers_down": down}, 503)
     ready = all(v <= READY_LAG_EVENTS for v in lag.values())
     body = {"status": "ready" if ready else "catching_up", **body}
     return JSONResponse(body, status_code=200 if ready else 503)
