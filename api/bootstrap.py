@@ -21,6 +21,7 @@ from api.oidc import sessions
 from api.oidc.base import IdentityProvider
 from api.oidc.cookies import Cookies
 from api.oidc.provider import OpenIdProvider
+from api.replica import LogReader, LogReads, open_log_reads
 from api.settings import ApiSettings
 from audit.chain import ChainFollower, Checkpointer
 from audit.service import sign_head
@@ -48,6 +49,8 @@ class Running:
     """None when the log is in memory: there is no database to keep a chain in."""
     sessions: sessions.Sessions
     """The cabinet's sessions and sign-ins in flight (api/oidc/sessions.py)."""
+    log_reads: LogReads
+    """Where the auditors' heavy reads of the log go (api/replica.py)."""
 
 
 @dataclass
@@ -107,6 +110,10 @@ def run(
             opened.callback(store.close)
             if not audit_settings.uses_postgres:
                 opened.enter_context(chain_follower(ledger, store, audit_settings))
+        log_reads = open_log_reads(
+            LogReader(ledger, store), audit_settings, read_models.read_settings.wait_timeout_seconds
+        )
+        opened.callback(log_reads.close)
         seconds = settings.acquirer_reconcile_seconds
         if isinstance(acquirer, AcquirerApi) and not settings.uses_postgres and seconds > 0:
             opened.callback(Reconciler(ledger, acquirer, seconds).start().close)
@@ -117,6 +124,7 @@ def run(
             audit_settings,
             store,
             sessions.Sessions(read_models.store),
+            log_reads,
         )
 
 

@@ -27,6 +27,7 @@ from api.problems import (
     MissingIdempotencyKeyProblem,
     PositionNotInLogProblem,
 )
+from api.replica import LogReads
 from api.settings import ApiSettings
 from audit.signing import AuditSettings
 from audit.store import AuditStore
@@ -115,6 +116,12 @@ async def chain_if_kept(request: Request) -> AuditStore | None:
     return running_of(request).audit_store
 
 
+async def log_reads(request: Request) -> LogReads:
+    """Where an auditor's heavy read of the log goes: `.reader()` in the route's body, only on
+    the path that reads the log (it may wait for the replica)."""
+    return running_of(request).log_reads
+
+
 def kept(store: AuditStore | None) -> AuditStore:
     """The chain a route needs. Checked in the route's body, not as a dependency, so that a
     request that is not valid is still a 422 on a server without a chain."""
@@ -143,6 +150,7 @@ ReadDep = Annotated[ReadModels, Depends(read_models)]
 LinkAttemptsDep = Annotated[LinkAttempts, Depends(link_attempts)]
 AuditSettingsDep = Annotated[AuditSettings, Depends(audit_settings)]
 ChainIfKeptDep = Annotated[AuditStore | None, Depends(chain_if_kept)]
+LogReadsDep = Annotated[LogReads, Depends(log_reads)]
 
 
 async def idempotency_key(

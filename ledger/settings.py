@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     """Acknowledge a write only once a synchronous standby has it; while none is attached,
     writes are refused with 503 (docs/operating.md, "On a replicated cluster")."""
 
+    read_replica_url: str | None = None
+    """A postgresql:// URL of a standby (`target_session_attrs=prefer-standby`) for the
+    auditors' heavy reads of the log (api/replica.py); unset: they read the primary."""
+
     group_commit: bool = True
     """Let concurrent commands share one transaction (see ledger/engine/group_commit.py)."""
 
@@ -60,6 +64,11 @@ class Settings(BaseSettings):
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         return postgres_url(value, "KVIT_DATABASE_URL")
+
+    @field_validator("read_replica_url")
+    @classmethod
+    def _replica_url(cls, value: str | None) -> str | None:
+        return postgres_url(value, "KVIT_READ_REPLICA_URL")
 
     @property
     def uses_postgres(self) -> bool:

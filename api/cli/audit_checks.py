@@ -46,7 +46,7 @@ def verify_command(
 ) -> None:
     """Walk the whole log, recompute the chain, check every signed checkpoint; exit 1 on any
     finding, with the first position where the log differs."""
-    with opened() as (settings, ledger, store):
+    with opened(replica=not catch_up_first) as (settings, ledger, store):
         if catch_up_first:
             store.ensure_tables()
             catch_up(ledger, store)

@@ -36,7 +36,7 @@ def export_command(
             " overwrite the export in it[/red]"
         )
         raise typer.Exit(2)
-    with opened() as (_, ledger, store), progress_bar("exporting") as bar:
+    with opened(replica=True) as (_, ledger, store), progress_bar("exporting") as bar:
         task = bar.add_task("export", total=log_head(ledger) or 1)
         done = export(ledger, store, directory, progress=lambda p: bar.update(task, completed=p))
     latest = done.checkpoint
@@ -67,7 +67,7 @@ def balance(
     except ValueError as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    with opened() as (_, ledger, store):
+    with opened(replica=True) as (_, ledger, store):
         upto = history.resolve(ledger, store, position=position, at=moment)
         found: Any
         if account is not None:

@@ -11,9 +11,9 @@ from api.account_access import account_out, limited_for, visible_account
 from api.audited import AsOfQuery, account_as_of
 from api.deps import (
     CallerDep,
-    ChainIfKeptDep,
     KeyDep,
     LedgerDep,
+    LogReadsDep,
     MinPositionDep,
     ReadDep,
     SupplierAgentDep,
@@ -95,8 +95,7 @@ def get_account(
     account_id: UUID,
     caller: CallerDep,
     rm: ReadDep,
-    ledger: LedgerDep,
-    chain: ChainIfKeptDep,
+    reads: LogReadsDep,
     min_position: MinPositionDep = 0,
     as_of: AsOfQuery = None,
 ) -> AccountOut:
@@ -108,7 +107,8 @@ def get_account(
             )
         return account_out(balance, limited=True)
     if as_of is not None:  # as it was then, recomputed from the log (api/audited.py)
-        balance = account_as_of(ledger, chain, account_id, as_of)
+        reader = reads.reader()  # the read replica when it has every acknowledged write
+        balance = account_as_of(reader.ledger, reader.store, account_id, as_of)
     return account_out(balance)
 
 

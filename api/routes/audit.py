@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.audited import resolve
-from api.deps import AuditSettingsDep, ChainIfKeptDep, LedgerDep, ReaderDep, kept
+from api.deps import AuditSettingsDep, ChainIfKeptDep, LogReadsDep, ReaderDep, kept
 from api.problems import NotFoundProblem, responses
 from api.schemas.audit import EventPage, LedgerAccountOut
 from audit import export as feed
@@ -29,8 +29,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get("/events", response_model=EventPage, responses=responses(403, 503))
 def events(
     caller: ReaderDep,
-    ledger: LedgerDep,
-    store: ChainIfKeptDep,
+    reads: LogReadsDep,
     after: Annotated[
         int, Query(ge=0, le=MAX_AFTER, description="the last position already read")
     ] = 0,
@@ -38,7 +37,8 @@ def events(
 ) -> EventPage:
     """The log, paged, in position order, exactly as `kvit audit export` writes it: each event
     with its stored state (base64), decoded fields, and the chain hash recorded for it."""
-    got = feed.page(ledger, kept(store), after=after, limit=limit)
+    reader = reads.reader()  # the read replica when it has every acknowledged write
+    got = feed.page(reader.ledger, kept(reader.store), after=after, limit=limit)
     return EventPage(events=got.lines, next_after=got.next_after, done=got.done)
 
 
@@ -77,12 +77,13 @@ def public_key(caller: ReaderDep, settings: AuditSettingsDep) -> dict[str, str]:
 def ledger_account(
     name: str,
     caller: ReaderDep,
-    ledger: LedgerDep,
-    store: ChainIfKeptDep,
+    reads: LogReadsDep,
     as_of: Annotated[str | None, Query(description="a log position or an ISO time")] = None,
 ) -> LedgerAccountOut:
     """A ledger account's balance (`wallet:<id>`, `payable:<supplier>:<account>`,
     `acquirer:clearing`) as of a position or time, summed from the log's postings."""
+    reader = reads.reader()
+    ledger, store = reader.ledger, reader.store
     upto = (
         resolve(ledger, store, as_of)
         if as_of
