@@ -348,7 +348,11 @@ def main() -> None:
         else:
             relay = Relay(parts, crash_after=args.crash_after)
             relay.drain()
-            print(f"relayed: {relay.delivered} credited, {relay.refunded} refunded", flush=True)
+            print(
+                f"relayed: {relay.delivered} credited, {relay.refunded} refunded,"
+                f" {relay.duplicates} duplicates",
+                flush=True,
+            )
             relay.close()
     finally:
         parts.close()
