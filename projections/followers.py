@@ -44,9 +44,8 @@ class Follower:
     silent_seconds: float
 
     def public(self) -> dict[str, Any]:
+        """What `/readyz` shows (it is public): when, not where (no host, no pid)."""
         return {
-            "host": self.host,
-            "pid": self.pid,
             "started_at": self.started_at,
             "seen_at": self.seen_at,
             "silent_seconds": round(self.silent_seconds, 1),

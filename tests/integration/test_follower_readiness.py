@@ -80,7 +80,7 @@ def test_a_killed_follower_makes_readyz_not_ready_until_it_is_back(
     assert down["status"] == "follower_down", down
     assert set(down["followers_down"]) == PROJECT, down  # the audit follower is alive
     last = down["followers_down"][f"project:{models.NAMES[0]}"]
-    assert last["pid"] == project.process.pid and last["silent_seconds"] >= SILENCE, last
+    assert last["silent_seconds"] >= SILENCE and "pid" not in last, last  # /readyz is public
     assert last["seen_at"] >= last["started_at"], last
     metrics = httpx.get(f"{base}/metrics").text
     assert re.search(
