@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.config import DEFAULT_DATABASE_URL
+from bench.cpu import CpuMeter
 from bench.deployment import ConnectionSampler, Deployment, free_port, running
 from bench.facts import machine_facts
 from bench.http_world import Resident, seed, wallet_total, write_residents
@@ -119,7 +120,12 @@ def wait_caught_up(deployment: Deployment, timeout: float = 120) -> None:
 
 
 def one_round(
-    deployment: Deployment, bare_url: str, residents_file: Path, seconds: int, tag: str
+    deployment: Deployment,
+    bare_url: str,
+    residents_file: Path,
+    seconds: int,
+    tag: str,
+    meter: CpuMeter,
 ) -> list[WrkResult]:
     base = deployment.base_url
     runs: list[WrkResult] = []
@@ -149,7 +155,9 @@ def one_round(
                     args=(str(residents_file), path),
                 )
             )
+    processes = {p.name: p.popen.pid for p in deployment.processes}
     for connections in (32, 8):
+        meter.begin(processes)  # CPU by role over the write runs only
         runs.append(
             run_wrk(
                 "payments",
@@ -160,6 +168,7 @@ def one_round(
                 args=(str(residents_file), f"{tag}-c{connections}", str(AMOUNT)),
             )
         )
+        meter.end()
     return runs
 
 
@@ -299,6 +308,9 @@ def print_table(results: dict[str, Any], console: Console) -> None:
         f" {'ok' if audit['replay']['ok'] else 'FAILED'}"
     )
     console.print(f"connections at peak by process: {results['connections']['peak_by_process']}")
+    cpu = ", ".join(f"{k} {v:.2f}" for k, v in results["cpu_ms_per_payment"].items())
+    loads = ", ".join(f"{x:.1f}" for x in results["loadavg_1m_during"])
+    console.print(f"CPU ms per payment by role: {cpu} (load average 1 min: {loads})")
 
 
 def _exit_on_sigterm(*_: Any) -> None:
@@ -315,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = int(os.environ.get("KVIT_BENCH_HTTP_SECONDS", profile["seconds"]))
     repeats = int(os.environ.get("KVIT_BENCH_HTTP_REPEATS", profile["repeats"]))
     residents_count = int(os.environ.get("KVIT_BENCH_HTTP_RESIDENTS", profile["residents"]))
+    workers = int(os.environ.get("KVIT_BENCH_HTTP_WORKERS", "2"))
     url = os.environ.get("KVIT_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     console = Console(width=max(Console().width, 130))
     ensure_wrk()
@@ -334,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
             throwaway_schema(url, "kvit_bench_http") as schema,
         ):
             work = Path(tmp)
-            with running(url, schema, work, mail_url=f"smtp://127.0.0.1:{smtp.port}") as dep:
+            with running(
+                url, schema, work, mail_url=f"smtp://127.0.0.1:{smtp.port}", workers=workers
+            ) as dep:
                 sampler = ConnectionSampler(url, schema)
                 idle = sampler.sample()
                 console.print(f"deployment up; {idle} PostgreSQL connections idle; seeding …")
@@ -349,11 +364,16 @@ def main(argv: list[str] | None = None) -> int:
                 wait_caught_up(dep)
                 sampler.start()
                 runs: list[WrkResult] = []
+                meter = CpuMeter(url, schema)
+                loads = [os.getloadavg()[0]]
                 tag = uuid.uuid4().hex[:8]
                 with bare_floor(work) as bare_url:
                     for n in range(repeats):
                         console.print(f"round {n + 1}/{repeats}: wrk, {seconds} s per run …")
-                        runs += one_round(dep, bare_url, residents_file, seconds, f"{tag}-{n}")
+                        runs += one_round(
+                            dep, bare_url, residents_file, seconds, f"{tag}-{n}", meter
+                        )
+                        loads.append(os.getloadavg()[0])
                 console.print(
                     f"pgbench TPC-B, 4 clients, {repeats} × {profile['pgbench_seconds']} s …"
                 )
@@ -376,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds_total": round(time.monotonic() - started),
         "profile": {
+            "workers": workers,
             "seconds": seconds,
             "repeats": repeats,
             "residents": residents_count,
@@ -386,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
         "connections": connections,
         "money": money,
         "audit": audit,
+        "cpu_ms_per_payment": meter.per_operation_ms(
+            sum(r.ok for r in runs if r.name == "payments")
+        ),
+        "loadavg_1m_during": loads,
         "runs": [asdict(r) | {"rate": r.rate} for r in runs],
     }
     results["summary"] = summarise(runs, pgbench.median, connections)
