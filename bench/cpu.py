@@ -9,7 +9,6 @@ server backends of the deployment's connections (pg_stat_activity by application
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 
 import psycopg
@@ -77,7 +76,7 @@ class CpuMeter:
 
     def __init__(self, database_url: str, prefix: str) -> None:
         self.database_url, self.prefix = database_url, prefix
-        self.seconds: Counter[str] = Counter()
+        self.seconds: dict[str, float] = {}
         self._start: dict[int, tuple[str, float]] = {}
 
     def begin(self, processes: dict[str, int]) -> None:
@@ -88,7 +87,7 @@ class CpuMeter:
         for pid, (role, start) in self._start.items():
             now = cpu_seconds(pid)
             if now >= start:
-                self.seconds[role] += now - start
+                self.seconds[role] = self.seconds.get(role, 0.0) + now - start
         self._start = {}
 
     def per_operation_ms(self, operations: int) -> dict[str, float]:
