@@ -29,6 +29,7 @@ from audit.signing import AuditSettings, signing_key
 from audit.store import AuditStore
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.engine.channel import WriterClient
 from mail.service import NoticeService
 from projections.read_models import ReadModels
 from projections.settings import ReadSettings, open_store
@@ -89,6 +90,8 @@ def run(
         if ledger is None:
             ledger = build_ledger(settings)
             opened.callback(ledger.close)
+            if settings.writer_socket is not None:
+                ledger.use_writer(WriterClient(settings.writer_socket))
         read_models = ReadModels(settings, ledger).start()
         opened.callback(read_models.close)
         if not settings.uses_postgres:  # on PostgreSQL `kvit migrate` creates them

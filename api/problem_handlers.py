@@ -51,6 +51,7 @@ LEDGER_STATUS: dict[type[errors.LedgerError], tuple[int, str]] = {
     errors.OperationMismatchError: (409, "Operation does not match"),
     errors.IdempotencyKeyReusedError: (422, "Idempotency key reused"),
     errors.ConcurrentUpdateError: (409, "Concurrent update"),
+    errors.WriterUnavailableError: (503, "The writer is restarting"),
 }
 
 
@@ -102,7 +103,7 @@ RETRY_AFTER_SECONDS = 1
 
 async def on_ledger_error(request: Request, error: errors.LedgerError) -> JSONResponse:
     status, title = ledger_status(error)
-    return problem(
+    response = problem(
         request,
         status=status,
         code=error.code,
@@ -110,6 +111,9 @@ async def on_ledger_error(request: Request, error: errors.LedgerError) -> JSONRe
         detail=error.message,
         **jsonable(error.data),
     )
+    if "retry_after" in error.data:
+        response.headers["Retry-After"] = str(error.data["retry_after"])
+    return response
 
 
 async def on_read_error(request: Request, error: read_errors.ReadModelError) -> JSONResponse:

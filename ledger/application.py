@@ -22,6 +22,7 @@ from ledger.domain.bill import BillLine
 from ledger.domain.identifiers import parse_inn
 from ledger.engine.aggregate_cache import AggregateCache
 from ledger.engine.batch import BatchItem, run_batch
+from ledger.engine.channel import WriterClient
 from ledger.engine.command import OPERATOR_SCOPE
 from ledger.engine.group_commit import GroupCommitter, Outcome, run_alone
 from ledger.engine.unit_of_work import Command, UnitOfWork
@@ -68,6 +69,16 @@ class Ledger(Application[UUID]):
         on_server_change(self, self.aggregate_cache.clear)
         self._committer = GroupCommitter(self) if group_commit else None
         self._contended = threading.Lock()
+        self.writer: WriterClient | None = None
+        """Set in `kvit serve`'s workers: commands run in the writer process (engine/writer.py)."""
+
+    def use_writer(self, client: WriterClient) -> None:
+        self.writer = client
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        super().close()
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, minus its runtime `Protocol` check on every object (an eighth
@@ -79,6 +90,8 @@ class Ledger(Application[UUID]):
 
     # --- running commands ----------------------------------------------------------------------
     def execute(self, command: Command) -> Outcome:
+        if self.writer is not None:
+            return self.writer.execute(command)  # type: ignore[no-any-return]
         if self._committer is not None:
             outcome = self._committer.run(command)
         else:
@@ -276,6 +289,8 @@ class Ledger(Application[UUID]):
     def execute_batch(self, commands: Sequence[Command]) -> list[BatchItem]:
         """Save up to `MAX_BATCH_COMMANDS` independent commands in ONE transaction; each gets
         its own outcome or its own named error (see ledger/engine/batch.py)."""
+        if self.writer is not None:
+            return self.writer.execute_batch(commands)  # type: ignore[no-any-return]
         return run_batch(self, commands)
 
     # --- reads (current state of one aggregate) ------------------------------------------------

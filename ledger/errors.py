@@ -233,6 +233,13 @@ class ConcurrentUpdateError(LedgerError):
     code = "concurrent_update"
 
 
+class WriterUnavailableError(LedgerError):
+    """The writer process (ledger/engine/writer.py) is down or restarting: nothing the client
+    sent can be known to have committed, so it retries (with its idempotency key)."""
+
+    code = "writer_unavailable"
+
+
 class BatchTooLargeError(LedgerError):
     """A batch of commands is bounded, so one call cannot hold a transaction for minutes."""
 

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     group_commit: bool = True
     """Let concurrent commands share one transaction (see ledger/engine/group_commit.py)."""
 
+    writer_socket: Path | None = None
+    """Set by `kvit serve` for its workers: the writer process's socket (ledger/engine/
+    writer.py); their commands run there. Unset, a process writes itself."""
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:

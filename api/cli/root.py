@@ -13,7 +13,7 @@ try:  # typer >= 0.20 carries its own copy of click
 except ImportError:  # pragma: no cover
     from click import ClickException  # type: ignore[assignment]  # typer < 0.20: the same class
 
-from api.cli import demo, mail, notices, server
+from api.cli import demo, mail, notices, server, writer
 from api.cli.acquirer import acquirer_cli
 from api.cli.audit import audit_cli
 from api.cli.console import err
@@ -24,6 +24,7 @@ cli = typer.Typer(help="Kvit: an event-sourced payment ledger for ЖКУ.", no_a
 # Typer lists commands in the order they are added, then the groups.
 cli.command()(server.migrate)
 cli.command()(server.serve)
+cli.command(hidden=True)(writer.writer)
 cli.command()(server.token)
 cli.command("secrets")(server.new_secrets)
 cli.command()(mail.mail)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from typing import NoReturn
@@ -14,6 +15,7 @@ from api.acquirer.configured import check_acquirer
 from api.auth import Role, issue_token, scope_claims, secret_key, secret_path
 from api.cli import exposure
 from api.cli.console import err
+from api.cli.writer_supervisor import WriterSupervisor, socket_path, writer_env
 from api.config_checks import ConfigurationError, check_secret, check_settings
 from api.oidc import sessions
 from api.server_protocol import HeaderDeadlineProtocol
@@ -57,9 +59,14 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="address to bind"),
     port: int = typer.Option(8000, min=1, max=65535, help="port to bind"),
     workers: int = typer.Option(1, min=1, help="worker processes (PostgreSQL only)"),
+    writer: bool = typer.Option(
+        True, help="PostgreSQL: one writer process runs every worker's commands"
+    ),
 ) -> None:
     """Serve the HTTP API. On SQLite (no KVIT_DATABASE_URL) the schema is created first and the
-    projections run inside this one process."""
+    projections run inside this one process. On PostgreSQL one writer process (supervised
+    here) runs the workers' commands."""
+    explicit_pool = os.environ.get("KVIT_DATABASE_POOL_SIZE")
     try:
         connections.apply(connections.Role.SERVE, workers)  # inherited by the workers
     except connections.BudgetTooSmallError as error:
@@ -86,6 +93,34 @@ def serve(
     development_switches(host, settings)  # after every check, so that a refusal stays one line
     if settings.uses_postgres and said:
         err.print(said, markup=False, highlight=False)
+    supervisor = None
+    if settings.uses_postgres and writer:
+        supervisor = start_writer(settings, explicit_pool)
+    try:
+        run_workers(host, port, workers)
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+
+
+def start_writer(settings: ApiSettings, explicit_pool: str | None) -> WriterSupervisor:
+    """The writer first (its socket in the data directory), then the workers that use it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = socket_path(settings.data_dir)
+    pool = None if explicit_pool else connections.FIXED[connections.Role.WRITER].events
+    supervisor = WriterSupervisor(path, writer_env(pool))
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()  # left by a writer that was killed: wait for the new one's
+    supervisor.start_writer()
+    if not supervisor.wait_ready():
+        supervisor.stop()
+        err.print("[red]the writer process did not start[/red]")
+        raise typer.Exit(1)
+    os.environ["KVIT_WRITER_SOCKET"] = str(path)  # inherited by the workers
+    return supervisor
+
+
+def run_workers(host: str, port: int, workers: int) -> None:
     # httptools + uvloop (uvicorn[standard]): h11 on asyncio stalls each response on delayed ACKs.
     # The protocol is httptools' with a deadline on a request's headers (api/server_protocol.py).
     uvicorn.run(

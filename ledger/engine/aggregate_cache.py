@@ -37,6 +37,8 @@ def clone(aggregate: Aggregate) -> Aggregate:
 class AggregateCache:
     def __init__(self, maxsize: int = DEFAULT_MAXSIZE) -> None:
         self.maxsize = maxsize
+        self.distrust_seconds = DISTRUST_SECONDS
+        """0 in the writer process, which nobody else writes beside on the happy path."""
         self._items: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._lock = threading.Lock()
         # Aggregates another process wrote lately: trusting them just fails the save, and a
@@ -83,10 +85,11 @@ class AggregateCache:
 
     def evict(self, aggregate_ids: Iterable[UUID]) -> None:
         """After a conflict: forget the copies, and check them on the store for a while."""
-        until = time.monotonic() + DISTRUST_SECONDS
+        until = time.monotonic() + self.distrust_seconds
         with self._lock:
             for aggregate_id in aggregate_ids:
-                self._distrusted[aggregate_id] = until
+                if self.distrust_seconds > 0:
+                    self._distrusted[aggregate_id] = until
                 if self._items.pop(aggregate_id, None) is not None:
                     self.evictions += 1
             while len(self._distrusted) > self.maxsize:

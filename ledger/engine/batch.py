@@ -37,7 +37,11 @@ class BatchItem:
         return self.error is None
 
 
-def run_batch(app: CachedApplication, commands: Sequence[Command]) -> list[BatchItem]:
+def run_batch(
+    app: CachedApplication, commands: Sequence[Command], *, prefetch_keys: bool = True
+) -> list[BatchItem]:
+    """`prefetch_keys=False`: assume every key new on the first attempt (the writer's batches
+    of concurrent requests, which are rarely replays; a replay fails the save and re-runs)."""
     if len(commands) > MAX_BATCH_COMMANDS:
         raise BatchTooLargeError(
             f"a batch holds at most {MAX_BATCH_COMMANDS} commands, got {len(commands)}",
@@ -50,7 +54,8 @@ def run_batch(app: CachedApplication, commands: Sequence[Command]) -> list[Batch
         # One query for every command's record, on the first attempt too: in a batch it costs
         # one round trip for thousands of commands, and registers re-send lines often enough
         # that assuming them new would re-run nearly every batch.
-        prefetch(shared, [getattr(c, "record_id", None) for c in commands])
+        if prefetch_keys or not first:
+            prefetch(shared, [getattr(c, "record_id", None) for c in commands])
         results = [_run_one(app, shared, command) for command in commands]
         changes = shared.collect()
         try:
