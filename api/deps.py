@@ -10,6 +10,7 @@ more than the answer itself."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
@@ -33,6 +34,7 @@ from audit.signing import AuditSettings
 from audit.store import AuditStore
 from ledger.application import Ledger
 from ledger.engine.group_commit import Outcome
+from projections import models
 from projections.errors import ReadModelTimeoutError
 from projections.read_models import ReadModels
 from storage.log import head as log_head
@@ -235,10 +237,16 @@ SupplierAgentDep = Annotated[Caller, Depends(supplier_agent)]
 SupplierReaderDep = Annotated[Caller, Depends(supplier_reader)]
 
 
-def committed(outcome: Outcome, response: Response, rm: ReadModels) -> int:
-    """Read-your-writes: return only once the read models include this write. A replay waits
-    for the whole log as it is now, since the original write may have just committed in a
-    concurrent request. Returns the position waited for."""
+def committed(
+    outcome: Outcome,
+    response: Response,
+    rm: ReadModels,
+    names: Iterable[str] = models.READ_YOUR_WRITES,
+) -> int:
+    """Read-your-writes: return only once the read models a client reads next (`names`: by
+    default the balances and the history) include this write. A replay waits for the whole
+    log as it is now, since the original write may have just committed in a concurrent
+    request. Returns the position waited for."""
     position = outcome.position
     if outcome.result.get("replayed"):
         response.headers[REPLAYED_HEADER] = "true"
@@ -247,7 +255,7 @@ def committed(outcome: Outcome, response: Response, rm: ReadModels) -> int:
     if position:
         rm.wake()
         try:
-            rm.wait_for(position)
+            rm.wait_for(position, names)
         except ReadModelTimeoutError:
             # The write is committed: report success, never a failure the client might act on.
             log.warning("read models lag behind position %s", outcome.position)

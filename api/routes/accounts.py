@@ -33,6 +33,7 @@ from api.schemas.accounts import (
 from api.schemas.common import Created
 from api.schemas.payments import HistoryPage
 from ledger.domain.bill import BillLine
+from projections import models
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -55,7 +56,7 @@ def open_account(
         idempotency_key=key,
         scope=caller.scope,
     )
-    committed(outcome, response, rm)
+    committed(outcome, response, rm, models.NAMES)
     return Created(id=outcome.result["account_id"])
 
 
@@ -86,7 +87,7 @@ def issue_bill(
         idempotency_key=key,
         scope=caller.scope,
     )
-    committed(outcome, response, rm)
+    committed(outcome, response, rm, models.NAMES)
     return BillIssued(id=outcome.result["bill_id"], amount_due=outcome.result["amount_due"])
 
 
@@ -130,7 +131,7 @@ def confirm_payer(
     outcome = ledger.confirm_payer(
         account_id=account_id, payer_id=body.payer_id, idempotency_key=key, scope=caller.scope
     )
-    position = committed(outcome, response, rm)
+    position = committed(outcome, response, rm, models.NAMES)
     return account_out(visible_account(rm, caller, account_id, position))
 
 

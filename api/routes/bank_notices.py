@@ -26,6 +26,7 @@ from ledger.engine.group_commit import Outcome
 from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
 from ledger.notices.importer import import_register
 from ledger.notices.line import parse_notice
+from projections import models
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
 BATCH_PATH = "/v1/notices/batch"
@@ -61,7 +62,7 @@ def post_notice(
         ReceiveNotice(bank_bik=posting_bank(bank, body.order_id), line=line)
     )
     response.status_code = 201 if outcome.result["outcome"] == "accepted" else 200
-    committed(outcome, response, rm)
+    committed(outcome, response, rm, models.NAMES)  # the register is read next
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
 
 
@@ -86,7 +87,7 @@ def annul_notice(
         annul_date=annul_date.isoformat(),
     )
     outcome: Outcome = ledger.execute(command)
-    committed(outcome, response, rm)
+    committed(outcome, response, rm, models.NAMES)  # the register is read next
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
 
 

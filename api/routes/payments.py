@@ -39,6 +39,7 @@ from ledger.application import Ledger
 from ledger.domain import Payment, PaymentStatus
 from ledger.engine.idempotent import derived_id
 from ledger.qr.payee import payee_from_qr, payee_from_requisites
+from projections import models
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 
@@ -255,7 +256,7 @@ def refund_payment(
     outcome = ledger.refund_payment(
         payment_id=payment_id, amount=body.amount, idempotency_key=key, scope=caller.scope
     )
-    committed(outcome, response, rm)
+    committed(outcome, response, rm, models.NAMES)  # an operator's: it reads any
     return RefundOut(
         id=outcome.result["refund_id"],
         payment=payment_out(outcome.result["payment"], ledger, acquirer),

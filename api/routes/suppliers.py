@@ -15,6 +15,7 @@ from api.schemas.common import Created
 from api.schemas.suppliers import RegisterSupplier, SupplierList, SupplierOut
 from ledger.domain import Supplier
 from ledger.errors import UnknownSupplierError
+from projections import models
 
 router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
 
@@ -46,7 +47,7 @@ def register_supplier(
         idempotency_key=key,
         scope=caller.scope,
     )
-    committed(outcome, response, rm)
+    committed(outcome, response, rm, models.NAMES)
     return Created(id=outcome.result["supplier_id"])
 
 

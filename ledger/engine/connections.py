@@ -12,15 +12,14 @@ command derives its pools from the budget and its role, and stays within its sha
 | `kvit audit follow`     | 6: event store 1, chain reads 2, LISTEN 1, and the chain     |
 |                         | writer's connection per batch (one at a time; counted as 2)  |
 | `kvit mail`             | 3: event store 1, outbox 1, read models 1                    |
-| `kvit serve`'s writer   | 2: the event store (one committing thread; a second for a    |
-|                         | batch's re-run while the first is still returned to the pool)|
+| `kvit serve`'s writer   | 1: the event store (one committing thread uses it)           |
 | `kvit serve` (each of W)| the rest / W: LISTEN 1, audit reads 1, read models 2, and the |
 |                         | event store (its reads) gets what is left                    |
 
-With 30 and `--workers 2` a worker has 8: 4 for the event store. A cached read (the usual
-one) holds no connection at all. One-off commands (`kvit audit verify`, `replay`, `migrate`)
-are outside the budget and use small pools (ONE_OFF), so they work beside a running
-deployment on a server with headroom above the budget.
+With 30 and `--workers 2` a worker has 8: 4 for the event store (its reads; the writer
+writes). A cached read (the usual one) holds no connection at all. One-off commands (`kvit
+audit verify`, `replay`, `migrate`) are outside the budget and use small pools (ONE_OFF), so
+they work beside a running deployment on a server with headroom above the budget.
 
 A pool size set explicitly in the environment (KVIT_DATABASE_POOL_SIZE, KVIT_READ_POOL_SIZE,
 KVIT_DATABASE_AUDIT_POOL_SIZE) wins over the budget's share.
@@ -62,10 +61,10 @@ FIXED = {
     Role.PROJECT: Pools(events=1, reads=0, audit=0, other=2),
     Role.AUDIT: Pools(events=1, reads=0, audit=2, other=3),
     Role.MAIL: Pools(events=1, reads=1, audit=0, other=1),
-    Role.WRITER: Pools(events=2, reads=0, audit=0, other=0),
+    Role.WRITER: Pools(events=1, reads=0, audit=0, other=0),
 }
 ONE_OFF = Pools(events=2, reads=2, audit=2, other=2)
-SERVE_OTHER, SERVE_READS, SERVE_AUDIT, SERVE_MIN_EVENTS = 1, 2, 1, 2
+SERVE_OTHER, SERVE_READS, SERVE_AUDIT, SERVE_MIN_EVENTS = 1, 2, 1, 1
 
 
 class BudgetTooSmallError(ValueError):

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
+
 from ledger.engine.batch import MAX_BATCH_COMMANDS, run_batch
 from ledger.engine.channel import (
     BATCH,
@@ -41,6 +43,7 @@ from ledger.engine.channel import (
     send_frame,
 )
 from ledger.engine.unit_of_work import CachedApplication
+from storage.faults import cured_by_reconnecting
 
 MAX_BATCH = 256
 """Single commands run in one transaction at most (more wait for the next)."""
@@ -177,6 +180,10 @@ class Writer:
             self._answer(request, ERROR, error)
 
     def _answer(self, request: _Request, status: str, payload: Any) -> None:
+        if status == ERROR and cured_by_reconnecting(payload):
+            # Its cause (which tells a server in recovery apart) does not survive the pickle:
+            # say what it means, a database fault a retry may cure (503 with Retry-After).
+            payload = OperationalError(f"{type(payload).__name__}: {payload}")
         try:
             with request.lock:
                 send_frame(request.reply, (status, payload))

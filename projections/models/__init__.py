@@ -13,6 +13,14 @@ MODELS: dict[str, type[ReadModel]] = {
     cls.name: cls for cls in (AccountBalance, WalletBalance, PaymentHistory, TrialBalance, Matching)
 }
 NAMES: tuple[str, ...] = tuple(MODELS)
+READ_YOUR_WRITES: tuple[str, ...] = (
+    AccountBalance.name,
+    WalletBalance.name,
+    PaymentHistory.name,
+)
+"""What a write's answer waits for: the balances and the history a resident reads next. Never
+the trial balance or matching (the register): an operator's read of those asks for its own
+`min_position`, and a bank's notice upload waits for every model."""
 
 
 class UnknownProjectionError(ValueError):

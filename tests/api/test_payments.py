@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from ledger.application import Ledger
+from ledger.engine.channel import WriterClient
 from tests.api.helpers import (
     SUPPLIER,
     Headers,
@@ -590,3 +593,30 @@ def test_unknown_payment_is_404(client: TestClient, operator: Headers) -> None:
     response = client.get("/v1/payments/00000000-0000-0000-0000-000000000001", headers=operator)
 
     problem(response, 404, "unknown_payment")
+
+
+def test_a_payment_while_the_writer_is_down_is_503_with_retry_after_and_moves_nothing(
+    client: TestClient,
+    resident: Headers,
+    world: World,
+    memory_ledger: Ledger,
+    tmp_path: Path,
+) -> None:
+    fund(client, resident, world.wallet_id, 1000)
+    memory_ledger.use_writer(WriterClient(tmp_path / "no-writer.sock"))
+
+    response = client.post(
+        "/v1/payments",
+        json={
+            "account_id": world.account_id,
+            "method": "wallet",
+            "wallet_id": world.wallet_id,
+            "amount": 100,
+            "confirm": True,
+        },
+        headers=keyed(resident, "while-down"),
+    )
+
+    problem(response, 503, "writer_unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert wallet_balance(client, resident, world.wallet_id) == 1000

@@ -1,10 +1,11 @@
 """Faults under load, with real processes on a PostgreSQL cluster this test owns.
 
 Residents pay in a loop and retry any ambiguous answer (a cut connection, a 5xx) with the same
-Idempotency-Key. Meanwhile an API worker and the projection supervisor are SIGKILLed, every
-backend is terminated, and the cluster is restarted. Afterwards: every key answered 2xx is
-exactly one payment, the wallets lost exactly that much, no key answered 4xx moved money, no
-answer was a 500, /readyz comes back by itself, and `kvit audit replay` and `verify` pass.
+Idempotency-Key. Meanwhile an API worker, `kvit serve`'s writer and the projection supervisor
+are SIGKILLed, every backend is terminated, and the cluster is restarted. Afterwards: every
+key answered 2xx is exactly one payment, the wallets lost exactly that much, no key answered
+4xx moved money, no answer was a 500, /readyz comes back by itself, serve restarted its
+writer, and `kvit audit replay` and `verify` pass.
 
 The cluster is made with initdb + pg_ctl in a temporary directory on a free port (as the
 `postgres` OS user when the test runs as root, as CI does), never the shared one.
@@ -132,15 +133,28 @@ def cluster() -> Iterator[Cluster]:
         owned.stop()
 
 
+def children_of(pid: int) -> dict[int, bytes]:
+    """Every thread's children (a restarted writer is a child of serve's supervising thread)."""
+    found = [
+        int(c)
+        for path in Path(f"/proc/{pid}/task").glob("*/children")
+        for c in path.read_text().split()
+    ]
+    return {child: Path(f"/proc/{child}/cmdline").read_bytes() for child in found}
+
+
 def workers_of(pid: int) -> list[int]:
-    """uvicorn's worker processes (not multiprocessing's resource tracker)."""
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    found = [int(p) for p in path.read_text().split()] if path.exists() else []
+    """uvicorn's worker processes (not multiprocessing's resource tracker, nor the writer)."""
     return [
         child
-        for child in found
-        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+        for child, cmdline in children_of(pid).items()
+        if b"resource_tracker" not in cmdline and b"\0writer\0" not in cmdline
     ]
+
+
+def writer_of(pid: int) -> list[int]:
+    """`kvit serve`'s writer process."""
+    return [child for child, cmdline in children_of(pid).items() if b"\0writer\0" in cmdline]
 
 
 def wait_ready(base: str, seconds: float) -> float:
@@ -297,6 +311,11 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
         os.kill(workers[0], signal.SIGKILL)  # uvicorn starts a new one
         time.sleep(3)
 
+        writer = writer_of(serve.pid)
+        assert len(writer) == 1, writer
+        os.kill(writer[0], signal.SIGKILL)  # serve starts a new one
+        time.sleep(3)
+
         project.send_signal(signal.SIGKILL)  # its runners die with it (PDEATHSIG)
         project.wait(10)
         time.sleep(1)
@@ -317,6 +336,7 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
     try:
         back_after = wait_ready(base, 45)  # by itself: nothing is restarted for it
         assert serve.poll() is None and follow.poll() is None, "serve or follow exited"
+        assert writer_of(serve.pid) not in ([], writer), "serve did not restart its writer"
 
         # No 500s; every key got a definite answer; the faults were felt.
         assert tally.statuses.get(500, 0) == 0, tally.statuses
