@@ -120,10 +120,18 @@ def catch_up(
     batch: int = BATCH,
     stop: int | None = None,
     progress: Callable[[int], None] | None = None,
+    known: CatchUp | None = None,
 ) -> CatchUp:
-    """Chain every stored event not chained yet (up to `stop`); returns how many and the head."""
-    build_tree(app, store, batch=batch)
-    head, appended = store.head(), 0
+    """Chain every stored event not chained yet (up to `stop`); returns how many and the head.
+    `known`: what this process's previous catch-up returned, so a follower goes on from the
+    head it wrote without reading it back (if another wrote since, the append's
+    compare-and-set refuses and the head is read again)."""
+    if known is None:
+        build_tree(app, store, batch=batch)
+        head = store.head()
+    else:
+        head = known.head
+    appended = 0
     while True:
         events = read_stored(app, after=head.position if head else 0, limit=batch, stop=stop)
         if not events:
@@ -133,11 +141,11 @@ def catch_up(
             head, appended = rows[-1], appended + len(rows)
             if progress is not None:
                 progress(head.position)
+            if len(events) < batch:
+                return CatchUp(appended, head)
         else:
             build_tree(app, store, batch=batch)  # another follower got there first:
             head = store.head()  # go on from its head
-        if len(events) < batch:
-            return CatchUp(appended, head)
 
 
 class ChainFollower(threading.Thread):

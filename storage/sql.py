@@ -10,6 +10,7 @@ queries.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 import threading
@@ -98,8 +99,15 @@ class Tx:
                 for row in rows:
                     copy.write_row(row)
             return
-        values = ", ".join("%s" for _ in columns)
-        statement = self._sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({values})")
+        values = "(" + ", ".join("%s" for _ in columns) + ")"
+        if self.postgres and len(rows) > 1:
+            # One statement for the lot: executemany is one statement (and its parse) per row.
+            statement = f"INSERT INTO {name} ({', '.join(columns)}) VALUES " + ", ".join(
+                values for _ in rows
+            )
+            self.execute(statement, [value for row in rows for value in row])
+            return
+        statement = self._sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES {values}")
         with _cursor(self.connection) as cursor:
             cursor.executemany(statement, rows)
 
@@ -174,6 +182,10 @@ class Store:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.keep_writer = False
+        """Keep `writing`'s connection open between transactions (a long-lived follower)."""
+        self._writer: Any = None
+        self._writer_lock = threading.Lock()
 
     @property
     def postgres(self) -> bool:
@@ -227,18 +239,42 @@ class Store:
 
     @contextmanager
     def writing(self, *, lock: str | None = None) -> Iterator[Tx]:
-        """One write transaction on a connection of its own, closed afterwards. Writers that
-        pass the same `lock` run one at a time (an advisory lock on PostgreSQL; on SQLite
+        """One write transaction on a connection of its own, closed afterwards (or, with
+        `keep_writer`, kept for the next one: a follower that writes a batch a commit should
+        not pay for a new connection, a backend's start-up, each time). Writers that pass the
+        same `lock` run one at a time (an advisory lock on PostgreSQL; on SQLite
         `BEGIN IMMEDIATE` already serialises every writer)."""
-        connection = self.connect()
-        try:
-            with self.transaction(connection) as tx:
-                if lock is not None and self.postgres:
-                    key = lock_key(lock, self.schema or "public")
-                    tx.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-                yield tx
-        finally:
-            connection.close()
+        if not self.keep_writer:
+            connection = self.connect()
+            try:
+                with self._locked(connection, lock) as tx:
+                    yield tx
+            finally:
+                connection.close()
+            return
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = self.connect()
+            try:
+                with self._locked(self._writer, lock) as tx:
+                    yield tx
+            except BaseException:
+                self._drop_writer()  # it may be broken: the next write opens a new one
+                raise
+
+    @contextmanager
+    def _locked(self, connection: Any, lock: str | None) -> Iterator[Tx]:
+        with self.transaction(connection) as tx:
+            if lock is not None and self.postgres:
+                key = lock_key(lock, self.schema or "public")
+                tx.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            yield tx
+
+    def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):  # a broken one: nothing left to do
+                writer.close()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -273,6 +309,8 @@ class Store:
             return self._pool
 
     def close(self) -> None:
+        with self._writer_lock:
+            self._drop_writer()
         with self._lock:
             if self._pool is not None:
                 self._pool.close()

@@ -15,7 +15,7 @@ import typer
 from api.cli.audit_session import opened
 from api.cli.console import err, out, progress_bar
 from api.cli.errors import describe
-from audit.chain import Checkpointer, TreeMismatchError, build_tree, catch_up
+from audit.chain import CatchUp, Checkpointer, TreeMismatchError, build_tree, catch_up
 from audit.note import ED25519, Verifier, raw_public
 from audit.service import EmptyLogError, checkpoint_now, sign_head
 from audit.signing import (
@@ -87,6 +87,7 @@ def _follow(
         opened(tables=True, role=connections.Role.AUDIT) as (_, ledger, store),
         _heartbeat(settings) as heartbeat,
     ):
+        store.keep_writer = True  # one connection for the follower's life, not one a batch
         checkpointer = Checkpointer(
             lambda head: err.print(
                 f"signed checkpoint at position {sign_head(settings, store, head)['position']}"
@@ -100,9 +101,12 @@ def _follow(
         head = store.head()
         err.print(f"following the log from chain position {head.position if head else 0}")
         heartbeat.beat(now=True)
+        done: CatchUp | None = None
         try:
             while not stop.is_set():
-                done = catch_up(ledger, store, progress=lambda _: heartbeat.beat())
+                done = catch_up(
+                    ledger, store, known=done, progress=lambda _: heartbeat.beat()
+                )
                 checkpointer(done.head)
                 on_progress()
                 heartbeat.beat()

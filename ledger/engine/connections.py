@@ -10,7 +10,7 @@ command derives its pools from the budget and its role, and stays within its sha
 |-------------------------|--------------------------------------------------------------|
 | `kvit project`          | 3: event store 1, projector 1, lock + LISTEN 1               |
 | `kvit audit follow`     | 6: event store 1, chain reads 2, LISTEN 1, and the chain     |
-|                         | writer's connection per batch (one at a time; counted as 2)  |
+|                         | writer's one kept connection (counted as 2: a reconnect)     |
 | `kvit mail`             | 3: event store 1, outbox 1, read models 1                    |
 | `kvit serve`'s writer   | 1: the event store (one committing thread uses it)           |
 | `kvit serve` (each of W)| the rest / W: LISTEN 1, audit reads 1, read models 2, and the |

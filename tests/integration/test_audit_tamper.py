@@ -328,3 +328,30 @@ def test_postgres_tables_are_where_the_notes_say(log: Log) -> None:
                 )
             }
         assert {"kvit_events", "audit_chain", "audit_checkpoint"} <= tables
+
+
+def test_a_follower_goes_on_from_its_own_head_on_one_kept_connection(log: Log) -> None:
+    world = setup_world(log.ledger, payer_id="payer-follow", wallet_balance=100_000)
+    log.store.keep_writer = True
+    done = catch_up(log.ledger, log.store)
+    first = log.store._writer
+    assert first is not None  # opened by the first batch, kept for the next
+    pay(log.ledger, world, "follow-1")
+    done = catch_up(log.ledger, log.store, known=done)
+    assert log.store._writer is first
+
+    # Another follower (a standby that took over for a moment) appends meanwhile: the head
+    # this one remembers is stale, and its compare-and-set must notice, not fork the chain.
+    other = AuditStore.open(log.settings)
+    try:
+        pay(log.ledger, world, "follow-2")
+        catch_up(log.ledger, other)
+    finally:
+        other.close()
+    pay(log.ledger, world, "follow-3")
+    done = catch_up(log.ledger, log.store, known=done)
+
+    assert done.head is not None and done.head.position == log.head()
+    report = log.verify()
+    assert report.clean, report.findings
+    assert report.chain_head == log.head()
