@@ -126,9 +126,13 @@ class Tx:
             values = ", ".join("?" for _ in columns)
             self.connection.executemany(f"{insert} VALUES ({values}){conflict}", rows)
         elif len(rows) < COPY_THRESHOLD:
-            one = "(" + ", ".join("%s" for _ in columns) + ")"
-            flat = [value for row in rows for value in row]
-            self.execute(f"{insert} VALUES {', '.join(one for _ in rows)}{conflict}", flat)
+            # One array per column: the statement's text is the same for any number of rows,
+            # so psycopg parses it once and the server plans it once (prepared), where a
+            # VALUES list of each batch's length was parsed and planned anew every time.
+            arrays = ", ".join(f"%s::{kind}[]" for _, kind in table.columns)
+            statement = f"{insert} SELECT * FROM unnest({arrays}){conflict}"
+            with _cursor(self.connection) as cursor:
+                cursor.execute(statement, [list(c) for c in zip(*rows, strict=True)], prepare=True)
         else:
             self._copy_write(prefix + table.name, columns, insert, conflict, rows)
 
