@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import Recording, Transcoder
 
 from ledger.domain import Bill, Payment, PersonalAccount, Supplier, TopUp, Wallet
 from ledger.domain.bill import BillLine
@@ -48,6 +48,7 @@ from ledger.registry.commands import (
     WithdrawBill,
 )
 from storage.event_store import confirm_replicated, on_server_change, record_events
+from storage.transcoder import OrjsonTranscoder
 
 T = TypeVar("T")
 
@@ -79,6 +80,13 @@ class Ledger(Application[UUID]):
         if self.writer is not None:
             self.writer.close()
         super().close()
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON, written and read by orjson: the same stored bytes, both ways
+        (storage/transcoder.py)."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """The library's save, minus its runtime `Protocol` check on every object (an eighth
