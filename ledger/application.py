@@ -299,7 +299,14 @@ class Ledger(Application[UUID]):
         its own outcome or its own named error (see ledger/engine/batch.py)."""
         if self.writer is not None:
             return self.writer.execute_batch(commands)  # type: ignore[no-any-return]
-        return run_batch(self, commands)
+        return self.execute_batch_here(commands)
+
+    def execute_batch_here(
+        self, commands: Sequence[Command], *, prefetch_keys: bool = True
+    ) -> list[BatchItem]:
+        """Run the batch in this process, whatever `writer` says: the writer's own loop
+        (ledger/engine/writer.py) calls this."""
+        return run_batch(self, commands, prefetch_keys=prefetch_keys)
 
     # --- reads (current state of one aggregate) ------------------------------------------------
     def get_supplier(self, supplier_id: UUID) -> Supplier:

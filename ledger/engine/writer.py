@@ -26,13 +26,14 @@ import os
 import queue
 import socket
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import OperationalError
 
-from ledger.engine.batch import MAX_BATCH_COMMANDS, run_batch
+from ledger.engine.batch import MAX_BATCH_COMMANDS, BatchItem
 from ledger.engine.channel import (
     BATCH,
     ERROR,
@@ -42,8 +43,17 @@ from ledger.engine.channel import (
     recv_frame,
     send_frame,
 )
-from ledger.engine.unit_of_work import CachedApplication
+from ledger.engine.unit_of_work import Command
 from storage.faults import cured_by_reconnecting
+
+
+class Runs(Protocol):
+    """What the writer runs commands on (the Ledger)."""
+
+    def execute_batch_here(
+        self, commands: Sequence[Command], *, prefetch_keys: bool = True
+    ) -> list[BatchItem]: ...
+
 
 MAX_BATCH = 256
 """Single commands run in one transaction at most (more wait for the next)."""
@@ -60,7 +70,7 @@ class _Request:
 
 
 class Writer:
-    def __init__(self, app: CachedApplication, path: Path | str) -> None:
+    def __init__(self, app: Runs, path: Path | str) -> None:
         self.app = app
         self.path = Path(path)
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
@@ -155,7 +165,7 @@ class Writer:
         self.batches += 1
         self.commands += len(requests)
         try:
-            items = run_batch(self.app, [r.payload for r in requests], prefetch_keys=False)
+            items = self.app.execute_batch_here([r.payload for r in requests], prefetch_keys=False)
         except BaseException as error:  # every caller hears of it: none may wait forever
             for request in requests:
                 self._answer(request, ERROR, error)
@@ -175,7 +185,7 @@ class Writer:
         self.batches += 1
         self.commands += min(len(request.payload), MAX_BATCH_COMMANDS)
         try:
-            self._answer(request, OK, run_batch(self.app, request.payload))
+            self._answer(request, OK, self.app.execute_batch_here(request.payload))
         except Exception as error:
             self._answer(request, ERROR, error)
 
