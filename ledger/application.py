@@ -99,8 +99,8 @@ class Ledger(Application[UUID]):
     # --- running commands ----------------------------------------------------------------------
     def execute(self, command: Command) -> Outcome:
         if self.writer is not None:
-            return self.writer.execute(command)  # type: ignore[no-any-return]
-        if self._committer is not None:
+            outcome: Outcome = self.writer.execute(command)
+        elif self._committer is not None:
             outcome = self._committer.run(command)
         else:
             outcome = run_alone(self, command, contended=self._contended)

@@ -77,7 +77,7 @@ def test_events_stored_by_todays_code_read_and_write_back_byte_for_byte(
 @pytest.mark.parametrize(
     "value",
     [
-        {"a": 1, "b": "Отопление \"кв.\" 1\n\t\x00\x1f\x7f\u2028", "c": None, "d": True},
+        {"a": 1, "b": 'Отопление "кв." 1\n\t\x00\x1f\x7f\u2028', "c": None, "d": True},
         {"id": UUID(int=7), "at": datetime(2026, 3, 1, 12, 0, tzinfo=UTC), "n": Decimal("1.10")},
         {"nested": [{"id": uuid4()}, (1, 2, "x")], "empty": {}, "list": []},
         {"big": 2**70, "negative": -(2**63) - 1, "max": 2**64 - 1},
