@@ -104,9 +104,7 @@ def _follow(
         done: CatchUp | None = None
         try:
             while not stop.is_set():
-                done = catch_up(
-                    ledger, store, known=done, progress=lambda _: heartbeat.beat()
-                )
+                done = catch_up(ledger, store, known=done, progress=lambda _: heartbeat.beat())
                 checkpointer(done.head)
                 on_progress()
                 heartbeat.beat()
