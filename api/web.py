@@ -28,7 +28,7 @@ from api.acquirer.checkout import receipts_required
 from api.auth import Role, issue_token
 from api.deps import ReadDep, TokenSecretDep, services_of
 from api.problems import ForbiddenProblem
-from api.schemas.accounts import LinkAccount
+from api.schemas.accounts import LinkAccountBody
 from api.settings import ApiSettings
 
 STATIC = Path(__file__).with_name("cabinet")
@@ -130,7 +130,7 @@ def config(
         card_payments=cards,
         saved_cards=isinstance(acquirer, AcquirerApi),
         receipt_email=acquirer is not None and receipts_required(acquirer),
-        link_proof="proof" in LinkAccount.model_fields,
+        link_proof="proof" in LinkAccountBody.model_fields,
         oidc=oidc,
     )
 

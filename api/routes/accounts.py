@@ -26,9 +26,9 @@ from api.problems import LinkNotProvenProblem, responses
 from api.schemas.accounts import (
     AccountOut,
     BillIssued,
-    ConfirmPayer,
-    IssueBill,
-    OpenAccount,
+    ConfirmPayerBody,
+    IssueBillBody,
+    OpenAccountBody,
 )
 from api.schemas.common import Created
 from api.schemas.payments import HistoryPage
@@ -40,7 +40,7 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 @router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 404, 409))
 def open_account(
-    body: OpenAccount,
+    body: OpenAccountBody,
     caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
@@ -68,7 +68,7 @@ def open_account(
 )
 def issue_bill(
     account_id: UUID,
-    body: IssueBill,
+    body: IssueBillBody,
     caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
@@ -118,7 +118,7 @@ def get_account(
 )
 def confirm_payer(
     account_id: UUID,
-    body: ConfirmPayer,
+    body: ConfirmPayerBody,
     caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,

@@ -15,7 +15,7 @@ from api.acquirer.signature import HEADER, SignatureError, verify
 from api.acquirer.tbank.acquirer import TBankAcquirer
 from api.deps import AcquirerDep, AcquirerSecretDep, LedgerDep, ReadDep, committed
 from api.problems import BadSignatureProblem, NotFoundProblem, responses
-from api.schemas.acquirer import AcquirerNotification, NotificationAck
+from api.schemas.acquirer import AcquirerNotificationBody, NotificationAck
 from ledger.application import Ledger
 from ledger.engine.group_commit import Outcome
 from ledger.errors import UnknownPaymentError
@@ -39,7 +39,9 @@ SIGNATURE_PARAMETER = {
         "parameters": [SIGNATURE_PARAMETER],
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": AcquirerNotification.model_json_schema()}},
+            "content": {
+                "application/json": {"schema": AcquirerNotificationBody.model_json_schema()}
+            },
         },
     },
 )
@@ -62,7 +64,7 @@ async def acquirer_notification(
     except SignatureError as error:
         raise BadSignatureProblem(str(error)) from None
     try:
-        note = AcquirerNotification.model_validate_json(raw)
+        note = AcquirerNotificationBody.model_validate_json(raw)
     except ValidationError as error:
         raise RequestValidationError(error.errors()) from None
 
@@ -76,7 +78,7 @@ async def acquirer_notification(
     return await run_in_threadpool(settle)
 
 
-def settle_operation(ledger: Ledger, note: AcquirerNotification) -> tuple[str, Outcome]:
+def settle_operation(ledger: Ledger, note: AcquirerNotificationBody) -> tuple[str, Outcome]:
     """The operation id is a payment's or a top-up's (unknown to both → 404). Settling an
     unknown payment changes nothing, so trying the payment first costs no extra read."""
     succeeded = note.status == "succeeded"

@@ -22,9 +22,9 @@ from api.history import HistoryFiltersDep, history_out, history_query
 from api.link_attempts import account_subject
 from api.problems import responses
 from api.rendered import RenderedBodies
-from api.schemas.accounts import AccountList, AccountOut, LinkAccount
+from api.schemas.accounts import AccountList, AccountOut, LinkAccountBody
 from api.schemas.payments import HistoryPage
-from api.schemas.wallets import OpenWallet, WalletList, WalletOut
+from api.schemas.wallets import OpenWalletBody, WalletList, WalletOut
 from ledger.domain.identifiers import parse_account_number, parse_document_id, parse_inn
 from projections import queries
 from projections.results import AccountBalance
@@ -39,7 +39,7 @@ router = APIRouter(prefix="/v1/me", tags=["resident"])
     responses=responses(400, 403, 404, 422, 429),
 )
 def link_account(
-    body: LinkAccount,
+    body: LinkAccountBody,
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
@@ -115,7 +115,7 @@ def open_wallet(
     ledger: LedgerDep,
     rm: ReadDep,
     response: Response,
-    body: OpenWallet | None = None,
+    body: OpenWalletBody | None = None,
 ) -> WalletOut:
     assert caller.payer_id is not None
     outcome = ledger.open_wallet(payer_id=caller.payer_id, idempotency_key=key)

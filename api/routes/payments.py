@@ -28,7 +28,7 @@ from api.operator_scopes import supplier_owned
 from api.problems import ApiProblem, responses
 from api.schemas.audit import PaymentWithReceipt
 from api.schemas.payments import (
-    CreatePayment,
+    CreatePaymentBody,
     PaymentDetail,
     PaymentOut,
     RefundBody,
@@ -66,7 +66,7 @@ def card_checkout(
     ledger: Ledger,
     acquirer: Acquirer,
     view: dict[str, Any],
-    body: CreatePayment | None,
+    body: CreatePaymentBody | None,
     response: Response,
     rm: ReadDep,
 ) -> PaymentOut:
@@ -96,7 +96,7 @@ def card_checkout(
     responses=responses(400, 403, 404, 409, 422, 501),
 )
 def create_payment(
-    body: CreatePayment,
+    body: CreatePaymentBody,
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
@@ -131,7 +131,7 @@ def create_payment(
     return payment_out(outcome.result, ledger, acquirer)
 
 
-def resolve_target(ledger: Ledger, body: CreatePayment) -> dict[str, Any]:
+def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> dict[str, Any]:
     """The account, bill and amount a payment is for, from whichever way the payer named it."""
     other_ways = body.account_id or body.supplier_inn or body.document_id
     scanned_and_more = body.qr_payload is not None and (

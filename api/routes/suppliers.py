@@ -12,7 +12,7 @@ from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, SupplierReaderDep,
 from api.operator_scopes import require_in_scope
 from api.problems import responses
 from api.schemas.common import Created
-from api.schemas.suppliers import RegisterSupplier, SupplierList, SupplierOut
+from api.schemas.suppliers import RegisterSupplierBody, SupplierList, SupplierOut
 from ledger.domain import Supplier
 from ledger.errors import UnknownSupplierError
 from projections import models
@@ -32,7 +32,7 @@ def supplier_out(supplier: Supplier) -> SupplierOut:
 
 @router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 409))
 def register_supplier(
-    body: RegisterSupplier,
+    body: RegisterSupplierBody,
     caller: OperatorDep,
     key: KeyDep,
     ledger: LedgerDep,

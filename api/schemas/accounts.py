@@ -13,7 +13,7 @@ from api.schemas.payments import RecipientOut
 from ledger.registry.handlers import MAX_LINE_AMOUNT
 
 
-class OpenAccount(Strict):
+class OpenAccountBody(Strict):
     supplier_id: UUID
     account_number: Annotated[str, Field(min_length=1, max_length=30)]
     els: Annotated[str, Field(max_length=10)] | None = None
@@ -33,7 +33,7 @@ class BillLineBody(Strict):
     ]
 
 
-class IssueBill(Strict):
+class IssueBillBody(Strict):
     document_id: Annotated[str, Field(min_length=1, max_length=40, description="ИПД")]
     uin: Annotated[str, Field(max_length=25, pattern=r"^\s*[0-9]*\s*$")] | None = None
     period: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}$")]
@@ -47,7 +47,7 @@ class BillIssued(BaseModel):
     amount_due: int
 
 
-class LinkProof(Strict):
+class LinkProofBody(Strict):
     """Proof of possession: the ИПД printed on one of the account's current bills. Nothing an
     unproven link or a QR look-up shows can prove it: a bill total (accepted before issue 16)
     is refused, since `due` is a bill's total whenever one unpaid bill is all that is due."""
@@ -65,15 +65,15 @@ class LinkProof(Strict):
         return data
 
 
-class LinkAccount(Strict):
+class LinkAccountBody(Strict):
     supplier_inn: Digits
     account_number: Annotated[str, Field(min_length=1, max_length=30)]
-    proof: LinkProof | None = None
+    proof: LinkProofBody | None = None
     """Without a proof the link lets the payer pay, and shows only a masked address and what
     is due; with one (or an operator's confirmation) it shows the account in full."""
 
 
-class ConfirmPayer(Strict):
+class ConfirmPayerBody(Strict):
     payer_id: Annotated[str, Field(min_length=1, max_length=200)]
 
 

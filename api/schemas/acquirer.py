@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.schemas.common import Kopecks, Strict
 
 
-class AcquirerNotification(Strict):
+class AcquirerNotificationBody(Strict):
     operation_id: UUID
     status: Literal["succeeded", "declined"]
     amount: Kopecks

@@ -22,7 +22,7 @@ class RecipientBody(Strict):
 CardId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
 
 
-class CreatePayment(Strict):
+class CreatePaymentBody(Strict):
     """Whom to pay: `account_id`; or `supplier_inn` + `account_number`; or `recipient`
     requisites + `account_number`; or a scanned bill's `qr_payload` (ГОСТ Р 56042)."""
 

@@ -16,7 +16,7 @@ class RequisitesBody(Strict):
     bank_name: Text
 
 
-class RegisterSupplier(Strict):
+class RegisterSupplierBody(Strict):
     inn: Digits
     kpp: AsciiDigits
     name: Text

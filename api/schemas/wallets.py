@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from api.schemas.common import Kopecks, Strict
 
 
-class OpenWallet(Strict):
+class OpenWalletBody(Strict):
     pass
 
 
