@@ -16,6 +16,15 @@ from uuid import UUID
 from ledger.application import Ledger
 from ledger.domain import PersonalAccount
 from ledger.errors import LedgerError
+from ledger.payments.commands import (
+    CreatePayment,
+    OpenWallet,
+    RefundPayment,
+    RequestTopUp,
+    SettleCardPayment,
+    SettleTopUp,
+)
+from ledger.registry.commands import ConfirmPayer, IssueBill, OpenAccount, RegisterSupplier
 from storage.log import head as log_head
 
 INN_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -84,31 +93,37 @@ def fill(
 
 def _open_supplier(ledger: Ledger, s: int, accounts: int) -> list[DemoAccount]:
     """Supplier number `s`, its personal accounts, and a confirmed payer with a wallet each."""
-    supplier = ledger.register_supplier(
-        inn=legal_inn(1000 + s),
-        kpp="770101001",
-        name=f'ООО "УК Демо-{s + 1}"',
-        requisites=REQUISITES,
-        idempotency_key=f"demo-supplier-{s}",
+    supplier = ledger.execute(
+        RegisterSupplier.parse(
+            inn=legal_inn(1000 + s),
+            kpp="770101001",
+            name=f'ООО "УК Демо-{s + 1}"',
+            requisites=REQUISITES,
+            idempotency_key=f"demo-supplier-{s}",
+        )
     )
     supplier_id = UUID(supplier.result["supplier_id"])
     made = []
     for a in range(accounts):
         els = f"{70 + s:02d}{LETTERS[s % 12]}{LETTERS[a % 12]}{a:06d}"
-        opened = ledger.open_account(
-            supplier_id=supplier_id,
-            account_number=f"{s + 1:02d}{a:08d}",
-            address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
-            els=els,
-            idempotency_key=f"demo-account-{s}-{a}",
+        opened = ledger.execute(
+            OpenAccount.parse(
+                supplier_id=supplier_id,
+                account_number=f"{s + 1:02d}{a:08d}",
+                address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
+                els=els,
+                idempotency_key=f"demo-account-{s}-{a}",
+            )
         )
         account_id = UUID(opened.result["account_id"])
         payer = f"resident-{s + 1}-{a + 1}"
         # An operator's confirmation: the demo's residents see their accounts in full.
-        ledger.confirm_payer(
-            account_id=account_id, payer_id=payer, idempotency_key=f"demo-confirm-{s}-{a}"
+        ledger.execute(
+            ConfirmPayer.parse(
+                account_id=account_id, payer_id=payer, idempotency_key=f"demo-confirm-{s}-{a}"
+            )
         )
-        wallet = ledger.open_wallet(payer_id=payer, idempotency_key="demo-wallet")
+        wallet = ledger.execute(OpenWallet(payer_id=payer, idempotency_key="demo-wallet"))
         made.append(DemoAccount(account_id, payer, UUID(wallet.result["wallet_id"]), els))
     return made
 
@@ -127,16 +142,18 @@ def _bill_and_pay(
     heating, water = rng.randint(2000_00, 6000_00), rng.randint(300_00, 900_00)
     document = f"{account.els}-01-{month:04d}"
     period, due = dated
-    ledger.issue_bill(
-        account_id=account.account_id,
-        document_id=document,
-        period=period,
-        lines=[
-            {"service": "Отопление", "amount": heating},
-            {"service": "Холодное водоснабжение", "amount": water},
-        ],
-        due_date=due,
-        idempotency_key=f"demo-bill-{key}",
+    ledger.execute(
+        IssueBill.parse(
+            account_id=account.account_id,
+            document_id=document,
+            period=period,
+            lines=[
+                {"service": "Отопление", "amount": heating},
+                {"service": "Холодное водоснабжение", "amount": water},
+            ],
+            due_date=due,
+            idempotency_key=f"demo-bill-{key}",
+        )
     )
     wallet_id: UUID | None = None
     if rng.random() < 0.6:
@@ -144,44 +161,54 @@ def _bill_and_pay(
         wallet_id = account.wallet_id
     method = "card" if wallet_id is None else "wallet"
     try:
-        paid = ledger.create_payment(
-            payer_id=account.payer_id,
-            method=method,
-            idempotency_key=f"demo-pay-{key}",
-            account_id=account.account_id,
-            document_id=document,
-            wallet_id=wallet_id,
-            confirm=True,
+        paid = ledger.execute(
+            CreatePayment.parse(
+                payer_id=account.payer_id,
+                method=method,
+                idempotency_key=f"demo-pay-{key}",
+                account_id=account.account_id,
+                document_id=document,
+                wallet_id=wallet_id,
+                confirm=True,
+            )
         )
     except LedgerError:
         return 0
     payment_id, total = UUID(paid.result["id"]), paid.result["amount"]
     if method == "card":
         ok = rng.random() < 0.9
-        ledger.settle_card_payment(
-            payment_id=payment_id, succeeded=ok, amount=total, acquirer_ref=f"demo-acq-{key}"
+        ledger.execute(
+            SettleCardPayment(
+                payment_id=payment_id, succeeded=ok, amount=total, acquirer_ref=f"demo-acq-{key}"
+            )
         )
         if not ok:
             return 1
     if rng.random() < 0.1:
-        ledger.refund_payment(
-            payment_id=payment_id, amount=total // 10, idempotency_key=f"demo-refund-{key}"
+        ledger.execute(
+            RefundPayment(
+                payment_id=payment_id, amount=total // 10, idempotency_key=f"demo-refund-{key}"
+            )
         )
     return 1
 
 
 def _top_up(ledger: Ledger, account: DemoAccount, amount: int, key: str) -> None:
-    requested = ledger.request_top_up(
-        wallet_id=account.wallet_id,
-        payer_id=account.payer_id,
-        amount=amount,
-        idempotency_key=f"demo-top-up-{key}",
+    requested = ledger.execute(
+        RequestTopUp(
+            wallet_id=account.wallet_id,
+            payer_id=account.payer_id,
+            amount=amount,
+            idempotency_key=f"demo-top-up-{key}",
+        )
     )
-    ledger.settle_top_up(
-        top_up_id=UUID(requested.result["top_up_id"]),
-        succeeded=True,
-        amount=amount,
-        acquirer_ref=f"demo-card-{key}",
+    ledger.execute(
+        SettleTopUp(
+            top_up_id=UUID(requested.result["top_up_id"]),
+            succeeded=True,
+            amount=amount,
+            acquirer_ref=f"demo-card-{key}",
+        )
     )
 
 
@@ -217,34 +244,41 @@ def fill_cabinet(
             number = f"{s + 1:02d}{a:08d}"
             els = f"{70 + s:02d}{LETTERS[s % 12]}{LETTERS[a % 12]}{a:06d}"
             if a == accounts:  # the extra, unlinked account
-                ledger.open_account(
-                    supplier_id=supplier_id,
-                    account_number=number,
-                    address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
-                    els=els,
-                    idempotency_key=f"demo-account-{s}-{a}",
+                ledger.execute(
+                    OpenAccount.parse(
+                        supplier_id=supplier_id,
+                        account_number=number,
+                        address=f"г. Москва, ул. Демонстрационная, д. {s + 1}, кв. {a + 1}",
+                        els=els,
+                        idempotency_key=f"demo-account-{s}-{a}",
+                    )
                 )
                 unlinked.append((inn, number))
             account_id = PersonalAccount.id_for(inn, number)
-            ledger.issue_bill(
-                account_id=account_id,
-                document_id=f"{els}-01-{month:04d}",
-                period=period,
-                lines=[
-                    {"service": "Отопление", "amount": rng.randint(2000_00, 6000_00)},
-                    {"service": "Холодное водоснабжение", "amount": rng.randint(300_00, 900_00)},
-                    {
-                        "service": "Содержание жилого помещения",
-                        "amount": rng.randint(800_00, 1500_00),
-                    },
-                ],
-                due_date=due,
-                idempotency_key=f"demo-bill-cabinet-{s}-{a}",
+            ledger.execute(
+                IssueBill.parse(
+                    account_id=account_id,
+                    document_id=f"{els}-01-{month:04d}",
+                    period=period,
+                    lines=[
+                        {"service": "Отопление", "amount": rng.randint(2000_00, 6000_00)},
+                        {
+                            "service": "Холодное водоснабжение",
+                            "amount": rng.randint(300_00, 900_00),
+                        },
+                        {
+                            "service": "Содержание жилого помещения",
+                            "amount": rng.randint(800_00, 1500_00),
+                        },
+                    ],
+                    due_date=due,
+                    idempotency_key=f"demo-bill-cabinet-{s}-{a}",
+                )
             )
             open_bills += 1
             if s == 0 and a < accounts:
                 payer = f"resident-{s + 1}-{a + 1}"
-                wallet = ledger.open_wallet(payer_id=payer, idempotency_key="demo-wallet")
+                wallet = ledger.execute(OpenWallet(payer_id=payer, idempotency_key="demo-wallet"))
                 account = DemoAccount(account_id, payer, UUID(wallet.result["wallet_id"]), els)
                 _top_up(ledger, account, 20_000_00, f"cabinet-{s}-{a}")
                 funded += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -238,7 +238,7 @@ SupplierReaderDep = Annotated[Caller, Depends(supplier_reader)]
 
 
 def committed(
-    outcome: Outcome,
+    outcome: Outcome[Any],
     response: Response,
     rm: ReadModels,
     names: Iterable[str] = models.READ_YOUR_WRITES,
@@ -248,7 +248,7 @@ def committed(
     log as it is now, since the original write may have just committed in a concurrent
     request. Returns the position waited for."""
     position = outcome.position
-    if outcome.result.get("replayed"):
+    if outcome.replayed:
         response.headers[REPLAYED_HEADER] = "true"
         position = log_head(rm.ledger)
     response.headers[POSITION_HEADER] = str(position)

@@ -17,6 +17,15 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import Ledger
 from ledger.engine.persistence import in_memory_env
+from ledger.payments.commands import (
+    CreatePayment,
+    OpenWallet,
+    RefundPayment,
+    RequestTopUp,
+    SettleCardPayment,
+    SettleTopUp,
+)
+from ledger.registry.commands import IssueBill, LinkPayer, OpenAccount, RegisterSupplier
 from tests.fixtures import KPP, REQUISITES
 
 LETTERS = "АБВГДЕЖИКЛМНОПРСТУФХЦЧШЭЮЯ"
@@ -43,27 +52,33 @@ class _Chunk:
         self.number, self.rng = number, rng
         self.ledger = Ledger(in_memory_env(), group_commit=False)
         inn = legal_inn(number)
-        supplier = self.ledger.register_supplier(
-            inn=inn,
-            kpp=KPP,
-            name=f"УК {number}",
-            requisites=REQUISITES,
-            idempotency_key=f"s{number}",
+        supplier = self.ledger.execute(
+            RegisterSupplier.parse(
+                inn=inn,
+                kpp=KPP,
+                name=f"УК {number}",
+                requisites=REQUISITES,
+                idempotency_key=f"s{number}",
+            )
         )
         supplier_id = UUID(supplier.result["supplier_id"])
         self.accounts: list[tuple[UUID, str, UUID, list[UUID]]] = []
         for a in range(accounts):
             number_ = f"{a:010d}"
-            account = self.ledger.open_account(
-                supplier_id=supplier_id,
-                account_number=number_,
-                address=f"д. {a}",
-                els=els(number, a),
-                idempotency_key=f"a{number}-{a}",
+            account = self.ledger.execute(
+                OpenAccount.parse(
+                    supplier_id=supplier_id,
+                    account_number=number_,
+                    address=f"д. {a}",
+                    els=els(number, a),
+                    idempotency_key=f"a{number}-{a}",
+                )
             )
             payer = f"payer-{number}-{a}"
-            self.ledger.link_payer(payer_id=payer, supplier_inn=inn, account_number=number_)
-            wallet = self.ledger.open_wallet(payer_id=payer, idempotency_key="w")
+            self.ledger.execute(
+                LinkPayer.parse(payer_id=payer, supplier_inn=inn, account_number=number_)
+            )
+            wallet = self.ledger.execute(OpenWallet(payer_id=payer, idempotency_key="w"))
             self.accounts.append(
                 (UUID(account.result["account_id"]), payer, UUID(wallet.result["wallet_id"]), [])
             )
@@ -78,23 +93,29 @@ class _Chunk:
             key = f"{self.month}-{index}"
             amount = rng.randint(100_00, 9000_00)
             document = f"{els(self.number, index)}-01-{self.month:04d}"
-            bill = ledger.issue_bill(
-                account_id=account_id,
-                document_id=document,
-                period=period,
-                lines=[{"service": "Отопление", "amount": amount}],
-                due_date=f"{period}-15",
-                idempotency_key=f"b{self.number}-{key}",
+            bill = ledger.execute(
+                IssueBill.parse(
+                    account_id=account_id,
+                    document_id=document,
+                    period=period,
+                    lines=[{"service": "Отопление", "amount": amount}],
+                    due_date=f"{period}-15",
+                    idempotency_key=f"b{self.number}-{key}",
+                )
             )
             bills.append(UUID(bill.result["bill_id"]))
-            top_up = ledger.request_top_up(
-                wallet_id=wallet_id, payer_id=payer, amount=amount, idempotency_key=f"t{key}"
+            top_up = ledger.execute(
+                RequestTopUp(
+                    wallet_id=wallet_id, payer_id=payer, amount=amount, idempotency_key=f"t{key}"
+                )
             )
-            ledger.settle_top_up(
-                top_up_id=UUID(top_up.result["top_up_id"]),
-                succeeded=True,
-                amount=amount,
-                acquirer_ref=f"t{key}",
+            ledger.execute(
+                SettleTopUp(
+                    top_up_id=UUID(top_up.result["top_up_id"]),
+                    succeeded=True,
+                    amount=amount,
+                    acquirer_ref=f"t{key}",
+                )
             )
             for n in range(rng.randint(1, 3)):
                 self._pay(account_id, payer, wallet_id, document, amount // 3, f"{key}-{n}")
@@ -104,27 +125,35 @@ class _Chunk:
     ) -> None:
         ledger, rng = self.ledger, self.rng
         by_wallet = rng.random() < 0.5
-        paid = ledger.create_payment(
-            payer_id=payer,
-            method="wallet" if by_wallet else "card",
-            idempotency_key=f"p{key}",
-            account_id=account_id,
-            document_id=document if rng.random() < 0.7 else None,
-            amount=amount,
-            wallet_id=wallet_id if by_wallet else None,
-            confirm=True,
+        paid = ledger.execute(
+            CreatePayment.parse(
+                payer_id=payer,
+                method="wallet" if by_wallet else "card",
+                idempotency_key=f"p{key}",
+                account_id=account_id,
+                document_id=document if rng.random() < 0.7 else None,
+                amount=amount,
+                wallet_id=wallet_id if by_wallet else None,
+                confirm=True,
+            )
         )
         payment_id = UUID(paid.result["id"])
         if not by_wallet:
             ok = rng.random() < 0.9
-            ledger.settle_card_payment(
-                payment_id=payment_id, succeeded=ok, amount=amount, acquirer_ref=f"c{key}"
+            ledger.execute(
+                SettleCardPayment(
+                    payment_id=payment_id, succeeded=ok, amount=amount, acquirer_ref=f"c{key}"
+                )
             )
             if not ok:
                 return
         if rng.random() < 0.1:
-            ledger.refund_payment(
-                payment_id=payment_id, amount=amount // 2, idempotency_key=f"r{self.number}-{key}"
+            ledger.execute(
+                RefundPayment(
+                    payment_id=payment_id,
+                    amount=amount // 2,
+                    idempotency_key=f"r{self.number}-{key}",
+                )
             )
 
 

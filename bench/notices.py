@@ -37,6 +37,7 @@ from ledger.bootstrap import build_ledger, migrate
 from ledger.engine import connections
 from ledger.notices.importer import import_register
 from ledger.notices.line import COLUMNS
+from ledger.registry.commands import IssueBill, OpenAccount, RegisterSupplier
 from ledger.settings import Settings
 from tests.fixtures import INN, KPP, REQUISITES
 
@@ -58,28 +59,37 @@ def order_id(n: int) -> str:
 
 def setup(ledger: Ledger, accounts: int) -> list[tuple[str, str]]:
     """One supplier, `accounts` accounts with one bill each: (account number, ИПД)."""
-    supplier = ledger.register_supplier(
-        inn=INN, kpp=KPP, name='ООО "УК Бенч"', requisites=REQUISITES, idempotency_key="s"
+    supplier = ledger.execute(
+        RegisterSupplier.parse(
+            inn=INN, kpp=KPP, name='ООО "УК Бенч"', requisites=REQUISITES, idempotency_key="s"
+        )
     )
     supplier_id = supplier.result["supplier_id"]
     out = []
     for n in range(accounts):
         number = f"B{n:06d}"
-        account = ledger.open_account(
-            supplier_id=supplier_id,
-            account_number=number,
-            address=f"ул. Бенч, д. {n}",
-            els=None,
-            idempotency_key=f"a{n}",
+        account = ledger.execute(
+            OpenAccount.parse(
+                supplier_id=supplier_id,
+                account_number=number,
+                address=f"ул. Бенч, д. {n}",
+                els=None,
+                idempotency_key=f"a{n}",
+            )
         )
         document_id = f"70АА{n:06d}-01-6103"
-        ledger.issue_bill(
-            account_id=account.result["account_id"],
-            document_id=document_id,
-            period="2026-03",
-            lines=[{"service": "Отопление", "amount": 300000}, {"service": "ХВС", "amount": 23417}],
-            due_date="2026-04-15",
-            idempotency_key=f"b{n}",
+        ledger.execute(
+            IssueBill.parse(
+                account_id=account.result["account_id"],
+                document_id=document_id,
+                period="2026-03",
+                lines=[
+                    {"service": "Отопление", "amount": 300000},
+                    {"service": "ХВС", "amount": 23417},
+                ],
+                due_date="2026-04-15",
+                idempotency_key=f"b{n}",
+            )
         )
         out.append((number, document_id))
     return out

@@ -24,6 +24,7 @@ from bench.pg import throwaway_schema
 from bench.world import Wallet, fund_wallets, open_accounts, register_supplier
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import ConfirmPayment, CreatePayment
 from ledger.settings import Settings
 
 AMOUNT = 100  # kopecks per payment
@@ -126,22 +127,26 @@ def pay(
     ledger: Ledger, wallet: Wallet, account_id: UUID, key: str, *, at_once: bool = False
 ) -> None:
     """The two-call flow (create, then confirm), or `confirm: true` in one call."""
-    created = ledger.create_payment(
-        payer_id=wallet.payer_id,
-        method="wallet",
-        wallet_id=wallet.wallet_id,
-        account_id=account_id,
-        amount=AMOUNT,
-        confirm=at_once,
-        idempotency_key=key,
+    created = ledger.execute(
+        CreatePayment.parse(
+            payer_id=wallet.payer_id,
+            method="wallet",
+            wallet_id=wallet.wallet_id,
+            account_id=account_id,
+            amount=AMOUNT,
+            confirm=at_once,
+            idempotency_key=key,
+        )
     )
     confirmed = (
         created
         if at_once
-        else ledger.confirm_payment(
-            payment_id=UUID(created.result["id"]),
-            payer_id=wallet.payer_id,
-            idempotency_key=f"{key}-confirm",
+        else ledger.execute(
+            ConfirmPayment(
+                payment_id=UUID(created.result["id"]),
+                payer_id=wallet.payer_id,
+                idempotency_key=f"{key}-confirm",
+            )
         )
     )
     # A benchmark that silently stops moving money would still look fast.

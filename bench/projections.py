@@ -30,6 +30,7 @@ from psycopg import sql
 
 from bench.ledger_history import build_history
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import CreatePayment
 from ledger.settings import Settings
 from projections import models, queries
 from projections.read_models import ReadModels
@@ -194,14 +195,16 @@ def lag(settings: Settings, samples: int) -> tuple[float, float]:
         rm.wait_for(head(ledger), timeout=120)
         lags = []
         for i in range(samples):
-            outcome = ledger.create_payment(
-                payer_id=payer,
-                method="wallet",
-                idempotency_key=f"lag-{i}",
-                account_id=world.account_id,
-                wallet_id=wallet_id,
-                amount=100,
-                confirm=True,
+            outcome = ledger.execute(
+                CreatePayment.parse(
+                    payer_id=payer,
+                    method="wallet",
+                    idempotency_key=f"lag-{i}",
+                    account_id=world.account_id,
+                    wallet_id=wallet_id,
+                    amount=100,
+                    confirm=True,
+                )
             )
             committed = time.perf_counter()
             rm.wait_for(outcome.position, ["payment_history"])

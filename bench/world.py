@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from ledger.application import Ledger
+from ledger.payments.commands import OpenWallet, RequestTopUp, SettleTopUp
+from ledger.registry.commands import OpenAccount, RegisterSupplier
 
 SUPPLIER_INN = "7701234560"
 REQUISITES = {
@@ -23,12 +25,14 @@ class Wallet:
 
 
 def register_supplier(ledger: Ledger) -> UUID:
-    supplier = ledger.register_supplier(
-        inn=SUPPLIER_INN,
-        kpp="770101001",
-        name='ООО "УК Бенч"',
-        requisites=REQUISITES,
-        idempotency_key="bench-supplier",
+    supplier = ledger.execute(
+        RegisterSupplier.parse(
+            inn=SUPPLIER_INN,
+            kpp="770101001",
+            name='ООО "УК Бенч"',
+            requisites=REQUISITES,
+            idempotency_key="bench-supplier",
+        )
     )
     return UUID(supplier.result["supplier_id"])
 
@@ -37,11 +41,13 @@ def open_accounts(ledger: Ledger, supplier_id: UUID, count: int, *, label: str) 
     """`count` fresh personal accounts: the pool every thread pays into."""
     accounts = []
     for n in range(count):
-        opened = ledger.open_account(
-            supplier_id=supplier_id,
-            account_number=f"{label}-{n}",
-            address=f"г. Москва, ул. Бенчмарк, д. 1, кв. {n + 1}",
-            idempotency_key=f"{label}-account-{n}",
+        opened = ledger.execute(
+            OpenAccount.parse(
+                supplier_id=supplier_id,
+                account_number=f"{label}-{n}",
+                address=f"г. Москва, ул. Бенчмарк, д. 1, кв. {n + 1}",
+                idempotency_key=f"{label}-account-{n}",
+            )
         )
         accounts.append(UUID(opened.result["account_id"]))
     return accounts
@@ -51,16 +57,20 @@ def fund_wallets(ledger: Ledger, payers: list[str], balance: int) -> list[Wallet
     """A wallet per payer, topped up to `balance` kopecks."""
     wallets = []
     for payer_id in payers:
-        opened = ledger.open_wallet(payer_id=payer_id, idempotency_key="wallet")
+        opened = ledger.execute(OpenWallet(payer_id=payer_id, idempotency_key="wallet"))
         wallet_id = UUID(opened.result["wallet_id"])
-        requested = ledger.request_top_up(
-            wallet_id=wallet_id, payer_id=payer_id, amount=balance, idempotency_key="top-up"
+        requested = ledger.execute(
+            RequestTopUp(
+                wallet_id=wallet_id, payer_id=payer_id, amount=balance, idempotency_key="top-up"
+            )
         )
-        ledger.settle_top_up(
-            top_up_id=UUID(requested.result["top_up_id"]),
-            succeeded=True,
-            amount=balance,
-            acquirer_ref=f"bench-{payer_id}",
+        ledger.execute(
+            SettleTopUp(
+                top_up_id=UUID(requested.result["top_up_id"]),
+                succeeded=True,
+                amount=balance,
+                acquirer_ref=f"bench-{payer_id}",
+            )
         )
         wallets.append(Wallet(wallet_id, payer_id))
     return wallets

@@ -1,15 +1,15 @@
 """The Ledger application: the write side's one entry point.
 
-Every public method parses its input at the edge (identifiers, amounts), builds a command and
-runs it in one transaction: alone, or grouped with concurrent commands (group_commit.py). It
-returns an `Outcome`: the command's result and the log position that includes it, which is
-what read-your-writes waits for.
+The edge builds a command (a frozen dataclass of `ledger/*/commands.py`, parsed once) and calls
+`execute(command)`: its one handler runs in one transaction, alone or grouped with concurrent
+commands (group_commit.py). It returns an `Outcome[R]`: the command's typed result and the log
+position that includes it, which is what read-your-writes waits for.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -18,39 +18,25 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording, Transcoder
 
 from ledger.domain import Bill, Payment, PersonalAccount, Supplier, TopUp, Wallet
-from ledger.domain.bill import BillLine
 from ledger.domain.identifiers import parse_inn
 from ledger.engine.aggregate_cache import AggregateCache
 from ledger.engine.batch import BatchItem, run_batch
 from ledger.engine.channel import WriterClient
-from ledger.engine.command import OPERATOR_SCOPE
+from ledger.engine.command import Command, Handlers
 from ledger.engine.group_commit import GroupCommitter, Outcome, run_alone
-from ledger.engine.unit_of_work import Command, UnitOfWork
+from ledger.engine.unit_of_work import UnitOfWork
+from ledger.notices import handlers as notices
 from ledger.payments import handlers as payments
-from ledger.payments.commands import (
-    CancelPayment,
-    ConfirmPayment,
-    CreatePayment,
-    OpenWallet,
-    RefundPayment,
-    RequestTopUp,
-    SettleCardPayment,
-    SettleTopUp,
-)
 from ledger.registry import handlers as registry
-from ledger.registry.commands import (
-    ChangeSupplierRequisites,
-    ConfirmPayer,
-    IssueBill,
-    LinkPayer,
-    OpenAccount,
-    RegisterSupplier,
-    WithdrawBill,
-)
 from storage.event_store import confirm_replicated, on_server_change, record_events
 from storage.transcoder import OrjsonTranscoder
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Mapping[str, Any])
+
+HANDLERS = Handlers()
+for context in (payments, registry, notices):
+    HANDLERS.merge(context.HANDLERS)
 
 
 class Ledger(Application[UUID]):
@@ -97,13 +83,15 @@ class Ledger(Application[UUID]):
         return record_events(self, objs, kwargs)
 
     # --- running commands ----------------------------------------------------------------------
-    def execute(self, command: Command) -> Outcome:
+    def execute(self, command: Command[R]) -> Outcome[R]:
+        """Run the command's handler in one transaction; a keyed command once per key. With a
+        writer, the command itself goes over the channel and the writer binds its handler."""
         if self.writer is not None:
-            outcome: Outcome = self.writer.execute(command)
+            outcome: Outcome[R] = self.writer.execute(command)
         elif self._committer is not None:
-            outcome = self._committer.run(command)
+            outcome = self._committer.run(HANDLERS.bind(command))
         else:
-            outcome = run_alone(self, command, contended=self._contended)
+            outcome = run_alone(self, HANDLERS.bind(command), contended=self._contended)
         if not outcome.position:
             # Answered from what is stored (a replay): it may have been committed while no
             # standby confirmed anything, so it is acknowledged once one has it.
@@ -113,188 +101,8 @@ class Ledger(Application[UUID]):
     def read(self, query: Callable[[UnitOfWork], T]) -> T:
         return query(UnitOfWork(self))
 
-    # --- suppliers, accounts, bills: thin wrappers over the commands (registry_commands.py) ----
-    def register_supplier(
-        self,
-        *,
-        inn: str,
-        kpp: str,
-        name: str,
-        requisites: dict[str, str],
-        idempotency_key: str,
-        scope: str = OPERATOR_SCOPE,
-    ) -> Outcome:
-        return self.execute(
-            RegisterSupplier.parse(
-                inn=inn,
-                kpp=kpp,
-                name=name,
-                requisites=requisites,
-                idempotency_key=idempotency_key,
-                caller_scope=scope,
-            )
-        )
-
-    def change_supplier_requisites(
-        self,
-        *,
-        supplier_id: UUID,
-        requisites: dict[str, str],
-        idempotency_key: str,
-        scope: str = OPERATOR_SCOPE,
-    ) -> Outcome:
-        return self.execute(
-            ChangeSupplierRequisites.parse(
-                supplier_id=supplier_id,
-                requisites=requisites,
-                idempotency_key=idempotency_key,
-                caller_scope=scope,
-            )
-        )
-
-    def open_account(
-        self,
-        *,
-        supplier_id: UUID,
-        account_number: str,
-        address: str,
-        els: str | None = None,
-        idempotency_key: str,
-        scope: str = OPERATOR_SCOPE,
-    ) -> Outcome:
-        return self.execute(
-            OpenAccount.parse(
-                supplier_id=supplier_id,
-                account_number=account_number,
-                address=address,
-                els=els,
-                idempotency_key=idempotency_key,
-                caller_scope=scope,
-            )
-        )
-
-    def link_payer(
-        self,
-        *,
-        payer_id: str,
-        supplier_inn: str,
-        account_number: str,
-        idempotency_key: str | None = None,
-        document_id: str | None = None,
-    ) -> Outcome:
-        """See `LinkPayer`: naturally idempotent; the ИПД of a current bill proves possession."""
-        return self.execute(
-            LinkPayer.parse(
-                payer_id=payer_id,
-                supplier_inn=supplier_inn,
-                account_number=account_number,
-                idempotency_key=idempotency_key,
-                document_id=document_id,
-            )
-        )
-
-    def confirm_payer(
-        self,
-        *,
-        account_id: UUID,
-        payer_id: str,
-        idempotency_key: str,
-        scope: str = OPERATOR_SCOPE,
-    ) -> Outcome:
-        """An operator's confirmation that the payer holds the account (a proven link)."""
-        return self.execute(
-            ConfirmPayer.parse(
-                account_id=account_id,
-                payer_id=payer_id,
-                idempotency_key=idempotency_key,
-                caller_scope=scope,
-            )
-        )
-
-    def issue_bill(
-        self,
-        *,
-        account_id: UUID,
-        document_id: str,
-        period: str,
-        lines: list[BillLine],
-        due_date: str,
-        uin: str | None = None,
-        replaces: UUID | None = None,
-        idempotency_key: str,
-        scope: str = OPERATOR_SCOPE,
-    ) -> Outcome:
-        return self.execute(
-            IssueBill.parse(
-                account_id=account_id,
-                document_id=document_id,
-                period=period,
-                lines=lines,
-                due_date=due_date,
-                uin=uin,
-                replaces=replaces,
-                idempotency_key=idempotency_key,
-                caller_scope=scope,
-            )
-        )
-
-    def withdraw_bill(self, *, bill_id: UUID, reason: str) -> Outcome:
-        return self.execute(WithdrawBill(bill_id=bill_id, reason=reason))
-
-    # --- wallets, top-ups and payments: wrappers over ledger/payments/commands.py ---
-    def open_wallet(self, *, payer_id: str, idempotency_key: str) -> Outcome:
-        return self.execute(OpenWallet(payer_id=payer_id, idempotency_key=idempotency_key))
-
-    def request_top_up(self, **fields: Any) -> Outcome:
-        """See `RequestTopUp`: wallet_id, payer_id, amount, idempotency_key."""
-        return self.execute(RequestTopUp(**fields))
-
-    def settle_top_up(self, **fields: Any) -> Outcome:
-        """See `SettleTopUp`: top_up_id, succeeded, amount, acquirer_ref."""
-        return self.execute(SettleTopUp(**fields))
-
-    def create_payment(self, **fields: Any) -> Outcome:
-        """Pay a personal account, by its id or by the supplier's requisites (ИНН + number);
-        see `CreatePayment.parse` for the fields."""
-        return self.execute(CreatePayment.parse(**fields))
-
-    def confirm_payment(self, *, payment_id: UUID, payer_id: str, idempotency_key: str) -> Outcome:
-        return self.execute(
-            ConfirmPayment(
-                payment_id=payment_id, payer_id=payer_id, idempotency_key=idempotency_key
-            )
-        )
-
-    def settle_card_payment(self, **fields: Any) -> Outcome:
-        """See `SettleCardPayment`: payment_id, succeeded, amount, acquirer_ref."""
-        return self.execute(SettleCardPayment(**fields))
-
-    def cancel_payment(
-        self, *, payment_id: UUID, payer_id: str, idempotency_key: str, reason: str = "requested"
-    ) -> Outcome:
-        return self.execute(
-            CancelPayment(
-                payment_id=payment_id,
-                payer_id=payer_id,
-                idempotency_key=idempotency_key,
-                reason=reason,
-            )
-        )
-
-    def refund_payment(
-        self, *, payment_id: UUID, amount: int, idempotency_key: str, scope: str = OPERATOR_SCOPE
-    ) -> Outcome:
-        return self.execute(
-            RefundPayment(
-                payment_id=payment_id,
-                amount=amount,
-                idempotency_key=idempotency_key,
-                caller_scope=scope,
-            )
-        )
-
     # --- many commands in one transaction ------------------------------------------------------
-    def execute_batch(self, commands: Sequence[Command]) -> list[BatchItem]:
+    def execute_batch(self, commands: Sequence[Command[Any]]) -> list[BatchItem]:
         """Save up to `MAX_BATCH_COMMANDS` independent commands in ONE transaction; each gets
         its own outcome or its own named error (see ledger/engine/batch.py)."""
         if self.writer is not None:
@@ -302,11 +110,12 @@ class Ledger(Application[UUID]):
         return self.execute_batch_here(commands)
 
     def execute_batch_here(
-        self, commands: Sequence[Command], *, prefetch_keys: bool = True
+        self, commands: Sequence[Command[Any]], *, prefetch_keys: bool = True
     ) -> list[BatchItem]:
         """Run the batch in this process, whatever `writer` says: the writer's own loop
-        (ledger/engine/writer.py) calls this."""
-        return run_batch(self, commands, prefetch_keys=prefetch_keys)
+        (ledger/engine/writer.py) calls this; each command's handler is bound here."""
+        bound = [HANDLERS.bind(command) for command in commands]
+        return run_batch(self, bound, prefetch_keys=prefetch_keys)
 
     # --- reads (current state of one aggregate) ------------------------------------------------
     def get_supplier(self, supplier_id: UUID) -> Supplier:

@@ -1,7 +1,7 @@
 """The read side as the HTTP layer sees it: one `ReadModels` object per process.
 
     read_models = ReadModels(settings, ledger).start()
-    outcome = ledger.create_payment(...)
+    outcome = ledger.execute(CreatePayment.parse(...))
     read_models.wait_for(outcome.position)      # read-your-writes: now every read shows it
     page = queries.payment_history(read_models, payer_id=..., min_position=outcome.position)
     read_models.close()

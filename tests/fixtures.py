@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from ledger.application import Ledger
+from ledger.payments.commands import OpenWallet, RequestTopUp, SettleTopUp
+from ledger.registry.commands import IssueBill, LinkPayer, OpenAccount, RegisterSupplier
 
 INN = "7701234560"
 OTHER_INN = "7707083893"
@@ -35,28 +37,36 @@ class World:
 
 
 def setup_world(ledger: Ledger, *, payer_id: str = "payer-1", wallet_balance: int = 0) -> World:
-    supplier = ledger.register_supplier(
-        inn=INN, kpp=KPP, name='ООО "УК Пример"', requisites=REQUISITES, idempotency_key="sup"
+    supplier = ledger.execute(
+        RegisterSupplier.parse(
+            inn=INN, kpp=KPP, name='ООО "УК Пример"', requisites=REQUISITES, idempotency_key="sup"
+        )
     )
     supplier_id = UUID(supplier.result["supplier_id"])
-    account = ledger.open_account(
-        supplier_id=supplier_id,
-        account_number=ACCOUNT_NUMBER,
-        address="г. Москва, ул. Примерная, д. 1, кв. 1",
-        els="70АА000560",
-        idempotency_key="acc",
+    account = ledger.execute(
+        OpenAccount.parse(
+            supplier_id=supplier_id,
+            account_number=ACCOUNT_NUMBER,
+            address="г. Москва, ул. Примерная, д. 1, кв. 1",
+            els="70АА000560",
+            idempotency_key="acc",
+        )
     )
     account_id = UUID(account.result["account_id"])
-    bill = ledger.issue_bill(
-        account_id=account_id,
-        document_id=DOCUMENT_ID,
-        period="2026-03",
-        lines=LINES,
-        due_date="2026-04-15",
-        idempotency_key="bill",
+    bill = ledger.execute(
+        IssueBill.parse(
+            account_id=account_id,
+            document_id=DOCUMENT_ID,
+            period="2026-03",
+            lines=LINES,
+            due_date="2026-04-15",
+            idempotency_key="bill",
+        )
     )
-    ledger.link_payer(payer_id=payer_id, supplier_inn=INN, account_number=ACCOUNT_NUMBER)
-    wallet = ledger.open_wallet(payer_id=payer_id, idempotency_key="wallet")
+    ledger.execute(
+        LinkPayer.parse(payer_id=payer_id, supplier_inn=INN, account_number=ACCOUNT_NUMBER)
+    )
+    wallet = ledger.execute(OpenWallet(payer_id=payer_id, idempotency_key="wallet"))
     wallet_id = UUID(wallet.result["wallet_id"])
     if wallet_balance:
         top_up(ledger, wallet_id, payer_id, wallet_balance, key="initial")
@@ -64,12 +74,14 @@ def setup_world(ledger: Ledger, *, payer_id: str = "payer-1", wallet_balance: in
 
 
 def top_up(ledger: Ledger, wallet_id: UUID, payer_id: str, amount: int, *, key: str) -> None:
-    requested = ledger.request_top_up(
-        wallet_id=wallet_id, payer_id=payer_id, amount=amount, idempotency_key=key
+    requested = ledger.execute(
+        RequestTopUp(wallet_id=wallet_id, payer_id=payer_id, amount=amount, idempotency_key=key)
     )
-    ledger.settle_top_up(
-        top_up_id=UUID(requested.result["top_up_id"]),
-        succeeded=True,
-        amount=amount,
-        acquirer_ref=f"acq-{key}",
+    ledger.execute(
+        SettleTopUp(
+            top_up_id=UUID(requested.result["top_up_id"]),
+            succeeded=True,
+            amount=amount,
+            acquirer_ref=f"acq-{key}",
+        )
     )

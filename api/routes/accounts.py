@@ -32,7 +32,6 @@ from api.schemas.accounts import (
 )
 from api.schemas.common import Created
 from api.schemas.payments import HistoryPage
-from ledger.domain.bill import BillLine
 from projections import models
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
@@ -48,14 +47,7 @@ def open_account(
     response: Response,
 ) -> Created:
     require_in_scope(caller, supplier_id=body.supplier_id)
-    outcome = ledger.open_account(
-        supplier_id=body.supplier_id,
-        account_number=body.account_number,
-        els=body.els,
-        address=body.address,
-        idempotency_key=key,
-        scope=caller.scope,
-    )
+    outcome = ledger.execute(body.command(idempotency_key=key, scope=caller.scope))
     committed(outcome, response, rm, models.NAMES)
     return Created(id=outcome.result["account_id"])
 
@@ -76,16 +68,8 @@ def issue_bill(
     response: Response,
 ) -> BillIssued:
     require_account_in_scope(caller, ledger, account_id)
-    outcome = ledger.issue_bill(
-        account_id=account_id,
-        document_id=body.document_id,
-        uin=body.uin,
-        period=body.period,
-        lines=[BillLine(service=line.service, amount=line.amount) for line in body.lines],
-        due_date=body.due_date.isoformat(),
-        replaces=body.replaces,
-        idempotency_key=key,
-        scope=caller.scope,
+    outcome = ledger.execute(
+        body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
     )
     committed(outcome, response, rm, models.NAMES)
     return BillIssued(id=outcome.result["bill_id"], amount_due=outcome.result["amount_due"])
@@ -128,8 +112,8 @@ def confirm_payer(
     """An operator confirms that a payer holds the account (e.g. after seeing a contract): the
     payer's link is proven and shows the account in full. Safe to repeat."""
     require_account_in_scope(caller, ledger, account_id)
-    outcome = ledger.confirm_payer(
-        account_id=account_id, payer_id=body.payer_id, idempotency_key=key, scope=caller.scope
+    outcome = ledger.execute(
+        body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
     )
     position = committed(outcome, response, rm, models.NAMES)
     return account_out(visible_account(rm, caller, account_id, position))

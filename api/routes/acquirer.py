@@ -17,8 +17,10 @@ from api.deps import AcquirerDep, AcquirerSecretDep, LedgerDep, ReadDep, committ
 from api.problems import BadSignatureProblem, NotFoundProblem, responses
 from api.schemas.acquirer import AcquirerNotificationBody, NotificationAck
 from ledger.application import Ledger
+from ledger.domain.payment import PaymentView
 from ledger.engine.group_commit import Outcome
 from ledger.errors import UnknownPaymentError
+from ledger.payments.commands import SettleCardPayment, SettleTopUp, SettleTopUpResult
 
 router = APIRouter(prefix="/v1/acquirer", tags=["acquirer"])
 
@@ -78,21 +80,27 @@ async def acquirer_notification(
     return await run_in_threadpool(settle)
 
 
-def settle_operation(ledger: Ledger, note: AcquirerNotificationBody) -> tuple[str, Outcome]:
+def settle_operation(
+    ledger: Ledger, note: AcquirerNotificationBody
+) -> tuple[str, Outcome[PaymentView] | Outcome[SettleTopUpResult]]:
     """The operation id is a payment's or a top-up's (unknown to both → 404). Settling an
     unknown payment changes nothing, so trying the payment first costs no extra read."""
     succeeded = note.status == "succeeded"
     try:
-        return "payment", ledger.settle_card_payment(
-            payment_id=note.operation_id,
-            succeeded=succeeded,
-            amount=note.amount,
-            acquirer_ref=note.acquirer_ref,
+        return "payment", ledger.execute(
+            SettleCardPayment(
+                payment_id=note.operation_id,
+                succeeded=succeeded,
+                amount=note.amount,
+                acquirer_ref=note.acquirer_ref,
+            )
         )
     except UnknownPaymentError:
-        return "top_up", ledger.settle_top_up(
-            top_up_id=note.operation_id,
-            succeeded=succeeded,
-            amount=note.amount,
-            acquirer_ref=note.acquirer_ref,
+        return "top_up", ledger.execute(
+            SettleTopUp(
+                top_up_id=note.operation_id,
+                succeeded=succeeded,
+                amount=note.amount,
+                acquirer_ref=note.acquirer_ref,
+            )
         )

@@ -22,8 +22,8 @@ from api.problems import ApiProblem, PayloadTooLargeProblem, responses
 from api.schemas.notices import AnnulBody, NoticeBody, NoticeOutcome, RegisterSummary, RejectOut
 from ledger.domain.amounts import rubles
 from ledger.domain.identifiers import parse_bik
-from ledger.engine.group_commit import Outcome
-from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
+from ledger.notices.commands import AnnulNotice, ReceiveNotice
+from ledger.notices.handlers import bank_of
 from ledger.notices.importer import import_register
 from ledger.notices.line import parse_notice
 from projections import models
@@ -58,9 +58,7 @@ def post_notice(
     fields["amount"] = rubles(body.amount)
     fields["commission"] = rubles(body.commission)
     line = parse_notice({k: str(v) for k, v in fields.items()})
-    outcome: Outcome = ledger.execute(
-        ReceiveNotice(bank_bik=posting_bank(bank, body.order_id), line=line)
-    )
+    outcome = ledger.execute(ReceiveNotice(bank_bik=posting_bank(bank, body.order_id), line=line))
     response.status_code = 201 if outcome.result["outcome"] == "accepted" else 200
     committed(outcome, response, rm, models.NAMES)  # the register is read next
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
@@ -86,7 +84,7 @@ def annul_notice(
         order_id=body.order_id,
         annul_date=annul_date.isoformat(),
     )
-    outcome: Outcome = ledger.execute(command)
+    outcome = ledger.execute(command)
     committed(outcome, response, rm, models.NAMES)  # the register is read next
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
 

@@ -26,6 +26,8 @@ from api.schemas.accounts import AccountList, AccountOut, LinkAccountBody
 from api.schemas.payments import HistoryPage
 from api.schemas.wallets import OpenWalletBody, WalletList, WalletOut
 from ledger.domain.identifiers import parse_account_number, parse_document_id, parse_inn
+from ledger.payments.commands import OpenWallet
+from ledger.registry.commands import LinkPayer
 from projections import queries
 from projections.results import AccountBalance
 
@@ -59,18 +61,20 @@ def link_account(
     document_id = parse_document_id(body.proof.document_id) if body.proof else None
     attempt = attempts.admit(caller, account_subject(inn, number))
     assert caller.payer_id is not None
-    outcome = ledger.link_payer(
-        payer_id=caller.payer_id,
-        supplier_inn=inn,
-        account_number=number,
-        idempotency_key=key,
-        document_id=document_id,
+    outcome = ledger.execute(
+        LinkPayer.parse(
+            payer_id=caller.payer_id,
+            supplier_inn=inn,
+            account_number=number,
+            idempotency_key=key,
+            document_id=document_id,
+        )
     )
-    if outcome.result.get("proven"):  # the bill was in hand: nothing was probed
+    if outcome.result["proven"]:  # the bill was in hand: nothing was probed
         attempts.give_back(attempt)
     position = committed(outcome, response, rm)
     # Waits again if the read models lag: a 503 the client can retry, never a false 404.
-    return shown(caller, visible_account(rm, caller, outcome.result["account_id"], position))
+    return shown(caller, visible_account(rm, caller, UUID(outcome.result["account_id"]), position))
 
 
 @router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
@@ -118,12 +122,12 @@ def open_wallet(
     body: OpenWalletBody | None = None,
 ) -> WalletOut:
     assert caller.payer_id is not None
-    outcome = ledger.open_wallet(payer_id=caller.payer_id, idempotency_key=key)
+    outcome = ledger.execute(OpenWallet(payer_id=caller.payer_id, idempotency_key=key))
     position = committed(outcome, response, rm)
     # From the write side, so the answer does not depend on the read models having caught up:
     # a new wallet is empty; a replay shows the wallet as it is now (it may have been funded).
     balance = 0
-    if outcome.result.get("replayed"):
+    if outcome.replayed:
         wallet = ledger.get_wallet(UUID(outcome.result["wallet_id"]), payer_id=caller.payer_id)
         balance = wallet.balance
     return WalletOut(

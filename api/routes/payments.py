@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -31,13 +30,16 @@ from api.schemas.payments import (
     CreatePaymentBody,
     PaymentDetail,
     PaymentOut,
+    PaymentTarget,
     RefundBody,
     RefundOut,
     StatusChange,
 )
 from ledger.application import Ledger
 from ledger.domain import Payment, PaymentStatus
+from ledger.domain.payment import PaymentView
 from ledger.engine.idempotent import derived_id
+from ledger.payments.commands import CancelPayment, ConfirmPayment
 from ledger.qr.payee import payee_from_qr, payee_from_requisites
 from projections import models
 
@@ -48,7 +50,7 @@ class AmbiguousPayeeProblem(ApiProblem):
     status, code, title = 422, "ambiguous_payee", "Name the payee one way"
 
 
-def payment_out(view: dict[str, Any], ledger: Ledger, acquirer: Acquirer | None) -> PaymentOut:
+def payment_out(view: PaymentView, ledger: Ledger, acquirer: Acquirer | None) -> PaymentOut:
     """A payment as the ledger reported it, with where to pay if a card payment is waiting
     (and there is an acquirer to pay at)."""
     out = PaymentOut.model_validate(view)
@@ -65,7 +67,7 @@ class SavedCardNeedsConfirmProblem(ApiProblem):
 def card_checkout(
     ledger: Ledger,
     acquirer: Acquirer,
-    view: dict[str, Any],
+    view: PaymentView,
     body: CreatePaymentBody | None,
     response: Response,
     rm: ReadDep,
@@ -116,14 +118,8 @@ def create_payment(
         if (body.save_card or body.saved_card_id) and not body.confirm:
             raise SavedCardNeedsConfirmProblem("save_card and saved_card_id go with confirm: true")
     target = resolve_target(ledger, body)
-    outcome = ledger.create_payment(
-        payer_id=caller.payer_id,
-        method=body.method,
-        wallet_id=body.wallet_id,
-        email=body.email,
-        confirm=body.confirm,
-        idempotency_key=key,
-        **target,
+    outcome = ledger.execute(
+        body.command(payer_id=caller.payer_id, idempotency_key=key, target=target)
     )
     committed(outcome, response, rm)
     if body.method == "card" and body.confirm and acquirer is not None:
@@ -131,7 +127,7 @@ def create_payment(
     return payment_out(outcome.result, ledger, acquirer)
 
 
-def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> dict[str, Any]:
+def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> PaymentTarget:
     """The account, bill and amount a payment is for, from whichever way the payer named it."""
     other_ways = body.account_id or body.supplier_inn or body.document_id
     scanned_and_more = body.qr_payload is not None and (
@@ -147,7 +143,13 @@ def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> dict[str, Any]:
     if body.qr_payload is not None:
         payee = ledger.read(partial(payee_from_qr, payload=body.qr_payload))
         amount = body.amount if body.amount is not None else payee.amount
-        return {"account_id": payee.account_id, "document_id": payee.document_id, "amount": amount}
+        return PaymentTarget(
+            account_id=payee.account_id,
+            supplier_inn=None,
+            account_number=None,
+            document_id=payee.document_id,
+            amount=amount,
+        )
     if body.recipient is not None:
         if body.account_number is None:
             raise AmbiguousPayeeProblem("paying by requisites needs the account_number")
@@ -158,14 +160,20 @@ def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> dict[str, Any]:
                 **body.recipient.model_dump(),
             )
         )
-        return {"account_id": payee.account_id, "document_id": None, "amount": body.amount}
-    return {
-        "account_id": body.account_id,
-        "supplier_inn": body.supplier_inn,
-        "account_number": body.account_number,
-        "document_id": body.document_id,
-        "amount": body.amount,
-    }
+        return PaymentTarget(
+            account_id=payee.account_id,
+            supplier_inn=None,
+            account_number=None,
+            document_id=None,
+            amount=body.amount,
+        )
+    return PaymentTarget(
+        account_id=body.account_id,
+        supplier_inn=body.supplier_inn,
+        account_number=body.account_number,
+        document_id=body.document_id,
+        amount=body.amount,
+    )
 
 
 @router.post(
@@ -189,8 +197,8 @@ def confirm_payment(
         payment = ledger.get_payment(payment_id, payer_id=caller.payer_id)
         if payment.method == "card":
             card_acquirer(acquirer)
-    outcome = ledger.confirm_payment(
-        payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
+    outcome = ledger.execute(
+        ConfirmPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key)
     )
     committed(outcome, response, rm)
     if outcome.result["method"] == "card" and acquirer is not None:
@@ -223,8 +231,8 @@ def cancel_payment(
             payment = ledger.get_payment(payment_id)
         if payment.method == "card" and payment.status == PaymentStatus.CANCELED:
             return payment_out(payment.view(), ledger, acquirer)
-    outcome = ledger.cancel_payment(
-        payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key
+    outcome = ledger.execute(
+        CancelPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key)
     )
     committed(outcome, response, rm)
     return payment_out(outcome.result, ledger, acquirer)
@@ -253,8 +261,8 @@ def refund_payment(
         if payment.method == "card":
             refund_id = derived_id("refund", caller.scope, key)
             card.refund_at_acquirer(ledger, acquirer, payment, body.amount, refund_id)
-    outcome = ledger.refund_payment(
-        payment_id=payment_id, amount=body.amount, idempotency_key=key, scope=caller.scope
+    outcome = ledger.execute(
+        body.command(payment_id=payment_id, idempotency_key=key, scope=caller.scope)
     )
     committed(outcome, response, rm, models.NAMES)  # an operator's: it reads any
     return RefundOut(

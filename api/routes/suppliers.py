@@ -39,14 +39,7 @@ def register_supplier(
     rm: ReadDep,
     response: Response,
 ) -> Created:
-    outcome = ledger.register_supplier(
-        inn=body.inn,
-        kpp=body.kpp,
-        name=body.name,
-        requisites=body.requisites.model_dump(),
-        idempotency_key=key,
-        scope=caller.scope,
-    )
+    outcome = ledger.execute(body.command(idempotency_key=key, scope=caller.scope))
     committed(outcome, response, rm, models.NAMES)
     return Created(id=outcome.result["supplier_id"])
 

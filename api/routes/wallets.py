@@ -72,8 +72,8 @@ def top_up(
     recorded."""
     assert caller.payer_id is not None
     card = card_acquirer(acquirer)
-    outcome = ledger.request_top_up(
-        wallet_id=wallet_id, payer_id=caller.payer_id, amount=body.amount, idempotency_key=key
+    outcome = ledger.execute(
+        body.command(wallet_id=wallet_id, payer_id=caller.payer_id, idempotency_key=key)
     )
     committed(outcome, response, rm)
     top_up_id = UUID(outcome.result["top_up_id"])

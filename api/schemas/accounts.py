@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.common import Digits, Strict, Text
 from api.schemas.payments import RecipientOut
+from ledger.domain.bill import BillLine
+from ledger.registry.commands import ConfirmPayer, IssueBill, OpenAccount
 from ledger.registry.handlers import MAX_LINE_AMOUNT
 
 
@@ -18,6 +20,16 @@ class OpenAccountBody(Strict):
     account_number: Annotated[str, Field(min_length=1, max_length=30)]
     els: Annotated[str, Field(max_length=10)] | None = None
     address: Text
+
+    def command(self, *, idempotency_key: str, scope: str) -> OpenAccount:
+        return OpenAccount.parse(
+            supplier_id=self.supplier_id,
+            account_number=self.account_number,
+            els=self.els,
+            address=self.address,
+            idempotency_key=idempotency_key,
+            caller_scope=scope,
+        )
 
 
 class BillLineBody(Strict):
@@ -40,6 +52,19 @@ class IssueBillBody(Strict):
     lines: Annotated[list[BillLineBody], Field(min_length=1, max_length=100)]
     due_date: date
     replaces: UUID | None = None
+
+    def command(self, *, account_id: UUID, idempotency_key: str, scope: str) -> IssueBill:
+        return IssueBill.parse(
+            account_id=account_id,
+            document_id=self.document_id,
+            uin=self.uin,
+            period=self.period,
+            lines=[BillLine(service=line.service, amount=line.amount) for line in self.lines],
+            due_date=self.due_date.isoformat(),
+            replaces=self.replaces,
+            idempotency_key=idempotency_key,
+            caller_scope=scope,
+        )
 
 
 class BillIssued(BaseModel):
@@ -75,6 +100,14 @@ class LinkAccountBody(Strict):
 
 class ConfirmPayerBody(Strict):
     payer_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+    def command(self, *, account_id: UUID, idempotency_key: str, scope: str) -> ConfirmPayer:
+        return ConfirmPayer.parse(
+            account_id=account_id,
+            payer_id=self.payer_id,
+            idempotency_key=idempotency_key,
+            caller_scope=scope,
+        )
 
 
 class BillOut(BaseModel):

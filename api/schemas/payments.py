@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from api.schemas.common import EMAIL, Digits, Kopecks, Strict
+from ledger.payments.commands import CreatePayment, RefundPayment
 
 
 class RecipientBody(Strict):
@@ -20,6 +21,17 @@ class RecipientBody(Strict):
 
 
 CardId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class PaymentTarget(TypedDict):
+    """The account (by id, or by supplier ИНН + number), bill and amount a payment is for, as
+    the route resolved them from however the payer named the payee."""
+
+    account_id: UUID | None
+    supplier_inn: str | None
+    account_number: str | None
+    document_id: str | None
+    amount: int | None
 
 
 class CreatePaymentBody(Strict):
@@ -42,6 +54,19 @@ class CreatePaymentBody(Strict):
     saved_card_id: CardId | None = None
     """Card, with `confirm`: pay with this saved card (GET /v1/me/cards) without the payment
     page, unless the bank asks for 3-D Secure; then `checkout_url` is where to finish."""
+
+    def command(
+        self, *, payer_id: str, idempotency_key: str, target: PaymentTarget
+    ) -> CreatePayment:
+        return CreatePayment.parse(
+            payer_id=payer_id,
+            idempotency_key=idempotency_key,
+            method=self.method,
+            wallet_id=self.wallet_id,
+            email=self.email,
+            confirm=self.confirm,
+            **target,
+        )
 
 
 class RecipientOut(BaseModel):
@@ -100,6 +125,14 @@ class PaymentDetail(PaymentOut):
 
 class RefundBody(Strict):
     amount: Kopecks
+
+    def command(self, *, payment_id: UUID, idempotency_key: str, scope: str) -> RefundPayment:
+        return RefundPayment(
+            payment_id=payment_id,
+            amount=self.amount,
+            idempotency_key=idempotency_key,
+            caller_scope=scope,
+        )
 
 
 class RefundOut(BaseModel):

@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from api.schemas.common import AsciiDigits, Digits, Strict, Text
+from ledger.registry.commands import RegisterSupplier
 
 
 class RequisitesBody(Strict):
@@ -21,6 +22,16 @@ class RegisterSupplierBody(Strict):
     kpp: AsciiDigits
     name: Text
     requisites: RequisitesBody
+
+    def command(self, *, idempotency_key: str, scope: str) -> RegisterSupplier:
+        return RegisterSupplier.parse(
+            inn=self.inn,
+            kpp=self.kpp,
+            name=self.name,
+            requisites=self.requisites.model_dump(),
+            idempotency_key=idempotency_key,
+            caller_scope=scope,
+        )
 
 
 class SupplierOut(BaseModel):

@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from api.schemas.common import Kopecks, Strict
+from ledger.payments.commands import RequestTopUp
 
 
 class OpenWalletBody(Strict):
@@ -26,6 +27,14 @@ class WalletList(BaseModel):
 
 class TopUpBody(Strict):
     amount: Kopecks
+
+    def command(self, *, wallet_id: UUID, payer_id: str, idempotency_key: str) -> RequestTopUp:
+        return RequestTopUp(
+            wallet_id=wallet_id,
+            payer_id=payer_id,
+            amount=self.amount,
+            idempotency_key=idempotency_key,
+        )
 
 
 class TopUpOut(BaseModel):

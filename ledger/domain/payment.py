@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -30,6 +30,24 @@ from ledger.domain.postings import (
 from ledger.domain.read import EventRead, PostingsRead, UuidOrText
 from ledger.domain.stamped import StampedEvent, event_time
 from ledger.errors import PaymentStateConflictError, RefundExceedsPaymentError
+
+
+class PaymentView(TypedDict):
+    """What a caller is told about a payment (ids as strings, amounts in kopecks)."""
+
+    id: str
+    status: str
+    amount: int
+    refunded: int
+    method: str
+    payer_id: str
+    account_id: str
+    supplier_id: str
+    account_number: str
+    bill_id: str | None
+    document_id: str | None
+    wallet_id: str | None
+    recipient: dict[str, str]
 
 
 class PaymentStatus(StrEnum):
@@ -268,8 +286,7 @@ class Payment(Aggregate):
                 command=command,
             )
 
-    def view(self) -> dict[str, Any]:
-        """What a caller is told about the payment (ids as strings, amounts in kopecks)."""
+    def view(self) -> PaymentView:
         return {
             "id": str(self.id),
             "status": str(self.status),

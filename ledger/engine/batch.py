@@ -29,7 +29,7 @@ MAX_BATCH_COMMANDS = 5_000
 class BatchItem:
     """One command's answer: its outcome, or the named error it raised (never both)."""
 
-    outcome: Outcome | None = None
+    outcome: Outcome[Any] | None = None
     error: LedgerError | None = None
 
     @property

@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -38,12 +38,20 @@ MAX_ATTEMPTS = 8
 MAX_BATCH = 128
 
 
+R = TypeVar("R")
+
+
 @dataclass
-class Outcome:
+class Outcome(Generic[R]):
     """What one command produced, and the log position that includes it (0 if nothing saved)."""
 
-    result: Any
+    result: R
     position: int
+
+    @property
+    def replayed(self) -> bool:
+        """A keyed command's retry: the original result, nothing saved this time."""
+        return isinstance(self.result, Mapping) and bool(self.result.get("replayed"))
 
 
 def save_events(app: CachedApplication, changes: Changes) -> int:
@@ -108,7 +116,7 @@ def run_alone(
     *,
     optimistic: bool = True,
     contended: threading.Lock | None = None,
-) -> Outcome:
+) -> Outcome[Any]:
     """Run one command in its own transaction, re-running it on version conflicts. Re-runs
     hold `contended` (one lock per process), so threads that fought over one aggregate take
     turns instead of colliding again; only other processes can still conflict."""
@@ -138,10 +146,12 @@ class _Pending:
     command: Command | None = None
     done: bool = False
     conflict: bool = False
-    outcome: Outcome | None = None
+    outcome: Outcome[Any] | None = None
     error: BaseException | None = None
 
-    def settle(self, outcome: Outcome | None = None, *, error: BaseException | None = None) -> None:
+    def settle(
+        self, outcome: Outcome[Any] | None = None, *, error: BaseException | None = None
+    ) -> None:
         self.outcome, self.error, self.done = outcome, error, True
 
     def send_back(self) -> None:
@@ -160,7 +170,7 @@ class GroupCommitter:
         self.commands = 0
         self.sent_back = 0
 
-    def run(self, command: Command) -> Outcome:
+    def run(self, command: Command) -> Outcome[Any]:
         for attempt in range(MAX_ATTEMPTS):
             if attempt == 0:
                 result, changes = prepare(self.app, command, optimistic=True, trust_cache=True)

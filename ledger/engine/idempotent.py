@@ -11,18 +11,18 @@ the record.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from ledger.domain.idempotency import IdempotencyRecord, fingerprint
 from ledger.domain.ids import natural_id
-from ledger.engine.unit_of_work import Command, UnitOfWork
+from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import IdempotencyKeyReusedError, InvalidIdentifierError, LedgerError
 
 MAX_KEY_LENGTH = 255
 
-Result = dict[str, Any]
+R = TypeVar("R", bound=Mapping[str, Any])
 
 
 def check_key(key: str) -> str:
@@ -45,13 +45,14 @@ def idempotent(
     scope: str,
     key: str,
     request: dict[str, Any],
-    body: Callable[[UnitOfWork], Result],
-) -> Command:
+    body: Callable[[UnitOfWork], R],
+) -> Callable[[UnitOfWork], R]:
+    """`body` run once per key: its result is recorded as it is (plus `replayed`)."""
     check_key(key)
     expected = fingerprint(command, request)
     record_id = IdempotencyRecord.id_for(scope, key)
 
-    def replay(uow: UnitOfWork) -> Result | None:
+    def replay(uow: UnitOfWork) -> R | None:
         record = uow.find(IdempotencyRecord, record_id)
         if record is None:
             return None
@@ -61,9 +62,9 @@ def idempotent(
                 idempotency_key=key,
                 original_command=record.command,
             )
-        return {**record.result, "replayed": True}
+        return cast(R, {**record.result, "replayed": True})
 
-    def run(uow: UnitOfWork) -> Result:
+    def run(uow: UnitOfWork) -> R:
         # On a first attempt the key is assumed new (no read): if it is not, the record's
         # deterministic id collides at save and the re-run, no longer optimistic, replays.
         # A key already used earlier in the same batch is never new: replay it.
@@ -82,9 +83,9 @@ def idempotent(
             raise
         uow.add(
             IdempotencyRecord(
-                scope=scope, key=key, command=command, fingerprint=expected, result=result
+                scope=scope, key=key, command=command, fingerprint=expected, result=dict(result)
             )
         )
-        return {**result, "replayed": False}
+        return cast(R, {**result, "replayed": False})
 
     return run

@@ -5,15 +5,14 @@ account, and the account's sub-ledger counts it as paid (against the named bill,
 is naturally idempotent: its id is (posting bank, OrderID), so the same notice again is a
 `duplicate` and the same OrderID with other content a `NoticeConflictError`; an OrderID that
 names its bank is posted for that bank only (`check_bank`), so one payment has one id. An
-annulment is a new event that reverses the postings. Both are commands as data, so a register
-of thousands runs as one batch where each line keeps its own outcome.
+annulment is a new event that reverses the postings. The commands are in
+`ledger/notices/commands.py`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import fields
 from uuid import UUID
 
 import orjson
@@ -21,6 +20,7 @@ import orjson
 from ledger.domain import BankNotice, Bill, PersonalAccount, Supplier
 from ledger.domain.els_index import ElsIndex
 from ledger.domain.identifiers import digits, parse_bank_bik
+from ledger.engine.command import Handlers
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     BankMismatchError,
@@ -32,10 +32,9 @@ from ledger.errors import (
     UnknownNoticeError,
     UnknownSupplierError,
 )
+from ledger.notices.commands import AnnulNotice, NoticeResult, ReceiveNotice
 from ledger.notices.line import NoticeLine
 from ledger.qr.payee import check_requisites
-
-Result = dict[str, Any]
 
 
 def bank_of(order_id: str) -> str | None:
@@ -67,103 +66,74 @@ def fingerprint(line: NoticeLine) -> str:
     return hashlib.sha256(orjson.dumps(content)).hexdigest()
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReceiveNotice:
-    """Accept one notice of a bank (`bank_bik`), or find that it was accepted before."""
-
-    bank_bik: str
-    line: NoticeLine
-
-    @property
-    def notice_id(self) -> UUID:
-        return BankNotice.id_for(self.bank_bik, self.line.order_id)
-
-    @property
-    def record_id(self) -> UUID:
-        """What a batch prefetches for this command: the notice, if it exists."""
-        return self.notice_id
-
-    def __call__(self, uow: UnitOfWork) -> Result:
-        # Checked here, not where the БИК was found (`?bank=`, the OrderID, a register's
-        # `--bank`): every way in meets it, and no notice credits money from a bank that is not.
-        parse_bank_bik(self.bank_bik)
-        line = self.line
-        check_bank(self.bank_bik, line.order_id)
-        content = fingerprint(line)
-        seen = uow.find(BankNotice, self.notice_id)
-        if seen is not None:
-            if seen.fingerprint != content:
-                raise NoticeConflictError(
-                    f"OrderID {line.order_id} of bank {self.bank_bik} was accepted with other "
-                    "content",
-                    order_id=line.order_id,
-                    bank_bik=self.bank_bik,
-                )
-            return {"notice_id": str(seen.id), "outcome": "duplicate"}
-        account, supplier, bill_id = resolve(uow, line)
-        assert line.amount is not None
-        notice = uow.add(
-            BankNotice(
-                bank_bik=self.bank_bik,
+def receive_notice(cmd: ReceiveNotice, uow: UnitOfWork) -> NoticeResult:
+    # Checked here, not where the БИК was found (`?bank=`, the OrderID, a register's
+    # `--bank`): every way in meets it, and no notice credits money from a bank that is not.
+    parse_bank_bik(cmd.bank_bik)
+    line = cmd.line
+    check_bank(cmd.bank_bik, line.order_id)
+    content = fingerprint(line)
+    seen = uow.find(BankNotice, cmd.notice_id)
+    if seen is not None:
+        if seen.fingerprint != content:
+            raise NoticeConflictError(
+                f"OrderID {line.order_id} of bank {cmd.bank_bik} was accepted with other content",
                 order_id=line.order_id,
-                order_date=line.order_date.isoformat(),
-                amount=line.amount,
-                commission=line.commission,
-                payer=line.payer,
+                bank_bik=cmd.bank_bik,
+            )
+        return {"notice_id": str(seen.id), "outcome": "duplicate"}
+    account, supplier, bill_id = resolve(uow, line)
+    assert line.amount is not None
+    notice = uow.add(
+        BankNotice(
+            bank_bik=cmd.bank_bik,
+            order_id=line.order_id,
+            order_date=line.order_date.isoformat(),
+            amount=line.amount,
+            commission=line.commission,
+            payer=line.payer,
+            supplier_id=supplier.id,
+            account_id=account.id,
+            bill_id=bill_id,
+            document_id=line.document_id,
+            period=line.period,
+            purpose=line.purpose,
+            references=references(line),
+            fingerprint=content,
+            postings=BankNotice.postings_for(
+                bank_bik=cmd.bank_bik,
                 supplier_id=supplier.id,
                 account_id=account.id,
-                bill_id=bill_id,
-                document_id=line.document_id,
-                period=line.period,
-                purpose=line.purpose,
-                references=references(line),
-                fingerprint=content,
-                postings=BankNotice.postings_for(
-                    bank_bik=self.bank_bik,
-                    supplier_id=supplier.id,
-                    account_id=account.id,
-                    amount=line.amount,
-                ),
-            )
+                amount=line.amount,
+            ),
         )
-        account.receive_payment(payment_id=notice.id, bill_id=bill_id, amount=line.amount)
-        return {"notice_id": str(notice.id), "outcome": "accepted", "account_id": str(account.id)}
+    )
+    account.receive_payment(payment_id=notice.id, bill_id=bill_id, amount=line.amount)
+    return {"notice_id": str(notice.id), "outcome": "accepted", "account_id": str(account.id)}
 
 
-@dataclass(frozen=True, kw_only=True)
-class AnnulNotice:
-    """Reverse an accepted notice by a new event; the same annulment again changes nothing."""
-
-    bank_bik: str
-    order_id: str
-    annul_date: str
-
-    @property
-    def record_id(self) -> UUID:
-        return BankNotice.id_for(self.bank_bik, self.order_id)
-
-    def __call__(self, uow: UnitOfWork) -> Result:
-        check_bank(self.bank_bik, self.order_id)
-        notice = uow.find(BankNotice, self.record_id)
-        if notice is None:
-            raise UnknownNoticeError(
-                f"no notice {self.order_id} of bank {self.bank_bik} to annul",
-                order_id=self.order_id,
-                bank_bik=self.bank_bik,
-            )
-        if notice.annulled_on == self.annul_date:
-            return {"notice_id": str(notice.id), "outcome": "duplicate"}
-        if notice.annulled:
-            raise NoticeStateConflictError(
-                f"notice {self.order_id} was annulled on {notice.annulled_on}",
-                order_id=self.order_id,
-                annulled_on=notice.annulled_on,
-            )
-        notice.annul(annul_date=self.annul_date)
-        account = uow.find(PersonalAccount, notice.account_id)
-        assert account is not None  # a notice is only ever accepted for an existing account
-        account.refund_payment(payment_id=notice.id, bill_id=notice.bill_id, amount=notice.amount)
-        return {"notice_id": str(notice.id), "outcome": "annulled"}
+def annul_notice(cmd: AnnulNotice, uow: UnitOfWork) -> NoticeResult:
+    check_bank(cmd.bank_bik, cmd.order_id)
+    notice = uow.find(BankNotice, cmd.record_id)
+    if notice is None:
+        raise UnknownNoticeError(
+            f"no notice {cmd.order_id} of bank {cmd.bank_bik} to annul",
+            order_id=cmd.order_id,
+            bank_bik=cmd.bank_bik,
+        )
+    if notice.annulled_on == cmd.annul_date:
+        return {"notice_id": str(notice.id), "outcome": "duplicate"}
+    if notice.annulled:
+        raise NoticeStateConflictError(
+            f"notice {cmd.order_id} was annulled on {notice.annulled_on}",
+            order_id=cmd.order_id,
+            annulled_on=notice.annulled_on,
+        )
+    notice.annul(annul_date=cmd.annul_date)
+    account = uow.find(PersonalAccount, notice.account_id)
+    assert account is not None  # a notice is only ever accepted for an existing account
+    account.refund_payment(payment_id=notice.id, bill_id=notice.bill_id, amount=notice.amount)
+    return {"notice_id": str(notice.id), "outcome": "annulled"}
 
 
 def resolve(uow: UnitOfWork, line: NoticeLine) -> tuple[PersonalAccount, Supplier, UUID | None]:
@@ -234,3 +204,8 @@ def requisites(line: NoticeLine) -> dict[str, str | None]:
 def references(line: NoticeLine) -> dict[str, str]:
     fields = ("document_id", "housing_id", "els", "account_number", "recipient_inn")
     return {name: value for name in fields if (value := getattr(line, name))}
+
+
+HANDLERS = Handlers()
+HANDLERS.add(ReceiveNotice, receive_notice)
+HANDLERS.add(AnnulNotice, annul_notice)

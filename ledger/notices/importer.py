@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from ledger.errors import EmptyRegisterError, LedgerError, NoticeConflictError
+from ledger.notices.commands import AnnulNotice, ReceiveNotice
 from ledger.notices.file import read_register
-from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
+from ledger.notices.handlers import bank_of
 from ledger.notices.line import NoticeLine, RejectedLine
 
 BATCH_LINES = 2000  # one transaction per this many lines: the event store's sweet spot

@@ -1,65 +1,80 @@
-"""Commands that move money, as data: one frozen dataclass each, with one handler.
+"""Commands that move money, as data: one frozen dataclass each, handled by one function of
+`ledger/payments/handlers.py`, and the result each answers with.
 
-A command is parsed once at the edge (`parse`), then it is a value: the Ledger's methods run
-it, a batch runs thousands of them in one transaction (`ledger/engine/batch.py`), and idempotency
-fingerprints exactly the `request()` it describes. Calling a command with a unit of work runs
-it, recording its idempotency key when it has one, so any runner takes it as it takes a function.
+A command is parsed once at the edge (`parse`), then it is a value: `Ledger.execute` runs it,
+a batch runs thousands of them in one transaction (`ledger/engine/batch.py`), and idempotency
+fingerprints exactly the `request()` it describes.
 
 `request()` is what the idempotency record fingerprints, so its shape is stored forever: a
-field added later must leave the dictionary of existing requests unchanged.
+field added later must leave the dictionary of existing requests unchanged. A result is what
+the idempotency record keeps and a retry returns, so its keys are stored forever too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 from uuid import UUID
 
 from ledger.domain import PersonalAccount
 from ledger.domain.identifiers import parse_account_number, parse_document_id, parse_inn
-from ledger.domain.payment import PaymentMethod
+from ledger.domain.payment import PaymentMethod, PaymentView
 from ledger.domain.text import ACQUIRER_REF, EMAIL, REASON
-from ledger.engine.command import OperatorCommand, PayerCommand, Result
+from ledger.engine.command import Command, OperatorCommand, PayerCommand
 from ledger.engine.idempotent import check_key, derived_id
-from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import InvalidPaymentMethodError, UnknownAccountError
-from ledger.payments import handlers
+
+
+# --- results -------------------------------------------------------------------------------------
+class OpenWalletResult(TypedDict):
+    wallet_id: str
+
+
+class RequestTopUpResult(TypedDict):
+    top_up_id: str
+    status: str
+    amount: int
+
+
+class SettleTopUpResult(TypedDict):
+    top_up_id: str
+    status: str
+
+
+class RefundPaymentResult(TypedDict):
+    refund_id: str
+    payment: PaymentView
 
 
 # --- wallets and top-ups -----------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class OpenWallet(PayerCommand):
+class OpenWallet(PayerCommand[OpenWalletResult]):
     name: ClassVar[str] = "open_wallet"
+
+    @property
+    def wallet_id(self) -> UUID:
+        return derived_id("wallet", self.scope, self.idempotency_key)
 
     def request(self) -> dict[str, Any]:
         return {}
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        wallet_id = derived_id("wallet", self.scope, self.idempotency_key)
-        return handlers.open_wallet(uow, wallet_id=wallet_id, payer_id=self.payer_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class RequestTopUp(PayerCommand):
+class RequestTopUp(PayerCommand[RequestTopUpResult]):
     name: ClassVar[str] = "request_top_up"
     wallet_id: UUID
     amount: int
 
+    @property
+    def top_up_id(self) -> UUID:
+        return derived_id("top_up", self.scope, self.idempotency_key)
+
     def request(self) -> dict[str, Any]:
         return {"wallet_id": str(self.wallet_id), "amount": self.amount}
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.request_top_up(
-            uow,
-            top_up_id=derived_id("top_up", self.scope, self.idempotency_key),
-            wallet_id=self.wallet_id,
-            payer_id=self.payer_id,
-            amount=self.amount,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class SettleTopUp:
+class SettleTopUp(Command[SettleTopUpResult]):
     """The acquirer's outcome; naturally idempotent (a replay changes nothing)."""
 
     top_up_id: UUID
@@ -70,19 +85,10 @@ class SettleTopUp:
     def __post_init__(self) -> None:
         ACQUIRER_REF.require(self.acquirer_ref)
 
-    def __call__(self, uow: UnitOfWork) -> Result:
-        return handlers.settle_top_up(
-            uow,
-            top_up_id=self.top_up_id,
-            succeeded=self.succeeded,
-            amount=self.amount,
-            acquirer_ref=self.acquirer_ref,
-        )
-
 
 # --- payments ------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class CreatePayment(PayerCommand):
+class CreatePayment(PayerCommand[PaymentView]):
     """Pay a personal account, optionally confirming at once (`confirm`)."""
 
     name: ClassVar[str] = "create_payment"
@@ -98,14 +104,17 @@ class CreatePayment(PayerCommand):
     def parse(
         cls,
         *,
+        payer_id: str,
+        idempotency_key: str,
+        method: str,
         account_id: UUID | None = None,
         supplier_inn: str | None = None,
         account_number: str | None = None,
-        method: str,
         document_id: str | None = None,
+        amount: int | None = None,
+        wallet_id: UUID | None = None,
         email: str | None = None,
-        idempotency_key: str,
-        **fields: Any,
+        confirm: bool = False,
     ) -> CreatePayment:
         """From what a caller sends: the account by id, or by supplier ИНН + number."""
         if account_id is None:
@@ -119,12 +128,15 @@ class CreatePayment(PayerCommand):
                 f"method must be card or wallet, got {method!r}", method=method
             )
         return cls(
+            payer_id=payer_id,
+            idempotency_key=check_key(idempotency_key),
             account_id=account_id,
             method=method,
             document_id=parse_document_id(document_id) if document_id else None,
+            amount=amount,
+            wallet_id=wallet_id,
             email=None if email is None else EMAIL.require(email),
-            idempotency_key=check_key(idempotency_key),
-            **fields,
+            confirm=confirm,
         )
 
     @property
@@ -142,35 +154,18 @@ class CreatePayment(PayerCommand):
             "confirm": self.confirm,
         }
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.create_payment(
-            uow,
-            payment_id=self.payment_id,
-            payer_id=self.payer_id,
-            account_id=self.account_id,
-            document_id=self.document_id,
-            amount=self.amount,
-            method=self.method,
-            wallet_id=self.wallet_id,
-            email=self.email,
-            confirm=self.confirm,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class ConfirmPayment(PayerCommand):
+class ConfirmPayment(PayerCommand[PaymentView]):
     name: ClassVar[str] = "confirm_payment"
     payment_id: UUID
 
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id)}
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.confirm_payment(uow, payment_id=self.payment_id, payer_id=self.payer_id)
-
 
 @dataclass(frozen=True, kw_only=True)
-class CancelPayment(PayerCommand):
+class CancelPayment(PayerCommand[PaymentView]):
     name: ClassVar[str] = "cancel_payment"
     payment_id: UUID
     reason: str = "requested"
@@ -182,32 +177,23 @@ class CancelPayment(PayerCommand):
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id), "reason": self.reason}
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.cancel_payment(
-            uow, payment_id=self.payment_id, payer_id=self.payer_id, reason=self.reason
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class RefundPayment(OperatorCommand):
+class RefundPayment(OperatorCommand[RefundPaymentResult]):
     name: ClassVar[str] = "refund_payment"
     payment_id: UUID
     amount: int
 
+    @property
+    def refund_id(self) -> UUID:
+        return derived_id("refund", self.scope, self.idempotency_key)
+
     def request(self) -> dict[str, Any]:
         return {"payment_id": str(self.payment_id), "amount": self.amount}
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.refund_payment(
-            uow,
-            refund_id=derived_id("refund", self.scope, self.idempotency_key),
-            payment_id=self.payment_id,
-            amount=self.amount,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class SettleCardPayment:
+class SettleCardPayment(Command[PaymentView]):
     """The acquirer's outcome for a card payment; naturally idempotent."""
 
     payment_id: UUID
@@ -217,12 +203,3 @@ class SettleCardPayment:
 
     def __post_init__(self) -> None:
         ACQUIRER_REF.require(self.acquirer_ref)
-
-    def __call__(self, uow: UnitOfWork) -> Result:
-        return handlers.settle_card_payment(
-            uow,
-            payment_id=self.payment_id,
-            succeeded=self.succeeded,
-            amount=self.amount,
-            acquirer_ref=self.acquirer_ref,
-        )

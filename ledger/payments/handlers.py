@@ -1,12 +1,12 @@
-"""Commands that move money: wallets, top-ups, payments and refunds.
+"""The handlers of the commands that move money: wallets, top-ups, payments and refunds.
 
-Every change of balances happens here, each in one unit of work, with the postings carried by
-the payment's or top-up's event and the wallet and account sub-ledgers updated alongside.
+One function per command (`ledger/payments/commands.py`), each reading its command in one unit
+of work. Every change of balances happens here, with the postings carried by the payment's or
+top-up's event and the wallet and account sub-ledgers updated alongside.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from ledger.domain import (
@@ -20,7 +20,8 @@ from ledger.domain import (
 )
 from ledger.domain.allocation import BillInput, allocate
 from ledger.domain.amounts import check_amount
-from ledger.domain.payment import PaymentMethod
+from ledger.domain.payment import PaymentMethod, PaymentView
+from ledger.engine.command import Handlers
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     BillStateConflictError,
@@ -31,6 +32,20 @@ from ledger.errors import (
     UnknownTopUpError,
     UnknownWalletError,
     WalletOwnershipError,
+)
+from ledger.payments.commands import (
+    CancelPayment,
+    ConfirmPayment,
+    CreatePayment,
+    OpenWallet,
+    OpenWalletResult,
+    RefundPayment,
+    RefundPaymentResult,
+    RequestTopUp,
+    RequestTopUpResult,
+    SettleCardPayment,
+    SettleTopUp,
+    SettleTopUpResult,
 )
 from ledger.registry.handlers import get_account, get_bill, get_supplier
 
@@ -58,41 +73,42 @@ def get_top_up(uow: UnitOfWork, top_up_id: UUID) -> TopUp:
 
 
 # --- wallets and top-ups -----------------------------------------------------------------------
-def open_wallet(uow: UnitOfWork, *, wallet_id: UUID, payer_id: str) -> dict[str, Any]:
-    wallet = uow.add(Wallet(id=wallet_id, payer_id=payer_id))
+def open_wallet(cmd: OpenWallet, uow: UnitOfWork) -> OpenWalletResult:
+    wallet = uow.add(Wallet(id=cmd.wallet_id, payer_id=cmd.payer_id))
     return {"wallet_id": str(wallet.id)}
 
 
-def request_top_up(
-    uow: UnitOfWork, *, top_up_id: UUID, wallet_id: UUID, payer_id: str, amount: int
-) -> dict[str, Any]:
-    get_wallet(uow, wallet_id, payer_id=payer_id)
+def request_top_up(cmd: RequestTopUp, uow: UnitOfWork) -> RequestTopUpResult:
+    get_wallet(uow, cmd.wallet_id, payer_id=cmd.payer_id)
     top_up = uow.add(
-        TopUp(id=top_up_id, wallet_id=wallet_id, payer_id=payer_id, amount=check_amount(amount))
-    )
-    return {"top_up_id": str(top_up.id), "status": str(top_up.status), "amount": amount}
-
-
-def settle_top_up(
-    uow: UnitOfWork, *, top_up_id: UUID, succeeded: bool, amount: int, acquirer_ref: str
-) -> dict[str, Any]:
-    """The acquirer's outcome. A replay of the outcome already recorded changes nothing."""
-    top_up = get_top_up(uow, top_up_id)
-    if amount != top_up.amount:
-        raise OperationMismatchError(
-            f"top-up {top_up_id} is for {top_up.amount}, the acquirer reported {amount}",
-            top_up_id=str(top_up_id),
-            expected=top_up.amount,
-            amount=amount,
+        TopUp(
+            id=cmd.top_up_id,
+            wallet_id=cmd.wallet_id,
+            payer_id=cmd.payer_id,
+            amount=check_amount(cmd.amount),
         )
-    wanted = TopUpStatus.SUCCEEDED if succeeded else TopUpStatus.FAILED
-    if top_up.status == wanted and top_up.acquirer_ref == acquirer_ref:
+    )
+    return {"top_up_id": str(top_up.id), "status": str(top_up.status), "amount": cmd.amount}
+
+
+def settle_top_up(cmd: SettleTopUp, uow: UnitOfWork) -> SettleTopUpResult:
+    """The acquirer's outcome. A replay of the outcome already recorded changes nothing."""
+    top_up = get_top_up(uow, cmd.top_up_id)
+    if cmd.amount != top_up.amount:
+        raise OperationMismatchError(
+            f"top-up {cmd.top_up_id} is for {top_up.amount}, the acquirer reported {cmd.amount}",
+            top_up_id=str(cmd.top_up_id),
+            expected=top_up.amount,
+            amount=cmd.amount,
+        )
+    wanted = TopUpStatus.SUCCEEDED if cmd.succeeded else TopUpStatus.FAILED
+    if top_up.status == wanted and top_up.acquirer_ref == cmd.acquirer_ref:
         return {"top_up_id": str(top_up.id), "status": str(top_up.status)}
-    if succeeded:
-        top_up.succeed(acquirer_ref=acquirer_ref)
+    if cmd.succeeded:
+        top_up.succeed(acquirer_ref=cmd.acquirer_ref)
         get_wallet(uow, top_up.wallet_id).credit(operation_id=top_up.id, amount=top_up.amount)
     else:
-        top_up.fail(reason="declined by the acquirer", acquirer_ref=acquirer_ref)
+        top_up.fail(reason="declined by the acquirer", acquirer_ref=cmd.acquirer_ref)
     return {"top_up_id": str(top_up.id), "status": str(top_up.status)}
 
 
@@ -117,20 +133,9 @@ def amount_due(uow: UnitOfWork, account: PersonalAccount, bill_id: UUID | None) 
     return max(0, account.bills_due.get(key, 0) - applied.get(key, 0))
 
 
-def create_payment(
-    uow: UnitOfWork,
-    *,
-    payment_id: UUID,
-    payer_id: str,
-    account_id: UUID,
-    document_id: str | None,
-    amount: int | None,
-    method: str,
-    wallet_id: UUID | None,
-    email: str | None,
-    confirm: bool,
-) -> dict[str, Any]:
-    account = get_account(uow, account_id)
+def create_payment(cmd: CreatePayment, uow: UnitOfWork) -> PaymentView:
+    document_id = cmd.document_id
+    account = get_account(uow, cmd.account_id)
     supplier = get_supplier(uow, account.supplier_id)
     bill_id = None
     if document_id is not None:
@@ -148,6 +153,7 @@ def create_payment(
                 replaced_by=str(bill.replaced_by) if bill.replaced_by else None,
             )
         bill_id = bill.id
+    amount = cmd.amount
     if amount is None:
         amount = amount_due(uow, account, bill_id)
         if amount == 0:
@@ -156,17 +162,17 @@ def create_payment(
                 account_id=str(account.id),
                 document_id=document_id,
             )
-    method = PaymentMethod(method)
+    method = PaymentMethod(cmd.method)
+    wallet_id = None  # a card payment names no wallet, whatever the caller sent
     if method == PaymentMethod.WALLET:
-        if wallet_id is None:
-            raise WalletOwnershipError("a wallet payment needs a wallet_id", payer_id=payer_id)
-        get_wallet(uow, wallet_id, payer_id=payer_id)
-    else:
-        wallet_id = None
+        if cmd.wallet_id is None:
+            raise WalletOwnershipError("a wallet payment needs a wallet_id", payer_id=cmd.payer_id)
+        get_wallet(uow, cmd.wallet_id, payer_id=cmd.payer_id)
+        wallet_id = cmd.wallet_id
     payment = uow.add(
         Payment(
-            id=payment_id,
-            payer_id=payer_id,
+            id=cmd.payment_id,
+            payer_id=cmd.payer_id,
             account_id=account.id,
             supplier_id=supplier.id,
             account_number=account.account_number,
@@ -175,17 +181,17 @@ def create_payment(
             amount=check_amount(amount),
             method=str(method),
             wallet_id=wallet_id,
-            email=email,
+            email=cmd.email,
             recipient=supplier.recipient(),
         )
     )
-    if confirm:
+    if cmd.confirm:
         _confirm(uow, payment)
     return payment.view()
 
 
-def confirm_payment(uow: UnitOfWork, *, payment_id: UUID, payer_id: str) -> dict[str, Any]:
-    payment = get_payment(uow, payment_id, payer_id=payer_id)
+def confirm_payment(cmd: ConfirmPayment, uow: UnitOfWork) -> PaymentView:
+    payment = get_payment(uow, cmd.payment_id, payer_id=cmd.payer_id)
     _confirm(uow, payment)
     return payment.view()
 
@@ -206,45 +212,50 @@ def _succeed(uow: UnitOfWork, payment: Payment, *, acquirer_ref: str | None) -> 
     )
 
 
-def settle_card_payment(
-    uow: UnitOfWork, *, payment_id: UUID, succeeded: bool, amount: int, acquirer_ref: str
-) -> dict[str, Any]:
+def settle_card_payment(cmd: SettleCardPayment, uow: UnitOfWork) -> PaymentView:
     """The acquirer's outcome for a card payment. A replay changes nothing."""
-    payment = get_payment(uow, payment_id)
-    if payment.method != PaymentMethod.CARD or amount != payment.amount:
+    payment = get_payment(uow, cmd.payment_id)
+    if payment.method != PaymentMethod.CARD or cmd.amount != payment.amount:
         raise OperationMismatchError(
-            f"payment {payment_id} is a {payment.method} payment of {payment.amount}",
-            payment_id=str(payment_id),
+            f"payment {cmd.payment_id} is a {payment.method} payment of {payment.amount}",
+            payment_id=str(cmd.payment_id),
             expected=payment.amount,
-            amount=amount,
+            amount=cmd.amount,
         )
-    wanted = PaymentStatus.SUCCEEDED if succeeded else PaymentStatus.FAILED
-    if payment.status == wanted and payment.acquirer_ref == acquirer_ref:
+    wanted = PaymentStatus.SUCCEEDED if cmd.succeeded else PaymentStatus.FAILED
+    if payment.status == wanted and payment.acquirer_ref == cmd.acquirer_ref:
         return payment.view()
-    if succeeded:
-        _succeed(uow, payment, acquirer_ref=acquirer_ref)
+    if cmd.succeeded:
+        _succeed(uow, payment, acquirer_ref=cmd.acquirer_ref)
     else:
-        payment.fail(reason="declined by the acquirer", acquirer_ref=acquirer_ref)
+        payment.fail(reason="declined by the acquirer", acquirer_ref=cmd.acquirer_ref)
     return payment.view()
 
 
-def cancel_payment(
-    uow: UnitOfWork, *, payment_id: UUID, payer_id: str, reason: str
-) -> dict[str, Any]:
-    payment = get_payment(uow, payment_id, payer_id=payer_id)
-    payment.cancel(reason=reason)
+def cancel_payment(cmd: CancelPayment, uow: UnitOfWork) -> PaymentView:
+    payment = get_payment(uow, cmd.payment_id, payer_id=cmd.payer_id)
+    payment.cancel(reason=cmd.reason)
     return payment.view()
 
 
-def refund_payment(
-    uow: UnitOfWork, *, refund_id: UUID, payment_id: UUID, amount: int
-) -> dict[str, Any]:
-    payment = get_payment(uow, payment_id)
-    payment.refund(refund_id=refund_id, amount=check_amount(amount))
+def refund_payment(cmd: RefundPayment, uow: UnitOfWork) -> RefundPaymentResult:
+    payment = get_payment(uow, cmd.payment_id)
+    payment.refund(refund_id=cmd.refund_id, amount=check_amount(cmd.amount))
     if payment.method == PaymentMethod.WALLET:
         assert payment.wallet_id is not None
-        get_wallet(uow, payment.wallet_id).credit(operation_id=refund_id, amount=amount)
+        get_wallet(uow, payment.wallet_id).credit(operation_id=cmd.refund_id, amount=cmd.amount)
     get_account(uow, payment.account_id).refund_payment(
-        payment_id=payment.id, bill_id=payment.bill_id, amount=amount
+        payment_id=payment.id, bill_id=payment.bill_id, amount=cmd.amount
     )
-    return {"refund_id": str(refund_id), "payment": payment.view()}
+    return {"refund_id": str(cmd.refund_id), "payment": payment.view()}
+
+
+HANDLERS = Handlers()
+HANDLERS.add(OpenWallet, open_wallet)
+HANDLERS.add(RequestTopUp, request_top_up)
+HANDLERS.add(SettleTopUp, settle_top_up)
+HANDLERS.add(CreatePayment, create_payment)
+HANDLERS.add(ConfirmPayment, confirm_payment)
+HANDLERS.add(SettleCardPayment, settle_card_payment)
+HANDLERS.add(CancelPayment, cancel_payment)
+HANDLERS.add(RefundPayment, refund_payment)

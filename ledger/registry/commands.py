@@ -1,18 +1,20 @@
 """The registry's commands as data: suppliers, personal accounts, links and bills.
 
 Like the commands that move money (`ledger/payments/commands.py`): a frozen dataclass each,
-parsed once at the edge (`parse`), handled by one function of `ledger/registry/handlers.py`.
-`request()` is what the idempotency record fingerprints, so its shape is stored forever
-(tests/unit/test_commands.py writes each one out): a field added later must leave existing
-requests unchanged. So free text is kept as given and checked by its rule
-(ledger/domain/text.py) in `parse`, where a refusal belongs; the handler records the rule's
-normalised form.
+parsed once at the edge (`parse`), handled by one function of `ledger/registry/handlers.py`,
+with the result it answers with. `request()` is what the idempotency record fingerprints, so
+its shape is stored forever (tests/unit/test_commands.py writes each one out): a field added
+later must leave existing requests unchanged. So free text is kept as given and checked by
+its rule (ledger/domain/text.py) in `parse`, where a refusal belongs; the handler records the
+rule's normalised form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, ClassVar, TypedDict
 from uuid import UUID
 
 from ledger.domain import Requisites
@@ -28,15 +30,39 @@ from ledger.domain.identifiers import (
     parse_uin,
 )
 from ledger.domain.text import ADDRESS, PAYER_ID, REASON, SERVICE, SUPPLIER_NAME
-from ledger.engine.command import OperatorCommand, Result, payer_scope
+from ledger.engine.command import OPERATOR_SCOPE, Command, OperatorCommand, payer_scope
 from ledger.engine.idempotent import check_key, idempotent
 from ledger.engine.unit_of_work import UnitOfWork
-from ledger.registry import handlers
+
+
+# --- results -------------------------------------------------------------------------------------
+class SupplierResult(TypedDict):
+    """A supplier registered, or its requisites changed."""
+
+    supplier_id: str
+
+
+class OpenAccountResult(TypedDict):
+    account_id: str
+
+
+class PayerLinkResult(TypedDict):
+    account_id: str
+    proven: bool
+
+
+class IssueBillResult(TypedDict):
+    bill_id: str
+    amount_due: int
+
+
+class WithdrawBillResult(TypedDict):
+    bill_id: str
 
 
 # --- suppliers -----------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class RegisterSupplier(OperatorCommand):
+class RegisterSupplier(OperatorCommand[SupplierResult]):
     name: ClassVar[str] = "register_supplier"
     inn: str
     kpp: str
@@ -52,7 +78,7 @@ class RegisterSupplier(OperatorCommand):
         name: str,
         requisites: dict[str, str],
         idempotency_key: str,
-        **fields: Any,
+        caller_scope: str = OPERATOR_SCOPE,
     ) -> RegisterSupplier:
         return cls(
             inn=parse_inn(inn),
@@ -60,7 +86,7 @@ class RegisterSupplier(OperatorCommand):
             requisites=Requisites.parse(**requisites),
             supplier_name=SUPPLIER_NAME.accept(name),
             idempotency_key=check_key(idempotency_key),
-            **fields,
+            caller_scope=caller_scope,
         )
 
     def request(self) -> dict[str, Any]:
@@ -71,44 +97,36 @@ class RegisterSupplier(OperatorCommand):
             "requisites": self.requisites.as_dict(),
         }
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.register_supplier(
-            uow,
-            inn=self.inn,
-            kpp=self.kpp,
-            name=self.supplier_name,
-            requisites=self.requisites,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class ChangeSupplierRequisites(OperatorCommand):
+class ChangeSupplierRequisites(OperatorCommand[SupplierResult]):
     name: ClassVar[str] = "change_supplier_requisites"
     supplier_id: UUID
     requisites: Requisites
 
     @classmethod
     def parse(
-        cls, *, requisites: dict[str, str], idempotency_key: str, **fields: Any
+        cls,
+        *,
+        supplier_id: UUID,
+        requisites: dict[str, str],
+        idempotency_key: str,
+        caller_scope: str = OPERATOR_SCOPE,
     ) -> ChangeSupplierRequisites:
         return cls(
+            supplier_id=supplier_id,
             requisites=Requisites.parse(**requisites),
             idempotency_key=check_key(idempotency_key),
-            **fields,
+            caller_scope=caller_scope,
         )
 
     def request(self) -> dict[str, Any]:
         return {"supplier_id": str(self.supplier_id), "requisites": self.requisites.as_dict()}
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.change_requisites(
-            uow, supplier_id=self.supplier_id, requisites=self.requisites
-        )
-
 
 # --- personal accounts and their payers ----------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class OpenAccount(OperatorCommand):
+class OpenAccount(OperatorCommand[OpenAccountResult]):
     name: ClassVar[str] = "open_account"
     supplier_id: UUID
     account_number: str
@@ -119,18 +137,20 @@ class OpenAccount(OperatorCommand):
     def parse(
         cls,
         *,
+        supplier_id: UUID,
         account_number: str,
         address: str,
         els: str | None = None,
         idempotency_key: str,
-        **fields: Any,
+        caller_scope: str = OPERATOR_SCOPE,
     ) -> OpenAccount:
         return cls(
+            supplier_id=supplier_id,
             account_number=parse_account_number(account_number),
             address=ADDRESS.accept(address),
             els=parse_els(els) if els else None,
             idempotency_key=check_key(idempotency_key),
-            **fields,
+            caller_scope=caller_scope,
         )
 
     def request(self) -> dict[str, Any]:
@@ -141,18 +161,9 @@ class OpenAccount(OperatorCommand):
             "address": self.address,
         }
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.open_account(
-            uow,
-            supplier_id=self.supplier_id,
-            account_number=self.account_number,
-            els=self.els,
-            address=self.address,
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class LinkPayer:
+class LinkPayer(Command[PayerLinkResult]):
     """Naturally idempotent (linking twice leaves one link); a key is honoured if given.
     `document_id` (the ИПД of a current bill) proves possession (registry.link_payer)."""
 
@@ -172,7 +183,6 @@ class LinkPayer:
         account_number: str,
         document_id: str | None = None,
         idempotency_key: str | None = None,
-        **fields: Any,
     ) -> LinkPayer:
         return cls(
             payer_id=PAYER_ID.require(payer_id),
@@ -180,7 +190,6 @@ class LinkPayer:
             account_number=parse_account_number(account_number),
             document_id=parse_document_id(document_id) if document_id else None,
             idempotency_key=None if idempotency_key is None else check_key(idempotency_key),
-            **fields,
         )
 
     def request(self) -> dict[str, Any]:
@@ -194,31 +203,22 @@ class LinkPayer:
             request.update(document_id=self.document_id, bill_total=None)
         return request
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.link_payer(
-            uow,
-            payer_id=self.payer_id,
-            supplier_inn=self.supplier_inn,
-            account_number=self.account_number,
-            document_id=self.document_id,
-        )
-
-    def __call__(self, uow: UnitOfWork) -> Result:
+    def bind(
+        self, handler: Callable[[Any, UnitOfWork], PayerLinkResult]
+    ) -> Callable[[UnitOfWork], PayerLinkResult]:
         if self.idempotency_key is None:
-            return self.handle(uow)
-        run = idempotent(
+            return partial(handler, self)
+        return idempotent(
             command=self.name,
             scope=payer_scope(self.payer_id),
             key=self.idempotency_key,
             request=self.request(),
-            body=self.handle,
+            body=partial(handler, self),
         )
-        result: Result = run(uow)
-        return result
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConfirmPayer(OperatorCommand):
+class ConfirmPayer(OperatorCommand[PayerLinkResult]):
     """An operator's confirmation that the payer holds the account (a proven link)."""
 
     name: ClassVar[str] = "confirm_payer"
@@ -226,23 +226,28 @@ class ConfirmPayer(OperatorCommand):
     payer_id: str
 
     @classmethod
-    def parse(cls, *, payer_id: str, idempotency_key: str, **fields: Any) -> ConfirmPayer:
+    def parse(
+        cls,
+        *,
+        account_id: UUID,
+        payer_id: str,
+        idempotency_key: str,
+        caller_scope: str = OPERATOR_SCOPE,
+    ) -> ConfirmPayer:
         return cls(
+            account_id=account_id,
             payer_id=PAYER_ID.require(payer_id),
             idempotency_key=check_key(idempotency_key),
-            **fields,
+            caller_scope=caller_scope,
         )
 
     def request(self) -> dict[str, Any]:
         return {"account_id": str(self.account_id), "payer_id": self.payer_id}
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.confirm_payer(uow, account_id=self.account_id, payer_id=self.payer_id)
-
 
 # --- bills ---------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
-class IssueBill(OperatorCommand):
+class IssueBill(OperatorCommand[IssueBillResult]):
     name: ClassVar[str] = "issue_bill"
     account_id: UUID
     document_id: str
@@ -256,24 +261,28 @@ class IssueBill(OperatorCommand):
     def parse(
         cls,
         *,
+        account_id: UUID,
         document_id: str,
         period: str,
-        uin: str | None = None,
         lines: list[BillLine],
         due_date: str,
+        uin: str | None = None,
+        replaces: UUID | None = None,
         idempotency_key: str,
-        **fields: Any,
+        caller_scope: str = OPERATOR_SCOPE,
     ) -> IssueBill:
         return cls(
+            account_id=account_id,
             document_id=parse_document_id(document_id),
             period=parse_period(period),
-            due_date=parse_date(due_date, "due_date"),
-            uin=parse_uin(uin) if uin else None,
             lines=[
                 {"service": _service(line["service"]), "amount": line["amount"]} for line in lines
             ],
+            due_date=parse_date(due_date, "due_date"),
+            uin=parse_uin(uin) if uin else None,
+            replaces=replaces,
             idempotency_key=check_key(idempotency_key),
-            **fields,
+            caller_scope=caller_scope,
         )
 
     def request(self) -> dict[str, Any]:
@@ -287,18 +296,6 @@ class IssueBill(OperatorCommand):
             "replaces": str(self.replaces) if self.replaces else None,
         }
 
-    def handle(self, uow: UnitOfWork) -> Result:
-        return handlers.issue_bill(
-            uow,
-            account_id=self.account_id,
-            document_id=self.document_id,
-            uin=self.uin,
-            period=self.period,
-            lines=self.lines,
-            due_date=self.due_date,
-            replaces=self.replaces,
-        )
-
 
 def _service(name: str) -> str:
     """A bill line's service as given, checked by its text rule; a blank one is refused by
@@ -307,7 +304,7 @@ def _service(name: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class WithdrawBill:
+class WithdrawBill(Command[WithdrawBillResult]):
     """Withdraw a bill without a replacement (unkeyed: withdrawing it again is a conflict)."""
 
     bill_id: UUID
@@ -315,6 +312,3 @@ class WithdrawBill:
 
     def __post_init__(self) -> None:
         REASON.require(self.reason)
-
-    def __call__(self, uow: UnitOfWork) -> Result:
-        return handlers.withdraw_bill(uow, bill_id=self.bill_id, reason=self.reason)

@@ -1,17 +1,19 @@
-"""Commands on the registry side: suppliers, personal accounts and bills (no money moves here).
+"""The handlers of the registry's commands: suppliers, personal accounts and bills (no money
+moves here).
 
-Each function runs inside a unit of work; inputs are already parsed identifiers.
+One function per command (`ledger/registry/commands.py`), each reading its command, whose
+identifiers are already parsed, in one unit of work.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from ledger.domain import Bill, PersonalAccount, Requisites, Supplier
+from ledger.domain import Bill, PersonalAccount, Supplier
 from ledger.domain.bill import BillLine
 from ledger.domain.els_index import ElsIndex
 from ledger.domain.text import ADDRESS, SERVICE, SUPPLIER_NAME
+from ledger.engine.command import Handlers
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     AccountAlreadyOpenError,
@@ -23,6 +25,20 @@ from ledger.errors import (
     UnknownAccountError,
     UnknownBillError,
     UnknownSupplierError,
+)
+from ledger.registry.commands import (
+    ChangeSupplierRequisites,
+    ConfirmPayer,
+    IssueBill,
+    IssueBillResult,
+    LinkPayer,
+    OpenAccount,
+    OpenAccountResult,
+    PayerLinkResult,
+    RegisterSupplier,
+    SupplierResult,
+    WithdrawBill,
+    WithdrawBillResult,
 )
 
 MAX_BILL_LINES = 100
@@ -61,9 +77,8 @@ def get_bill(uow: UnitOfWork, bill_id: UUID) -> Bill:
     return bill
 
 
-def register_supplier(
-    uow: UnitOfWork, *, inn: str, kpp: str, name: str, requisites: Requisites
-) -> dict[str, Any]:
+def register_supplier(cmd: RegisterSupplier, uow: UnitOfWork) -> SupplierResult:
+    inn = cmd.inn
     if uow.find(Supplier, Supplier.id_for(inn)) is not None:
         raise SupplierAlreadyRegisteredError(
             f"a supplier with ИНН {inn} is already registered",
@@ -71,23 +86,25 @@ def register_supplier(
             supplier_id=str(Supplier.id_for(inn)),
         )
     supplier = uow.add(
-        Supplier(inn=inn, kpp=kpp, name=SUPPLIER_NAME.parse(name), requisites=requisites.as_dict())
+        Supplier(
+            inn=inn,
+            kpp=cmd.kpp,
+            name=SUPPLIER_NAME.parse(cmd.supplier_name),
+            requisites=cmd.requisites.as_dict(),
+        )
     )
     return {"supplier_id": str(supplier.id)}
 
 
-def change_requisites(
-    uow: UnitOfWork, *, supplier_id: UUID, requisites: Requisites
-) -> dict[str, Any]:
-    supplier = get_supplier(uow, supplier_id)
-    supplier.change_requisites(requisites)
+def change_supplier_requisites(cmd: ChangeSupplierRequisites, uow: UnitOfWork) -> SupplierResult:
+    supplier = get_supplier(uow, cmd.supplier_id)
+    supplier.change_requisites(cmd.requisites)
     return {"supplier_id": str(supplier.id)}
 
 
-def open_account(
-    uow: UnitOfWork, *, supplier_id: UUID, account_number: str, els: str | None, address: str
-) -> dict[str, Any]:
-    supplier = get_supplier(uow, supplier_id)
+def open_account(cmd: OpenAccount, uow: UnitOfWork) -> OpenAccountResult:
+    account_number, els = cmd.account_number, cmd.els
+    supplier = get_supplier(uow, cmd.supplier_id)
     account_id = PersonalAccount.id_for(supplier.inn, account_number)
     if uow.find(PersonalAccount, account_id) is not None:
         raise AccountAlreadyOpenError(
@@ -101,7 +118,7 @@ def open_account(
             supplier_inn=supplier.inn,
             account_number=account_number,
             els=els,
-            address=ADDRESS.parse(address),
+            address=ADDRESS.parse(cmd.address),
         )
     )
     if els is not None:
@@ -110,33 +127,26 @@ def open_account(
     return {"account_id": str(account.id)}
 
 
-def link_payer(
-    uow: UnitOfWork,
-    *,
-    payer_id: str,
-    supplier_inn: str,
-    account_number: str,
-    document_id: str | None = None,
-) -> dict[str, Any]:
+def link_payer(cmd: LinkPayer, uow: UnitOfWork) -> PayerLinkResult:
     """Link a payer; the ИПД of one of the account's current bills proves possession (nothing
     an unproven link shows can: issue 16). A wrong ИПД is an error (and links nothing); no
     proof links unproven."""
-    account = find_account_by_number(uow, supplier_inn, account_number)
+    account = find_account_by_number(uow, cmd.supplier_inn, cmd.account_number)
     proof = None
-    if document_id is not None:
-        if not account.proves(bill_id=Bill.id_for(document_id)):
+    if cmd.document_id is not None:
+        if not account.proves(bill_id=Bill.id_for(cmd.document_id)):
             raise LinkProofMismatchError(
                 "this ИПД is not on any current bill of the account", field="document_id"
             )
         proof = "document_id"
-    account.link_payer(payer_id, proof)
-    return {"account_id": str(account.id), "proven": account.is_proven(payer_id)}
+    account.link_payer(cmd.payer_id, proof)
+    return {"account_id": str(account.id), "proven": account.is_proven(cmd.payer_id)}
 
 
-def confirm_payer(uow: UnitOfWork, *, account_id: UUID, payer_id: str) -> dict[str, Any]:
+def confirm_payer(cmd: ConfirmPayer, uow: UnitOfWork) -> PayerLinkResult:
     """An operator confirms that the payer holds the account (e.g. after checking a contract)."""
-    account = get_account(uow, account_id)
-    account.link_payer(payer_id, "operator")
+    account = get_account(uow, cmd.account_id)
+    account.link_payer(cmd.payer_id, "operator")
     return {"account_id": str(account.id), "proven": True}
 
 
@@ -153,19 +163,10 @@ def check_lines(lines: list[BillLine]) -> int:
     return total
 
 
-def issue_bill(
-    uow: UnitOfWork,
-    *,
-    account_id: UUID,
-    document_id: str,
-    uin: str | None,
-    period: str,
-    lines: list[BillLine],
-    due_date: str,
-    replaces: UUID | None = None,
-) -> dict[str, Any]:
-    account = get_account(uow, account_id)
-    amount_due = check_lines(lines)
+def issue_bill(cmd: IssueBill, uow: UnitOfWork) -> IssueBillResult:
+    document_id, replaces = cmd.document_id, cmd.replaces
+    account = get_account(uow, cmd.account_id)
+    amount_due = check_lines(cmd.lines)
     if replaces == Bill.id_for(document_id):
         raise BillStateConflictError(
             f"bill {document_id} cannot replace itself", bill_id=str(replaces)
@@ -180,11 +181,11 @@ def issue_bill(
         Bill(
             account_id=account.id,
             document_id=document_id,
-            uin=uin,
-            period=period,
-            lines=[{**line, "service": SERVICE.parse(line["service"])} for line in lines],
+            uin=cmd.uin,
+            period=cmd.period,
+            lines=[{**line, "service": SERVICE.parse(line["service"])} for line in cmd.lines],
             amount_due=amount_due,
-            due_date=due_date,
+            due_date=cmd.due_date,
             replaces=replaces,
         )
     )
@@ -200,8 +201,18 @@ def issue_bill(
     return {"bill_id": str(bill.id), "amount_due": amount_due}
 
 
-def withdraw_bill(uow: UnitOfWork, *, bill_id: UUID, reason: str) -> dict[str, Any]:
-    bill = get_bill(uow, bill_id)
-    bill.withdraw(reason=reason)
+def withdraw_bill(cmd: WithdrawBill, uow: UnitOfWork) -> WithdrawBillResult:
+    bill = get_bill(uow, cmd.bill_id)
+    bill.withdraw(reason=cmd.reason)
     get_account(uow, bill.account_id).withdraw_bill(bill_id=bill.id)
     return {"bill_id": str(bill.id)}
+
+
+HANDLERS = Handlers()
+HANDLERS.add(RegisterSupplier, register_supplier)
+HANDLERS.add(ChangeSupplierRequisites, change_supplier_requisites)
+HANDLERS.add(OpenAccount, open_account)
+HANDLERS.add(LinkPayer, link_payer)
+HANDLERS.add(ConfirmPayer, confirm_payer)
+HANDLERS.add(IssueBill, issue_bill)
+HANDLERS.add(WithdrawBill, withdraw_bill)

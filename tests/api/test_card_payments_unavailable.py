@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ledger.application import Ledger
+from ledger.payments.commands import CreatePayment
 from storage.log import head
 from tests.api.helpers import (
     PUBLIC_URL,
@@ -70,12 +71,14 @@ def test_a_card_payment_created_earlier_cannot_be_confirmed_without_an_acquirer(
 ) -> None:
     """One created while an acquirer was configured: confirming it would leave it
     `processing` with nowhere to pay, so it stays as it was (the payer may cancel it)."""
-    created = memory_ledger.create_payment(
-        payer_id="payer-anna",
-        method="card",
-        account_id=UUID(world.account_id),
-        document_id=DOCUMENT_ID,
-        idempotency_key="made-with-an-acquirer",
+    created = memory_ledger.execute(
+        CreatePayment.parse(
+            payer_id="payer-anna",
+            method="card",
+            account_id=UUID(world.account_id),
+            document_id=DOCUMENT_ID,
+            idempotency_key="made-with-an-acquirer",
+        )
     )
     payment_id = created.result["id"]
     before = head(memory_ledger)

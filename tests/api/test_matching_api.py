@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 
 from ledger.application import Ledger
-from ledger.notices.handlers import AnnulNotice, ReceiveNotice
+from ledger.notices.commands import AnnulNotice, ReceiveNotice
 from ledger.notices.line import NoticeLine
 from tests.api.helpers import Headers, World, fund, pay, problem
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, KPP, REQUISITES

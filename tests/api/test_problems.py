@@ -311,7 +311,7 @@ def test_a_transient_database_fault_is_a_503_with_retry_after(
         def fail(*_: object, fault: Exception = fault, **__: object) -> None:
             raise fault
 
-        monkeypatch.setattr(ledger, "create_payment", fail)
+        monkeypatch.setattr(ledger, "execute", fail)
         response = fragile_client.post(
             "/v1/payments",
             json={"account_id": world.account_id, "method": "wallet", "wallet_id": world.wallet_id},

@@ -14,6 +14,7 @@ from api.app import create_app
 from api.auth import Role
 from audit.export import export
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import CreatePayment
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import setup_world
 
@@ -28,14 +29,16 @@ def test_feed_receipt_and_as_of_over_http(tmp_path: Path, monkeypatch: pytest.Mo
     with TestClient(app, base_url=PUBLIC_URL) as client:
         world = setup_world(ledger, wallet_balance=100_000)
         before = ledger.recorder.max_notification_id()
-        paid = ledger.create_payment(
-            payer_id=world.payer_id,
-            method="wallet",
-            idempotency_key="p1",
-            account_id=world.account_id,
-            wallet_id=world.wallet_id,
-            amount=1234,
-            confirm=True,
+        paid = ledger.execute(
+            CreatePayment.parse(
+                payer_id=world.payer_id,
+                method="wallet",
+                idempotency_key="p1",
+                account_id=world.account_id,
+                wallet_id=world.wallet_id,
+                amount=1234,
+                confirm=True,
+            )
         )
         payment_id = UUID(paid.result["id"])
         store = app.state.services.started().audit_store

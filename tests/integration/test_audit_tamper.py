@@ -26,6 +26,7 @@ from audit.store import AuditStore, ChainRow
 from audit.verify import VerifyReport, verify
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.payments.commands import CreatePayment
 from ledger.settings import Settings
 from storage.log import events_table
 from tests.fixtures import setup_world
@@ -130,14 +131,16 @@ def agree(log: Log, report: VerifyReport) -> None:
 
 
 def pay(ledger: Ledger, world: Any, key: str, amount: int = 1000) -> None:
-    ledger.create_payment(
-        payer_id=world.payer_id,
-        method="wallet",
-        idempotency_key=key,
-        account_id=world.account_id,
-        wallet_id=world.wallet_id,
-        amount=amount,
-        confirm=True,
+    ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            method="wallet",
+            idempotency_key=key,
+            account_id=world.account_id,
+            wallet_id=world.wallet_id,
+            amount=amount,
+            confirm=True,
+        )
     )
 
 

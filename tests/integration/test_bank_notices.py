@@ -18,7 +18,8 @@ from ledger.errors import (
     UnknownAccountError,
     UnknownNoticeError,
 )
-from ledger.notices.handlers import AnnulNotice, ReceiveNotice, bank_of
+from ledger.notices.commands import AnnulNotice, ReceiveNotice
+from ledger.notices.handlers import bank_of
 from ledger.notices.line import NoticeLine
 from tests.fixtures import (
     ACCOUNT_NUMBER,

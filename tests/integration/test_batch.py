@@ -111,14 +111,16 @@ def test_replaying_a_batch_returns_the_original_results_and_moves_no_money(
     ]
     assert isinstance(again[5].error, IdempotencyKeyReusedError)  # same key, other request
     assert ledger.get_wallet(world.wallet_id).balance == 500
-    single = ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=100,
-        confirm=True,
-        idempotency_key="r0",
+    single = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=100,
+            confirm=True,
+            idempotency_key="r0",
+        )
     )
     assert single.result["replayed"] is True  # batch and single calls share the same records
 
@@ -158,14 +160,16 @@ def test_a_batch_conflicting_with_another_instance_is_rerun_on_the_store(
     try:
         world = setup_world(pg_ledger, wallet_balance=1_000)
         pg_ledger.execute_batch([wallet_payment(world, 100, "a1")])  # cached at 900
-        other.create_payment(  # the store now says 400
-            payer_id=world.payer_id,
-            account_id=world.account_id,
-            method="wallet",
-            wallet_id=world.wallet_id,
-            amount=500,
-            confirm=True,
-            idempotency_key="elsewhere",
+        other.execute(
+            CreatePayment.parse(  # the store now says 400
+                payer_id=world.payer_id,
+                account_id=world.account_id,
+                method="wallet",
+                wallet_id=world.wallet_id,
+                amount=500,
+                confirm=True,
+                idempotency_key="elsewhere",
+            )
         )
 
         items = pg_ledger.execute_batch(

@@ -13,6 +13,8 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.engine.idempotent import derived_id
 from ledger.errors import InsufficientFundsError, UnknownPaymentError
+from ledger.payments.commands import CreatePayment
+from ledger.registry.commands import ChangeSupplierRequisites
 from tests.fixtures import REQUISITES, World, setup_world, top_up
 
 
@@ -28,14 +30,16 @@ def two_ledgers(request: pytest.FixtureRequest) -> Iterator[tuple[Ledger, Ledger
 
 
 def pay(ledger: Ledger, world: World, amount: int, key: str) -> dict[str, object]:
-    return ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=amount,
-        confirm=True,
-        idempotency_key=key,
+    return ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=amount,
+            confirm=True,
+            idempotency_key=key,
+        )
     ).result
 
 
@@ -77,10 +81,12 @@ def test_requisites_changed_elsewhere_reach_payments_of_a_cached_supplier(
     a, b = two_ledgers
     world = setup_world(a, wallet_balance=1_000)
     pay(b, world, 100, "b1")  # b caches the supplier; payments only read it
-    a.change_supplier_requisites(
-        supplier_id=world.supplier_id,
-        requisites={**REQUISITES, "bank_name": "ПАО Сбербанк России"},
-        idempotency_key="new-bank",
+    a.execute(
+        ChangeSupplierRequisites.parse(
+            supplier_id=world.supplier_id,
+            requisites={**REQUISITES, "bank_name": "ПАО Сбербанк России"},
+            idempotency_key="new-bank",
+        )
     )
 
     paid = pay(b, world, 100, "b2")

@@ -12,6 +12,7 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.domain.postings import postings_of
 from ledger.errors import InsufficientFundsError
+from ledger.payments.commands import CreatePayment
 from ledger.settings import Settings
 from storage.log import iter_events
 from tests.fixtures import World, setup_world
@@ -21,14 +22,16 @@ THREADS = 8
 
 def pay_from_wallet(ledger: Ledger, world: World, key: str, amount: int) -> str:
     try:
-        outcome = ledger.create_payment(
-            payer_id=world.payer_id,
-            account_id=world.account_id,
-            method="wallet",
-            wallet_id=world.wallet_id,
-            amount=amount,
-            confirm=True,
-            idempotency_key=key,
+        outcome = ledger.execute(
+            CreatePayment.parse(
+                payer_id=world.payer_id,
+                account_id=world.account_id,
+                method="wallet",
+                wallet_id=world.wallet_id,
+                amount=amount,
+                confirm=True,
+                idempotency_key=key,
+            )
         )
     except InsufficientFundsError:
         return "insufficient"

@@ -35,6 +35,8 @@ import pytest
 
 from api.auth import Role, issue_token
 from ledger.bootstrap import build_ledger
+from ledger.payments.commands import OpenWallet, RequestTopUp, SettleTopUp
+from ledger.registry.commands import IssueBill, OpenAccount, RegisterSupplier
 from ledger.settings import Settings
 from tests.fixtures import ACCOUNT_NUMBER, INN, KPP, LINES, REQUISITES
 
@@ -173,37 +175,47 @@ def set_up(settings: Settings) -> list[dict[str, str]]:
     """Through the ledger itself: a supplier, and per payer an account and a funded wallet."""
     ledger = build_ledger(settings)
     try:
-        supplier = ledger.register_supplier(
-            inn=INN, kpp=KPP, name='ООО "УК Пример"', requisites=REQUISITES, idempotency_key="s"
+        supplier = ledger.execute(
+            RegisterSupplier.parse(
+                inn=INN, kpp=KPP, name='ООО "УК Пример"', requisites=REQUISITES, idempotency_key="s"
+            )
         )
         world = []
         for index in range(PAYERS):
             payer = f"payer-{index}"
-            account = ledger.open_account(
-                supplier_id=UUID(supplier.result["supplier_id"]),
-                account_number=f"{ACCOUNT_NUMBER}{index}",
-                address="г. Москва",
-                els=None,
-                idempotency_key=f"a{index}",
+            account = ledger.execute(
+                OpenAccount.parse(
+                    supplier_id=UUID(supplier.result["supplier_id"]),
+                    account_number=f"{ACCOUNT_NUMBER}{index}",
+                    address="г. Москва",
+                    els=None,
+                    idempotency_key=f"a{index}",
+                )
             )
-            ledger.issue_bill(
-                account_id=UUID(account.result["account_id"]),
-                document_id=f"70АА00056{index}-01-6103",
-                period="2026-03",
-                lines=LINES,
-                due_date="2026-04-15",
-                idempotency_key=f"b{index}",
+            ledger.execute(
+                IssueBill.parse(
+                    account_id=UUID(account.result["account_id"]),
+                    document_id=f"70АА00056{index}-01-6103",
+                    period="2026-03",
+                    lines=LINES,
+                    due_date="2026-04-15",
+                    idempotency_key=f"b{index}",
+                )
             )
-            wallet = ledger.open_wallet(payer_id=payer, idempotency_key="w")
+            wallet = ledger.execute(OpenWallet(payer_id=payer, idempotency_key="w"))
             wallet_id = UUID(wallet.result["wallet_id"])
-            top_up = ledger.request_top_up(
-                wallet_id=wallet_id, payer_id=payer, amount=FUNDED, idempotency_key="t"
+            top_up = ledger.execute(
+                RequestTopUp(
+                    wallet_id=wallet_id, payer_id=payer, amount=FUNDED, idempotency_key="t"
+                )
             )
-            ledger.settle_top_up(
-                top_up_id=UUID(top_up.result["top_up_id"]),
-                succeeded=True,
-                amount=FUNDED,
-                acquirer_ref=f"fault-{index}",
+            ledger.execute(
+                SettleTopUp(
+                    top_up_id=UUID(top_up.result["top_up_id"]),
+                    succeeded=True,
+                    amount=FUNDED,
+                    acquirer_ref=f"fault-{index}",
+                )
             )
             world.append(
                 {

@@ -13,6 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from ledger.application import Ledger
+from ledger.payments.commands import CreatePayment, SettleCardPayment
 from ledger.settings import Settings
 from mail import outbox
 from mail.mailer import SmtpMailer
@@ -59,18 +60,22 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def card_payment(ledger: Ledger, world: World, key: str, email: str | None) -> UUID:
-    created = ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="card",
-        amount=523_417,
-        email=email,
-        confirm=True,
-        idempotency_key=key,
+    created = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="card",
+            amount=523_417,
+            email=email,
+            confirm=True,
+            idempotency_key=key,
+        )
     )
     payment_id = UUID(created.result["id"])
-    ledger.settle_card_payment(
-        payment_id=payment_id, succeeded=True, amount=523_417, acquirer_ref=f"acq-{key}"
+    ledger.execute(
+        SettleCardPayment(
+            payment_id=payment_id, succeeded=True, amount=523_417, acquirer_ref=f"acq-{key}"
+        )
     )
     return payment_id
 
@@ -88,15 +93,17 @@ def test_a_card_payment_sends_one_notice_and_a_restart_sends_nothing_more(
     world = setup_world(memory_ledger, wallet_balance=10_000)
     payment_id = card_payment(memory_ledger, world, "card", "anna@example.org")
     card_payment(memory_ledger, world, "no-mail", None)
-    memory_ledger.create_payment(  # a wallet payment sends no notice, even with an address
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=100,
-        email="anna@example.org",
-        confirm=True,
-        idempotency_key="wallet-payment",
+    memory_ledger.execute(
+        CreatePayment.parse(  # a wallet payment sends no notice, even with an address
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=100,
+            email="anna@example.org",
+            confirm=True,
+            idempotency_key="wallet-payment",
+        )
     )
     mailer = SmtpMailer(f"smtp://127.0.0.1:{controller.port}")
 

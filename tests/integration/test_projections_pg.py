@@ -23,6 +23,7 @@ from psycopg import sql
 from bench.ledger_history import build_history
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import CreatePayment, OpenWallet
 from ledger.settings import Settings
 from projections import models, queries
 from projections.projector import Projector
@@ -211,18 +212,20 @@ def test_every_writer_reads_its_own_write_on_postgres_under_concurrent_writers(p
     def writer(n: int) -> None:
         payer = f"payer-w{n}"
         wallet_id = UUID(
-            ledger.open_wallet(payer_id=payer, idempotency_key="w").result["wallet_id"]
+            ledger.execute(OpenWallet(payer_id=payer, idempotency_key="w")).result["wallet_id"]
         )
         top_up(ledger, wallet_id, payer, 10_000, key=f"t{n}")
         for i in range(20):
-            outcome = ledger.create_payment(
-                payer_id=payer,
-                method="wallet",
-                idempotency_key=f"p{i}",
-                account_id=world.account_id,
-                wallet_id=wallet_id,
-                amount=100,
-                confirm=True,
+            outcome = ledger.execute(
+                CreatePayment.parse(
+                    payer_id=payer,
+                    method="wallet",
+                    idempotency_key=f"p{i}",
+                    account_id=world.account_id,
+                    wallet_id=wallet_id,
+                    amount=100,
+                    confirm=True,
+                )
             )
             started = time.perf_counter()
             rm.wait_for(outcome.position)
@@ -258,14 +261,16 @@ def test_rebuild_while_a_runner_follows_swaps_in_and_stays_identical(pg) -> None
     def keep_writing() -> None:
         i = 0
         while not stop.is_set():
-            ledger.create_payment(
-                payer_id=world.payer_id,
-                method="wallet",
-                idempotency_key=f"p{i}",
-                account_id=world.account_id,
-                wallet_id=world.wallet_id,
-                amount=100,
-                confirm=True,
+            ledger.execute(
+                CreatePayment.parse(
+                    payer_id=world.payer_id,
+                    method="wallet",
+                    idempotency_key=f"p{i}",
+                    account_id=world.account_id,
+                    wallet_id=world.wallet_id,
+                    amount=100,
+                    confirm=True,
+                )
             )
             i += 1
 

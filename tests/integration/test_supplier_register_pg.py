@@ -13,8 +13,10 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.notices.handlers import AnnulNotice, ReceiveNotice
+from ledger.notices.commands import AnnulNotice, ReceiveNotice
 from ledger.notices.line import NoticeLine
+from ledger.payments.commands import CreatePayment, RefundPayment
+from ledger.registry.commands import OpenAccount, RegisterSupplier
 from ledger.settings import Settings
 from projections import models, register
 from projections.projector import Projector
@@ -90,35 +92,45 @@ def payable_movements_by_day(ledger: Ledger, store: Store, supplier_id: str) -> 
 def test_register_totals_are_its_lines_and_the_trial_balance_payable_movements(pg) -> None:  # type: ignore[no-untyped-def]
     ledger, store, rm = pg
     world = setup_world(ledger, wallet_balance=2_000_000)
-    other = ledger.register_supplier(
-        inn=OTHER_INN, kpp=KPP, name="РСО", requisites=REQUISITES, idempotency_key="s2"
+    other = ledger.execute(
+        RegisterSupplier.parse(
+            inn=OTHER_INN, kpp=KPP, name="РСО", requisites=REQUISITES, idempotency_key="s2"
+        )
     )
-    other_account = ledger.open_account(
-        supplier_id=UUID(other.result["supplier_id"]),
-        account_number="77-1",
-        address="кв. 2",
-        idempotency_key="a2",
+    other_account = ledger.execute(
+        OpenAccount.parse(
+            supplier_id=UUID(other.result["supplier_id"]),
+            account_number="77-1",
+            address="кв. 2",
+            idempotency_key="a2",
+        )
     )
-    paid = ledger.create_payment(
-        payer_id=world.payer_id,
-        method="wallet",
-        idempotency_key="p1",
-        account_id=world.account_id,
-        document_id=DOCUMENT_ID,
-        amount=300_000,
-        wallet_id=world.wallet_id,
-        confirm=True,
+    paid = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            method="wallet",
+            idempotency_key="p1",
+            account_id=world.account_id,
+            document_id=DOCUMENT_ID,
+            amount=300_000,
+            wallet_id=world.wallet_id,
+            confirm=True,
+        )
     )
-    ledger.create_payment(  # another supplier's money: not in this register
-        payer_id=world.payer_id,
-        method="wallet",
-        idempotency_key="p2",
-        account_id=UUID(other_account.result["account_id"]),
-        amount=5_000,
-        wallet_id=world.wallet_id,
-        confirm=True,
+    ledger.execute(
+        CreatePayment.parse(  # another supplier's money: not in this register
+            payer_id=world.payer_id,
+            method="wallet",
+            idempotency_key="p2",
+            account_id=UUID(other_account.result["account_id"]),
+            amount=5_000,
+            wallet_id=world.wallet_id,
+            confirm=True,
+        )
     )
-    ledger.refund_payment(payment_id=UUID(paid.result["id"]), amount=10_000, idempotency_key="r")
+    ledger.execute(
+        RefundPayment(payment_id=UUID(paid.result["id"]), amount=10_000, idempotency_key="r")
+    )
     ledger.execute(notice(SBER, 1, 200_000))
     ledger.execute(notice(SBER, 2, 50_000, document_id=DOCUMENT_ID, account_number=None))
     ledger.execute(notice(OTHER_BANK, 3, 70_000, period="2026-03"))

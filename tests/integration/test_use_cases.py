@@ -14,6 +14,13 @@ from ledger.errors import (
     InsufficientFundsError,
     PaymentStateConflictError,
 )
+from ledger.payments.commands import (
+    CancelPayment,
+    ConfirmPayment,
+    CreatePayment,
+    RefundPayment,
+    SettleCardPayment,
+)
 from storage.log import iter_events
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, setup_world, top_up
 
@@ -21,14 +28,16 @@ from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, setup_w
 def test_pay_a_bill_from_the_wallet_debits_once_and_clears_the_due(ledger: Ledger) -> None:
     world = setup_world(ledger, wallet_balance=600_000)
 
-    paid = ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        document_id=DOCUMENT_ID,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        confirm=True,
-        idempotency_key="pay-1",
+    paid = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            document_id=DOCUMENT_ID,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            confirm=True,
+            idempotency_key="pay-1",
+        )
     )
 
     assert paid.result["status"] == "succeeded"
@@ -41,13 +50,15 @@ def test_pay_a_bill_from_the_wallet_debits_once_and_clears_the_due(ledger: Ledge
 
 def test_pay_by_supplier_requisites_without_a_bill(ledger: Ledger) -> None:
     world = setup_world(ledger, wallet_balance=10_000)
-    created = ledger.create_payment(
-        payer_id=world.payer_id,
-        supplier_inn=INN,
-        account_number=ACCOUNT_NUMBER,
-        amount=7_000,
-        method="card",
-        idempotency_key="card-1",
+    created = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            supplier_inn=INN,
+            account_number=ACCOUNT_NUMBER,
+            amount=7_000,
+            method="card",
+            idempotency_key="card-1",
+        )
     )
     assert created.result["status"] == "requires_confirmation"
     assert created.result["account_id"] == str(world.account_id)
@@ -56,24 +67,26 @@ def test_pay_by_supplier_requisites_without_a_bill(ledger: Ledger) -> None:
 
 def test_card_payment_waits_for_the_acquirer_and_its_replay_is_harmless(ledger: Ledger) -> None:
     world = setup_world(ledger)
-    created = ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="card",
-        amount=1_000,
-        idempotency_key="card",
+    created = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="card",
+            amount=1_000,
+            idempotency_key="card",
+        )
     )
     payment_id = UUID(created.result["id"])
-    confirmed = ledger.confirm_payment(
-        payment_id=payment_id, payer_id=world.payer_id, idempotency_key="confirm"
+    confirmed = ledger.execute(
+        ConfirmPayment(payment_id=payment_id, payer_id=world.payer_id, idempotency_key="confirm")
     )
     assert confirmed.result["status"] == "processing"
 
-    first = ledger.settle_card_payment(
-        payment_id=payment_id, succeeded=True, amount=1_000, acquirer_ref="acq-1"
+    first = ledger.execute(
+        SettleCardPayment(payment_id=payment_id, succeeded=True, amount=1_000, acquirer_ref="acq-1")
     )
-    again = ledger.settle_card_payment(
-        payment_id=payment_id, succeeded=True, amount=1_000, acquirer_ref="acq-1"
+    again = ledger.execute(
+        SettleCardPayment(payment_id=payment_id, succeeded=True, amount=1_000, acquirer_ref="acq-1")
     )
 
     assert first.result["status"] == again.result["status"] == "succeeded"
@@ -85,14 +98,16 @@ def test_insufficient_funds_changes_nothing(ledger: Ledger) -> None:
     world = setup_world(ledger, wallet_balance=100)
     before = ledger.recorder.max_notification_id()
     with pytest.raises(InsufficientFundsError) as caught:
-        ledger.create_payment(
-            payer_id=world.payer_id,
-            account_id=world.account_id,
-            method="wallet",
-            wallet_id=world.wallet_id,
-            amount=101,
-            confirm=True,
-            idempotency_key="too-much",
+        ledger.execute(
+            CreatePayment.parse(
+                payer_id=world.payer_id,
+                account_id=world.account_id,
+                method="wallet",
+                wallet_id=world.wallet_id,
+                amount=101,
+                confirm=True,
+                idempotency_key="too-much",
+            )
         )
     assert caught.value.data == {"wallet_id": str(world.wallet_id), "balance": 100, "amount": 101}
     assert ledger.recorder.max_notification_id() == before
@@ -109,68 +124,78 @@ def test_retry_with_same_key_returns_original_payment(ledger: Ledger) -> None:
         confirm=True,
         idempotency_key="same",
     )
-    first = ledger.create_payment(**request)
-    retry = ledger.create_payment(**request)
+    first = ledger.execute(CreatePayment.parse(**request))
+    retry = ledger.execute(CreatePayment.parse(**request))
 
     assert retry.result == {**first.result, "replayed": True}
     assert ledger.get_wallet(world.wallet_id).balance == 4_000
     with pytest.raises(IdempotencyKeyReusedError):
-        ledger.create_payment(**{**request, "amount": 2_000})
+        ledger.execute(CreatePayment.parse(**{**request, "amount": 2_000}))
 
 
 def test_refunds_partial_then_full_and_no_more(ledger: Ledger) -> None:
     world = setup_world(ledger, wallet_balance=5_000)
-    paid = ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=3_000,
-        confirm=True,
-        idempotency_key="p",
+    paid = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=3_000,
+            confirm=True,
+            idempotency_key="p",
+        )
     )
     payment_id = UUID(paid.result["id"])
-    ledger.refund_payment(payment_id=payment_id, amount=1_000, idempotency_key="r1")
-    ledger.refund_payment(payment_id=payment_id, amount=2_000, idempotency_key="r2")
+    ledger.execute(RefundPayment(payment_id=payment_id, amount=1_000, idempotency_key="r1"))
+    ledger.execute(RefundPayment(payment_id=payment_id, amount=2_000, idempotency_key="r2"))
 
     assert ledger.get_wallet(world.wallet_id).balance == 5_000
     assert ledger.get_payment(payment_id).refunded == 3_000
     with pytest.raises(Exception) as caught:
-        ledger.refund_payment(payment_id=payment_id, amount=1, idempotency_key="r3")
+        ledger.execute(RefundPayment(payment_id=payment_id, amount=1, idempotency_key="r3"))
     assert caught.value.code == "refund_exceeds_payment"  # type: ignore[attr-defined]
 
 
 def test_cancel_before_confirmation_only(ledger: Ledger) -> None:
     world = setup_world(ledger)
-    created = ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="card",
-        amount=500,
-        idempotency_key="c",
+    created = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="card",
+            amount=500,
+            idempotency_key="c",
+        )
     )
     payment_id = UUID(created.result["id"])
-    canceled = ledger.cancel_payment(
-        payment_id=payment_id, payer_id=world.payer_id, idempotency_key="cancel"
+    canceled = ledger.execute(
+        CancelPayment(payment_id=payment_id, payer_id=world.payer_id, idempotency_key="cancel")
     )
     assert canceled.result["status"] == PaymentStatus.CANCELED
     with pytest.raises(PaymentStateConflictError):
-        ledger.confirm_payment(payment_id=payment_id, payer_id=world.payer_id, idempotency_key="x")
+        ledger.execute(
+            ConfirmPayment(payment_id=payment_id, payer_id=world.payer_id, idempotency_key="x")
+        )
 
 
 def test_postings_over_the_whole_log_sum_to_zero(ledger: Ledger) -> None:
     world = setup_world(ledger, wallet_balance=9_000)
     top_up(ledger, world.wallet_id, world.payer_id, 1_000, key="more")
-    paid = ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=4_000,
-        confirm=True,
-        idempotency_key="p",
+    paid = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=4_000,
+            confirm=True,
+            idempotency_key="p",
+        )
     )
-    ledger.refund_payment(payment_id=UUID(paid.result["id"]), amount=500, idempotency_key="r")
+    ledger.execute(
+        RefundPayment(payment_id=UUID(paid.result["id"]), amount=500, idempotency_key="r")
+    )
 
     postings = [p for _, event in iter_events(ledger) for p in postings_of(event)]
     assert len(postings) == 8

@@ -30,8 +30,10 @@ from ledger.application import Ledger
 from ledger.domain.postings import postings_of
 from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError
-from ledger.payments.commands import CreatePayment
+from ledger.payments.commands import CreatePayment, RequestTopUp, SettleCardPayment, SettleTopUp
+from ledger.registry.commands import LinkPayer
 from storage.log import iter_events
+from tests.commands import execute
 from tests.fixtures import REQUISITES
 
 SUPPLIER_INNS = ["7701234560", "7707083893"]
@@ -90,7 +92,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return f"key-{self.counter}"
 
     def keyed(self, command: str, /, **kwargs: Any) -> dict[str, Any]:
-        result = getattr(self.ledger, command)(**kwargs).result
+        result = execute(self.ledger, command, **kwargs).result
         self.model.keyed.append((command, kwargs, result))
         return result  # type: ignore[no-any-return]
 
@@ -126,7 +128,9 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         account_id = UUID(result["account_id"])
         inn = self.ledger.get_supplier(supplier).inn
-        self.ledger.link_payer(payer_id=payer, supplier_inn=inn, account_number=number)
+        self.ledger.execute(
+            LinkPayer.parse(payer_id=payer, supplier_inn=inn, account_number=number)
+        )
         self.model.accounts[account_id] = supplier
         self.model.account_paid[account_id] = 0
         self.model.account_accrued[account_id] = 0
@@ -179,8 +183,13 @@ class LedgerMachine(RuleBasedStateMachine):
         wallet, amount, status = self.model.top_ups[top_up]
         wanted = "succeeded" if succeeded else "failed"
         try:
-            self.ledger.settle_top_up(
-                top_up_id=top_up, succeeded=succeeded, amount=amount, acquirer_ref=f"acq-{top_up}"
+            self.ledger.execute(
+                SettleTopUp(
+                    top_up_id=top_up,
+                    succeeded=succeeded,
+                    amount=amount,
+                    acquirer_ref=f"acq-{top_up}",
+                )
             )
         except LedgerError as error:
             assert status not in ("processing", wanted), error
@@ -276,8 +285,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def settle_card_payment(self, payment: UUID, succeeded: bool) -> None:
         model = self.model.payments[payment]
         try:
-            self.ledger.settle_card_payment(
-                payment_id=payment, succeeded=succeeded, amount=model.amount, acquirer_ref="acq"
+            self.ledger.execute(
+                SettleCardPayment(
+                    payment_id=payment, succeeded=succeeded, amount=model.amount, acquirer_ref="acq"
+                )
             )
         except LedgerError:
             wanted = "succeeded" if succeeded else "failed"
@@ -338,7 +349,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         name, kwargs, result = data.draw(st.sampled_from(self.model.keyed))
         before = self.ledger.recorder.max_notification_id()
-        again = getattr(self.ledger, name)(**kwargs)
+        again = execute(self.ledger, name, **kwargs)
         assert again.result == {**result, "replayed": True}
         assert self.ledger.recorder.max_notification_id() == before
 
@@ -419,11 +430,13 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         before = self.ledger.recorder.max_notification_id()
         try:
-            self.ledger.request_top_up(
-                wallet_id=wallet,
-                payer_id=owner,
-                amount=10**9,
-                idempotency_key=used[0]["idempotency_key"],
+            self.ledger.execute(
+                RequestTopUp(
+                    wallet_id=wallet,
+                    payer_id=owner,
+                    amount=10**9,
+                    idempotency_key=used[0]["idempotency_key"],
+                )
             )
         except LedgerError as error:
             assert error.code == "idempotency_key_reused"

@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from ledger.application import Ledger
 from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError
-from ledger.notices.handlers import AnnulNotice, ReceiveNotice
+from ledger.notices.commands import AnnulNotice, ReceiveNotice
 from ledger.notices.line import NoticeLine
+from ledger.payments.commands import CreatePayment, RefundPayment
+from ledger.registry.commands import IssueBill
 from ledger.settings import Settings
 from projections import queries, register
 from projections.read_models import ReadModels
@@ -134,13 +136,15 @@ def issue(lines: list[int], period: int) -> object:
     def run(r: Run) -> None:
         n = r.tick()
         document_id = f"70АА000560-01-{n:04d}"
-        outcome = r.ledger.issue_bill(
-            account_id=r.world.account_id,
-            document_id=document_id,
-            period=PERIODS[period],
-            lines=[{"service": f"s{i}", "amount": a} for i, a in enumerate(lines)],
-            due_date="2026-05-15",
-            idempotency_key=f"bill-{n}",
+        outcome = r.ledger.execute(
+            IssueBill.parse(
+                account_id=r.world.account_id,
+                document_id=document_id,
+                period=PERIODS[period],
+                lines=[{"service": f"s{i}", "amount": a} for i, a in enumerate(lines)],
+                due_date="2026-05-15",
+                idempotency_key=f"bill-{n}",
+            )
         )
         bill_id = outcome.result["bill_id"]
         r.documents[bill_id] = document_id
@@ -153,15 +157,17 @@ def pay(amount: int, bill: int | None) -> object:
     def run(r: Run) -> None:
         n = r.tick()
         bill_id = r.model.bills[bill % len(r.model.bills)].bill_id if bill is not None else None
-        outcome = r.ledger.create_payment(
-            payer_id=r.world.payer_id,
-            method="wallet",
-            idempotency_key=f"pay-{n}",
-            account_id=r.world.account_id,
-            document_id=r.documents[bill_id] if bill_id else None,
-            amount=amount,
-            wallet_id=r.world.wallet_id,
-            confirm=True,
+        outcome = r.ledger.execute(
+            CreatePayment.parse(
+                payer_id=r.world.payer_id,
+                method="wallet",
+                idempotency_key=f"pay-{n}",
+                account_id=r.world.account_id,
+                document_id=r.documents[bill_id] if bill_id else None,
+                amount=amount,
+                wallet_id=r.world.wallet_id,
+                confirm=True,
+            )
         )
         payment_id = outcome.result["id"]
         r.payments[payment_id] = amount
@@ -178,8 +184,12 @@ def refund(pick: int, amount: int) -> object:
             return
         target = refundable[pick % len(refundable)]
         amount_now = min(amount, target.amount - target.reversed)
-        r.ledger.refund_payment(
-            payment_id=UUID(target.receipt_id), amount=amount_now, idempotency_key=f"r{r.tick()}"
+        r.ledger.execute(
+            RefundPayment(
+                payment_id=UUID(target.receipt_id),
+                amount=amount_now,
+                idempotency_key=f"r{r.tick()}",
+            )
         )
         target.reversed += amount_now
 

@@ -21,8 +21,10 @@ from ledger.application import Ledger
 from ledger.domain.postings import balances, postings_of
 from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError, NoticeConflictError
-from ledger.notices.handlers import AnnulNotice, ReceiveNotice
+from ledger.notices.commands import AnnulNotice, ReceiveNotice
 from ledger.notices.line import NoticeLine
+from ledger.payments.commands import CreatePayment, RefundPayment
+from ledger.registry.commands import OpenAccount
 from storage.log import iter_events
 from tests.fixtures import INN, KPP, setup_world, top_up
 
@@ -49,12 +51,14 @@ class NoticeMachine(RuleBasedStateMachine):
     def world(self) -> None:
         self.ledger = Ledger(in_memory_env())
         self.world = setup_world(self.ledger, payer_id="anna")
-        second = self.ledger.open_account(
-            supplier_id=self.world.supplier_id,
-            account_number=NUMBERS[1],
-            address="д. 2",
-            els=None,
-            idempotency_key="acc2",
+        second = self.ledger.execute(
+            OpenAccount.parse(
+                supplier_id=self.world.supplier_id,
+                account_number=NUMBERS[1],
+                address="д. 2",
+                els=None,
+                idempotency_key="acc2",
+            )
         )
         self.accounts = {NUMBERS[0]: self.world.account_id}
         self.accounts[NUMBERS[1]] = UUID(second.result["account_id"])
@@ -127,15 +131,17 @@ class NoticeMachine(RuleBasedStateMachine):
         account_id = self.accounts[number]
         self.orders += 1
         try:
-            result = self.ledger.create_payment(
-                payer_id="anna",
-                account_id=account_id,
-                document_id="70АА000560-01-6103" if bill and number == NUMBERS[0] else None,
-                amount=amount,
-                method="wallet",
-                wallet_id=self.world.wallet_id,
-                confirm=True,
-                idempotency_key=f"pay-{self.orders}",
+            result = self.ledger.execute(
+                CreatePayment.parse(
+                    payer_id="anna",
+                    account_id=account_id,
+                    document_id="70АА000560-01-6103" if bill and number == NUMBERS[0] else None,
+                    amount=amount,
+                    method="wallet",
+                    wallet_id=self.world.wallet_id,
+                    confirm=True,
+                    idempotency_key=f"pay-{self.orders}",
+                )
             ).result
         except LedgerError:
             return  # e.g. the wallet ran dry: nothing moved
@@ -149,8 +155,10 @@ class NoticeMachine(RuleBasedStateMachine):
         payment_id, (account_id, left) = data.draw(st.sampled_from(candidates))
         amount = data.draw(st.integers(min_value=1, max_value=left))
         self.orders += 1
-        self.ledger.refund_payment(
-            payment_id=payment_id, amount=amount, idempotency_key=f"refund-{self.orders}"
+        self.ledger.execute(
+            RefundPayment(
+                payment_id=payment_id, amount=amount, idempotency_key=f"refund-{self.orders}"
+            )
         )
         self.payments[payment_id] = (account_id, left - amount)
         self.paid[account_id] -= amount

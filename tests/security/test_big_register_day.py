@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.auth import Role
 from ledger.bootstrap import build_ledger
+from ledger.registry.commands import RegisterSupplier
 from projections.schema import migrate as migrate_read_models
 from projections.tables import MATCH_MOVE, MATCH_RECEIPT
 from storage.sql import Store
@@ -147,8 +148,10 @@ def big_day(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Day]:
     app = create_app(settings, ledger=ledger)
     try:
         with TestClient(app, base_url=PUBLIC_URL) as client:
-            supplier = ledger.register_supplier(
-                inn=INN, kpp=KPP, name="УК", requisites=REQUISITES, idempotency_key="s"
+            supplier = ledger.execute(
+                RegisterSupplier.parse(
+                    inn=INN, kpp=KPP, name="УК", requisites=REQUISITES, idempotency_key="s"
+                )
             )
             supplier_id = supplier.result["supplier_id"]
             store = app.state.services.started().read_models.store

@@ -14,6 +14,7 @@ from ledger.application import Ledger
 from ledger.engine.group_commit import MAX_ATTEMPTS, GroupCommitter, run_alone
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import ConcurrentUpdateError, InsufficientFundsError
+from ledger.payments.commands import OpenWallet
 from ledger.payments.handlers import get_wallet
 from tests.fixtures import setup_world
 
@@ -54,12 +55,17 @@ def test_commands_queued_during_a_save_share_the_next_transaction(
     memory_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wallets = [
-        UUID(memory_ledger.open_wallet(payer_id=f"w{i}", idempotency_key="w").result["wallet_id"])
+        UUID(
+            memory_ledger.execute(OpenWallet(payer_id=f"w{i}", idempotency_key="w")).result[
+                "wallet_id"
+            ]
+        )
         for i in range(6)
     ]
     for wallet_id in wallets:
-        memory_ledger.execute(
-            lambda uow, w=wallet_id: get_wallet(uow, w).credit(operation_id=uuid4(), amount=500)
+        run_alone(
+            memory_ledger,
+            lambda uow, w=wallet_id: get_wallet(uow, w).credit(operation_id=uuid4(), amount=500),
         )
     committer = GroupCommitter(memory_ledger)
     saves: list[int] = []
@@ -109,10 +115,11 @@ def test_version_conflicts_are_retried_a_bounded_number_of_times(memory_ledger: 
         attempts.append(1)
         get_wallet(uow, world.wallet_id).credit(operation_id=UUID(int=1), amount=1)
         # Another writer changes the same wallet before we save.
-        memory_ledger.execute(
+        run_alone(
+            memory_ledger,
             lambda other: get_wallet(other, world.wallet_id).credit(
                 operation_id=UUID(int=2), amount=1
-            )
+            ),
         )
 
     with pytest.raises(ConcurrentUpdateError):

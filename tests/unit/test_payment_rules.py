@@ -21,6 +21,17 @@ from ledger.errors import (
     UnknownWalletError,
     WalletOwnershipError,
 )
+from ledger.payments.commands import (
+    CancelPayment,
+    ConfirmPayment,
+    CreatePayment,
+    OpenWallet,
+    RefundPayment,
+    RequestTopUp,
+    SettleCardPayment,
+    SettleTopUp,
+)
+from ledger.registry.commands import OpenAccount
 from tests.fixtures import (
     BILL_TOTAL,
     DOCUMENT_ID,
@@ -44,7 +55,7 @@ def pay(ledger: Ledger, world: World, key: str, **overrides: object) -> dict[str
         idempotency_key=key,
     )
     request.update(overrides)
-    return ledger.create_payment(**request).result  # type: ignore[arg-type]
+    return ledger.execute(CreatePayment.parse(**request)).result  # type: ignore[arg-type]
 
 
 def test_amount_defaults_to_what_is_due_and_nothing_due_needs_an_amount(
@@ -73,12 +84,14 @@ def test_unknown_and_foreign_references(memory_ledger: Ledger, world: World) -> 
     with pytest.raises(InvalidPaymentMethodError):
         pay(memory_ledger, world, "f", method="cash")
     with pytest.raises(UnknownPaymentError):
-        memory_ledger.confirm_payment(payment_id=uuid4(), payer_id="x", idempotency_key="g")
+        memory_ledger.execute(ConfirmPayment(payment_id=uuid4(), payer_id="x", idempotency_key="g"))
 
 
 def setup_other_account(ledger: Ledger, world: World) -> UUID:
-    opened = ledger.open_account(
-        supplier_id=world.supplier_id, account_number="2", address="x", idempotency_key="other"
+    opened = ledger.execute(
+        OpenAccount.parse(
+            supplier_id=world.supplier_id, account_number="2", address="x", idempotency_key="other"
+        )
     )
     return UUID(opened.result["account_id"])
 
@@ -97,13 +110,18 @@ def test_a_top_up_or_a_refund_moves_a_positive_amount(
 ) -> None:
     """The Ledger refuses a non-positive amount as it takes it: no wallet is credited by it."""
     with pytest.raises(InvalidAmountError):
-        memory_ledger.request_top_up(
-            wallet_id=world.wallet_id, payer_id=world.payer_id, amount=amount, idempotency_key="t"
+        memory_ledger.execute(
+            RequestTopUp(
+                wallet_id=world.wallet_id,
+                payer_id=world.payer_id,
+                amount=amount,
+                idempotency_key="t",
+            )
         )
     paid = pay(memory_ledger, world, "paid", amount=100)
     with pytest.raises(InvalidAmountError):
-        memory_ledger.refund_payment(
-            payment_id=UUID(str(paid["id"])), amount=amount, idempotency_key="r"
+        memory_ledger.execute(
+            RefundPayment(payment_id=UUID(str(paid["id"])), amount=amount, idempotency_key="r")
         )
     assert memory_ledger.get_wallet(world.wallet_id).balance == 1_000_000 - 100
 
@@ -111,8 +129,10 @@ def test_a_top_up_or_a_refund_moves_a_positive_amount(
 def test_another_payer_cannot_touch_a_payment(memory_ledger: Ledger, world: World) -> None:
     created = pay(memory_ledger, world, "mine", method="card", confirm=False, amount=100)
     with pytest.raises(UnknownPaymentError):
-        memory_ledger.cancel_payment(
-            payment_id=UUID(str(created["id"])), payer_id="intruder", idempotency_key="x"
+        memory_ledger.execute(
+            CancelPayment(
+                payment_id=UUID(str(created["id"])), payer_id="intruder", idempotency_key="x"
+            )
         )
 
 
@@ -123,32 +143,34 @@ def test_card_declined_fails_and_cannot_be_canceled_in_processing(
     payment_id = UUID(str(created["id"]))
     assert created["status"] == "processing"
     with pytest.raises(PaymentStateConflictError):
-        memory_ledger.cancel_payment(
-            payment_id=payment_id, payer_id=world.payer_id, idempotency_key="cancel"
+        memory_ledger.execute(
+            CancelPayment(payment_id=payment_id, payer_id=world.payer_id, idempotency_key="cancel")
         )
     with pytest.raises(OperationMismatchError):
-        memory_ledger.settle_card_payment(
-            payment_id=payment_id, succeeded=False, amount=701, acquirer_ref="a"
+        memory_ledger.execute(
+            SettleCardPayment(payment_id=payment_id, succeeded=False, amount=701, acquirer_ref="a")
         )
-    failed = memory_ledger.settle_card_payment(
-        payment_id=payment_id, succeeded=False, amount=700, acquirer_ref="a"
+    failed = memory_ledger.execute(
+        SettleCardPayment(payment_id=payment_id, succeeded=False, amount=700, acquirer_ref="a")
     )
     assert failed.result["status"] == "failed"
     with pytest.raises(PaymentStateConflictError):
-        memory_ledger.settle_card_payment(
-            payment_id=payment_id, succeeded=True, amount=700, acquirer_ref="b"
+        memory_ledger.execute(
+            SettleCardPayment(payment_id=payment_id, succeeded=True, amount=700, acquirer_ref="b")
         )
     with pytest.raises(PaymentStateConflictError):
-        memory_ledger.refund_payment(payment_id=payment_id, amount=1, idempotency_key="r")
+        memory_ledger.execute(RefundPayment(payment_id=payment_id, amount=1, idempotency_key="r"))
 
 
 def test_card_refund_goes_back_through_the_acquirer(memory_ledger: Ledger, world: World) -> None:
     created = pay(memory_ledger, world, "card", method="card", amount=700)
     payment_id = UUID(str(created["id"]))
-    memory_ledger.settle_card_payment(
-        payment_id=payment_id, succeeded=True, amount=700, acquirer_ref="a"
+    memory_ledger.execute(
+        SettleCardPayment(payment_id=payment_id, succeeded=True, amount=700, acquirer_ref="a")
     )
-    refund = memory_ledger.refund_payment(payment_id=payment_id, amount=200, idempotency_key="r")
+    refund = memory_ledger.execute(
+        RefundPayment(payment_id=payment_id, amount=200, idempotency_key="r")
+    )
     assert refund.result["payment"]["refunded"] == 200
     events = memory_ledger.repository.get(payment_id)
     assert events.refunded == 200
@@ -157,28 +179,36 @@ def test_card_refund_goes_back_through_the_acquirer(memory_ledger: Ledger, world
 
 
 def test_top_up_outcomes(memory_ledger: Ledger, world: World) -> None:
-    requested = memory_ledger.request_top_up(
-        wallet_id=world.wallet_id, payer_id=world.payer_id, amount=500, idempotency_key="t"
+    requested = memory_ledger.execute(
+        RequestTopUp(
+            wallet_id=world.wallet_id, payer_id=world.payer_id, amount=500, idempotency_key="t"
+        )
     )
     top_up_id = UUID(requested.result["top_up_id"])
     assert requested.result["status"] == "processing"
     with pytest.raises(OperationMismatchError):
-        memory_ledger.settle_top_up(top_up_id=top_up_id, succeeded=True, amount=5, acquirer_ref="a")
-    memory_ledger.settle_top_up(top_up_id=top_up_id, succeeded=False, amount=500, acquirer_ref="a")
+        memory_ledger.execute(
+            SettleTopUp(top_up_id=top_up_id, succeeded=True, amount=5, acquirer_ref="a")
+        )
+    memory_ledger.execute(
+        SettleTopUp(top_up_id=top_up_id, succeeded=False, amount=500, acquirer_ref="a")
+    )
     assert memory_ledger.get_wallet(world.wallet_id).balance == 1_000_000
     with pytest.raises(TopUpStateConflictError):
-        memory_ledger.settle_top_up(
-            top_up_id=top_up_id, succeeded=True, amount=500, acquirer_ref="b"
+        memory_ledger.execute(
+            SettleTopUp(top_up_id=top_up_id, succeeded=True, amount=500, acquirer_ref="b")
         )
     with pytest.raises(UnknownWalletError):
-        memory_ledger.request_top_up(
-            wallet_id=world.wallet_id, payer_id="intruder", amount=500, idempotency_key="t2"
+        memory_ledger.execute(
+            RequestTopUp(
+                wallet_id=world.wallet_id, payer_id="intruder", amount=500, idempotency_key="t2"
+            )
         )
 
 
 def test_payer_ids_and_keys_cannot_combine_into_anothers_scope(memory_ledger: Ledger) -> None:
-    first = memory_ledger.open_wallet(payer_id="a", idempotency_key="b/c")
-    second = memory_ledger.open_wallet(payer_id="a/b", idempotency_key="c")
+    first = memory_ledger.execute(OpenWallet(payer_id="a", idempotency_key="b/c"))
+    second = memory_ledger.execute(OpenWallet(payer_id="a/b", idempotency_key="c"))
     assert first.result["wallet_id"] != second.result["wallet_id"]
     assert not second.result["replayed"]
 

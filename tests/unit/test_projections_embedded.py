@@ -13,6 +13,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import CreatePayment, OpenWallet, RefundPayment
 from ledger.settings import Settings
 from projections import queries
 from projections.errors import InvalidCursorError, InvalidQueryError, ReadModelTimeoutError
@@ -35,15 +36,17 @@ def sqlite(tmp_path: Path) -> Iterator[tuple[Ledger, ReadModels, World]]:
 
 
 def pay(ledger: Ledger, world: World, key: str, amount: int = 1000, **extra: object) -> UUID:
-    outcome = ledger.create_payment(
-        payer_id=world.payer_id,
-        method="wallet",
-        idempotency_key=key,
-        account_id=world.account_id,
-        wallet_id=world.wallet_id,
-        amount=amount,
-        confirm=True,
-        **extra,  # type: ignore[arg-type]
+    outcome = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            method="wallet",
+            idempotency_key=key,
+            account_id=world.account_id,
+            wallet_id=world.wallet_id,
+            amount=amount,
+            confirm=True,
+            **extra,  # type: ignore[arg-type]
+        )
     )
     return UUID(outcome.result["id"])
 
@@ -55,18 +58,20 @@ def test_each_writer_reads_its_own_payment_at_once_under_concurrent_writers(sqli
     def writer(n: int) -> None:
         payer = f"payer-w{n}"
         wallet_id = UUID(
-            ledger.open_wallet(payer_id=payer, idempotency_key="w").result["wallet_id"]
+            ledger.execute(OpenWallet(payer_id=payer, idempotency_key="w")).result["wallet_id"]
         )
         top_up(ledger, wallet_id, payer, 10_000, key=f"t{n}")
         for i in range(15):
-            outcome = ledger.create_payment(
-                payer_id=payer,
-                method="wallet",
-                idempotency_key=f"p{i}",
-                account_id=world.account_id,
-                wallet_id=wallet_id,
-                amount=100,
-                confirm=True,
+            outcome = ledger.execute(
+                CreatePayment.parse(
+                    payer_id=payer,
+                    method="wallet",
+                    idempotency_key=f"p{i}",
+                    account_id=world.account_id,
+                    wallet_id=wallet_id,
+                    amount=100,
+                    confirm=True,
+                )
             )
             rm.wait_for(outcome.position)  # what the API does before answering a write
             page = queries.payment_history(rm, payer_id=payer, limit=200)
@@ -110,15 +115,17 @@ def test_history_filters_pages_and_cursors(sqlite) -> None:  # type: ignore[no-u
     before = datetime.now(UTC)
     with_bill = pay(ledger, world, "bill", document_id="70АА000560-01-6103")
     plain = [pay(ledger, world, f"p{i}") for i in range(4)]
-    card = ledger.create_payment(
-        payer_id=world.payer_id,
-        method="card",
-        idempotency_key="card",
-        account_id=world.account_id,
-        amount=500,
-        confirm=True,
+    card = ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            method="card",
+            idempotency_key="card",
+            account_id=world.account_id,
+            amount=500,
+            confirm=True,
+        )
     )
-    ledger.refund_payment(payment_id=plain[0], amount=1000, idempotency_key="refund")
+    ledger.execute(RefundPayment(payment_id=plain[0], amount=1000, idempotency_key="refund"))
     rm.wait_for(ledger.recorder.max_notification_id())
 
     first = queries.payment_history(rm, payer_id=world.payer_id, limit=2)

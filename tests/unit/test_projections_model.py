@@ -21,6 +21,23 @@ from hypothesis import strategies as st
 from ledger.application import Ledger
 from ledger.engine.persistence import in_memory_env
 from ledger.errors import LedgerError
+from ledger.payments.commands import (
+    CancelPayment,
+    ConfirmPayment,
+    CreatePayment,
+    OpenWallet,
+    RefundPayment,
+    RequestTopUp,
+    SettleCardPayment,
+    SettleTopUp,
+)
+from ledger.registry.commands import (
+    IssueBill,
+    LinkPayer,
+    OpenAccount,
+    RegisterSupplier,
+    WithdrawBill,
+)
 from ledger.settings import Settings
 from projections import queries
 from projections.read_models import ReadModels
@@ -149,14 +166,16 @@ def issue_bill(account: int, period: int, amount: int, replace: int | None) -> C
         order = model.tick()
         olds = [b for b, m in model.bills.items() if m.account == account and not m.withdrawn]
         replaces = olds[replace % len(olds)] if (replace is not None and olds) else None
-        outcome = ledger.issue_bill(
-            account_id=model.accounts[account],
-            document_id=f"70АА00056{account}-01-{order:04d}",
-            period=PERIODS[period],
-            lines=[{"service": "Отопление", "amount": amount}],
-            due_date="2026-04-15",
-            replaces=replaces,
-            idempotency_key=f"bill-{order}",
+        outcome = ledger.execute(
+            IssueBill.parse(
+                account_id=model.accounts[account],
+                document_id=f"70АА00056{account}-01-{order:04d}",
+                period=PERIODS[period],
+                lines=[{"service": "Отопление", "amount": amount}],
+                due_date="2026-04-15",
+                replaces=replaces,
+                idempotency_key=f"bill-{order}",
+            )
         )
         bill_id = UUID(outcome.result["bill_id"])
         model.bills[bill_id] = MBill(account, PERIODS[period], amount, order)
@@ -172,7 +191,7 @@ def withdraw_bill(pick: int) -> Command:
         live = [b for b, m in model.bills.items() if not m.withdrawn]
         if live:
             bill_id = live[pick % len(live)]
-            ledger.withdraw_bill(bill_id=bill_id, reason="test")
+            ledger.execute(WithdrawBill(bill_id=bill_id, reason="test"))
             model.bills[bill_id].withdrawn = True
 
     return run
@@ -182,14 +201,18 @@ def top_up(payer: int, amount: int, ok: bool) -> Command:
     def run(ledger: Ledger, model: LedgerModel) -> None:
         order, payer_id = model.tick(), f"payer-{payer}"
         wallet_id = model.wallets[payer_id]
-        requested = ledger.request_top_up(
-            wallet_id=wallet_id, payer_id=payer_id, amount=amount, idempotency_key=f"t{order}"
+        requested = ledger.execute(
+            RequestTopUp(
+                wallet_id=wallet_id, payer_id=payer_id, amount=amount, idempotency_key=f"t{order}"
+            )
         )
-        ledger.settle_top_up(
-            top_up_id=UUID(requested.result["top_up_id"]),
-            succeeded=ok,
-            amount=amount,
-            acquirer_ref=f"acq-{order}",
+        ledger.execute(
+            SettleTopUp(
+                top_up_id=UUID(requested.result["top_up_id"]),
+                succeeded=ok,
+                amount=amount,
+                acquirer_ref=f"acq-{order}",
+            )
         )
         if ok:
             model.wallet_balance[wallet_id] += amount
@@ -205,15 +228,17 @@ def pay(
         order, payer_id = model.tick(), f"payer-{payer}"
         bills = [b for b, m in model.bills.items() if m.account == account and not m.withdrawn]
         bill_id = bills[bill % len(bills)] if (bill is not None and bills) else None
-        outcome = ledger.create_payment(
-            payer_id=payer_id,
-            method="wallet" if by_wallet else "card",
-            idempotency_key=f"p{order}",
-            account_id=model.accounts[account],
-            document_id=ledger.get_bill(bill_id).document_id if bill_id else None,
-            amount=amount,
-            wallet_id=model.wallets[payer_id] if by_wallet else None,
-            confirm=confirm,
+        outcome = ledger.execute(
+            CreatePayment.parse(
+                payer_id=payer_id,
+                method="wallet" if by_wallet else "card",
+                idempotency_key=f"p{order}",
+                account_id=model.accounts[account],
+                document_id=ledger.get_bill(bill_id).document_id if bill_id else None,
+                amount=amount,
+                wallet_id=model.wallets[payer_id] if by_wallet else None,
+                confirm=confirm,
+            )
         )
         payment_id = UUID(outcome.result["id"])
         model.payments[payment_id] = MPayment(
@@ -251,21 +276,23 @@ def act_on_payment(pick: int, action: str, amount: int) -> Command:
         payment_id = eligible[pick % len(eligible)]
         p, order = model.payments[payment_id], model.tick()
         if action == "confirm":
-            ledger.confirm_payment(
-                payment_id=payment_id, payer_id=p.payer, idempotency_key=f"c{order}"
+            ledger.execute(
+                ConfirmPayment(payment_id=payment_id, payer_id=p.payer, idempotency_key=f"c{order}")
             )
             _confirmed(model, payment_id)
         elif action == "cancel":
-            ledger.cancel_payment(
-                payment_id=payment_id, payer_id=p.payer, idempotency_key=f"x{order}"
+            ledger.execute(
+                CancelPayment(payment_id=payment_id, payer_id=p.payer, idempotency_key=f"x{order}")
             )
             p.status = "canceled"
         elif action in ("succeed", "fail"):
-            ledger.settle_card_payment(
-                payment_id=payment_id,
-                succeeded=action == "succeed",
-                amount=p.amount,
-                acquirer_ref=f"acq-{order}",
+            ledger.execute(
+                SettleCardPayment(
+                    payment_id=payment_id,
+                    succeeded=action == "succeed",
+                    amount=p.amount,
+                    acquirer_ref=f"acq-{order}",
+                )
             )
             if action == "succeed":
                 model.succeed(payment_id)
@@ -273,7 +300,9 @@ def act_on_payment(pick: int, action: str, amount: int) -> Command:
                 p.status = "failed"
         else:
             refund = min(amount, p.amount)
-            ledger.refund_payment(payment_id=payment_id, amount=refund, idempotency_key=f"r{order}")
+            ledger.execute(
+                RefundPayment(payment_id=payment_id, amount=refund, idempotency_key=f"r{order}")
+            )
             p.refunded += refund
             if p.method == "wallet":
                 model.wallet_balance[model.wallets[p.payer]] += refund
@@ -318,25 +347,35 @@ def set_up(ledger: Ledger) -> LedgerModel:
     model = LedgerModel()
     registered = []
     for index, inn in enumerate([INN, OTHER_INN]):
-        supplier = ledger.register_supplier(
-            inn=inn, kpp=KPP, name=f"УК {index}", requisites=REQUISITES, idempotency_key=f"s{index}"
+        supplier = ledger.execute(
+            RegisterSupplier.parse(
+                inn=inn,
+                kpp=KPP,
+                name=f"УК {index}",
+                requisites=REQUISITES,
+                idempotency_key=f"s{index}",
+            )
         )
         registered.append(UUID(supplier.result["supplier_id"]))
     for index, (supplier, number) in enumerate(
         [(0, ACCOUNT_NUMBER), (0, "0667000002"), (1, "77-1")]
     ):
-        account = ledger.open_account(
-            supplier_id=registered[supplier],
-            account_number=number,
-            address=f"кв. {index}",
-            idempotency_key=f"a{index}",
+        account = ledger.execute(
+            OpenAccount.parse(
+                supplier_id=registered[supplier],
+                account_number=number,
+                address=f"кв. {index}",
+                idempotency_key=f"a{index}",
+            )
         )
         model.accounts.append(UUID(account.result["account_id"]))
         model.suppliers.append(registered[supplier])
         inn = [INN, OTHER_INN][supplier]
-        ledger.link_payer(payer_id=f"payer-{index % 2}", supplier_inn=inn, account_number=number)
+        ledger.execute(
+            LinkPayer.parse(payer_id=f"payer-{index % 2}", supplier_inn=inn, account_number=number)
+        )
     for payer in ("payer-0", "payer-1"):
-        wallet = ledger.open_wallet(payer_id=payer, idempotency_key="w")
+        wallet = ledger.execute(OpenWallet(payer_id=payer, idempotency_key="w"))
         model.wallets[payer] = UUID(wallet.result["wallet_id"])
         model.wallet_balance[model.wallets[payer]] = 0
     # A starting point worth paying into: bills in two periods, funded wallets.

@@ -14,6 +14,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 import ledger.domain
 from ledger.application import Ledger
+from ledger.payments.commands import CreatePayment, RefundPayment
 from tests.fixtures import setup_world
 
 # topic -> (class in ledger.domain, the fields its events store beyond id, version and time;
@@ -227,17 +228,19 @@ def test_the_domain_stores_no_topic_but_the_pinned_ones() -> None:
 
 def test_what_the_ledger_writes_is_stored_under_pinned_topics(memory_ledger: Ledger) -> None:
     world = setup_world(memory_ledger, wallet_balance=10_000)
-    paid = memory_ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=3000,
-        confirm=True,
-        idempotency_key="pay",
+    paid = memory_ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=3000,
+            confirm=True,
+            idempotency_key="pay",
+        )
     )
-    memory_ledger.refund_payment(
-        payment_id=UUID(paid.result["id"]), amount=1000, idempotency_key="refund"
+    memory_ledger.execute(
+        RefundPayment(payment_id=UUID(paid.result["id"]), amount=1000, idempotency_key="refund")
     )
     written = {topic for _, topic in _stored(memory_ledger)}
     assert written <= set(STORED)
