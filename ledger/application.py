@@ -26,6 +26,7 @@ from ledger.engine.command import Command, Handlers
 from ledger.engine.group_commit import GroupCommitter, Outcome, run_alone
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.notices import handlers as notices
+from ledger.payments import cards
 from ledger.payments import handlers as payments
 from ledger.registry import handlers as registry
 from storage.event_store import confirm_replicated, on_server_change, record_events
@@ -35,7 +36,7 @@ T = TypeVar("T")
 R = TypeVar("R", bound=Mapping[str, Any])
 
 HANDLERS = Handlers()
-for context in (payments, registry, notices):
+for context in (payments, cards, registry, notices):
     HANDLERS.merge(context.HANDLERS)
 
 

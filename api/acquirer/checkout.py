@@ -21,12 +21,13 @@ from ledger.application import Ledger
 from ledger.domain import CardCheckout, Payment, SavedCards
 from ledger.engine.group_commit import Outcome
 from ledger.errors import OperationMismatchError, UnknownPaymentError, UnknownSavedCardError
-from ledger.payments.cards import (
+from ledger.payments.cards import checkout_of, saved_cards_of
+from ledger.payments.commands import (
+    CardOperationResult,
     OpenCardCheckout,
     SaveCard,
+    SavedCardsResult,
     SettleCardOperation,
-    checkout_of,
-    saved_cards_of,
 )
 from ledger.registry.handlers import get_bill, get_supplier
 
@@ -118,7 +119,9 @@ def receipts_required(acquirer: Acquirer) -> bool:
     return getattr(acquirer, "receipts", None) is not None
 
 
-def settle(ledger: Ledger, checkout: CardCheckout, state: AcquirerState) -> Outcome | None:
+def settle(
+    ledger: Ledger, checkout: CardCheckout, state: AcquirerState
+) -> Outcome[CardOperationResult] | None:
     """Record a final status (None for one on the way). Idempotent: see SettleCardOperation."""
     outcome = OUTCOMES.get(state.status)
     if outcome is None:
@@ -162,7 +165,7 @@ def api_of(acquirer: Acquirer) -> AcquirerApi:
 
 def pay_with_saved_card(
     ledger: Ledger, acquirer: AcquirerApi, payment: Payment, card_id: str
-) -> Outcome | None:
+) -> Outcome[CardOperationResult] | None:
     """Init + Charge with the card's rebill id. If the bank wants 3-D Secure (or anything else
     leaves the session unpaid), the payer finishes on the session's payment page."""
     cards = ledger.read(partial(saved_cards_of, payer_id=payment.payer_id))
@@ -177,7 +180,9 @@ def pay_with_saved_card(
     return settle(ledger, checkout, state)
 
 
-def cancel_in_flight(ledger: Ledger, acquirer: AcquirerApi, payment: Payment) -> Outcome | None:
+def cancel_in_flight(
+    ledger: Ledger, acquirer: AcquirerApi, payment: Payment
+) -> Outcome[CardOperationResult] | None:
     """Close an unpaid card session and cancel the payment. If it was paid meanwhile, it is
     settled as paid (and the caller's cancel refused as for any paid payment)."""
     checkout = find_checkout(ledger, payment.id)
@@ -212,7 +217,9 @@ def call(method: Any, *args: Any, **kwargs: Any) -> Any:
         raise AcquirerUnavailableProblem(str(error)) from None
 
 
-def apply_notification(ledger: Ledger, note: TBankNotification) -> list[Outcome]:
+def apply_notification(
+    ledger: Ledger, note: TBankNotification
+) -> list[Outcome[CardOperationResult] | Outcome[SavedCardsResult]]:
     """What T-Bank reported, recorded: the outcome if final, and the card if it saved one.
     Checked against the checkout first: T-Bank's payment id and the amount must be ours."""
     checkout = find_checkout(ledger, note.OrderId)
@@ -231,7 +238,7 @@ def apply_notification(ledger: Ledger, note: TBankNotification) -> list[Outcome]
             expected=checkout.amount,
             amount=note.Amount,
         )
-    done = []
+    done: list[Outcome[CardOperationResult] | Outcome[SavedCardsResult]] = []
     settled = settle(ledger, checkout, AcquirerState(note.Status, note.Amount))
     if settled is not None:
         done.append(settled)

@@ -11,7 +11,8 @@ from api.deps import AcquirerDep, LedgerDep, ReadDep, ResidentDep, card_acquirer
 from api.problems import responses
 from api.schemas.cards import SavedCardList, SavedCardOut
 from ledger.errors import UnknownSavedCardError
-from ledger.payments.cards import RemoveSavedCard, saved_cards_of
+from ledger.payments.cards import saved_cards_of
+from ledger.payments.commands import RemoveSavedCard
 
 router = APIRouter(prefix="/v1/me/cards", tags=["resident"])
 

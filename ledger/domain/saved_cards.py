@@ -8,7 +8,7 @@ list is one read.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -19,6 +19,14 @@ from ledger.errors import InvalidCardError, UnknownSavedCardError
 MASKED_PAN = re.compile(r"[0-9]{0,6}[*Xx•]{2,}[0-9]{4}")
 """What an acquirer shows of a card (e.g. 430000******0777); anything else is refused, so that
 no card number can reach the log by mistake."""
+
+
+class SavedCardView(TypedDict):
+    """What the resident sees of a saved card: never the rebill id."""
+
+    card_id: str
+    last4: str
+    exp_date: str
 
 
 class SavedCards(Aggregate):
@@ -90,7 +98,7 @@ class SavedCards(Aggregate):
     def _card_removed(self, *, card_id: str) -> None:
         del self.cards[card_id]
 
-    def view(self) -> list[dict[str, Any]]:
+    def view(self) -> list[SavedCardView]:
         """What the resident sees: the last four digits and the expiry, never the rebill id."""
         return [
             {"card_id": c["card_id"], "last4": c["pan"][-4:], "exp_date": c["exp_date"]}

@@ -1,5 +1,6 @@
-"""Card operations at the acquirer, as commands: the checkout opened, the outcome settled
-whatever order notifications arrive in, the in-flight cancel, and the resident's saved cards.
+"""The handlers of card operations at the acquirer (commands in ledger/payments/commands.py):
+the checkout opened, the outcome settled whatever order notifications arrive in, the in-flight
+cancel, and the resident's saved cards.
 
 Naturally idempotent (no idempotency key): each is keyed by the operation or the card, and
 running one again with the same facts changes nothing.
@@ -7,12 +8,11 @@ running one again with the same facts changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
 from uuid import UUID
 
 from ledger.domain import CardCheckout, Payment, PaymentStatus, SavedCards, TopUpStatus
 from ledger.domain.payment import PaymentMethod
+from ledger.engine.command import Handlers
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.errors import (
     OperationMismatchError,
@@ -21,8 +21,17 @@ from ledger.errors import (
     UnknownSavedCardError,
 )
 from ledger.payments import handlers
-
-Outcome = Literal["succeeded", "failed", "canceled"]
+from ledger.payments.commands import (
+    CardOperationResult,
+    CheckoutView,
+    OpenCardCheckout,
+    RemoveSavedCard,
+    SaveCard,
+    SavedCardsResult,
+    SettleCardOperation,
+    SettleCardPayment,
+    SettleTopUp,
+)
 
 
 def checkout_of(uow: UnitOfWork, operation_id: UUID) -> CardCheckout | None:
@@ -33,7 +42,7 @@ def saved_cards_of(uow: UnitOfWork, payer_id: str) -> SavedCards | None:
     return uow.find(SavedCards, SavedCards.id_for(payer_id))
 
 
-def checkout_view(checkout: CardCheckout) -> dict[str, Any]:
+def checkout_view(checkout: CardCheckout) -> CheckoutView:
     return {
         "operation_id": str(checkout.operation_id),
         "kind": checkout.kind,
@@ -44,142 +53,116 @@ def checkout_view(checkout: CardCheckout) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, kw_only=True)
-class OpenCardCheckout:
-    """Record the session the acquirer opened. The first one recorded wins: a concurrent
-    retry that opened a second session gets the first one back (the second expires unpaid)."""
-
-    operation_id: UUID
-    kind: Literal["payment", "top_up"]
-    payer_id: str
-    amount: int
-    acquirer: str
-    acquirer_payment_id: str
-    payment_url: str
-    customer_key: str | None = None
-
-    def __call__(self, uow: UnitOfWork) -> dict[str, Any]:
-        existing = checkout_of(uow, self.operation_id)
-        if existing is not None:
-            return checkout_view(existing)
-        checkout = uow.add(
-            CardCheckout(
-                id=CardCheckout.id_for(self.operation_id),
-                operation_id=self.operation_id,
-                kind=self.kind,
-                payer_id=self.payer_id,
-                amount=self.amount,
-                acquirer=self.acquirer,
-                acquirer_payment_id=self.acquirer_payment_id,
-                payment_url=self.payment_url,
-                customer_key=self.customer_key,
-            )
+def open_card_checkout(cmd: OpenCardCheckout, uow: UnitOfWork) -> CheckoutView:
+    existing = checkout_of(uow, cmd.operation_id)
+    if existing is not None:
+        return checkout_view(existing)
+    checkout = uow.add(
+        CardCheckout(
+            id=CardCheckout.id_for(cmd.operation_id),
+            operation_id=cmd.operation_id,
+            kind=cmd.kind,
+            payer_id=cmd.payer_id,
+            amount=cmd.amount,
+            acquirer=cmd.acquirer,
+            acquirer_payment_id=cmd.acquirer_payment_id,
+            payment_url=cmd.payment_url,
+            customer_key=cmd.customer_key,
         )
-        return checkout_view(checkout)
+    )
+    return checkout_view(checkout)
 
 
-@dataclass(frozen=True, kw_only=True)
-class SettleCardOperation:
-    """The acquirer's final word on a payment or top-up. The same outcome again (a replayed or
-    duplicated notification, or reconciliation racing one) changes nothing; a contrary one
-    after a final outcome is a conflict, never a second movement of money."""
-
-    operation_id: UUID
-    outcome: Outcome
-    amount: int
-    acquirer_ref: str
-
-    def __call__(self, uow: UnitOfWork) -> dict[str, Any]:
-        payment = uow.find(Payment, self.operation_id)
-        if payment is not None:
-            return self._payment(uow, payment)
-        top_up = handlers.get_top_up(uow, self.operation_id)
-        self._check_amount(top_up.amount)
-        wanted = TopUpStatus.SUCCEEDED if self.outcome == "succeeded" else TopUpStatus.FAILED
-        if top_up.status == TopUpStatus.PROCESSING:
-            return handlers.settle_top_up(
-                uow,
+def settle_card_operation(cmd: SettleCardOperation, uow: UnitOfWork) -> CardOperationResult:
+    payment = uow.find(Payment, cmd.operation_id)
+    if payment is not None:
+        return _settle_payment(cmd, uow, payment)
+    top_up = handlers.get_top_up(uow, cmd.operation_id)
+    _check_amount(cmd, top_up.amount)
+    wanted = TopUpStatus.SUCCEEDED if cmd.outcome == "succeeded" else TopUpStatus.FAILED
+    if top_up.status == TopUpStatus.PROCESSING:
+        settled = handlers.settle_top_up(
+            SettleTopUp(
                 top_up_id=top_up.id,
-                succeeded=self.outcome == "succeeded",
-                amount=self.amount,
-                acquirer_ref=self.acquirer_ref,
-            ) | {"kind": "top_up"}
-        self._same(top_up.status == wanted, top_up.status)
-        return {"top_up_id": str(top_up.id), "status": str(top_up.status), "kind": "top_up"}
+                succeeded=cmd.outcome == "succeeded",
+                amount=cmd.amount,
+                acquirer_ref=cmd.acquirer_ref,
+            ),
+            uow,
+        )
+        return {"operation_id": settled["top_up_id"], "kind": "top_up", "status": settled["status"]}
+    _same(cmd, top_up.status == wanted, top_up.status)
+    return {"operation_id": str(top_up.id), "kind": "top_up", "status": str(top_up.status)}
 
-    def _payment(self, uow: UnitOfWork, payment: Payment) -> dict[str, Any]:
-        if payment.method != PaymentMethod.CARD:
-            raise UnknownPaymentError(f"no card payment {payment.id}", payment_id=str(payment.id))
-        self._check_amount(payment.amount)
-        if payment.status == PaymentStatus.PROCESSING:
-            if self.outcome == "canceled":
-                payment.cancel_at_acquirer(reason="canceled at the acquirer")
-                return payment.view() | {"kind": "payment"}
-            return handlers.settle_card_payment(
+
+def _settle_payment(
+    cmd: SettleCardOperation, uow: UnitOfWork, payment: Payment
+) -> CardOperationResult:
+    if payment.method != PaymentMethod.CARD:
+        raise UnknownPaymentError(f"no card payment {payment.id}", payment_id=str(payment.id))
+    _check_amount(cmd, payment.amount)
+    if payment.status == PaymentStatus.PROCESSING:
+        if cmd.outcome == "canceled":
+            payment.cancel_at_acquirer(reason="canceled at the acquirer")
+        else:
+            handlers.settle_card_payment(
+                SettleCardPayment(
+                    payment_id=payment.id,
+                    succeeded=cmd.outcome == "succeeded",
+                    amount=cmd.amount,
+                    acquirer_ref=cmd.acquirer_ref,
+                ),
                 uow,
-                payment_id=payment.id,
-                succeeded=self.outcome == "succeeded",
-                amount=self.amount,
-                acquirer_ref=self.acquirer_ref,
-            ) | {"kind": "payment"}
+            )
+    else:
         unpaid = {PaymentStatus.FAILED, PaymentStatus.CANCELED}
         same = (
             payment.status == PaymentStatus.SUCCEEDED
-            if self.outcome == "succeeded"
+            if cmd.outcome == "succeeded"
             else (payment.status in unpaid)
         )
-        self._same(same, payment.status)
-        return payment.view() | {"kind": "payment"}
-
-    def _check_amount(self, expected: int) -> None:
-        if self.amount != expected:
-            raise OperationMismatchError(
-                f"operation {self.operation_id} is for {expected},"
-                f" the acquirer reported {self.amount}",
-                operation_id=str(self.operation_id),
-                expected=expected,
-                amount=self.amount,
-            )
-
-    def _same(self, same: bool, status: str) -> None:
-        if not same:
-            raise PaymentStateConflictError(
-                f"operation {self.operation_id} is {status};"
-                f" the acquirer now reports {self.outcome}",
-                payment_id=str(self.operation_id),
-                status=str(status),
-                command="settle",
-            )
+        _same(cmd, same, payment.status)
+    return {"operation_id": str(payment.id), "kind": "payment", "status": str(payment.status)}
 
 
-@dataclass(frozen=True, kw_only=True)
-class SaveCard:
-    """A card the acquirer saved for the payer (its notification carried a rebill id)."""
-
-    payer_id: str
-    card_id: str
-    rebill_id: str
-    pan: str
-    exp_date: str
-
-    def __call__(self, uow: UnitOfWork) -> dict[str, Any]:
-        cards = saved_cards_of(uow, self.payer_id)
-        if cards is None:
-            cards = uow.add(SavedCards(id=SavedCards.id_for(self.payer_id), payer_id=self.payer_id))
-        cards.save(
-            card_id=self.card_id, rebill_id=self.rebill_id, pan=self.pan, exp_date=self.exp_date
+def _check_amount(cmd: SettleCardOperation, expected: int) -> None:
+    if cmd.amount != expected:
+        raise OperationMismatchError(
+            f"operation {cmd.operation_id} is for {expected}, the acquirer reported {cmd.amount}",
+            operation_id=str(cmd.operation_id),
+            expected=expected,
+            amount=cmd.amount,
         )
-        return {"cards": cards.view()}
 
 
-@dataclass(frozen=True, kw_only=True)
-class RemoveSavedCard:
-    payer_id: str
-    card_id: str
+def _same(cmd: SettleCardOperation, same: bool, status: str) -> None:
+    if not same:
+        raise PaymentStateConflictError(
+            f"operation {cmd.operation_id} is {status}; the acquirer now reports {cmd.outcome}",
+            payment_id=str(cmd.operation_id),
+            status=str(status),
+            command="settle",
+        )
 
-    def __call__(self, uow: UnitOfWork) -> dict[str, Any]:
-        cards = saved_cards_of(uow, self.payer_id)
-        if cards is None:
-            raise UnknownSavedCardError(f"no saved card {self.card_id}", card_id=self.card_id)
-        cards.remove(card_id=self.card_id)
-        return {"cards": cards.view()}
+
+def save_card(cmd: SaveCard, uow: UnitOfWork) -> SavedCardsResult:
+    cards = saved_cards_of(uow, cmd.payer_id)
+    if cards is None:
+        cards = uow.add(SavedCards(id=SavedCards.id_for(cmd.payer_id), payer_id=cmd.payer_id))
+    cards.save(card_id=cmd.card_id, rebill_id=cmd.rebill_id, pan=cmd.pan, exp_date=cmd.exp_date)
+    return {"cards": cards.view()}
+
+
+def remove_saved_card(cmd: RemoveSavedCard, uow: UnitOfWork) -> SavedCardsResult:
+    cards = saved_cards_of(uow, cmd.payer_id)
+    if cards is None:
+        raise UnknownSavedCardError(f"no saved card {cmd.card_id}", card_id=cmd.card_id)
+    cards.remove(card_id=cmd.card_id)
+    return {"cards": cards.view()}
+
+
+HANDLERS = Handlers()
+HANDLERS.add(OpenCardCheckout, open_card_checkout)
+HANDLERS.add(SettleCardOperation, settle_card_operation)
+HANDLERS.add(SaveCard, save_card)
+HANDLERS.add(RemoveSavedCard, remove_saved_card)

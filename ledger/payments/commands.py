@@ -13,12 +13,13 @@ the idempotency record keeps and a retry returns, so its keys are stored forever
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypedDict
+from typing import Any, ClassVar, Literal, TypedDict
 from uuid import UUID
 
 from ledger.domain import PersonalAccount
 from ledger.domain.identifiers import parse_account_number, parse_document_id, parse_inn
 from ledger.domain.payment import PaymentMethod, PaymentView
+from ledger.domain.saved_cards import SavedCardView
 from ledger.domain.text import ACQUIRER_REF, EMAIL, REASON
 from ledger.engine.command import Command, OperatorCommand, PayerCommand
 from ledger.engine.idempotent import check_key, derived_id
@@ -203,3 +204,72 @@ class SettleCardPayment(Command[PaymentView]):
 
     def __post_init__(self) -> None:
         ACQUIRER_REF.require(self.acquirer_ref)
+
+
+# --- card operations at the acquirer (handled in ledger/payments/cards.py) ------------------------
+class CheckoutView(TypedDict):
+    operation_id: str
+    kind: str
+    amount: int
+    acquirer_payment_id: str
+    payment_url: str
+    customer_key: str | None
+
+
+class CardOperationResult(TypedDict):
+    """A card operation's status once the acquirer's word is recorded."""
+
+    operation_id: str
+    kind: Literal["payment", "top_up"]
+    status: str
+
+
+class SavedCardsResult(TypedDict):
+    cards: list[SavedCardView]
+
+
+CardOutcome = Literal["succeeded", "failed", "canceled"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenCardCheckout(Command[CheckoutView]):
+    """Record the session the acquirer opened. The first one recorded wins: a concurrent
+    retry that opened a second session gets the first one back (the second expires unpaid)."""
+
+    operation_id: UUID
+    kind: Literal["payment", "top_up"]
+    payer_id: str
+    amount: int
+    acquirer: str
+    acquirer_payment_id: str
+    payment_url: str
+    customer_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleCardOperation(Command[CardOperationResult]):
+    """The acquirer's final word on a payment or top-up. The same outcome again (a replayed or
+    duplicated notification, or reconciliation racing one) changes nothing; a contrary one
+    after a final outcome is a conflict, never a second movement of money."""
+
+    operation_id: UUID
+    outcome: CardOutcome
+    amount: int
+    acquirer_ref: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaveCard(Command[SavedCardsResult]):
+    """A card the acquirer saved for the payer (its notification carried a rebill id)."""
+
+    payer_id: str
+    card_id: str
+    rebill_id: str
+    pan: str
+    exp_date: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveSavedCard(Command[SavedCardsResult]):
+    payer_id: str
+    card_id: str

@@ -20,6 +20,7 @@ from psycopg import sql
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
 from ledger.engine.persistence import event_store_env
+from ledger.payments.commands import OpenWallet
 from ledger.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, postgres_or_fail
 from tests.integration.test_cli import clean_env, one_line_error, run
@@ -77,7 +78,7 @@ def test_the_event_store_writes_through_hosts_given_in_the_query_string(schema: 
     migrate(settings)
     ledger = build_ledger(settings)
     try:
-        opened = ledger.open_wallet(payer_id="cluster-url", idempotency_key="w")
+        opened = ledger.execute(OpenWallet(payer_id="cluster-url", idempotency_key="w"))
         assert ledger.get_wallet(uuid.UUID(opened.result["wallet_id"])).balance == 0
     finally:
         ledger.close()
@@ -109,7 +110,7 @@ def test_every_option_of_the_url_reaches_the_event_store_pool(schema: str) -> No
     migrate(settings)
     ledger = Ledger(event_store_env(settings))
     try:
-        ledger.open_wallet(payer_id="cluster-url", idempotency_key="w")
+        ledger.execute(OpenWallet(payer_id="cluster-url", idempotency_key="w"))
         with psycopg.connect(TEST_DATABASE_URL) as connection:
             row = connection.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [name]

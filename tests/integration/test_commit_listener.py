@@ -7,6 +7,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.payments.commands import OpenWallet
 from ledger.settings import Settings
 from storage.listen import listen, open_listener
 from tests.conftest import TEST_DATABASE_URL
@@ -17,7 +18,7 @@ def test_a_commit_wakes_a_listener_on_postgres(pg_ledger: Ledger, pg_settings: S
     listener = open_listener(pg_ledger, pg_settings.database_url or "")
     assert listener is not None
     try:
-        pg_ledger.open_wallet(payer_id="payer-1", idempotency_key="wallet")
+        pg_ledger.execute(OpenWallet(payer_id="payer-1", idempotency_key="wallet"))
         woken = list(listener.notifies(timeout=5.0, stop_after=1))
         assert [n.channel for n in woken] == ["kvit_events"]
     finally:

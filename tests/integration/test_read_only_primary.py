@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.auth import Role
 from ledger.bootstrap import build_ledger
+from ledger.payments.commands import OpenWallet
 from ledger.settings import Settings
 from tests.api.helpers import PUBLIC_URL, SUPPLIER, bearer, build_app, keyed, problem
 
@@ -64,7 +65,7 @@ def test_the_projection_follower_keeps_reconnecting_to_a_server_in_recovery(
     url = f"{pg_settings.database_url}{READ_ONLY}"
     settings = Settings(database_url=url, database_schema=pg_settings.database_schema)
     writable = build_ledger(pg_settings)
-    writable.open_wallet(payer_id="in-recovery", idempotency_key="w")  # something to project
+    writable.execute(OpenWallet(payer_id="in-recovery", idempotency_key="w"))  # to project
     writable.close()
     said: list[str] = []
     stop = threading.Event()

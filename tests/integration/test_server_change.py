@@ -18,6 +18,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import OpenWallet, RequestTopUp, SettleTopUp
 from ledger.settings import Settings
 from storage.log import head
 from tests.integration.test_faults import Cluster
@@ -39,14 +40,16 @@ def top_up(ledger: object, wallet_id: UUID, amount: int, key: str) -> None:
     from ledger.application import Ledger
 
     assert isinstance(ledger, Ledger)
-    requested = ledger.request_top_up(
-        wallet_id=wallet_id, payer_id="p", amount=amount, idempotency_key=key
+    requested = ledger.execute(
+        RequestTopUp(wallet_id=wallet_id, payer_id="p", amount=amount, idempotency_key=key)
     )
-    ledger.settle_top_up(
-        top_up_id=UUID(requested.result["top_up_id"]),
-        succeeded=True,
-        amount=amount,
-        acquirer_ref=key,
+    ledger.execute(
+        SettleTopUp(
+            top_up_id=UUID(requested.result["top_up_id"]),
+            succeeded=True,
+            amount=amount,
+            acquirer_ref=key,
+        )
     )
 
 
@@ -55,7 +58,8 @@ def test_a_new_server_drops_every_cached_aggregate(cluster: Cluster) -> None:
     migrate(settings)
     ledger = build_ledger(settings)
     try:
-        wallet_id = UUID(ledger.open_wallet(payer_id="p", idempotency_key="w").result["wallet_id"])
+        opened = ledger.execute(OpenWallet(payer_id="p", idempotency_key="w"))
+        wallet_id = UUID(opened.result["wallet_id"])
         top_up(ledger, wallet_id, 100, "t1")
         kept = head(ledger)
         top_up(ledger, wallet_id, 20, "t2")  # cached here, then discarded by the "failover"

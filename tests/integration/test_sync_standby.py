@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from api.auth import Role
 from ledger.bootstrap import build_ledger
+from ledger.payments.commands import OpenWallet
 from ledger.settings import Settings
 from storage.faults import UnconfirmedWriteError
 from storage.log import head
@@ -35,7 +36,7 @@ def test_with_no_standby_a_write_is_refused_before_it_commits(pg_settings: Setti
     try:
         before = head(ledger)
         with pytest.raises(UnconfirmedWriteError) as refused:
-            ledger.open_wallet(payer_id="no-standby", idempotency_key="w")
+            ledger.execute(OpenWallet(payer_id="no-standby", idempotency_key="w"))
         assert refused.value.committed is False
         assert head(ledger) == before  # nothing was written
     finally:
@@ -47,13 +48,13 @@ def test_a_replay_is_not_acknowledged_while_no_standby_has_it(pg_settings: Setti
     a failover: its retry is a 503 too, until a standby confirms everything committed."""
     relaxed = build_ledger(pg_settings)
     try:
-        relaxed.open_wallet(payer_id="degraded", idempotency_key="w")
+        relaxed.execute(OpenWallet(payer_id="degraded", idempotency_key="w"))
     finally:
         relaxed.close()
     ledger = build_ledger(strict(pg_settings))
     try:
         with pytest.raises(UnconfirmedWriteError):
-            ledger.open_wallet(payer_id="degraded", idempotency_key="w")
+            ledger.execute(OpenWallet(payer_id="degraded", idempotency_key="w"))
     finally:
         ledger.close()
 
@@ -61,9 +62,9 @@ def test_a_replay_is_not_acknowledged_while_no_standby_has_it(pg_settings: Setti
 def test_without_the_setting_a_primary_alone_takes_writes(pg_settings: Settings) -> None:
     ledger = build_ledger(pg_settings)
     try:
-        opened = ledger.open_wallet(payer_id="alone", idempotency_key="w")
+        opened = ledger.execute(OpenWallet(payer_id="alone", idempotency_key="w"))
         assert opened.position > 0
-        assert ledger.open_wallet(payer_id="alone", idempotency_key="w").result["replayed"]
+        assert ledger.execute(OpenWallet(payer_id="alone", idempotency_key="w")).replayed
     finally:
         ledger.close()
 

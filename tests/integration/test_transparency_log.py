@@ -21,6 +21,7 @@ from api.auth import Role
 from audit import note, receipt_code
 from audit.witness import InconsistentLogError, Witness, decode_proof
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import CreatePayment
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import INN, setup_world
 from tests.integration import tlog_spec as spec
@@ -59,14 +60,16 @@ def test_a_live_log_checks_out_with_an_independent_verifier_a_witness_and_a_rece
         paid = None
         for half in (0, 1):  # two batches: two signed checkpoints to prove consistent
             for i in range(half * PAYMENTS // 2, (half + 1) * PAYMENTS // 2):
-                paid = ledger.create_payment(
-                    payer_id=world.payer_id,
-                    method="wallet",
-                    idempotency_key=f"p{i}",
-                    account_id=world.account_id,
-                    wallet_id=world.wallet_id,
-                    amount=467_155 + i,
-                    confirm=True,
+                paid = ledger.execute(
+                    CreatePayment.parse(
+                        payer_id=world.payer_id,
+                        method="wallet",
+                        idempotency_key=f"p{i}",
+                        account_id=world.account_id,
+                        wallet_id=world.wallet_id,
+                        amount=467_155 + i,
+                        confirm=True,
+                    )
                 )
             head = ledger.recorder.max_notification_id()
             deadline = time.monotonic() + 20

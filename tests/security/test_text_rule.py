@@ -24,6 +24,8 @@ from ledger.bootstrap import build_ledger
 from ledger.domain.text import ADDRESS, PURPOSE, SUPPLIER_NAME
 from ledger.errors import InvalidTextError
 from ledger.notices.line import parse_notice
+from ledger.payments.commands import OpenWallet
+from ledger.registry.commands import ChangeSupplierRequisites
 from ledger.settings import Settings
 from tests.api import conftest as api_fixtures
 from tests.api.helpers import (
@@ -117,10 +119,12 @@ def test_a_supplier_with_a_control_character_is_refused(
 def test_changed_requisites_with_a_nul_are_refused(memory_ledger: Ledger) -> None:
     world = setup_world(memory_ledger)
     with pytest.raises(InvalidTextError) as refusal:
-        memory_ledger.change_supplier_requisites(
-            supplier_id=world.supplier_id,
-            requisites={**REQUISITES, "bank_name": "ПАО\u0000 СБЕРБАНК"},
-            idempotency_key="change",
+        memory_ledger.execute(
+            ChangeSupplierRequisites.parse(
+                supplier_id=world.supplier_id,
+                requisites={**REQUISITES, "bank_name": "ПАО\u0000 СБЕРБАНК"},
+                idempotency_key="change",
+            )
         )
     assert refusal.value.data["field"] == "bank_name"
     assert memory_ledger.get_supplier(world.supplier_id).requisites == REQUISITES
@@ -163,7 +167,7 @@ def test_a_token_whose_payer_id_holds_a_nul_is_refused_at_the_door(
     problem(client.get("/v1/me/payments", headers=resident), 401, "unauthorized")
     # Below the HTTP edge, every resident command refuses it too.
     with pytest.raises(InvalidTextError):
-        memory_ledger.open_wallet(payer_id="anna\u0000", idempotency_key="w")
+        memory_ledger.execute(OpenWallet(payer_id="anna\u0000", idempotency_key="w"))
 
 
 # --- lengths: what the read side and the QR code can hold ----------------------------------------
