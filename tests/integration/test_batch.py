@@ -6,9 +6,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ledger.application import Ledger
+from ledger.application import HANDLERS, Ledger
 from ledger.domain.idempotency import IdempotencyRecord
-from ledger.engine.batch import MAX_BATCH_COMMANDS
+from ledger.engine.batch import MAX_BATCH_COMMANDS, run_batch
 from ledger.engine.command import payer_scope
 from ledger.engine.idempotent import derived_id
 from ledger.engine.unit_of_work import UnitOfWork
@@ -191,8 +191,14 @@ def test_a_command_that_fails_halfway_leaves_the_aggregates_it_borrowed_untouche
         get_wallet(uow, world.wallet_id).debit(payment_id=uuid4(), amount=100)
         raise InvalidAmountError("changed its mind after the debit", amount=100)
 
-    items = ledger.execute_batch(
-        [wallet_payment(world, 200, "before"), debit_then_fail, wallet_payment(world, 300, "after")]
+    # The engine runs any `(uow) -> result`: a bound command, or this function.
+    items = run_batch(
+        ledger,
+        [
+            HANDLERS.bind(wallet_payment(world, 200, "before")),
+            debit_then_fail,
+            HANDLERS.bind(wallet_payment(world, 300, "after")),
+        ],
     )
 
     assert [item.ok for item in items] == [True, False, True]

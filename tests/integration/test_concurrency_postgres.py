@@ -89,19 +89,16 @@ def test_concurrent_retries_of_one_key_make_exactly_one_payment(
     apps = [pg_ledger, second_process_ledger]
 
     def attempt(i: int) -> dict[str, object]:
-        return (
-            apps[i % 2]
-            .create_payment(
-                payer_id=world.payer_id,
-                account_id=world.account_id,
-                method="wallet",
-                wallet_id=world.wallet_id,
-                amount=1_000,
-                confirm=True,
-                idempotency_key="the-one",
-            )
-            .result
+        command = CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=1_000,
+            confirm=True,
+            idempotency_key="the-one",
         )
+        return dict(apps[i % 2].execute(command).result)
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = list(pool.map(attempt, range(16)))
