@@ -18,7 +18,7 @@ from ledger.domain import Bill, PersonalAccount
 from ledger.domain.account import proof_of
 from projections.allocation import UNPAID, WITHDRAWN, BillInput, allocate, bill_status
 from projections.batch import Batch, RowDict
-from projections.models.base import ReadModel, id_text
+from projections.models.base import ReadModel, applies, id_text
 from projections.tables import ACCOUNT, ACCOUNT_PAYER, BILL, Table
 from storage.log import Logged
 
@@ -47,15 +47,6 @@ NAME_A_BILL = frozenset(
 class AccountBalance(ReadModel):
     name = "account_balance"
     tables: ClassVar[tuple[Table, ...]] = (ACCOUNT, ACCOUNT_PAYER, BILL)
-    handles: ClassVar = {
-        PersonalAccount.Opened: "opened",
-        PersonalAccount.PayerLinked: "payer_linked",
-        PersonalAccount.BillAdded: "bill_added",
-        PersonalAccount.BillWithdrawn: "bill_withdrawn",
-        PersonalAccount.PaymentReceived: "payment_received",
-        PersonalAccount.PaymentRefunded: "payment_refunded",
-        Bill.Issued: "bill_issued",
-    }
 
     # --- loading ----------------------------------------------------------------------------
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
@@ -90,6 +81,7 @@ class AccountBalance(ReadModel):
         return row
 
     # --- handlers -----------------------------------------------------------------------------
+    @applies(PersonalAccount.Opened)
     def opened(self, batch: Batch, logged: Logged) -> None:
         event: PersonalAccount.Opened.Read = logged.event
         batch.put(
@@ -110,6 +102,7 @@ class AccountBalance(ReadModel):
             },
         )
 
+    @applies(PersonalAccount.PayerLinked)
     def payer_linked(self, batch: Batch, logged: Logged) -> None:
         event: PersonalAccount.PayerLinked.Read = logged.event
         row = {
@@ -120,6 +113,7 @@ class AccountBalance(ReadModel):
         }
         batch.put(ACCOUNT_PAYER, row)
 
+    @applies(Bill.Issued)
     def bill_issued(self, batch: Batch, logged: Logged) -> None:
         event: Bill.Issued.Read = logged.event
         account_id = str(event.account_id)
@@ -135,6 +129,7 @@ class AccountBalance(ReadModel):
         batch.put(BILL, bill)
         self._touch(batch, account_id, logged.position)
 
+    @applies(PersonalAccount.BillAdded)
     def bill_added(self, batch: Batch, logged: Logged) -> None:
         event: PersonalAccount.BillAdded.Read = logged.event
         account_id = logged.originator_id
@@ -155,6 +150,7 @@ class AccountBalance(ReadModel):
         batch.put(BILL, bill)
         self._touch(batch, account_id, logged.position)
 
+    @applies(PersonalAccount.BillWithdrawn)
     def bill_withdrawn(self, batch: Batch, logged: Logged) -> None:
         event: PersonalAccount.BillWithdrawn.Read = logged.event
         bill = batch.need(BILL, str(event.bill_id))
@@ -162,9 +158,11 @@ class AccountBalance(ReadModel):
         batch.put(BILL, bill)
         self._touch(batch, logged.originator_id, logged.position)
 
+    @applies(PersonalAccount.PaymentReceived)
     def payment_received(self, batch: Batch, logged: Logged) -> None:
         self._money(batch, logged, sign=1, column="paid")
 
+    @applies(PersonalAccount.PaymentRefunded)
     def payment_refunded(self, batch: Batch, logged: Logged) -> None:
         self._money(batch, logged, sign=-1, column="refunded")
 

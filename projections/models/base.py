@@ -1,9 +1,13 @@
-"""What every read model is: tables, the event topics it follows, and one handler per topic."""
+"""What every read model is: tables, the event topics it follows, and one handler per topic.
+
+A handler is a method marked with the events it applies (`@applies(Wallet.Opened)`), so the
+mapping names the method itself: mypy checks its signature and a rename carries it along.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.utils import get_topic
 
@@ -13,17 +17,37 @@ from projections.tables import Table
 from storage.log import Logged
 
 Handler = Callable[[Batch, Logged], None]
+Method = TypeVar("Method", bound=Callable[[Any, Batch, Logged], None])
+_APPLIES = "_kvit_applies"
+
+
+def applies(*events: type[Any]) -> Callable[[Method], Method]:
+    """Mark a read model's method as the one that applies these events."""
+
+    def mark(method: Method) -> Method:
+        setattr(method, _APPLIES, events)
+        return method
+
+    return mark
 
 
 class ReadModel:
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
-    handles: ClassVar[dict[type[Any], str]]
-    """Event class -> name of the method that applies it."""
+    handles: ClassVar[dict[type[Any], Callable[[Any, Batch, Logged], None]]]
+    """Event class -> the method that applies it (collected from `@applies`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handles = {
+            event: method
+            for method in vars(cls).values()
+            for event in getattr(method, _APPLIES, ())
+        }
 
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {
-            get_topic(cls): getattr(self, method) for cls, method in self.handles.items()
+            get_topic(cls): method.__get__(self) for cls, method in self.handles.items()
         }
 
     @property

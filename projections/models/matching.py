@@ -24,7 +24,7 @@ from ledger.domain.payment import refund_status
 from ledger.domain.read import EventRead
 from projections import matching
 from projections.batch import Batch, RowDict
-from projections.models.base import ReadModel, id_text
+from projections.models.base import ReadModel, applies, id_text
 from projections.tables import MATCH_ACCOUNT, MATCH_BILL, MATCH_MOVE, MATCH_RECEIPT, Table
 from storage.log import Logged
 
@@ -56,17 +56,6 @@ def _account_named(logged: Logged) -> str | None:
 class Matching(ReadModel):
     name = "matching"
     tables: ClassVar[tuple[Table, ...]] = (MATCH_ACCOUNT, MATCH_BILL, MATCH_RECEIPT, MATCH_MOVE)
-    handles: ClassVar = {
-        PersonalAccount.Opened: "account_opened",
-        PersonalAccount.BillAdded: "bill_added",
-        PersonalAccount.BillWithdrawn: "bill_withdrawn",
-        Bill.Issued: "bill_issued",
-        Payment.Created: "payment_created",
-        Payment.Succeeded: "payment_succeeded",
-        Payment.Refunded: "payment_refunded",
-        BankNotice.Accepted: "notice_accepted",
-        BankNotice.Annulled: "notice_annulled",
-    }
 
     # --- loading ----------------------------------------------------------------------------
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
@@ -121,6 +110,7 @@ class Matching(ReadModel):
             new.append(appended)
 
     # --- accounts and bills -----------------------------------------------------------------
+    @applies(PersonalAccount.Opened)
     def account_opened(self, batch: Batch, logged: Logged) -> None:
         event: PersonalAccount.Opened.Read = logged.event
         row = {
@@ -131,6 +121,7 @@ class Matching(ReadModel):
         }
         batch.put(MATCH_ACCOUNT, row)
 
+    @applies(Bill.Issued)
     def bill_issued(self, batch: Batch, logged: Logged) -> None:
         event: Bill.Issued.Read = logged.event
         account_id = str(event.account_id)
@@ -145,6 +136,7 @@ class Matching(ReadModel):
         batch.put(MATCH_BILL, bill)
         self._touch(batch, account_id)
 
+    @applies(PersonalAccount.BillAdded)
     def bill_added(self, batch: Batch, logged: Logged) -> None:
         event: PersonalAccount.BillAdded.Read = logged.event
         account_id = logged.originator_id
@@ -157,6 +149,7 @@ class Matching(ReadModel):
         batch.put(MATCH_BILL, bill)
         self._touch(batch, account_id)
 
+    @applies(PersonalAccount.BillWithdrawn)
     def bill_withdrawn(self, batch: Batch, logged: Logged) -> None:
         event: PersonalAccount.BillWithdrawn.Read = logged.event
         bill = batch.need(MATCH_BILL, str(event.bill_id))
@@ -165,6 +158,7 @@ class Matching(ReadModel):
         self._touch(batch, logged.originator_id)
 
     # --- receipts -----------------------------------------------------------------------------
+    @applies(Payment.Created)
     def payment_created(self, batch: Batch, logged: Logged) -> None:
         event: Payment.Created.Read = logged.event
         self._receipt(
@@ -183,6 +177,7 @@ class Matching(ReadModel):
             status=PENDING,
         )
 
+    @applies(Payment.Succeeded)
     def payment_succeeded(self, batch: Batch, logged: Logged) -> None:
         row = batch.need(MATCH_RECEIPT, logged.originator_id)
         row.update(
@@ -194,6 +189,7 @@ class Matching(ReadModel):
         )
         self._moved(batch, logged, row, RECEIVED, row["amount"])
 
+    @applies(Payment.Refunded)
     def payment_refunded(self, batch: Batch, logged: Logged) -> None:
         event: Payment.Refunded.Read = logged.event
         row = batch.need(MATCH_RECEIPT, logged.originator_id)
@@ -202,6 +198,7 @@ class Matching(ReadModel):
         row["position"] = logged.position
         self._moved(batch, logged, row, REFUNDED, event.amount)
 
+    @applies(BankNotice.Accepted)
     def notice_accepted(self, batch: Batch, logged: Logged) -> None:
         event: BankNotice.Accepted.Read = logged.event
         account_id = str(event.account_id)
@@ -233,6 +230,7 @@ class Matching(ReadModel):
         )
         self._moved(batch, logged, row, RECEIVED, event.amount, event.commission)
 
+    @applies(BankNotice.Annulled)
     def notice_annulled(self, batch: Batch, logged: Logged) -> None:
         row = batch.need(MATCH_RECEIPT, logged.originator_id)
         row.update(

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ledger.domain import Bill, Payment, PaymentStatus
 from ledger.domain.payment import refund_status
 from projections.batch import Batch
-from projections.models.base import ReadModel, id_text
+from projections.models.base import ReadModel, applies, id_text
 from projections.tables import BILL_PERIOD, PAYMENT, PAYMENT_EVENT, Table
 from storage.log import Logged
 
@@ -52,15 +52,6 @@ def _bill_paid(logged: Logged) -> str | None:
 class PaymentHistory(ReadModel):
     name = "payment_history"
     tables: ClassVar[tuple[Table, ...]] = (PAYMENT, PAYMENT_EVENT, BILL_PERIOD)
-    handles: ClassVar = {
-        Bill.Issued: "bill_issued",
-        Payment.Created: "created",
-        Payment.Confirmed: "confirmed",
-        Payment.Succeeded: "succeeded",
-        Payment.Failed: "failed",
-        Payment.Canceled: "canceled",
-        Payment.Refunded: "refunded",
-    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -73,6 +64,7 @@ class PaymentHistory(ReadModel):
         # Only a payment's creation reads a bill's period (and only it names a bill).
         batch.load(BILL_PERIOD, (_bill_paid(e) for e in events if e.topic == CREATED))
 
+    @applies(Bill.Issued)
     def bill_issued(self, batch: Batch, logged: Logged) -> None:
         event: Bill.Issued.Read = logged.event
         batch.put(
@@ -84,6 +76,7 @@ class PaymentHistory(ReadModel):
             },
         )
 
+    @applies(Payment.Created)
     def created(self, batch: Batch, logged: Logged) -> None:
         event: Payment.Created.Read = logged.event
         bill_id = id_text(event.bill_id)
@@ -113,15 +106,18 @@ class PaymentHistory(ReadModel):
         batch.put(PAYMENT, row)
         self._journal(batch, logged, row, event.amount)
 
+    @applies(Payment.Confirmed)
     def confirmed(self, batch: Batch, logged: Logged) -> None:
         self._move(batch, logged, status=PaymentStatus.PROCESSING.value)
 
+    @applies(Payment.Succeeded)
     def succeeded(self, batch: Batch, logged: Logged) -> None:
         event: Payment.Succeeded.Read = logged.event
         self._move(
             batch, logged, status=PaymentStatus.SUCCEEDED.value, acquirer_ref=event.acquirer_ref
         )
 
+    @applies(Payment.Failed)
     def failed(self, batch: Batch, logged: Logged) -> None:
         event: Payment.Failed.Read = logged.event
         self._move(
@@ -132,10 +128,12 @@ class PaymentHistory(ReadModel):
             acquirer_ref=event.acquirer_ref,
         )
 
+    @applies(Payment.Canceled)
     def canceled(self, batch: Batch, logged: Logged) -> None:
         event: Payment.Canceled.Read = logged.event
         self._move(batch, logged, status=PaymentStatus.CANCELED.value, failure_reason=event.reason)
 
+    @applies(Payment.Refunded)
     def refunded(self, batch: Batch, logged: Logged) -> None:
         event: Payment.Refunded.Read = logged.event
         row = batch.need(PAYMENT, logged.originator_id)

@@ -10,7 +10,7 @@ from ledger.domain import BankNotice, Payment, TopUp
 from ledger.domain.postings import Posting
 from ledger.domain.read import PostingsRead
 from projections.batch import Batch
-from projections.models.base import ReadModel
+from projections.models.base import ReadModel, applies
 from projections.tables import LEDGER_ACCOUNT, POSTING, Table
 from storage.log import Logged
 
@@ -18,18 +18,18 @@ from storage.log import Logged
 class TrialBalance(ReadModel):
     name = "trial_balance"
     tables: ClassVar[tuple[Table, ...]] = (LEDGER_ACCOUNT, POSTING)
-    handles: ClassVar = {
-        Payment.Succeeded: "posted",
-        Payment.Refunded: "posted",
-        TopUp.Succeeded: "posted",
-        BankNotice.Accepted: "posted",
-        BankNotice.Annulled: "posted",
-    }
 
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
         names = {p["account"] for e in events for p in _postings(e)}
         batch.load(LEDGER_ACCOUNT, names)
 
+    @applies(
+        Payment.Succeeded,
+        Payment.Refunded,
+        TopUp.Succeeded,
+        BankNotice.Accepted,
+        BankNotice.Annulled,
+    )
     def posted(self, batch: Batch, logged: Logged) -> None:
         for seq, posting in enumerate(_postings(logged)):
             name, amount = posting["account"], posting["amount"]

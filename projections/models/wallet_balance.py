@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from ledger.domain import Wallet
 from projections.batch import Batch
-from projections.models.base import ReadModel
+from projections.models.base import ReadModel, applies
 from projections.tables import WALLET, Table
 from storage.log import Logged
 
@@ -17,17 +17,13 @@ OPENED = Wallet.Opened.TOPIC
 class WalletBalance(ReadModel):
     name = "wallet_balance"
     tables: ClassVar[tuple[Table, ...]] = (WALLET,)
-    handles: ClassVar = {
-        Wallet.Opened: "opened",
-        Wallet.Credited: "credited",
-        Wallet.Debited: "debited",
-    }
 
     def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
         opened = {e.originator_id for e in events if e.topic == OPENED}
         batch.assume_new(WALLET, opened)
         batch.load(WALLET, (e.originator_id for e in events))
 
+    @applies(Wallet.Opened)
     def opened(self, batch: Batch, logged: Logged) -> None:
         event: Wallet.Opened.Read = logged.event
         batch.put(
@@ -42,6 +38,7 @@ class WalletBalance(ReadModel):
             },
         )
 
+    @applies(Wallet.Credited)
     def credited(self, batch: Batch, logged: Logged) -> None:
         event: Wallet.Credited.Read = logged.event
         row = batch.need(WALLET, logged.originator_id)
@@ -50,6 +47,7 @@ class WalletBalance(ReadModel):
         row["position"] = logged.position
         batch.put(WALLET, row)
 
+    @applies(Wallet.Debited)
     def debited(self, batch: Batch, logged: Logged) -> None:
         event: Wallet.Debited.Read = logged.event
         row = batch.need(WALLET, logged.originator_id)
