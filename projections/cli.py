@@ -25,7 +25,7 @@ from ledger.settings import Settings
 from projections import models
 from projections.errors import ProjectionBusyError
 from projections.rebuild import rebuild
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelFollower
 from projections.schema import migrate
 from projections.settings import ReadSettings, open_store
 from projections.shadow import compare_with_shadow
@@ -81,7 +81,7 @@ def project(
         if code:
             raise typer.Exit(code)
         return
-    runner = ProjectionRunner(
+    runner = ReadModelFollower(
         chosen, settings, read, exit_if_busy=exit_if_busy, stop=stop, say=lambda m: err.print(m)
     )
     try:

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 Say = Callable[[str], None]
 
 
-class ProjectionRunner:
+class ReadModelFollower:
     def __init__(
         self,
         names: str | list[str],
