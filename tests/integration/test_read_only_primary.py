@@ -57,7 +57,7 @@ def test_the_projection_follower_keeps_reconnecting_to_a_server_in_recovery(
     import threading
     import time
 
-    from projections.runner import ProjectionRunner
+    from projections.runner import ReadModelFollower
     from projections.schema import migrate as migrate_read_models
     from projections.settings import ReadSettings
 
@@ -69,7 +69,7 @@ def test_the_projection_follower_keeps_reconnecting_to_a_server_in_recovery(
     writable.close()
     said: list[str] = []
     stop = threading.Event()
-    runner = ProjectionRunner(
+    runner = ReadModelFollower(
         ["wallet_balance"], settings, ReadSettings(), stop=stop, say=said.append
     )
     failed: list[BaseException] = []
