@@ -3,7 +3,7 @@
 `Services` is known when the app is created (settings, secrets, the acquirer, the cabinet's
 demo switch). `run` opens the rest for the app's lifespan: the ledger, the read models, the
 link-attempt limit, the audit store and, in embedded mode, the followers this one process runs
-(the e-mail notices, the audit chain with its checkpoints, and the acquirer's reconciliation).
+(the mail worker, the audit chain with its checkpoints, and the acquirer's reconciliation).
 On PostgreSQL those are separate processes (`kvit mail`, `kvit audit follow`, `kvit acquirer
 reconcile --every`). Everything is closed in reverse.
 """
@@ -30,7 +30,7 @@ from audit.store import AuditStore
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.engine.channel import WriterClient
-from mail.service import NoticeService
+from mail.service import MailService
 from projections.read_models import ReadModels
 from projections.settings import ReadSettings, open_store
 from storage.log import in_memory
@@ -105,8 +105,8 @@ def run(
         )
         if settings.smtp_url and not settings.uses_postgres:
             outbox_store = open_store(settings, ReadSettings())
-            notices = NoticeService(ledger, outbox_store, settings.smtp_url)
-            opened.callback(notices.start_thread().close)
+            mail_service = MailService(ledger, outbox_store, settings.smtp_url)
+            opened.callback(mail_service.start_thread().close)
         audit_settings = AuditSettings(**settings.model_dump())
         store = audit_store(ledger, audit_settings)
         if store is not None:

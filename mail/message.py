@@ -1,4 +1,4 @@
-"""The notice a payer receives when a card payment succeeds (in Russian, like the cabinet)."""
+"""The e-mail a payer receives when a card payment succeeds (in Russian, like the cabinet)."""
 
 from __future__ import annotations
 
@@ -13,33 +13,33 @@ def rubles(kopecks: int) -> str:
     return f"{whole},{kopecks % 100:02d}\u00a0₽"
 
 
-def payment_notice(notice: dict[str, Any]) -> EmailMessage:
-    """`notice` is the outbox payload: payment id, payer, recipient, account, bill, amount, time."""
-    recipient = notice["recipient"]
-    paid_at = datetime.fromisoformat(notice["paid_at"])
+def payment_mail(queued: dict[str, Any]) -> EmailMessage:
+    """`queued` is the outbox payload: payment id, payer, recipient, account, bill, amount, time."""
+    recipient = queued["recipient"]
+    paid_at = datetime.fromisoformat(queued["paid_at"])
     message = EmailMessage()
-    message["To"] = notice["email"]
-    message["Subject"] = f"Платёж принят: {rubles(notice['amount'])} — {recipient['name']}"
+    message["To"] = queued["email"]
+    message["Subject"] = f"Платёж принят: {rubles(queued['amount'])} — {recipient['name']}"
     # A fixed Message-ID per payment lets mail systems drop a duplicate if one is ever resent.
-    message["Message-ID"] = f"<payment-{notice['payment_id']}@kvit>"
+    message["Message-ID"] = f"<payment-{queued['payment_id']}@kvit>"
     message["Date"] = format_datetime(paid_at)
     lines = [
         "Здравствуйте!",
         "",
         "Ваш платёж за жилищно-коммунальные услуги принят.",
         "",
-        f"Сумма: {rubles(notice['amount'])}",
+        f"Сумма: {rubles(queued['amount'])}",
         f"Получатель: {recipient['name']}, ИНН {recipient['inn']}, КПП {recipient['kpp']}",
         f"Банк получателя: {recipient['bank_name']}, БИК {recipient['bik']}",
         f"Расчётный счёт: {recipient['settlement_account']}",
-        f"Лицевой счёт: {notice['account_number']}",
+        f"Лицевой счёт: {queued['account_number']}",
     ]
-    if notice.get("document_id"):
-        lines.append(f"Платёжный документ (ИПД): {notice['document_id']}")
+    if queued.get("document_id"):
+        lines.append(f"Платёжный документ (ИПД): {queued['document_id']}")
     lines += [
         f"Время: {paid_at.strftime('%d.%m.%Y %H:%M:%S UTC')}",
-        f"Плательщик: {notice['payer_id']}",
-        f"Идентификатор платежа: {notice['payment_id']}",
+        f"Плательщик: {queued['payer_id']}",
+        f"Идентификатор платежа: {queued['payment_id']}",
         "",
         "Kvit",
     ]

@@ -1,5 +1,5 @@
-"""The outbox table: one row per notice, written with the worker's log position in one
-transaction, so a notice is queued exactly once however often the worker restarts."""
+"""The outbox table: one row per e-mail, written with the worker's log position in one
+transaction, so an e-mail is queued exactly once however often the worker restarts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from storage.sql import Store, Tx
 OUTBOX = "notice_outbox"
 TRACKING = "notice_tracking"
 STALE_CLAIM_SECONDS = 300
-"""A claim older than this belongs to a worker that died mid-send; the notice is retried."""
+"""A claim older than this belongs to a worker that died mid-send; the e-mail is retried."""
 
 
 def migrate(store: Store) -> None:
@@ -41,14 +41,14 @@ def tracked_position(tx: Tx) -> int:
     return int(rows[0][0]) if rows else 0
 
 
-def enqueue(tx: Tx, notices: list[dict[str, Any]], position: int) -> None:
-    """Queue notices and move the tracking position, in the caller's transaction."""
-    for notice in notices:
+def enqueue(tx: Tx, queued: list[dict[str, Any]], position: int) -> None:
+    """Queue e-mails and move the tracking position, in the caller's transaction."""
+    for one in queued:
         tx.execute(
             f"INSERT INTO {tx.store.name(OUTBOX)} (payment_id, position, payload, status,"
             " attempts, next_attempt_at) VALUES (%s, %s, %s, 'pending', 0, 0)"
             " ON CONFLICT (payment_id) DO NOTHING",
-            [notice["payment_id"], notice["position"], json.dumps(notice, ensure_ascii=False)],
+            [one["payment_id"], one["position"], json.dumps(one, ensure_ascii=False)],
         )
     updated = tx.execute(
         f"UPDATE {tx.store.name(TRACKING)} SET position = %s"
@@ -56,7 +56,7 @@ def enqueue(tx: Tx, notices: list[dict[str, Any]], position: int) -> None:
         [position, position],
     )
     if not updated:
-        raise RuntimeError("another notice worker moved the position; this batch is dropped")
+        raise RuntimeError("another mail worker moved the position; this batch is dropped")
 
 
 def due(tx: Tx, limit: int, now: float) -> list[str]:
@@ -70,7 +70,7 @@ def due(tx: Tx, limit: int, now: float) -> list[str]:
 
 
 def claim(tx: Tx, payment_id: str, now: float) -> dict[str, Any] | None:
-    """Take one notice for sending; None if another worker took it first."""
+    """Take one e-mail for sending; None if another worker took it first."""
     rows = tx.execute(
         f"UPDATE {tx.store.name(OUTBOX)} SET status = 'sending', claimed_at = %s"
         " WHERE payment_id = %s AND ((status = 'pending' AND next_attempt_at <= %s)"

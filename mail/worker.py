@@ -1,8 +1,8 @@
-"""The notice worker: follows the log, queues a notice per succeeded card payment with an
-e-mail, and sends queued notices with bounded, backed-off retries.
+"""The mail worker: follows the log, queues an e-mail per succeeded card payment that has an
+address, and sends queued e-mails with bounded, backed-off retries.
 
 Delivery is at-least-once with a fixed Message-ID per payment: an SMTP outage or a crash
-delays a notice but never loses it, and a notice is queued once however often the worker
+delays an e-mail but never loses it, and an e-mail is queued once however often the worker
 restarts. The one window for a duplicate is a crash after the SMTP server accepted the message
 and before the worker recorded it (one local UPDATE).
 """
@@ -20,7 +20,7 @@ from uuid import UUID
 from ledger.application import Ledger
 from ledger.domain.payment import Payment, PaymentMethod
 from mail import outbox
-from mail.message import payment_notice
+from mail.message import payment_mail
 from storage.log import Logged, read_chunk
 from storage.sql import Store
 
@@ -30,10 +30,10 @@ MAX_RECONNECT_PAUSE_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 300
 MAX_ATTEMPTS = 40
 """About three hours of retries (back-off doubling up to 5 minutes), then `undeliverable`."""
-log = logging.getLogger("kvit.notices")
+log = logging.getLogger("kvit.mail")
 
 
-class NoticeWorker:
+class MailWorker:
     def __init__(
         self,
         ledger: Ledger,
@@ -49,18 +49,18 @@ class NoticeWorker:
         self._connection = store.connect()
 
     def collect(self) -> bool:
-        """Queue the notices of one batch of the log; True if more may follow at once."""
+        """Queue the e-mails of one batch of the log; True if more may follow at once."""
         with self.store.transaction(self._connection) as tx:
             after = outbox.tracked_position(tx)
             chunk = read_chunk(
                 self.ledger, after=after, limit=self.batch, topics={Payment.Succeeded.TOPIC}
             )
-            notices = [n for logged in chunk.events if (n := self._notice(logged)) is not None]
+            queued = [m for logged in chunk.events if (m := self._mail(logged)) is not None]
             if chunk.last > after:
-                outbox.enqueue(tx, notices, chunk.last)
+                outbox.enqueue(tx, queued, chunk.last)
         return chunk.full
 
-    def _notice(self, logged: Logged) -> dict[str, Any] | None:
+    def _mail(self, logged: Logged) -> dict[str, Any] | None:
         succeeded: Payment.Succeeded.Read = logged.event
         payment = self.ledger.get_payment(UUID(logged.originator_id))
         if payment.method != PaymentMethod.CARD or not payment.email:
@@ -87,18 +87,18 @@ class NoticeWorker:
             # Claim with the time of the claim: a batch's start time would make late claims
             # look stale to another worker while this one is still sending.
             with self.store.transaction(self._connection) as tx:
-                notice = outbox.claim(tx, payment_id, time.time())
-            if notice is None:
+                queued = outbox.claim(tx, payment_id, time.time())
+            if queued is None:
                 continue
             try:
-                self.send(payment_notice(notice))
+                self.send(payment_mail(queued))
             except Exception as error:
-                attempts = notice["attempts"] + 1
+                attempts = queued["attempts"] + 1
                 retry_at = time.time() + min(MAX_BACKOFF_SECONDS, 2**attempts)
                 give_up = attempts >= MAX_ATTEMPTS
                 log.log(
                     logging.ERROR if give_up else logging.WARNING,
-                    "notice for %s failed (attempt %s%s): %s",
+                    "e-mail for %s failed (attempt %s%s): %s",
                     payment_id,
                     attempts,
                     ", giving up" if give_up else "",
@@ -124,7 +124,7 @@ class NoticeWorker:
                 self.deliver()
                 pause = IDLE_SECONDS
             except Exception:
-                log.exception("notice worker step failed; retrying in %.1fs", pause)
+                log.exception("mail worker step failed; retrying in %.1fs", pause)
                 pause = min(pause * 2, MAX_RECONNECT_PAUSE_SECONDS)
             stop.wait(pause)
 
@@ -134,7 +134,7 @@ class NoticeWorker:
         if getattr(self._connection, "closed", False) or getattr(self._connection, "broken", False):
             self._connection.close()
             self._connection = self.store.connect()
-            log.warning("notice worker reconnected to the database")
+            log.warning("mail worker reconnected to the database")
 
     def close(self) -> None:
         self._connection.close()

@@ -2,7 +2,7 @@
 
 root.py      the typer app, its command groups, and `main` (errors as one line)
 server.py    migrate, serve, token
-mail.py      the e-mail notice worker
+mail.py      `kvit mail`: the mail worker (e-mails to payers)
 audit*.py    `kvit audit …`: the chain and its signing key, verify and replay, export and balances
 demo.py      `kvit demo`
 notices.py   `kvit notices import`

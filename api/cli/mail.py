@@ -1,4 +1,4 @@
-"""`kvit mail`: the e-mail notice worker, as its own process (on PostgreSQL run one or more)."""
+"""`kvit mail`: the mail worker, as its own process (on PostgreSQL run one or more)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from api.settings import ApiSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.engine import connections
-from mail.service import NoticeService
+from mail.service import MailService
 from projections.settings import ReadSettings, open_store
 from storage.preflight import OUTBOX, require_schema
 
@@ -32,10 +32,10 @@ def mail() -> None:
         read_tables=OUTBOX,
     )
     ledger = build_ledger(settings)
-    service = NoticeService(ledger, open_store(settings, ReadSettings()), settings.smtp_url)
+    service = MailService(ledger, open_store(settings, ReadSettings()), settings.smtp_url)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop.set())
-    err.print(f"sending notices through {settings.smtp_url}")
+    err.print(f"sending e-mails through {settings.smtp_url}")
     try:
         service.worker.run(service.stop)
     finally:

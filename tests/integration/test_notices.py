@@ -17,7 +17,7 @@ from ledger.payments.commands import CreatePayment, SettleCardPayment
 from ledger.settings import Settings
 from mail import outbox
 from mail.mailer import SmtpMailer
-from mail.worker import NoticeWorker
+from mail.worker import MailWorker
 from projections.settings import ReadSettings, open_store
 from storage.sql import Store
 from tests.fixtures import World, setup_world
@@ -80,7 +80,7 @@ def card_payment(ledger: Ledger, world: World, key: str, email: str | None) -> U
     return payment_id
 
 
-def drain(worker: NoticeWorker) -> int:
+def drain(worker: MailWorker) -> int:
     while worker.collect():
         pass
     return worker.deliver()
@@ -107,10 +107,10 @@ def test_a_card_payment_sends_one_notice_and_a_restart_sends_nothing_more(
     )
     mailer = SmtpMailer(f"smtp://127.0.0.1:{controller.port}")
 
-    worker = NoticeWorker(memory_ledger, store, mailer.send)
+    worker = MailWorker(memory_ledger, store, mailer.send)
     assert drain(worker) == 1
     worker.close()
-    restarted = NoticeWorker(memory_ledger, store, mailer.send)
+    restarted = MailWorker(memory_ledger, store, mailer.send)
     assert drain(restarted) == 0
     restarted.close()
 
@@ -130,7 +130,7 @@ def test_an_smtp_outage_delays_the_notice_but_does_not_lose_it(
     world = setup_world(memory_ledger)
     card_payment(memory_ledger, world, "card", "anna@example.org")
     down = SmtpMailer(f"smtp://127.0.0.1:{free_port()}")  # nobody listens there
-    worker = NoticeWorker(memory_ledger, store, down.send)
+    worker = MailWorker(memory_ledger, store, down.send)
 
     assert drain(worker) == 0
     connection = store.connect()
@@ -154,7 +154,7 @@ def test_a_notice_that_keeps_failing_is_set_aside_after_bounded_retries(
     world = setup_world(memory_ledger)
     card_payment(memory_ledger, world, "card", "anna@example.org")
     down = SmtpMailer(f"smtp://127.0.0.1:{free_port()}")
-    worker = NoticeWorker(memory_ledger, store, down.send)
+    worker = MailWorker(memory_ledger, store, down.send)
     connection = store.connect()
     for _ in range(3):
         drain(worker)
@@ -181,7 +181,7 @@ def test_the_worker_reconnects_after_its_connection_is_cut(
     store = open_store(pg_settings, ReadSettings())
     outbox.migrate(store)
     world = setup_world(memory_ledger, wallet_balance=10_000)
-    worker = NoticeWorker(
+    worker = MailWorker(
         memory_ledger, store, SmtpMailer(f"smtp://127.0.0.1:{controller.port}").send
     )
     stop = threading.Event()
