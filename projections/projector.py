@@ -1,10 +1,10 @@
-"""Applying the log to read models, one batch per transaction, exactly once.
+"""Applying the log to read models, one chunk per transaction, exactly once.
 
 A `Projector` owns one connection to the read-model database and a set of read models, each at
 its own tracking position. `step()` reads the next chunk of the log, applies to each model the
 events past its position, and advances each model's tracking in the same transaction.
 
-A batch that fails for a reason other than the connection is retried model by model, then in
+A chunk that fails for a reason other than the connection is retried model by model, then in
 halves, down to the one event a model cannot apply: that model stops just before it and is
 reported stuck (projections/stuck.py), the others go on. A new projector (a restarted runner)
 tries a stuck model again.
@@ -21,9 +21,9 @@ from eventsourcing.application import Application
 
 from projections import progress
 from projections import stuck as stuck_models
-from projections.batch import Batch
 from projections.carry import Carry
 from projections.models.base import ReadModel
+from projections.staged import StagedRows
 from projections.stuck import Stuck, printable
 from projections.tables import LIVE
 from projections.tracking import TrackingConflictError, advance, hold, read_positions
@@ -46,17 +46,17 @@ def apply_chunk(
     """Apply the chunk's events to each model (rows only; tracking is the caller's).
     Returns how many events each model applied. A `carry` must be cleared by the caller if
     the transaction does not commit; `touched` gathers the keys the rows written are about."""
-    batch = Batch(tx, prefix, carry, touched)
+    staged = StagedRows(tx, prefix, carry, touched)
     counts = {}
     for model in models:
         mine = [e for e in chunk.events if e.topic in model.handlers]
         counts[model.name] = len(mine)
         if mine:
-            model.prefetch(batch, mine)
+            model.prefetch(staged, mine)
             for logged in mine:
-                model.apply(batch, logged)
-            model.finish(batch)
-    batch.flush()
+                model.apply(staged, logged)
+            model.finish(staged)
+    staged.flush()
     return counts
 
 

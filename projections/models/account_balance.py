@@ -3,10 +3,11 @@ bill's state, with payments applied to bills by the rule in `projections/allocat
 
 Built from the personal account's own events (which carry every amount) and `Bill.Issued`
 (which carries the period and the ИПД). The allocation of payments to bills is a function of
-the account's final state, so it is derived once per batch for each account the batch touched
-(`finish`). Positions: an account row carries the last event about the account (any of those
-above); a bill row the last event about that bill itself — its `applied` and `status` are
-derived as of its account's position. Either way the rows do not depend on batch boundaries.
+the account's final state, so it is derived once per chunk of the log for each account the
+chunk touched (`finish`). Positions: an account row carries the last event about the account
+(any of those above); a bill row the last event about that bill itself — its `applied` and
+`status` are derived as of its account's position. Either way the rows do not depend on chunk
+boundaries.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import ClassVar
 from ledger.domain import Bill, PersonalAccount
 from ledger.domain.account import proof_of
 from projections.allocation import UNPAID, WITHDRAWN, BillInput, allocate, bill_status
-from projections.batch import Batch, RowDict
 from projections.models.base import ReadModel, applies, id_text
+from projections.staged import RowDict, StagedRows
 from projections.tables import ACCOUNT, ACCOUNT_PAYER, BILL, Table
 from storage.log import Logged
 
@@ -49,42 +50,42 @@ class AccountBalance(ReadModel):
     tables: ClassVar[tuple[Table, ...]] = (ACCOUNT, ACCOUNT_PAYER, BILL)
 
     # --- loading ----------------------------------------------------------------------------
-    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+    def prefetch(self, staged: StagedRows, events: Sequence[Logged]) -> None:
         opened = {e.originator_id for e in events if e.topic == OPENED}
-        batch.assume_new(ACCOUNT, opened)
-        batch.assume_new(BILL, opened, column="account_id")
+        staged.assume_new(ACCOUNT, opened)
+        staged.assume_new(BILL, opened, column="account_id")
         issued = {e.originator_id for e in events if e.topic == ISSUED}
         added = {_bill_of(e) for e in events if e.topic == ADDED}
-        batch.assume_new(BILL, issued & added)  # both creating events here: a new bill
+        staged.assume_new(BILL, issued & added)  # both creating events here: a new bill
         accounts = {_account_of(e) for e in events}
-        batch.load(ACCOUNT, accounts)
-        self._bills_of_accounts(batch, accounts)
-        batch.load(BILL, (_bill_of(e) for e in events))
+        staged.load(ACCOUNT, accounts)
+        self._bills_of_accounts(staged, accounts)
+        staged.load(BILL, (_bill_of(e) for e in events))
 
-    def _bills_of_accounts(self, batch: Batch, accounts: set[str]) -> dict[str, set[str]]:
-        index: dict[str, set[str]] = batch.scratch.setdefault(self.name, {})
+    def _bills_of_accounts(self, staged: StagedRows, accounts: set[str]) -> dict[str, set[str]]:
+        index: dict[str, set[str]] = staged.scratch.setdefault(self.name, {})
         missing = {a for a in accounts if a not in index}
         if missing:
-            batch.load(BILL, missing, column="account_id")
+            staged.load(BILL, missing, column="account_id")
             for account in missing:
                 index[account] = set()
-            for row in batch.cached(BILL):
+            for row in staged.cached(BILL):
                 if row["account_id"] in missing:
                     index[row["account_id"]].add(row["bill_id"])
         return index
 
-    def _bill(self, batch: Batch, bill_id: str, account_id: str, position: int) -> RowDict:
-        row = batch.get(BILL, bill_id)
+    def _bill(self, staged: StagedRows, bill_id: str, account_id: str, position: int) -> RowDict:
+        row = staged.get(BILL, bill_id)
         if row is None:
-            row = batch.put(BILL, _new_bill(bill_id, account_id, position))
-            self._bills_of_accounts(batch, {account_id})[account_id].add(bill_id)
+            row = staged.put(BILL, _new_bill(bill_id, account_id, position))
+            self._bills_of_accounts(staged, {account_id})[account_id].add(bill_id)
         return row
 
     # --- handlers -----------------------------------------------------------------------------
     @applies(PersonalAccount.Opened)
-    def opened(self, batch: Batch, logged: Logged) -> None:
+    def opened(self, staged: StagedRows, logged: Logged) -> None:
         event: PersonalAccount.Opened.Read = logged.event
-        batch.put(
+        staged.put(
             ACCOUNT,
             {
                 "account_id": logged.originator_id,
@@ -103,7 +104,7 @@ class AccountBalance(ReadModel):
         )
 
     @applies(PersonalAccount.PayerLinked)
-    def payer_linked(self, batch: Batch, logged: Logged) -> None:
+    def payer_linked(self, staged: StagedRows, logged: Logged) -> None:
         event: PersonalAccount.PayerLinked.Read = logged.event
         row = {
             "account_id": logged.originator_id,
@@ -111,13 +112,13 @@ class AccountBalance(ReadModel):
             "proof": proof_of(event),
             "position": logged.position,
         }
-        batch.put(ACCOUNT_PAYER, row)
+        staged.put(ACCOUNT_PAYER, row)
 
     @applies(Bill.Issued)
-    def bill_issued(self, batch: Batch, logged: Logged) -> None:
+    def bill_issued(self, staged: StagedRows, logged: Logged) -> None:
         event: Bill.Issued.Read = logged.event
         account_id = str(event.account_id)
-        bill = self._bill(batch, logged.originator_id, account_id, logged.position)
+        bill = self._bill(staged, logged.originator_id, account_id, logged.position)
         bill.update(
             document_id=event.document_id,
             period=event.period,
@@ -126,14 +127,14 @@ class AccountBalance(ReadModel):
             replaces=id_text(event.replaces),
             position=logged.position,
         )
-        batch.put(BILL, bill)
-        self._touch(batch, account_id, logged.position)
+        staged.put(BILL, bill)
+        self._touch(staged, account_id, logged.position)
 
     @applies(PersonalAccount.BillAdded)
-    def bill_added(self, batch: Batch, logged: Logged) -> None:
+    def bill_added(self, staged: StagedRows, logged: Logged) -> None:
         event: PersonalAccount.BillAdded.Read = logged.event
         account_id = logged.originator_id
-        bill = self._bill(batch, str(event.bill_id), account_id, logged.position)
+        bill = self._bill(staged, str(event.bill_id), account_id, logged.position)
         bill.update(
             amount_due=event.amount_due,
             added=1,
@@ -142,59 +143,59 @@ class AccountBalance(ReadModel):
             position=logged.position,
         )
         if event.replaces is not None:
-            old = batch.need(BILL, str(event.replaces))
+            old = staged.need(BILL, str(event.replaces))
             bill["paid_direct"] += old["paid_direct"]
             old.update(withdrawn=1, replaced_by=bill["bill_id"], paid_direct=0)
             old["position"] = logged.position
-            batch.put(BILL, old)
-        batch.put(BILL, bill)
-        self._touch(batch, account_id, logged.position)
+            staged.put(BILL, old)
+        staged.put(BILL, bill)
+        self._touch(staged, account_id, logged.position)
 
     @applies(PersonalAccount.BillWithdrawn)
-    def bill_withdrawn(self, batch: Batch, logged: Logged) -> None:
+    def bill_withdrawn(self, staged: StagedRows, logged: Logged) -> None:
         event: PersonalAccount.BillWithdrawn.Read = logged.event
-        bill = batch.need(BILL, str(event.bill_id))
+        bill = staged.need(BILL, str(event.bill_id))
         bill.update(withdrawn=1, position=logged.position)
-        batch.put(BILL, bill)
-        self._touch(batch, logged.originator_id, logged.position)
+        staged.put(BILL, bill)
+        self._touch(staged, logged.originator_id, logged.position)
 
     @applies(PersonalAccount.PaymentReceived)
-    def payment_received(self, batch: Batch, logged: Logged) -> None:
-        self._money(batch, logged, sign=1, column="paid")
+    def payment_received(self, staged: StagedRows, logged: Logged) -> None:
+        self._money(staged, logged, sign=1, column="paid")
 
     @applies(PersonalAccount.PaymentRefunded)
-    def payment_refunded(self, batch: Batch, logged: Logged) -> None:
-        self._money(batch, logged, sign=-1, column="refunded")
+    def payment_refunded(self, staged: StagedRows, logged: Logged) -> None:
+        self._money(staged, logged, sign=-1, column="refunded")
 
-    def _money(self, batch: Batch, logged: Logged, *, sign: int, column: str) -> None:
+    def _money(self, staged: StagedRows, logged: Logged, *, sign: int, column: str) -> None:
         event: Money = logged.event
-        account = batch.need(ACCOUNT, logged.originator_id)
+        account = staged.need(ACCOUNT, logged.originator_id)
         account[column] += event.amount
-        batch.put(ACCOUNT, account)
+        staged.put(ACCOUNT, account)
         if event.bill_id is not None:
-            bill = batch.need(BILL, str(event.bill_id))
+            bill = staged.need(BILL, str(event.bill_id))
             while bill["replaced_by"] is not None:
-                bill = batch.need(BILL, bill["replaced_by"])
+                bill = staged.need(BILL, bill["replaced_by"])
             bill["paid_direct"] += sign * event.amount
             bill["position"] = logged.position
-            batch.put(BILL, bill)
-        self._touch(batch, logged.originator_id, logged.position)
+            staged.put(BILL, bill)
+        self._touch(staged, logged.originator_id, logged.position)
 
     # --- the rule -----------------------------------------------------------------------------
-    def _touch(self, batch: Batch, account_id: str, position: int) -> None:
-        account = batch.need(ACCOUNT, account_id)
+    def _touch(self, staged: StagedRows, account_id: str, position: int) -> None:
+        account = staged.need(ACCOUNT, account_id)
         account["position"] = position
-        batch.put(ACCOUNT, account)
-        batch.scratch.setdefault(TOUCHED, set()).add(account_id)
+        staged.put(ACCOUNT, account)
+        staged.scratch.setdefault(TOUCHED, set()).add(account_id)
 
-    def finish(self, batch: Batch) -> None:
-        for account_id in batch.scratch.pop(TOUCHED, ()):
-            self._allocate(batch, account_id)
+    def finish(self, staged: StagedRows) -> None:
+        for account_id in staged.scratch.pop(TOUCHED, ()):
+            self._allocate(staged, account_id)
 
-    def _allocate(self, batch: Batch, account_id: str) -> None:
-        account = batch.need(ACCOUNT, account_id)
-        ids = self._bills_of_accounts(batch, {account_id})[account_id]
-        bills = [batch.need(BILL, bill_id) for bill_id in ids]
+    def _allocate(self, staged: StagedRows, account_id: str) -> None:
+        account = staged.need(ACCOUNT, account_id)
+        ids = self._bills_of_accounts(staged, {account_id})[account_id]
+        bills = [staged.need(BILL, bill_id) for bill_id in ids]
         current = [b for b in bills if b["added"] and not b["withdrawn"]]
         applied, advance = allocate(
             account["paid"] - account["refunded"],
@@ -219,12 +220,12 @@ class AccountBalance(ReadModel):
                 state = (0, UNPAID)
             if (bill["applied"], bill["status"]) != state:
                 bill["applied"], bill["status"] = state
-                batch.put(BILL, bill)
+                staged.put(BILL, bill)
         accrued = sum(b["amount_due"] for b in current)
         totals = {"accrued": accrued, "due": accrued - sum(applied.values()), "advance": advance}
         if any(account[k] != v for k, v in totals.items()):
             account.update(totals)
-            batch.put(ACCOUNT, account)
+            staged.put(ACCOUNT, account)
 
 
 def _account_of(logged: Logged) -> str:

@@ -12,12 +12,12 @@ from typing import Any, ClassVar, TypeVar
 from eventsourcing.utils import get_topic
 
 from ledger.domain.read import UuidOrText
-from projections.batch import Batch
+from projections.staged import StagedRows
 from projections.tables import Table
 from storage.log import Logged
 
-Handler = Callable[[Batch, Logged], None]
-Method = TypeVar("Method", bound=Callable[[Any, Batch, Logged], None])
+Handler = Callable[[StagedRows, Logged], None]
+Method = TypeVar("Method", bound=Callable[[Any, StagedRows, Logged], None])
 _APPLIES = "_kvit_applies"
 
 
@@ -34,7 +34,7 @@ def applies(*events: type[Any]) -> Callable[[Method], Method]:
 class ReadModel:
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
-    handles: ClassVar[dict[type[Any], Callable[[Any, Batch, Logged], None]]]
+    handles: ClassVar[dict[type[Any], Callable[[Any, StagedRows, Logged], None]]]
     """Event class -> the method that applies it (collected from `@applies`)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -54,15 +54,15 @@ class ReadModel:
     def topics(self) -> frozenset[str]:
         return frozenset(self.handlers)
 
-    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
-        """Load, in a few queries, the rows the batch's events will touch (an optimisation:
+    def prefetch(self, staged: StagedRows, events: Sequence[Logged]) -> None:
+        """Load, in a few queries, the rows the chunk's events will touch (an optimisation:
         a row not prefetched is loaded on first use)."""
 
-    def apply(self, batch: Batch, logged: Logged) -> None:
-        self.handlers[logged.topic](batch, logged)
+    def apply(self, staged: StagedRows, logged: Logged) -> None:
+        self.handlers[logged.topic](staged, logged)
 
-    def finish(self, batch: Batch) -> None:
-        """After the batch's events: derive what depends on all of them."""
+    def finish(self, staged: StagedRows) -> None:
+        """After the chunk's events: derive what depends on all of them."""
 
 
 def id_text(value: UuidOrText | None) -> str | None:

@@ -3,7 +3,8 @@ and a journal of the day's money movements per supplier (the supplier register).
 
 The rule and the statuses are in projections/matching.py. This model keeps its own copy of
 what the rule needs (accounts, bills with their lines, receipts) and re-matches, once per
-batch, every account the batch touched (`finish`), so rows do not depend on batch boundaries.
+chunk of the log, every account the chunk touched (`finish`), so rows do not depend on chunk
+boundaries.
 
 `match_receipt` has one row per payment (from its creation) and per notice. `match_move` has
 one row per movement of money: `received` (a payment succeeded, a notice was accepted),
@@ -23,8 +24,8 @@ from ledger.domain import BankNotice, Bill, Payment, PaymentStatus, PersonalAcco
 from ledger.domain.payment import refund_status
 from ledger.domain.read import EventRead
 from projections import matching
-from projections.batch import Batch, RowDict
 from projections.models.base import ReadModel, applies, id_text
+from projections.staged import RowDict, StagedRows
 from projections.tables import MATCH_ACCOUNT, MATCH_BILL, MATCH_MOVE, MATCH_RECEIPT, Table
 from storage.log import Logged
 
@@ -58,28 +59,28 @@ class Matching(ReadModel):
     tables: ClassVar[tuple[Table, ...]] = (MATCH_ACCOUNT, MATCH_BILL, MATCH_RECEIPT, MATCH_MOVE)
 
     # --- loading ----------------------------------------------------------------------------
-    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+    def prefetch(self, staged: StagedRows, events: Sequence[Logged]) -> None:
         new = {e.originator_id for e in events if e.topic in (CREATED, ACCEPTED)}
-        batch.assume_new(MATCH_RECEIPT, new)
-        batch.load(MATCH_RECEIPT, {e.originator_id for e in events} - new)
-        batch.load(MATCH_ACCOUNT, {_account_named(e) for e in events})
+        staged.assume_new(MATCH_RECEIPT, new)
+        staged.load(MATCH_RECEIPT, {e.originator_id for e in events} - new)
+        staged.load(MATCH_ACCOUNT, {_account_named(e) for e in events})
 
-    def _of_account(self, batch: Batch, table: Table, account_id: str) -> set[str]:
-        """Keys of the account's rows in `table` (bills or receipts), loaded once per batch."""
-        index: dict[str, set[str]] = batch.scratch.setdefault(f"{self.name}.{table.name}", {})
+    def _of_account(self, staged: StagedRows, table: Table, account_id: str) -> set[str]:
+        """Keys of the account's rows in `table` (bills or receipts), loaded once per staged."""
+        index: dict[str, set[str]] = staged.scratch.setdefault(f"{self.name}.{table.name}", {})
         if account_id not in index:
-            batch.load(table, [account_id], column="account_id")
+            staged.load(table, [account_id], column="account_id")
             key = table.key[0]
             index[account_id] = {
-                r[key] for r in batch.cached(table) if r["account_id"] == account_id
+                r[key] for r in staged.cached(table) if r["account_id"] == account_id
             }
         return index[account_id]
 
-    def _bill(self, batch: Batch, bill_id: str, account_id: str, position: int) -> RowDict:
-        row = batch.get(MATCH_BILL, bill_id)
+    def _bill(self, staged: StagedRows, bill_id: str, account_id: str, position: int) -> RowDict:
+        row = staged.get(MATCH_BILL, bill_id)
         if row is None:
-            self._of_account(batch, MATCH_BILL, account_id).add(bill_id)
-            row = batch.put(
+            self._of_account(staged, MATCH_BILL, account_id).add(bill_id)
+            row = staged.put(
                 MATCH_BILL,
                 {
                     "bill_id": bill_id,
@@ -97,11 +98,11 @@ class Matching(ReadModel):
             )
         return row
 
-    def _touch(self, batch: Batch, account_id: str, appended: str | None = None) -> None:
+    def _touch(self, staged: StagedRows, account_id: str, appended: str | None = None) -> None:
         """Mark the account for matching at the end of the batch: all of it again, or — when
         all that happened is money received that names no bill or period (`appended`) — only
         the new receipts, which by the rule just take what is left (see `_append`)."""
-        touched: dict[str, list[str] | None] = batch.scratch.setdefault(TOUCHED, {})
+        touched: dict[str, list[str] | None] = staged.scratch.setdefault(TOUCHED, {})
         if appended is None:
             touched[account_id] = None
         elif account_id not in touched:
@@ -111,7 +112,7 @@ class Matching(ReadModel):
 
     # --- accounts and bills -----------------------------------------------------------------
     @applies(PersonalAccount.Opened)
-    def account_opened(self, batch: Batch, logged: Logged) -> None:
+    def account_opened(self, staged: StagedRows, logged: Logged) -> None:
         event: PersonalAccount.Opened.Read = logged.event
         row = {
             "account_id": logged.originator_id,
@@ -119,13 +120,13 @@ class Matching(ReadModel):
             "account_number": event.account_number,
             "position": logged.position,
         }
-        batch.put(MATCH_ACCOUNT, row)
+        staged.put(MATCH_ACCOUNT, row)
 
     @applies(Bill.Issued)
-    def bill_issued(self, batch: Batch, logged: Logged) -> None:
+    def bill_issued(self, staged: StagedRows, logged: Logged) -> None:
         event: Bill.Issued.Read = logged.event
         account_id = str(event.account_id)
-        bill = self._bill(batch, logged.originator_id, account_id, logged.position)
+        bill = self._bill(staged, logged.originator_id, account_id, logged.position)
         lines = [[line["service"], line["amount"]] for line in event.lines]
         bill.update(
             document_id=event.document_id,
@@ -133,36 +134,36 @@ class Matching(ReadModel):
             lines=_encode(lines),
             position=logged.position,
         )
-        batch.put(MATCH_BILL, bill)
-        self._touch(batch, account_id)
+        staged.put(MATCH_BILL, bill)
+        self._touch(staged, account_id)
 
     @applies(PersonalAccount.BillAdded)
-    def bill_added(self, batch: Batch, logged: Logged) -> None:
+    def bill_added(self, staged: StagedRows, logged: Logged) -> None:
         event: PersonalAccount.BillAdded.Read = logged.event
         account_id = logged.originator_id
-        bill = self._bill(batch, str(event.bill_id), account_id, logged.position)
+        bill = self._bill(staged, str(event.bill_id), account_id, logged.position)
         bill.update(added=1, added_position=logged.position, position=logged.position)
         if event.replaces is not None:
-            old = batch.need(MATCH_BILL, str(event.replaces))
+            old = staged.need(MATCH_BILL, str(event.replaces))
             old.update(withdrawn=1, replaced_by=bill["bill_id"], position=logged.position)
-            batch.put(MATCH_BILL, old)
-        batch.put(MATCH_BILL, bill)
-        self._touch(batch, account_id)
+            staged.put(MATCH_BILL, old)
+        staged.put(MATCH_BILL, bill)
+        self._touch(staged, account_id)
 
     @applies(PersonalAccount.BillWithdrawn)
-    def bill_withdrawn(self, batch: Batch, logged: Logged) -> None:
+    def bill_withdrawn(self, staged: StagedRows, logged: Logged) -> None:
         event: PersonalAccount.BillWithdrawn.Read = logged.event
-        bill = batch.need(MATCH_BILL, str(event.bill_id))
+        bill = staged.need(MATCH_BILL, str(event.bill_id))
         bill.update(withdrawn=1, position=logged.position)
-        batch.put(MATCH_BILL, bill)
-        self._touch(batch, logged.originator_id)
+        staged.put(MATCH_BILL, bill)
+        self._touch(staged, logged.originator_id)
 
     # --- receipts -----------------------------------------------------------------------------
     @applies(Payment.Created)
-    def payment_created(self, batch: Batch, logged: Logged) -> None:
+    def payment_created(self, staged: StagedRows, logged: Logged) -> None:
         event: Payment.Created.Read = logged.event
         self._receipt(
-            batch,
+            staged,
             logged,
             kind=PAYMENT,
             account_id=str(event.account_id),
@@ -178,8 +179,8 @@ class Matching(ReadModel):
         )
 
     @applies(Payment.Succeeded)
-    def payment_succeeded(self, batch: Batch, logged: Logged) -> None:
-        row = batch.need(MATCH_RECEIPT, logged.originator_id)
+    def payment_succeeded(self, staged: StagedRows, logged: Logged) -> None:
+        row = staged.need(MATCH_RECEIPT, logged.originator_id)
         row.update(
             received=1,
             status=PaymentStatus.SUCCEEDED.value,
@@ -187,24 +188,24 @@ class Matching(ReadModel):
             received_position=logged.position,
             position=logged.position,
         )
-        self._moved(batch, logged, row, RECEIVED, row["amount"])
+        self._moved(staged, logged, row, RECEIVED, row["amount"])
 
     @applies(Payment.Refunded)
-    def payment_refunded(self, batch: Batch, logged: Logged) -> None:
+    def payment_refunded(self, staged: StagedRows, logged: Logged) -> None:
         event: Payment.Refunded.Read = logged.event
-        row = batch.need(MATCH_RECEIPT, logged.originator_id)
+        row = staged.need(MATCH_RECEIPT, logged.originator_id)
         row["reversed"] += event.amount
         row["status"] = refund_status(row["reversed"], row["amount"]).value
         row["position"] = logged.position
-        self._moved(batch, logged, row, REFUNDED, event.amount)
+        self._moved(staged, logged, row, REFUNDED, event.amount)
 
     @applies(BankNotice.Accepted)
-    def notice_accepted(self, batch: Batch, logged: Logged) -> None:
+    def notice_accepted(self, staged: StagedRows, logged: Logged) -> None:
         event: BankNotice.Accepted.Read = logged.event
         account_id = str(event.account_id)
-        account = batch.get(MATCH_ACCOUNT, account_id)
+        account = staged.get(MATCH_ACCOUNT, account_id)
         row = self._receipt(
-            batch,
+            staged,
             logged,
             kind=NOTICE,
             account_id=account_id,
@@ -228,17 +229,17 @@ class Matching(ReadModel):
             received_at=logged.at,
             received_position=logged.position,
         )
-        self._moved(batch, logged, row, RECEIVED, event.amount, event.commission)
+        self._moved(staged, logged, row, RECEIVED, event.amount, event.commission)
 
     @applies(BankNotice.Annulled)
-    def notice_annulled(self, batch: Batch, logged: Logged) -> None:
-        row = batch.need(MATCH_RECEIPT, logged.originator_id)
+    def notice_annulled(self, staged: StagedRows, logged: Logged) -> None:
+        row = staged.need(MATCH_RECEIPT, logged.originator_id)
         row.update(
             reversed=row["amount"], status=PaymentStatus.ANNULLED.value, position=logged.position
         )
-        self._moved(batch, logged, row, ANNULLED, row["amount"])
+        self._moved(staged, logged, row, ANNULLED, row["amount"])
 
-    def _receipt(self, batch: Batch, logged: Logged, **fields: Any) -> RowDict:
+    def _receipt(self, staged: StagedRows, logged: Logged, **fields: Any) -> RowDict:
         row: RowDict = {
             "receipt_id": logged.originator_id,
             "bank_bik": None,
@@ -265,17 +266,17 @@ class Matching(ReadModel):
         }
         # Listed with its account's receipts if this batch has listed them already; if not,
         # listing them later finds it among the batch's rows.
-        listed = batch.scratch.get(f"{self.name}.{MATCH_RECEIPT.name}", {})
+        listed = staged.scratch.get(f"{self.name}.{MATCH_RECEIPT.name}", {})
         if row["account_id"] in listed:
             listed[row["account_id"]].add(row["receipt_id"])
-        named = batch.get(MATCH_BILL, row["bill_id"]) if row["bill_id"] else None
+        named = staged.get(MATCH_BILL, row["bill_id"]) if row["bill_id"] else None
         row["period"] = named["period"] if named is not None else row["named_period"]
-        batch.put(MATCH_RECEIPT, row)
+        staged.put(MATCH_RECEIPT, row)
         return row  # nothing to match until money is received
 
     def _moved(
         self,
-        batch: Batch,
+        staged: StagedRows,
         logged: Logged,
         row: RowDict,
         kind: str,
@@ -284,8 +285,8 @@ class Matching(ReadModel):
     ) -> None:
         event: EventRead = logged.event
         row["updated_at"] = logged.at
-        batch.put(MATCH_RECEIPT, row)
-        batch.append(
+        staged.put(MATCH_RECEIPT, row)
+        staged.append(
             MATCH_MOVE,
             {
                 "position": logged.position,
@@ -301,29 +302,29 @@ class Matching(ReadModel):
             },
         )
         unnamed = kind == RECEIVED and not (row["bill_id"] or row["named_period"])
-        self._touch(batch, row["account_id"], row["receipt_id"] if unnamed else None)
+        self._touch(staged, row["account_id"], row["receipt_id"] if unnamed else None)
 
     # --- the rule -----------------------------------------------------------------------------
-    def finish(self, batch: Batch) -> None:
-        for account_id, appended in sorted(batch.scratch.pop(TOUCHED, {}).items()):
+    def finish(self, staged: StagedRows) -> None:
+        for account_id, appended in sorted(staged.scratch.pop(TOUCHED, {}).items()):
             if appended is None:
-                self._rematch(batch, account_id)
+                self._rematch(staged, account_id)
             else:
-                self._append(batch, account_id, appended)
+                self._append(staged, account_id, appended)
 
     def _current_bills(
-        self, batch: Batch, account_id: str
+        self, staged: StagedRows, account_id: str
     ) -> tuple[dict[str, RowDict], dict[str, RowDict]]:
-        ids = self._of_account(batch, MATCH_BILL, account_id)
-        bills = {b: batch.need(MATCH_BILL, b) for b in ids}
+        ids = self._of_account(staged, MATCH_BILL, account_id)
+        bills = {b: staged.need(MATCH_BILL, b) for b in ids}
         current = {b: row for b, row in bills.items() if row["added"] and not row["withdrawn"]}
         return bills, current
 
-    def _append(self, batch: Batch, account_id: str, appended: list[str]) -> None:
+    def _append(self, staged: StagedRows, account_id: str, appended: list[str]) -> None:
         """New receipts naming nothing come last in both passes of the rule, so they take
         what the account's earlier receipts left on the lines, and change nothing for those:
         the same result as `_rematch`, without going over the account's whole history."""
-        _, current = self._current_bills(batch, account_id)
+        _, current = self._current_bills(staged, account_id)
         left = {}
         for bill_id, bill in current.items():
             lines = json.loads(bill["lines"])
@@ -332,12 +333,12 @@ class Matching(ReadModel):
             left[bill_id] = tuple(
                 (s, d - t) for (s, _), d, t in zip(lines, dues, taken, strict=True)
             )
-        rows = [batch.need(MATCH_RECEIPT, r) for r in appended]
+        rows = [staged.need(MATCH_RECEIPT, r) for r in appended]
         result = matching.match(
             (self._input(row, None) for row in rows),
             (self._bill_input(bill, left[b]) for b, bill in current.items()),
         )
-        self._store(batch, rows, result, current, add=True)
+        self._store(staged, rows, result, current, add=True)
 
     def _input(self, row: RowDict, named: str | None) -> matching.Receipt:
         return matching.Receipt(
@@ -362,7 +363,7 @@ class Matching(ReadModel):
 
     def _store(
         self,
-        batch: Batch,
+        staged: StagedRows,
         rows: list[RowDict],
         result: dict[str, matching.Match],
         bills: dict[str, RowDict],
@@ -384,7 +385,7 @@ class Matching(ReadModel):
             }
             if any(row[k] != v for k, v in state.items()):
                 row.update(state)
-                batch.put(MATCH_RECEIPT, row)
+                staged.put(MATCH_RECEIPT, row)
         for bill_id, bill in bills.items():
             before = json.loads(bill["matched"]) or [0] * len(totals[bill_id])
             after = (
@@ -394,12 +395,13 @@ class Matching(ReadModel):
             )
             if after != before:
                 bill["matched"] = _encode(after)
-                batch.put(MATCH_BILL, bill)
+                staged.put(MATCH_BILL, bill)
 
-    def _rematch(self, batch: Batch, account_id: str) -> None:
-        bills, current = self._current_bills(batch, account_id)
+    def _rematch(self, staged: StagedRows, account_id: str) -> None:
+        bills, current = self._current_bills(staged, account_id)
         receipts = [
-            batch.need(MATCH_RECEIPT, r) for r in self._of_account(batch, MATCH_RECEIPT, account_id)
+            staged.need(MATCH_RECEIPT, r)
+            for r in self._of_account(staged, MATCH_RECEIPT, account_id)
         ]
         result = matching.match(
             (self._input(row, self._named_bill(row, bills, current)) for row in receipts),
@@ -411,9 +413,9 @@ class Matching(ReadModel):
         for row in receipts:  # a named bill's period, as it stands now
             if row["bill_id"] in bills and row["period"] != bills[row["bill_id"]]["period"]:
                 row["period"] = bills[row["bill_id"]]["period"]
-                batch.put(MATCH_RECEIPT, row)
+                staged.put(MATCH_RECEIPT, row)
         # Bills no longer current hold nothing.
-        self._store(batch, receipts, result, bills, add=False)
+        self._store(staged, receipts, result, bills, add=False)
 
     @staticmethod
     def _named_bill(

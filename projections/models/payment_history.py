@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 
 from ledger.domain import Bill, Payment, PaymentStatus
 from ledger.domain.payment import refund_status
-from projections.batch import Batch
 from projections.models.base import ReadModel, applies, id_text
+from projections.staged import StagedRows
 from projections.tables import BILL_PERIOD, PAYMENT, PAYMENT_EVENT, Table
 from storage.log import Logged
 
@@ -58,16 +58,16 @@ class PaymentHistory(ReadModel):
         # Events of payments that already exist (their rows may be in the database).
         self.later_topics = self.topics - {Bill.Issued.TOPIC, CREATED}
 
-    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
-        batch.assume_new(PAYMENT, (e.originator_id for e in events if e.topic == CREATED))
-        batch.load(PAYMENT, (e.originator_id for e in events if e.topic in self.later_topics))
+    def prefetch(self, staged: StagedRows, events: Sequence[Logged]) -> None:
+        staged.assume_new(PAYMENT, (e.originator_id for e in events if e.topic == CREATED))
+        staged.load(PAYMENT, (e.originator_id for e in events if e.topic in self.later_topics))
         # Only a payment's creation reads a bill's period (and only it names a bill).
-        batch.load(BILL_PERIOD, (_bill_paid(e) for e in events if e.topic == CREATED))
+        staged.load(BILL_PERIOD, (_bill_paid(e) for e in events if e.topic == CREATED))
 
     @applies(Bill.Issued)
-    def bill_issued(self, batch: Batch, logged: Logged) -> None:
+    def bill_issued(self, staged: StagedRows, logged: Logged) -> None:
         event: Bill.Issued.Read = logged.event
-        batch.put(
+        staged.put(
             BILL_PERIOD,
             {
                 "bill_id": logged.originator_id,
@@ -77,10 +77,10 @@ class PaymentHistory(ReadModel):
         )
 
     @applies(Payment.Created)
-    def created(self, batch: Batch, logged: Logged) -> None:
+    def created(self, staged: StagedRows, logged: Logged) -> None:
         event: Payment.Created.Read = logged.event
         bill_id = id_text(event.bill_id)
-        bill = batch.get(BILL_PERIOD, bill_id) if bill_id else None
+        bill = staged.get(BILL_PERIOD, bill_id) if bill_id else None
         row = {
             "payment_id": logged.originator_id,
             "payer_id": event.payer_id,
@@ -103,25 +103,25 @@ class PaymentHistory(ReadModel):
             "created_position": logged.position,
             "position": logged.position,
         }
-        batch.put(PAYMENT, row)
-        self._journal(batch, logged, row, event.amount)
+        staged.put(PAYMENT, row)
+        self._journal(staged, logged, row, event.amount)
 
     @applies(Payment.Confirmed)
-    def confirmed(self, batch: Batch, logged: Logged) -> None:
-        self._move(batch, logged, status=PaymentStatus.PROCESSING.value)
+    def confirmed(self, staged: StagedRows, logged: Logged) -> None:
+        self._move(staged, logged, status=PaymentStatus.PROCESSING.value)
 
     @applies(Payment.Succeeded)
-    def succeeded(self, batch: Batch, logged: Logged) -> None:
+    def succeeded(self, staged: StagedRows, logged: Logged) -> None:
         event: Payment.Succeeded.Read = logged.event
         self._move(
-            batch, logged, status=PaymentStatus.SUCCEEDED.value, acquirer_ref=event.acquirer_ref
+            staged, logged, status=PaymentStatus.SUCCEEDED.value, acquirer_ref=event.acquirer_ref
         )
 
     @applies(Payment.Failed)
-    def failed(self, batch: Batch, logged: Logged) -> None:
+    def failed(self, staged: StagedRows, logged: Logged) -> None:
         event: Payment.Failed.Read = logged.event
         self._move(
-            batch,
+            staged,
             logged,
             status=PaymentStatus.FAILED.value,
             failure_reason=event.reason,
@@ -129,28 +129,30 @@ class PaymentHistory(ReadModel):
         )
 
     @applies(Payment.Canceled)
-    def canceled(self, batch: Batch, logged: Logged) -> None:
+    def canceled(self, staged: StagedRows, logged: Logged) -> None:
         event: Payment.Canceled.Read = logged.event
-        self._move(batch, logged, status=PaymentStatus.CANCELED.value, failure_reason=event.reason)
+        self._move(staged, logged, status=PaymentStatus.CANCELED.value, failure_reason=event.reason)
 
     @applies(Payment.Refunded)
-    def refunded(self, batch: Batch, logged: Logged) -> None:
+    def refunded(self, staged: StagedRows, logged: Logged) -> None:
         event: Payment.Refunded.Read = logged.event
-        row = batch.need(PAYMENT, logged.originator_id)
+        row = staged.need(PAYMENT, logged.originator_id)
         refunded = row["refunded"] + event.amount
         status = refund_status(refunded, row["amount"]).value
-        self._move(batch, logged, status=status, refunded=refunded, amount=event.amount)
+        self._move(staged, logged, status=status, refunded=refunded, amount=event.amount)
 
     def _move(
-        self, batch: Batch, logged: Logged, *, amount: int | None = None, **changes: Any
+        self, staged: StagedRows, logged: Logged, *, amount: int | None = None, **changes: Any
     ) -> None:
-        row = batch.need(PAYMENT, logged.originator_id)
+        row = staged.need(PAYMENT, logged.originator_id)
         row.update(changes, updated_at=logged.at, position=logged.position)
-        batch.put(PAYMENT, row)
-        self._journal(batch, logged, row, row["amount"] if amount is None else amount)
+        staged.put(PAYMENT, row)
+        self._journal(staged, logged, row, row["amount"] if amount is None else amount)
 
-    def _journal(self, batch: Batch, logged: Logged, row: dict[str, Any], amount: int) -> None:
-        batch.append(
+    def _journal(
+        self, staged: StagedRows, logged: Logged, row: dict[str, Any], amount: int
+    ) -> None:
+        staged.append(
             PAYMENT_EVENT,
             {
                 "position": logged.position,

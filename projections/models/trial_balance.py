@@ -9,8 +9,8 @@ from typing import ClassVar
 from ledger.domain import BankNotice, Payment, TopUp
 from ledger.domain.postings import Posting
 from ledger.domain.read import PostingsRead
-from projections.batch import Batch
 from projections.models.base import ReadModel, applies
+from projections.staged import StagedRows
 from projections.tables import LEDGER_ACCOUNT, POSTING, Table
 from storage.log import Logged
 
@@ -19,9 +19,9 @@ class TrialBalance(ReadModel):
     name = "trial_balance"
     tables: ClassVar[tuple[Table, ...]] = (LEDGER_ACCOUNT, POSTING)
 
-    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+    def prefetch(self, staged: StagedRows, events: Sequence[Logged]) -> None:
         names = {p["account"] for e in events for p in _postings(e)}
-        batch.load(LEDGER_ACCOUNT, names)
+        staged.load(LEDGER_ACCOUNT, names)
 
     @applies(
         Payment.Succeeded,
@@ -30,10 +30,10 @@ class TrialBalance(ReadModel):
         BankNotice.Accepted,
         BankNotice.Annulled,
     )
-    def posted(self, batch: Batch, logged: Logged) -> None:
+    def posted(self, staged: StagedRows, logged: Logged) -> None:
         for seq, posting in enumerate(_postings(logged)):
             name, amount = posting["account"], posting["amount"]
-            row = batch.get(LEDGER_ACCOUNT, name) or {
+            row = staged.get(LEDGER_ACCOUNT, name) or {
                 "account": name,
                 "debits": 0,
                 "credits": 0,
@@ -46,8 +46,8 @@ class TrialBalance(ReadModel):
                 row["credits"] -= amount
             row["balance"] += amount
             row["position"] = logged.position
-            batch.put(LEDGER_ACCOUNT, row)
-            batch.append(
+            staged.put(LEDGER_ACCOUNT, row)
+            staged.append(
                 POSTING,
                 {"position": logged.position, "seq": seq, "account": name, "amount": amount},
             )

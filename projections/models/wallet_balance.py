@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from ledger.domain import Wallet
-from projections.batch import Batch
 from projections.models.base import ReadModel, applies
+from projections.staged import StagedRows
 from projections.tables import WALLET, Table
 from storage.log import Logged
 
@@ -18,15 +18,15 @@ class WalletBalance(ReadModel):
     name = "wallet_balance"
     tables: ClassVar[tuple[Table, ...]] = (WALLET,)
 
-    def prefetch(self, batch: Batch, events: Sequence[Logged]) -> None:
+    def prefetch(self, staged: StagedRows, events: Sequence[Logged]) -> None:
         opened = {e.originator_id for e in events if e.topic == OPENED}
-        batch.assume_new(WALLET, opened)
-        batch.load(WALLET, (e.originator_id for e in events))
+        staged.assume_new(WALLET, opened)
+        staged.load(WALLET, (e.originator_id for e in events))
 
     @applies(Wallet.Opened)
-    def opened(self, batch: Batch, logged: Logged) -> None:
+    def opened(self, staged: StagedRows, logged: Logged) -> None:
         event: Wallet.Opened.Read = logged.event
-        batch.put(
+        staged.put(
             WALLET,
             {
                 "wallet_id": logged.originator_id,
@@ -39,19 +39,19 @@ class WalletBalance(ReadModel):
         )
 
     @applies(Wallet.Credited)
-    def credited(self, batch: Batch, logged: Logged) -> None:
+    def credited(self, staged: StagedRows, logged: Logged) -> None:
         event: Wallet.Credited.Read = logged.event
-        row = batch.need(WALLET, logged.originator_id)
+        row = staged.need(WALLET, logged.originator_id)
         row["credited"] += event.amount
         row["balance"] += event.amount
         row["position"] = logged.position
-        batch.put(WALLET, row)
+        staged.put(WALLET, row)
 
     @applies(Wallet.Debited)
-    def debited(self, batch: Batch, logged: Logged) -> None:
+    def debited(self, staged: StagedRows, logged: Logged) -> None:
         event: Wallet.Debited.Read = logged.event
-        row = batch.need(WALLET, logged.originator_id)
+        row = staged.need(WALLET, logged.originator_id)
         row["debited"] += event.amount
         row["balance"] -= event.amount
         row["position"] = logged.position
-        batch.put(WALLET, row)
+        staged.put(WALLET, row)

@@ -16,13 +16,13 @@ from ledger.bootstrap import build_ledger, migrate
 from ledger.domain import Wallet
 from ledger.settings import Settings
 from projections import models
-from projections.batch import Batch
 from projections.errors import ReadModelStuckError
 from projections.models.wallet_balance import WalletBalance
 from projections.projector import Projector
 from projections.read_models import ReadModels
 from projections.schema import migrate_store
 from projections.settings import ReadSettings, open_store
+from projections.staged import StagedRows
 from projections.stuck import read_stuck
 from storage.log import Logged
 from storage.sql import Store
@@ -34,10 +34,10 @@ POISON = 666
 class BuggyWalletBalance(WalletBalance):
     """The wallet model with a bug that meets one event (a credit of 666 kopecks)."""
 
-    def apply(self, batch: Batch, logged: Logged) -> None:
+    def apply(self, staged: StagedRows, logged: Logged) -> None:
         if logged.topic == Wallet.Credited.TOPIC and logged.event.amount == POISON:
             raise RuntimeError(f"a bug meets a credit of {POISON}\x00")
-        super().apply(batch, logged)
+        super().apply(staged, logged)
 
 
 @pytest.fixture

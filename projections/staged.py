@@ -1,8 +1,9 @@
-"""A batch: the rows one view transaction reads and writes while applying many events.
+"""Staged rows: the rows one read-model transaction reads and writes while it applies a chunk
+of the log (a "batch" is the write side's: many commands in one transaction).
 
-Rows are loaded once per batch (by key, or by an indexed column), changed in memory by the
+Rows are loaded once per chunk (by key, or by an indexed column), changed in memory by the
 read models, and written back at the end with one bulk upsert per table. That is what makes
-catch-up and rebuild fast; a batch of one event is the live case.
+catch-up and rebuild fast; a chunk of one event is the live case.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class MissingRowError(RuntimeError):
     """An event refers to a row its read model never created: the log or the view is damaged."""
 
 
-class Batch:
+class StagedRows:
     def __init__(
         self, tx: Tx, prefix: str, carry: Carry | None = None, touched: set[str] | None = None
     ) -> None:
@@ -42,8 +43,8 @@ class Batch:
         self._loaded: set[tuple[str, str, Any]] = set()
 
     def load(self, table: Table, values: Iterable[Any], column: str | None = None) -> None:
-        """Bring into the batch every row of `table` whose `column` (default: the key) is in
-        `values`. Rows already in the batch are kept as they are (they may be changed)."""
+        """Stage every row of `table` whose `column` (default: the key) is in
+        `values`. Rows already staged are kept as they are (they may be changed)."""
         column = column or table.key[0]
         self._tables[table.name] = table
         wanted = [
@@ -102,7 +103,7 @@ class Batch:
 
     def assume_new(self, table: Table, values: Iterable[Any], column: str | None = None) -> None:
         """Record, without a query, that no row of `table` has `column` in `values` yet: the
-        caller knows they are created by this batch's events (a rebuild's common case)."""
+        caller knows they are created by this chunk's events (a rebuild's common case)."""
         column = column or table.key[0]
         cache = self._rows.setdefault(table.name, {})
         for value in values:
@@ -126,7 +127,7 @@ class Batch:
         return row
 
     def put(self, table: Table, row: RowDict) -> RowDict:
-        """Add or replace a row; it is written when the batch is flushed."""
+        """Add or replace a row; it is written when the staged rows are flushed."""
         name = table.name
         if name not in self._dirty:
             self._tables[name] = table
