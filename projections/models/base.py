@@ -39,11 +39,14 @@ class ReadModel:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.handles = {
-            event: method
-            for method in vars(cls).values()
+        # Marks are inherited, and a subclass's override of a marked method takes its place.
+        names = {
+            event: name
+            for base in reversed(cls.__mro__)
+            for name, method in vars(base).items()
             for event in getattr(method, _APPLIES, ())
         }
+        cls.handles = {event: getattr(cls, name) for event, name in names.items()}
 
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {
