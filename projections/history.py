@@ -1,5 +1,5 @@
 """Payment histories: a payer's, an account's or a supplier's payments (and an account's bank
-notices), newest first, in pages, with their match (projections/register.py)."""
+notices), newest first, in pages, with their match (projections/receipts.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from projections import cursor as cursors
 from projections.errors import InvalidQueryError
 from projections.read_models import ReadModels
 from projections.reading import position_of, select_rows
-from projections.register import matches_of
+from projections.receipts import matches_of
 from projections.results import PaymentEntry, PaymentPage
 from projections.tables import MATCH_RECEIPT, PAYMENT
 from storage.decode import timestamp

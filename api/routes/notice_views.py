@@ -11,7 +11,7 @@ from api.deps import MinPositionDep, NoticeReaderDep, ReadDep
 from api.operator_scopes import require_in_scope
 from api.problems import NotFoundProblem, responses
 from api.schemas.matching import ReceiptOut
-from projections import register
+from projections import receipts
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
 
@@ -22,7 +22,7 @@ def get_notice(
 ) -> ReceiptOut:
     """The notice as accepted (references, amount, commission), whether it is annulled
     (`status`), and its matching: `match_status` and the bill lines it paid."""
-    found = register.notice(rm, notice_id, min_position=min_position)
+    found = receipts.notice(rm, notice_id, min_position=min_position)
     if found is None:
         require_in_scope(caller)  # a scoped operator learns nothing of what exists elsewhere
         raise NotFoundProblem(f"no bank notice {notice_id}", notice_id=str(notice_id))

@@ -1,5 +1,6 @@
-"""The matching reads: a receipt (payment or bank notice) with its matching, and the supplier
-register. Read from projections/register.py's results by attribute (`from_attributes`), so
+"""The matching reads: a receipt (payment or bank notice) with its matching, and the supplier's
+day report (its schemas keep their Register* names: they are the OpenAPI contract). Read from
+projections/receipts.py's and day_report.py's results by attribute (`from_attributes`), so
 the fields are spelled once here; only the names that differ are mapped (`validation_alias`)."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from ledger.notices.line import NoticeLine
 from ledger.payments.commands import CreatePayment, RefundPayment
 from ledger.registry.commands import OpenAccount, RegisterSupplier
 from ledger.settings import Settings
-from projections import models, register
+from projections import day_report, models
 from projections.projector import Projector
 from projections.read_models import ReadModels
 from projections.replay_check import replay_check
@@ -147,7 +147,7 @@ def test_register_totals_are_its_lines_and_the_trial_balance_payable_movements(p
     assert expected, "the day's postings were found"
     seen_receipts: set[str] = set()
     for day, movement in expected.items():
-        found = register.supplier_register(rm, supplier_id, day)
+        found = day_report.day_report(rm, supplier_id, day)
         totals = found.totals
         assert totals.net == movement
         assert totals.count == len(found.entries)
@@ -160,7 +160,7 @@ def test_register_totals_are_its_lines_and_the_trial_balance_payable_movements(p
         seen_receipts |= {e.receipt.receipt_id for e in found.entries}
     # Every movement of the supplier is on exactly one day's register.
     assert len(seen_receipts) == 4
-    everything = [register.supplier_register(rm, supplier_id, d) for d in expected]
+    everything = [day_report.day_report(rm, supplier_id, d) for d in expected]
     assert sum(r.totals.received for r in everything) == 300_000 + 200_000 + 50_000 + 70_000
     assert sum(r.totals.refunded for r in everything) == 10_000
     assert sum(r.totals.annulled for r in everything) == 50_000

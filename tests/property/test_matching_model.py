@@ -25,7 +25,7 @@ from ledger.notices.line import NoticeLine
 from ledger.payments.commands import CreatePayment, RefundPayment
 from ledger.registry.commands import IssueBill
 from ledger.settings import Settings
-from projections import queries, register
+from projections import queries, receipts
 from projections.read_models import ReadModels
 from projections.settings import ReadSettings
 from tests.fixtures import ACCOUNT_NUMBER, INN, KPP, REQUISITES, World, setup_world, top_up
@@ -291,7 +291,7 @@ def test_matching_equals_the_model_and_accounts_for_every_kopeck(
     rm.wait_for(r.position())
 
     with rm.store.read() as tx:
-        found = register.matches_of(tx, (x.receipt_id for x in model.receipts))
+        found = receipts.matches_of(tx, (x.receipt_id for x in model.receipts))
     expected = model.expected()
     assert set(found) == set(expected)
     for f in found.values():

@@ -1,4 +1,5 @@
-"""The supplier register (реестр платежей): one day of a supplier's money, as JSON or CSV.
+"""The supplier's day report (реестр платежей, at `/register`): one day of a supplier's money,
+as JSON or CSV.
 
 For the supplier's accountant: every payment and notice that moved the supplier's money that
 day (Europe/Moscow), with references, amounts, commission, match status and the bill lines it
@@ -30,10 +31,10 @@ from api.problems import ApiProblem, responses
 from api.schemas.matching import RegisterOut
 from api.spreadsheet import SpreadsheetWriter
 from ledger.domain.amounts import rubles
-from projections import register
+from projections import day_report as reports
+from projections.day_report import DayReportEntry, Totals
 from projections.models.matching import MOSCOW
 from projections.read_models import ReadModels
-from projections.register import RegisterEntry, Totals
 
 router = APIRouter(prefix="/v1/suppliers", tags=["suppliers"])
 CSV_MEDIA = "text/csv; charset=utf-8"
@@ -73,13 +74,17 @@ def parse_day(text: str) -> str:
 
 @router.get(
     "/{supplier_id}/register",
+    # The id and summary the path has always had in the OpenAPI document (clients generate
+    # from it): the HTTP contract keeps the word "register" here, the code says day report.
+    operation_id="supplier_register_v1_suppliers__supplier_id__register_get",
+    summary="Supplier Register",
     response_model=RegisterOut,
     responses={
         **responses(403, 404, 422, 503),
         200: {"content": {"application/json": {}, CSV_MEDIA: {}}, "description": "The day"},
     },
 )
-def supplier_register(
+def day_report(
     supplier_id: UUID,
     caller: SupplierReaderDep,
     ledger: LedgerDep,
@@ -93,8 +98,8 @@ def supplier_register(
     ],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
     limit: Annotated[
-        int, Query(ge=1, le=register.MAX_PAGE, description="lines per JSON page")
-    ] = register.PAGE,
+        int, Query(ge=1, le=reports.MAX_PAGE, description="lines per JSON page")
+    ] = reports.PAGE,
     cursor: Annotated[
         str | None, Query(max_length=500, description="a JSON page's `next_cursor`")
     ] = None,
@@ -109,11 +114,11 @@ def supplier_register(
     day = parse_day(date)
     supplier = ledger.get_supplier(supplier_id)  # an unknown supplier is a 404
     if format == "json":
-        found = register.supplier_register(
+        found = reports.day_report(
             rm, supplier_id, day, limit=limit, cursor=cursor, min_position=min_position
         )
         return RegisterOut.model_validate(found)
-    pages = register.register_pages(rm, supplier_id, day, min_position=min_position)
+    pages = reports.day_report_pages(rm, supplier_id, day, min_position=min_position)
     first = next(pages, [])  # read here, so a failure is still a problem, not a cut stream
     filename = f"register-{supplier.inn}-{day}.csv"
     return StreamingResponse(
@@ -143,7 +148,7 @@ class CsvLines:
 
 
 def csv_export(
-    rm: ReadModels, supplier_id: str, day: str, pages: Iterator[list[RegisterEntry]]
+    rm: ReadModels, supplier_id: str, day: str, pages: Iterator[list[DayReportEntry]]
 ) -> Iterator[bytes]:
     """The header, each page of lines as a chunk, then the totals over exactly those lines."""
     out = CsvLines()
@@ -155,7 +160,7 @@ def csv_export(
         if page:
             last = page[-1].position
         yield out.take()
-    totals, by_channel = register.day_totals(rm, supplier_id, day, through=last)
+    totals, by_channel = reports.day_totals(rm, supplier_id, day, through=last)
     out.row([])
     out.row(["total", "channel", "count", "received", "refunded", "annulled", "net", "commission"])
     rows: list[tuple[str, Totals]] = [*by_channel.items(), ("all", totals)]
@@ -175,7 +180,7 @@ def csv_export(
     yield out.take()
 
 
-def entry_cells(day: str, entry: RegisterEntry) -> list[str]:
+def entry_cells(day: str, entry: DayReportEntry) -> list[str]:
     r = entry.receipt
     sign = 1 if entry.movement == "received" else -1
     return [

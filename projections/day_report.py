@@ -1,7 +1,8 @@
-"""Reads of the matching model: a notice's view, match fields for history entries, and the
-supplier register of one day (every movement of money for the supplier, with totals).
+"""The supplier's day report (реестр платежей поставщику): one day of a supplier's money, every
+movement with the receipt (payment or notice) it belongs to, and totals. Not a "register":
+that word is a bank's file of notices (ledger/notices/file.py).
 
-The register's day is the calendar day of each event's time in Europe/Moscow (see
+The report's day is the calendar day of each event's time in Europe/Moscow (see
 projections/models/matching.py). Totals: `received` (payments succeeded and notices accepted
 that day), `refunded`, `annulled`, `net` = received − refunded − annulled — which is exactly
 the credit the day's events put on the supplier's payable accounts — and `commission`, what
@@ -15,8 +16,7 @@ day, never over one page.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -24,67 +24,18 @@ from uuid import UUID
 from projections import cursor as cursors
 from projections.errors import InvalidQueryError
 from projections.read_models import ReadModels
+from projections.receipts import MODEL, ReceiptMatch, log_position, receipt_match
 from projections.tables import MATCH_MOVE, MATCH_RECEIPT
 from storage.sql import Tx
 
-MODEL = "matching"
 PAGE = 1_000
 MAX_PAGE = 5_000
-"""Lines per page of the register (and per read while a whole day streams)."""
+"""Lines per page of the day report (and per read while a whole day streams)."""
 MOVE_COLUMNS = ("position", "at", "kind", "channel", "amount", "commission")
-EMPTY = (None, "", "{}")
-"""References nobody gave: not worth a JSON parse on each of a big day's lines."""
 
 
 @dataclass(frozen=True)
-class MatchedLine:
-    bill_id: str
-    document_id: str | None
-    period: str
-    line: int
-    service: str
-    amount: int
-
-
-@dataclass(frozen=True)
-class ReceiptMatch:
-    """A payment's or notice's matching, as the matching model holds it now."""
-
-    receipt_id: str
-    kind: str
-    """payment | bank_notice"""
-    account_id: str
-    supplier_id: str
-    payer_id: str | None
-    account_number: str | None
-    method: str
-    bank_bik: str | None
-    order_id: str | None
-    order_date: str | None
-    payer_name: str | None
-    purpose: str | None
-    references: dict[str, str]
-    commission: int
-    bill_id: str | None
-    document_id: str | None
-    period: str | None
-    amount: int
-    reversed: int
-    status: str
-    match_status: str
-    matched: int
-    advance: int
-    lines: tuple[MatchedLine, ...]
-    created_at: str
-    received_at: str | None
-    updated_at: str
-    created_position: int
-    position: int
-    as_of: int
-
-
-@dataclass(frozen=True)
-class RegisterEntry:
+class DayReportEntry:
     position: int
     at: str
     movement: str
@@ -119,12 +70,12 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class SupplierRegister:
+class DayReport:
     """One page of a supplier's day, with the whole day's totals."""
 
     supplier_id: str
     day: str
-    entries: tuple[RegisterEntry, ...]
+    entries: tuple[DayReportEntry, ...]
     totals: Totals
     by_channel: dict[str, Totals] = field(default_factory=dict)
     as_of: int = 0
@@ -132,75 +83,7 @@ class SupplierRegister:
     """Pass it back for the next page; None on the day's last page."""
 
 
-def _position(tx: Tx) -> int:
-    rows = tx.execute(
-        f"SELECT position FROM {tx.store.name('rm_tracking')} WHERE projection = %s", [MODEL]
-    )
-    return int(rows[0][0]) if rows else 0
-
-
-def receipt_match(row: dict[str, Any], as_of: int) -> ReceiptMatch:
-    return ReceiptMatch(
-        receipt_id=row["receipt_id"],
-        kind=row["kind"],
-        account_id=row["account_id"],
-        supplier_id=row["supplier_id"],
-        payer_id=row["payer_id"],
-        account_number=row["account_number"],
-        method=row["method"],
-        bank_bik=row["bank_bik"],
-        order_id=row["order_id"],
-        order_date=row["order_date"],
-        payer_name=row["payer_name"],
-        purpose=row["purpose"],
-        references=json.loads(row["refs"]) if row["refs"] not in EMPTY else {},
-        commission=row["commission"],
-        bill_id=row["bill_id"],
-        document_id=row["document_id"],
-        period=row["period"],
-        amount=row["amount"],
-        reversed=row["reversed"],
-        status=row["status"],
-        match_status=row["match_status"],
-        matched=row["matched"],
-        advance=row["advance"],
-        lines=tuple(
-            MatchedLine(**line)
-            for line in (json.loads(row["lines"]) if row["lines"] != "[]" else ())
-        ),
-        created_at=row["created_at"],
-        received_at=row["received_at"],
-        updated_at=row["updated_at"],
-        created_position=row["created_position"],
-        position=row["position"],
-        as_of=as_of,
-    )
-
-
-def matches_of(tx: Tx, receipt_ids: Iterable[str]) -> dict[str, ReceiptMatch]:
-    """The matching of each given payment or notice that the model knows (one query)."""
-    ids = sorted(set(receipt_ids))
-    if not ids:
-        return {}
-    as_of = _position(tx)
-    rows = [
-        dict(zip(MATCH_RECEIPT.column_names, row, strict=True))
-        for row in tx.fetch(
-            "rm_" + MATCH_RECEIPT.name, MATCH_RECEIPT.column_names, "receipt_id", ids
-        )
-    ]
-    return {row["receipt_id"]: receipt_match(row, as_of) for row in rows}
-
-
-def notice(rm: ReadModels, notice_id: UUID | str, *, min_position: int = 0) -> ReceiptMatch | None:
-    """A bank notice with its match status and matched lines, or None if unknown."""
-    rm.wait_for(min_position, [MODEL])
-    with rm.store.read() as tx:
-        found = matches_of(tx, [str(notice_id)]).get(str(notice_id))
-    return found if found is not None and found.kind == "bank_notice" else None
-
-
-def supplier_register(
+def day_report(
     rm: ReadModels,
     supplier_id: UUID | str,
     day: str,
@@ -208,7 +91,7 @@ def supplier_register(
     limit: int = PAGE,
     cursor: str | None = None,
     min_position: int = 0,
-) -> SupplierRegister:
+) -> DayReport:
     """Movements of the supplier's money on `day` (YYYY-MM-DD, Moscow time), in log order, with
     the receipt each belongs to: at most `limit` of them, after `cursor`; and the whole day's
     totals, from the same snapshot."""
@@ -219,18 +102,18 @@ def supplier_register(
     after = cursors.decode(cursor, filters) if cursor is not None else 0
     rm.wait_for(min_position, [MODEL])
     with rm.store.read() as tx:
-        as_of = _position(tx)
+        as_of = log_position(tx)
         entries = _entries(tx, supplier, day, after, limit + 1, as_of)
         totals, by_channel = _totals(tx, supplier, day)
     more = len(entries) > limit
     entries = entries[:limit]
     next_cursor = cursors.encode(entries[-1].position, filters) if more else None
-    return SupplierRegister(supplier, day, tuple(entries), totals, by_channel, as_of, next_cursor)
+    return DayReport(supplier, day, tuple(entries), totals, by_channel, as_of, next_cursor)
 
 
-def register_pages(
+def day_report_pages(
     rm: ReadModels, supplier_id: UUID | str, day: str, *, min_position: int = 0
-) -> Iterator[list[RegisterEntry]]:
+) -> Iterator[list[DayReportEntry]]:
     """The whole day's movements in log order, `MAX_PAGE` per read: a day of any size, never
     held in memory, and no connection held while the caller writes a page out. Waits for
     `min_position` before the first page."""
@@ -239,7 +122,7 @@ def register_pages(
     after = 0
     while True:
         with rm.store.read() as tx:
-            entries = _entries(tx, supplier, day, after, MAX_PAGE, _position(tx))
+            entries = _entries(tx, supplier, day, after, MAX_PAGE, log_position(tx))
         if entries:
             yield entries
         if len(entries) < MAX_PAGE:
@@ -251,7 +134,7 @@ def day_totals(
     rm: ReadModels, supplier_id: UUID | str, day: str, *, through: int
 ) -> tuple[Totals, dict[str, Totals]]:
     """The day's totals (and per channel) over its movements up to position `through`: after
-    `register_pages`, the last line given, so the totals are those lines' sum even when the day
+    `day_report_pages`, the last line given, so the totals are those lines' sum even when the day
     grew meanwhile (movements only ever append, at higher positions)."""
     with rm.store.read() as tx:
         return _totals(tx, str(supplier_id), day, through=through)
@@ -259,7 +142,7 @@ def day_totals(
 
 def _entries(
     tx: Tx, supplier: str, day: str, after: int, limit: int, as_of: int
-) -> list[RegisterEntry]:
+) -> list[DayReportEntry]:
     """Up to `limit` of the day's movements after position `after`, each with its receipt."""
     moves = ", ".join(f"m.{c}" for c in MOVE_COLUMNS)
     receipts = ", ".join(f"r.{c}" for c in MATCH_RECEIPT.column_names)
@@ -276,7 +159,7 @@ def _entries(
         position, at, kind, channel, amount, commission = row[:split]
         receipt = dict(zip(MATCH_RECEIPT.column_names, row[split:], strict=True))
         entries.append(
-            RegisterEntry(
+            DayReportEntry(
                 position=position,
                 at=at,
                 movement=kind,
