@@ -66,12 +66,12 @@ def account_out(balance: AccountBalance, *, limited: bool = False) -> AccountOut
 
 
 def visible_account(
-    rm: ReadModels, caller: Caller, account_id: UUID, min_position: int = 0
+    read_models: ReadModels, caller: Caller, account_id: UUID, min_position: int = 0
 ) -> AccountBalance:
     """The account, if the caller may see it. To a resident, an unlinked account is a 404; to
     a supplier's operator, another supplier's (or an unknown) account is out of scope."""
     require(caller, Role.RESIDENT, Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER)
-    balance = queries.account_balance(rm, account_id, min_position=min_position)
+    balance = queries.account_balance(read_models, account_id, min_position=min_position)
     require_in_scope(caller, supplier_id=None if balance is None else balance.supplier_id)
     if balance is None or (
         caller.role == Role.RESIDENT and caller.payer_id not in balance.payer_ids
@@ -89,12 +89,12 @@ def shown(caller: Caller, balance: AccountBalance) -> AccountOut:
     return account_out(balance, limited=limited_for(caller, balance))
 
 
-def sees_bill(rm: ReadModels, caller: Caller, document_id: str) -> bool:
+def sees_bill(read_models: ReadModels, caller: Caller, document_id: str) -> bool:
     """Whether a resident already sees this bill in full, by the cached view of their accounts
     (no query: False on a miss). Asking such a bill's QR code probes nothing."""
     if caller.role != Role.RESIDENT or caller.payer_id is None:
         return False
-    hit = queries.cached_accounts_of_payer(rm, caller.payer_id)
+    hit = queries.cached_accounts_of_payer(read_models, caller.payer_id)
     return hit is not None and any(
         caller.payer_id in account.proven_payer_ids
         and any(bill.document_id == document_id for bill in account.bills)

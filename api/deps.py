@@ -124,7 +124,7 @@ async def log_reads(request: Request) -> LogReads:
     return running_of(request).log_reads
 
 
-def kept(store: AuditStore | None) -> AuditStore:
+def require_chain(store: AuditStore | None) -> AuditStore:
     """The chain a route needs. Checked in the route's body, not as a dependency, so that a
     request that is not valid is still a 422 on a server without a chain."""
     if store is None:
@@ -133,8 +133,8 @@ def kept(store: AuditStore | None) -> AuditStore:
 
 
 def card_acquirer(acquirer: Acquirer | None) -> Acquirer:
-    """The acquirer a card operation needs. Checked in the route's body, as `kept`, so that
-    a request that is not valid is still a 422 on a server without one."""
+    """The acquirer a card operation needs. Checked in the route's body, as `require_chain`,
+    so that a request that is not valid is still a 422 on a server without one."""
     if acquirer is None:
         raise CardPaymentsUnavailableProblem(
             "card payments and top-ups are off on this server (no acquirer is configured);"
@@ -237,10 +237,10 @@ SupplierAgentDep = Annotated[Caller, Depends(supplier_agent)]
 SupplierReaderDep = Annotated[Caller, Depends(supplier_reader)]
 
 
-def committed(
+def read_your_writes(
     outcome: Outcome[Any],
     response: Response,
-    rm: ReadModels,
+    read_models: ReadModels,
     names: Iterable[str] = models.READ_YOUR_WRITES,
 ) -> int:
     """Read-your-writes: return only once the read models a client reads next (`names`: by
@@ -250,12 +250,12 @@ def committed(
     position = outcome.position
     if outcome.replayed:
         response.headers[REPLAYED_HEADER] = "true"
-        position = log_head(rm.ledger)
+        position = log_head(read_models.ledger)
     response.headers[POSITION_HEADER] = str(position)
     if position:
-        rm.wake()
+        read_models.wake()
         try:
-            rm.wait_for(position, names)
+            read_models.wait_for(position, names)
         except ReadModelTimeoutError:
             # The write is committed: report success, never a failure the client might act on.
             log.warning("read models lag behind position %s", outcome.position)

@@ -101,10 +101,10 @@ def history_item(entry: PaymentEntry) -> HistoryItem:
 
 
 def history_query(
-    rm: ReadModels, filters: HistoryFilters, *, cached_only: bool = False, **scope: str
+    read_models: ReadModels, filters: HistoryFilters, *, cached_only: bool = False, **scope: str
 ) -> PaymentPage | None:
     return queries.payment_history(
-        rm,
+        read_models,
         cached_only=cached_only,
         **scope,
         statuses=filters.statuses,

@@ -136,11 +136,11 @@ def config(
 
 
 @router.get("/demo/residents", response_model=list[DemoResident])
-def demo_residents(demo: DemoDep, rm: ReadDep) -> list[DemoResident]:
+def demo_residents(demo: DemoDep, read_models: ReadDep) -> list[DemoResident]:
     """Residents who have linked accounts, for the demo sign-in's list."""
     if not demo:
         raise ForbiddenProblem("demo sign-in is off (KVIT_CABINET_DEMO_SIGN_IN)")
-    with rm.store.read() as tx:
+    with read_models.store.read() as tx:
         rows = tx.execute(
             f"SELECT payer_id, COUNT(*) FROM {tx.store.name('rm_account_payer')}"
             " GROUP BY payer_id ORDER BY payer_id LIMIT 50"

@@ -84,7 +84,7 @@ class DayReport:
 
 
 def day_report(
-    rm: ReadModels,
+    read_models: ReadModels,
     supplier_id: UUID | str,
     day: str,
     *,
@@ -100,8 +100,8 @@ def day_report(
     supplier = str(supplier_id)
     filters = {"supplier_id": supplier, "day": day}
     after = cursors.decode(cursor, filters) if cursor is not None else 0
-    rm.wait_for(min_position, [MODEL])
-    with rm.store.read() as tx:
+    read_models.wait_for(min_position, [MODEL])
+    with read_models.store.read() as tx:
         as_of = log_position(tx)
         entries = _entries(tx, supplier, day, after, limit + 1, as_of)
         totals, by_channel = _totals(tx, supplier, day)
@@ -112,16 +112,16 @@ def day_report(
 
 
 def day_report_pages(
-    rm: ReadModels, supplier_id: UUID | str, day: str, *, min_position: int = 0
+    read_models: ReadModels, supplier_id: UUID | str, day: str, *, min_position: int = 0
 ) -> Iterator[list[DayReportEntry]]:
     """The whole day's movements in log order, `MAX_PAGE` per read: a day of any size, never
     held in memory, and no connection held while the caller writes a page out. Waits for
     `min_position` before the first page."""
     supplier = str(supplier_id)
-    rm.wait_for(min_position, [MODEL])
+    read_models.wait_for(min_position, [MODEL])
     after = 0
     while True:
-        with rm.store.read() as tx:
+        with read_models.store.read() as tx:
             entries = _entries(tx, supplier, day, after, MAX_PAGE, log_position(tx))
         if entries:
             yield entries
@@ -131,12 +131,12 @@ def day_report_pages(
 
 
 def day_totals(
-    rm: ReadModels, supplier_id: UUID | str, day: str, *, through: int
+    read_models: ReadModels, supplier_id: UUID | str, day: str, *, through: int
 ) -> tuple[Totals, dict[str, Totals]]:
     """The day's totals (and per channel) over its movements up to position `through`: after
     `day_report_pages`, the last line given, so the totals are those lines' sum even when the day
     grew meanwhile (movements only ever append, at higher positions)."""
-    with rm.store.read() as tx:
+    with read_models.store.read() as tx:
         return _totals(tx, str(supplier_id), day, through=through)
 
 

@@ -27,17 +27,17 @@ HISTORY_MODELS = ("payment_history", "matching")
 
 # --- payments --------------------------------------------------------------------------------
 def payment(
-    rm: ReadModels, payment_id: UUID | str, *, min_position: int = 0
+    read_models: ReadModels, payment_id: UUID | str, *, min_position: int = 0
 ) -> PaymentEntry | None:
-    rm.wait_for(min_position, HISTORY_MODELS)
-    with rm.store.read() as tx:
+    read_models.wait_for(min_position, HISTORY_MODELS)
+    with read_models.store.read() as tx:
         rows = select_rows(tx, PAYMENT, "payment_id = %s", [str(payment_id)])
         matches = matches_of(tx, [str(payment_id)]) if rows else {}
     return _with_match(_entry(rows[0]), matches) if rows else None
 
 
 def payment_history(
-    rm: ReadModels,
+    read_models: ReadModels,
     *,
     payer_id: str | None = None,
     account_id: UUID | str | None = None,
@@ -71,17 +71,17 @@ def payment_history(
     name = None
     if payer_id:
         name = ("payment_history", json.dumps(filters, default=str), limit, cursor)
-    hit = rm.cache.get(name, min_position) if name else None
+    hit = read_models.cache.get(name, min_position) if name else None
     if hit is not None:
         cached: PaymentPage = hit[0]
         return replace(cached, as_of=hit[1])
     if cached_only:
         return None
-    rm.wait_for(min_position, HISTORY_MODELS)
+    read_models.wait_for(min_position, HISTORY_MODELS)
     # Notices have no payer: they are in account and supplier histories only.
-    page = _read_history(rm, where, params, limit, filters, with_notices=not payer_id)
+    page = _read_history(read_models, where, params, limit, filters, with_notices=not payer_id)
     if name:
-        rm.cache.put(name, "payment_history", page, page.as_of, {f"payer_id={payer_id}"})
+        read_models.cache.put(name, "payment_history", page, page.as_of, {f"payer_id={payer_id}"})
     return page
 
 
@@ -135,7 +135,7 @@ def _history_where(
 
 
 def _read_history(
-    rm: ReadModels,
+    read_models: ReadModels,
     where: list[str],
     params: list[str | int],
     limit: int,
@@ -144,7 +144,7 @@ def _read_history(
     with_notices: bool,
 ) -> PaymentPage:
     """One page (and whether more follow) from the payments, and from the notices if asked."""
-    with rm.store.read() as tx:
+    with read_models.store.read() as tx:
         tail = f" ORDER BY created_position DESC LIMIT {limit + 1}"
         rows = select_rows(tx, PAYMENT, " AND ".join(where), params, tail)
         if with_notices:

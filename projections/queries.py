@@ -46,44 +46,48 @@ __all__ = [
 
 # --- personal accounts -----------------------------------------------------------------------
 def account_balance(
-    rm: Reader, account_id: UUID | str, *, min_position: int = 0, include_withdrawn: bool = True
+    read_models: Reader,
+    account_id: UUID | str,
+    *,
+    min_position: int = 0,
+    include_withdrawn: bool = True,
 ) -> AccountBalance | None:
     """An account's balance and bill states (newest period first), or None if unknown."""
-    rm.wait_for(min_position, ["account_balance"])
-    with rm.store.read() as tx:
+    read_models.wait_for(min_position, ["account_balance"])
+    with read_models.store.read() as tx:
         found = _accounts(tx, "account_id = %s", [str(account_id)], include_withdrawn)
     return found[0] if found else None
 
 
 def accounts_of_payer(
-    rm: ReadModels, payer_id: str, *, min_position: int = 0, cached_only: bool = False
+    read_models: ReadModels, payer_id: str, *, min_position: int = 0, cached_only: bool = False
 ) -> list[AccountBalance] | None:
     """Every account the payer has linked, with balances. A resident's hot read: answered from
     the process's cache when it holds it (projections/hot.py); with `cached_only`, None
     instead of a wait or a query (the caller then asks again where blocking is fine)."""
-    hit = cached_accounts_of_payer(rm, payer_id, min_position)
+    hit = cached_accounts_of_payer(read_models, payer_id, min_position)
     if hit is not None:
         cached, cached_as_of = hit
         return [replace(b, as_of=cached_as_of) for b in cached]
     if cached_only:
         return None
     name = ("accounts_of_payer", payer_id)
-    rm.wait_for(min_position, ["account_balance"])
-    with rm.store.read() as tx:
+    read_models.wait_for(min_position, ["account_balance"])
+    with read_models.store.read() as tx:
         linked = f"SELECT account_id FROM {tx.store.name('rm_account_payer')} WHERE payer_id = %s"
         found = _accounts(tx, f"account_id IN ({linked})", [payer_id], True)
         as_of = found[0].as_of if found else position_of(tx, "account_balance")
     deps = {f"payer_id={payer_id}", *(f"account_id={b.account_id}" for b in found)}
-    rm.cache.put(name, "account_balance", tuple(found), as_of, deps)
+    read_models.cache.put(name, "account_balance", tuple(found), as_of, deps)
     return found
 
 
 def cached_accounts_of_payer(
-    rm: ReadModels, payer_id: str, min_position: int = 0
+    read_models: ReadModels, payer_id: str, min_position: int = 0
 ) -> tuple[tuple[AccountBalance, ...], int] | None:
     """The cached answer itself (the same tuple until the cache drops it) and the position it
     holds as of, or None: lets the HTTP layer reuse a body rendered from it."""
-    hit = rm.cache.get(("accounts_of_payer", payer_id), min_position)
+    hit = read_models.cache.get(("accounts_of_payer", payer_id), min_position)
     return None if hit is None else (hit[0], hit[1])
 
 
@@ -132,30 +136,32 @@ def _accounts(
 
 # --- wallets ---------------------------------------------------------------------------------
 def wallet_balance(
-    rm: Reader, wallet_id: UUID | str, *, min_position: int = 0
+    read_models: Reader, wallet_id: UUID | str, *, min_position: int = 0
 ) -> WalletBalance | None:
-    rm.wait_for(min_position, ["wallet_balance"])
-    with rm.store.read() as tx:
+    read_models.wait_for(min_position, ["wallet_balance"])
+    with read_models.store.read() as tx:
         rows = select_rows(tx, WALLET, "wallet_id = %s", [str(wallet_id)])
         as_of = position_of(tx, "wallet_balance")
     return WalletBalance(**rows[0], as_of=as_of) if rows else None
 
 
 def wallets_of_payer(
-    rm: ReadModels, payer_id: str, *, min_position: int = 0
+    read_models: ReadModels, payer_id: str, *, min_position: int = 0
 ) -> list[WalletBalance]:
-    rm.wait_for(min_position, ["wallet_balance"])
-    with rm.store.read() as tx:
+    read_models.wait_for(min_position, ["wallet_balance"])
+    with read_models.store.read() as tx:
         rows = select_rows(tx, WALLET, "payer_id = %s", [payer_id], " ORDER BY position")
         as_of = position_of(tx, "wallet_balance")
     return [WalletBalance(**row, as_of=as_of) for row in rows]
 
 
 # --- trial balance ---------------------------------------------------------------------------
-def trial_balance(rm: Reader, *, min_position: int = 0, as_of: int | None = None) -> TrialBalance:
+def trial_balance(
+    read_models: Reader, *, min_position: int = 0, as_of: int | None = None
+) -> TrialBalance:
     """Every ledger account's balance; with `as_of`, as it was at that log position."""
-    rm.wait_for(max(min_position, as_of or 0), ["trial_balance"])
-    with rm.store.read() as tx:
+    read_models.wait_for(max(min_position, as_of or 0), ["trial_balance"])
+    with read_models.store.read() as tx:
         reached = position_of(tx, "trial_balance")
         if as_of is None:
             rows = select_rows(tx, LEDGER_ACCOUNT, "1 = 1", [], " ORDER BY account")

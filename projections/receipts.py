@@ -130,9 +130,11 @@ def matches_of(tx: Tx, receipt_ids: Iterable[str]) -> dict[str, ReceiptMatch]:
     return {row["receipt_id"]: receipt_match(row, as_of) for row in rows}
 
 
-def notice(rm: ReadModels, notice_id: UUID | str, *, min_position: int = 0) -> ReceiptMatch | None:
+def notice(
+    read_models: ReadModels, notice_id: UUID | str, *, min_position: int = 0
+) -> ReceiptMatch | None:
     """A bank notice with its match status and matched lines, or None if unknown."""
-    rm.wait_for(min_position, [MODEL])
-    with rm.store.read() as tx:
+    read_models.wait_for(min_position, [MODEL])
+    with read_models.store.read() as tx:
         found = matches_of(tx, [str(notice_id)]).get(str(notice_id))
     return found if found is not None and found.kind == "bank_notice" else None

@@ -71,8 +71,8 @@ def import_(
             )
     finally:
         ledger.close()
-    kept = summary.rejected + summary.conflicts > 0
-    _report(summary, rejects_path if kept else None, as_json=as_json)
+    any_rejected = summary.rejected + summary.conflicts > 0
+    _report(summary, rejects_path if any_rejected else None, as_json=as_json)
 
 
 def _report(summary: ImportSummary, rejects: Path | None, *, as_json: bool) -> None:

@@ -18,7 +18,7 @@ from api.deps import (
     ReadDep,
     SupplierAgentDep,
     SupplierReaderDep,
-    committed,
+    read_your_writes,
 )
 from api.history import HistoryFiltersDep, history_out, history_query
 from api.operator_scopes import require_account_in_scope, require_in_scope
@@ -43,12 +43,12 @@ def open_account(
     caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     response: Response,
 ) -> Created:
     require_in_scope(caller, supplier_id=body.supplier_id)
     outcome = ledger.execute(body.command(idempotency_key=key, scope=caller.scope))
-    committed(outcome, response, rm, models.NAMES)
+    read_your_writes(outcome, response, read_models, models.NAMES)
     return Created(id=outcome.result["account_id"])
 
 
@@ -64,14 +64,14 @@ def issue_bill(
     caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     response: Response,
 ) -> BillIssued:
     require_account_in_scope(caller, ledger, account_id)
     outcome = ledger.execute(
         body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
     )
-    committed(outcome, response, rm, models.NAMES)
+    read_your_writes(outcome, response, read_models, models.NAMES)
     return BillIssued(id=outcome.result["bill_id"], amount_due=outcome.result["amount_due"])
 
 
@@ -79,12 +79,12 @@ def issue_bill(
 def get_account(
     account_id: UUID,
     caller: CallerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     reads: LogReadsDep,
     min_position: MinPositionDep = 0,
     as_of: AsOfQuery = None,
 ) -> AccountOut:
-    balance = visible_account(rm, caller, account_id, min_position)
+    balance = visible_account(read_models, caller, account_id, min_position)
     if limited_for(caller, balance):
         if as_of is not None:
             raise LinkNotProvenProblem(
@@ -106,7 +106,7 @@ def confirm_payer(
     caller: SupplierAgentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     response: Response,
 ) -> AccountOut:
     """An operator confirms that a payer holds the account (e.g. after seeing a contract): the
@@ -115,8 +115,8 @@ def confirm_payer(
     outcome = ledger.execute(
         body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
     )
-    position = committed(outcome, response, rm, models.NAMES)
-    return account_out(visible_account(rm, caller, account_id, position))
+    position = read_your_writes(outcome, response, read_models, models.NAMES)
+    return account_out(visible_account(read_models, caller, account_id, position))
 
 
 @router.get(
@@ -125,11 +125,11 @@ def confirm_payer(
 def account_payments(
     account_id: UUID,
     caller: SupplierReaderDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     filters: HistoryFiltersDep,
 ) -> HistoryPage:
     """The account's payment history, newest first (residents use /v1/me/payments)."""
-    visible_account(rm, caller, account_id, filters.min_position)
-    page = history_query(rm, filters, account_id=str(account_id))
+    visible_account(read_models, caller, account_id, filters.min_position)
+    page = history_query(read_models, filters, account_id=str(account_id))
     assert page is not None  # None only with cached_only
     return history_out(page)

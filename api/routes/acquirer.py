@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.acquirer.signature import HEADER, SignatureError, verify
 from api.acquirer.tbank.acquirer import TBankAcquirer
-from api.deps import AcquirerDep, AcquirerSecretDep, LedgerDep, ReadDep, committed
+from api.deps import AcquirerDep, AcquirerSecretDep, LedgerDep, ReadDep, read_your_writes
 from api.problems import BadSignatureProblem, NotFoundProblem, responses
 from api.schemas.acquirer import AcquirerNotificationBody, NotificationAck
 from ledger.application import Ledger
@@ -50,7 +50,7 @@ SIGNATURE_PARAMETER = {
 async def acquirer_notification(
     request: Request,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     secret: AcquirerSecretDep,
     acquirer: AcquirerDep,
     response: Response,
@@ -72,7 +72,7 @@ async def acquirer_notification(
 
     def settle() -> NotificationAck:
         kind, outcome = settle_operation(ledger, note)
-        committed(outcome, response, rm)
+        read_your_writes(outcome, response, read_models)
         return NotificationAck(
             operation_id=note.operation_id, kind=kind, status=outcome.result["status"]
         )

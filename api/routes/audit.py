@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.audited import resolve
-from api.deps import AuditSettingsDep, ChainIfKeptDep, LogReadsDep, ReaderDep, kept
+from api.deps import AuditSettingsDep, ChainIfKeptDep, LogReadsDep, ReaderDep, require_chain
 from api.problems import NotFoundProblem, responses
 from api.schemas.audit import EventPage, LedgerAccountOut
 from audit import export as feed
@@ -38,7 +38,7 @@ def events(
     """The log, paged, in position order, exactly as `kvit audit export` writes it: each event
     with its stored state (base64), decoded fields, and the chain hash recorded for it."""
     reader = reads.reader()  # the read replica when it has every acknowledged write
-    got = feed.page(reader.ledger, kept(reader.store), after=after, limit=limit)
+    got = feed.page(reader.ledger, require_chain(reader.store), after=after, limit=limit)
     return EventPage(events=got.lines, next_after=got.next_after, done=got.done)
 
 
@@ -49,12 +49,12 @@ def checkpoints(
     after: Annotated[int, Query(ge=0, le=MAX_AFTER)] = 0,
 ) -> list[dict[str, Any]]:
     """Signed checkpoints after a position. Keep them outside our database."""
-    return [c for c in kept(store).checkpoints(at_or_after=after + 1)]
+    return [c for c in require_chain(store).checkpoints(at_or_after=after + 1)]
 
 
 @router.get("/checkpoints/latest", responses=responses(403, 404, 503))
 def latest(caller: ReaderDep, store: ChainIfKeptDep) -> dict[str, Any]:
-    found = latest_checkpoint(kept(store))
+    found = latest_checkpoint(require_chain(store))
     if found is None:
         raise NotFoundProblem("no checkpoint has been signed yet")
     return found

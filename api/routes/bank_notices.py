@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep, NoticePosterDep, ReadDep, SettingsDep, committed
+from api.deps import LedgerDep, NoticePosterDep, ReadDep, SettingsDep, read_your_writes
 from api.operator_scopes import PostingBankDep
 from api.problems import ApiProblem, PayloadTooLargeProblem, responses
 from api.schemas.notices import AnnulBody, NoticeBody, NoticeOutcome, RegisterSummary, RejectOut
@@ -49,7 +49,7 @@ def post_notice(
     body: NoticeBody,
     caller: NoticePosterDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     response: Response,
     bank: PostingBankDep,
 ) -> NoticeOutcome:
@@ -60,7 +60,7 @@ def post_notice(
     line = parse_notice({k: str(v) for k, v in fields.items()})
     outcome = ledger.execute(ReceiveNotice(bank_bik=posting_bank(bank, body.order_id), line=line))
     response.status_code = 201 if outcome.result["outcome"] == "accepted" else 200
-    committed(outcome, response, rm, models.NAMES)  # the register is read next
+    read_your_writes(outcome, response, read_models, models.NAMES)  # the register is read next
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
 
 
@@ -71,7 +71,7 @@ def annul_notice(
     body: AnnulBody,
     caller: NoticePosterDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     response: Response,
     bank: PostingBankDep,
 ) -> NoticeOutcome:
@@ -85,7 +85,7 @@ def annul_notice(
         annul_date=annul_date.isoformat(),
     )
     outcome = ledger.execute(command)
-    committed(outcome, response, rm, models.NAMES)  # the register is read next
+    read_your_writes(outcome, response, read_models, models.NAMES)  # the register is read next
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
 
 
@@ -104,7 +104,7 @@ async def post_register(
     request: Request,
     caller: NoticePosterDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     settings: SettingsDep,
     bank: PostingBankDep,
 ) -> RegisterSummary:
@@ -124,7 +124,7 @@ async def post_register(
             partial(import_register, ledger, spool, bank_bik=bank_bik)
         )
     if summary.position:
-        await run_in_threadpool(rm.wait_for, summary.position)
+        await run_in_threadpool(read_models.wait_for, summary.position)
     return RegisterSummary(
         **summary.as_dict(),
         rejects=[

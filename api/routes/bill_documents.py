@@ -31,12 +31,12 @@ def get_bill(
     bill_id: UUID,
     caller: CallerDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     min_position: MinPositionDep = 0,
 ) -> BillDocument:
     """The bill with its lines and the recipient's requisites as they are now (a payment fixes
     them when it is created). Operators, auditors, and residents who linked the account."""
-    balance = visible_account(rm, caller, account_id, min_position)
+    balance = visible_account(read_models, caller, account_id, min_position)
     # Lines are personal data: only payers who see the account in full see them. With proof of
     # possession (issue 9) that is the proven payers; before it, every linked payer.
     full = getattr(balance, "proven_payer_ids", balance.payer_ids)

@@ -41,7 +41,7 @@ def bill_qr(
     document_id: str,
     caller: CallerDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     attempts: LinkAttemptsDep,
     format: Annotated[Literal["svg", "png", "text"], Query()] = "svg",
     encoding: Annotated[Literal["utf-8", "cp1251"], Query()] = "utf-8",
@@ -50,7 +50,7 @@ def bill_qr(
     unknown ИПД counts toward a resident's link limit (then 429 `link_attempts_exceeded`)."""
     document_id = parse_document_id(document_id)
     # The cabinet shows a proven resident's own bills' codes: those cost no count (nor a 429).
-    seen = sees_bill(rm, caller, document_id)
+    seen = sees_bill(read_models, caller, document_id)
     attempt = Attempt() if seen else attempts.admit(caller, document_subject(document_id))
     payment = ledger.read(partial(bill_qr_payment, document_id=document_id))
     attempts.give_back(attempt)

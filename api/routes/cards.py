@@ -7,7 +7,7 @@ from functools import partial
 from fastapi import APIRouter, Response
 
 from api.acquirer.checkout import api_of, call
-from api.deps import AcquirerDep, LedgerDep, ReadDep, ResidentDep, card_acquirer, committed
+from api.deps import AcquirerDep, LedgerDep, ReadDep, ResidentDep, card_acquirer, read_your_writes
 from api.problems import responses
 from api.schemas.cards import SavedCardList, SavedCardOut
 from ledger.errors import UnknownSavedCardError
@@ -34,7 +34,7 @@ def remove_card(
     card_id: str,
     caller: ResidentDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     acquirer: AcquirerDep,
     response: Response,
 ) -> Response:
@@ -46,5 +46,5 @@ def remove_card(
         raise UnknownSavedCardError(f"no saved card {card_id}", card_id=card_id)
     call(api_of(card_acquirer(acquirer)).remove_card, cards.customer_key, card_id)
     outcome = ledger.execute(RemoveSavedCard(payer_id=caller.payer_id, card_id=card_id))
-    committed(outcome, response, rm)
+    read_your_writes(outcome, response, read_models)
     return Response(status_code=204, headers=dict(response.headers))

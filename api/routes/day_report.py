@@ -88,7 +88,7 @@ def day_report(
     supplier_id: UUID,
     caller: SupplierReaderDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     date: Annotated[
         str,
         Query(
@@ -115,14 +115,14 @@ def day_report(
     supplier = ledger.get_supplier(supplier_id)  # an unknown supplier is a 404
     if format == "json":
         found = reports.day_report(
-            rm, supplier_id, day, limit=limit, cursor=cursor, min_position=min_position
+            read_models, supplier_id, day, limit=limit, cursor=cursor, min_position=min_position
         )
         return RegisterOut.model_validate(found)
-    pages = reports.day_report_pages(rm, supplier_id, day, min_position=min_position)
+    pages = reports.day_report_pages(read_models, supplier_id, day, min_position=min_position)
     first = next(pages, [])  # read here, so a failure is still a problem, not a cut stream
     filename = f"register-{supplier.inn}-{day}.csv"
     return StreamingResponse(
-        csv_export(rm, str(supplier_id), day, chain([first], pages)),
+        csv_export(read_models, str(supplier_id), day, chain([first], pages)),
         media_type=CSV_MEDIA,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -148,7 +148,7 @@ class CsvLines:
 
 
 def csv_export(
-    rm: ReadModels, supplier_id: str, day: str, pages: Iterator[list[DayReportEntry]]
+    read_models: ReadModels, supplier_id: str, day: str, pages: Iterator[list[DayReportEntry]]
 ) -> Iterator[bytes]:
     """The header, each page of lines as a chunk, then the totals over exactly those lines."""
     out = CsvLines()
@@ -160,7 +160,7 @@ def csv_export(
         if page:
             last = page[-1].position
         yield out.take()
-    totals, by_channel = reports.day_totals(rm, supplier_id, day, through=last)
+    totals, by_channel = reports.day_totals(read_models, supplier_id, day, through=last)
     out.row([])
     out.row(["total", "channel", "count", "received", "refunded", "annulled", "net", "commission"])
     rows: list[tuple[str, Totals]] = [*by_channel.items(), ("all", totals)]

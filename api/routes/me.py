@@ -16,7 +16,7 @@ from api.deps import (
     MinPositionDep,
     ReadDep,
     ResidentDep,
-    committed,
+    read_your_writes,
 )
 from api.history import HistoryFiltersDep, history_out, history_query
 from api.link_attempts import account_subject
@@ -45,7 +45,7 @@ def link_account(
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     attempts: LinkAttemptsDep,
     response: Response,
 ) -> AccountOut:
@@ -72,24 +72,26 @@ def link_account(
     )
     if outcome.result["proven"]:  # the bill was in hand: nothing was probed
         attempts.give_back(attempt)
-    position = committed(outcome, response, rm)
+    position = read_your_writes(outcome, response, read_models)
     # Waits again if the read models lag: a 503 the client can retry, never a false 404.
-    return shown(caller, visible_account(rm, caller, UUID(outcome.result["account_id"]), position))
+    return shown(
+        caller, visible_account(read_models, caller, UUID(outcome.result["account_id"]), position)
+    )
 
 
 @router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
 async def my_accounts(
-    caller: ResidentDep, rm: ReadDep, min_position: MinPositionDep = 0
+    caller: ResidentDep, read_models: ReadDep, min_position: MinPositionDep = 0
 ) -> Response:
     """Hot read: `async` so that an answer from the cache costs no threadpool hand-off, with its
     body rendered once per cached answer and position; only a miss (a query, maybe a
     read-your-writes wait) goes to a thread."""
     payer_id = caller.payer_id
     assert payer_id is not None
-    hit = queries.cached_accounts_of_payer(rm, payer_id, min_position)
+    hit = queries.cached_accounts_of_payer(read_models, payer_id, min_position)
     if hit is None:
         balances = await run_in_threadpool(
-            queries.accounts_of_payer, rm, payer_id, min_position=min_position
+            queries.accounts_of_payer, read_models, payer_id, min_position=min_position
         )
         assert balances is not None
         return Response(accounts_body(balances, payer_id), media_type="application/json")
@@ -117,13 +119,13 @@ def open_wallet(
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     response: Response,
     body: OpenWalletBody | None = None,
 ) -> WalletOut:
     assert caller.payer_id is not None
     outcome = ledger.execute(OpenWallet(payer_id=caller.payer_id, idempotency_key=key))
-    position = committed(outcome, response, rm)
+    position = read_your_writes(outcome, response, read_models)
     # From the write side, so the answer does not depend on the read models having caught up:
     # a new wallet is empty; a replay shows the wallet as it is now (it may have been funded).
     balance = 0
@@ -136,10 +138,12 @@ def open_wallet(
 
 
 @router.get("/wallets", response_model=WalletList, responses=responses(403, 503))
-def my_wallets(caller: ResidentDep, rm: ReadDep, min_position: MinPositionDep = 0) -> WalletList:
+def my_wallets(
+    caller: ResidentDep, read_models: ReadDep, min_position: MinPositionDep = 0
+) -> WalletList:
     """The resident's wallets with their balances (none until one is opened)."""
     assert caller.payer_id is not None
-    wallets = queries.wallets_of_payer(rm, caller.payer_id, min_position=min_position)
+    wallets = queries.wallets_of_payer(read_models, caller.payer_id, min_position=min_position)
     return WalletList(
         items=[
             WalletOut(id=w.wallet_id, payer_id=w.payer_id, balance=w.balance, as_of=w.as_of)
@@ -149,14 +153,18 @@ def my_wallets(caller: ResidentDep, rm: ReadDep, min_position: MinPositionDep = 
 
 
 @router.get("/payments", response_model=HistoryPage, responses=responses(403, 503))
-async def my_payments(caller: ResidentDep, rm: ReadDep, filters: HistoryFiltersDep) -> Response:
+async def my_payments(
+    caller: ResidentDep, read_models: ReadDep, filters: HistoryFiltersDep
+) -> Response:
     """The resident's payment history, newest first, with cursor pagination and filters.
     Served from the cache without a thread when it holds the page (as `my_accounts`), and
     with the body rendered once per cached page."""
     assert caller.payer_id is not None
-    page = history_query(rm, filters, cached_only=True, payer_id=caller.payer_id)
+    page = history_query(read_models, filters, cached_only=True, payer_id=caller.payer_id)
     if page is None:
-        page = await run_in_threadpool(history_query, rm, filters, payer_id=caller.payer_id)
+        page = await run_in_threadpool(
+            history_query, read_models, filters, payer_id=caller.payer_id
+        )
     assert page is not None
     found = page
 

@@ -18,11 +18,11 @@ router = APIRouter(prefix="/v1/notices", tags=["notices"])
 
 @router.get("/{notice_id}", response_model=ReceiptOut, responses=responses(403, 404, 422, 503))
 def get_notice(
-    notice_id: UUID, caller: NoticeReaderDep, rm: ReadDep, min_position: MinPositionDep = 0
+    notice_id: UUID, caller: NoticeReaderDep, read_models: ReadDep, min_position: MinPositionDep = 0
 ) -> ReceiptOut:
     """The notice as accepted (references, amount, commission), whether it is annulled
     (`status`), and its matching: `match_status` and the bill lines it paid."""
-    found = receipts.notice(rm, notice_id, min_position=min_position)
+    found = receipts.notice(read_models, notice_id, min_position=min_position)
     if found is None:
         require_in_scope(caller)  # a scoped operator learns nothing of what exists elsewhere
         raise NotFoundProblem(f"no bank notice {notice_id}", notice_id=str(notice_id))

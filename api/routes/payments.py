@@ -21,7 +21,7 @@ from api.deps import (
     ReadDep,
     ResidentDep,
     card_acquirer,
-    committed,
+    read_your_writes,
 )
 from api.operator_scopes import supplier_owned
 from api.problems import ApiProblem, responses
@@ -70,7 +70,7 @@ def card_checkout(
     view: PaymentView,
     body: CreatePaymentBody | None,
     response: Response,
-    rm: ReadDep,
+    read_models: ReadDep,
 ) -> PaymentOut:
     """A card payment in `processing`: its checkout at the acquirer (opened now if none is
     recorded yet), or paid at once with a saved card."""
@@ -82,7 +82,7 @@ def card_checkout(
                 ledger, card.api_of(acquirer), payment, body.saved_card_id
             )
             if settled is not None:
-                committed(settled, response, rm)
+                read_your_writes(settled, response, read_models)
         else:
             card.ensure_checkout(
                 ledger, acquirer, card.payment_order(ledger, payment, save_card=save)
@@ -102,7 +102,7 @@ def create_payment(
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     acquirer: AcquirerDep,
     response: Response,
 ) -> PaymentOut:
@@ -121,9 +121,9 @@ def create_payment(
     outcome = ledger.execute(
         body.command(payer_id=caller.payer_id, idempotency_key=key, target=target)
     )
-    committed(outcome, response, rm)
+    read_your_writes(outcome, response, read_models)
     if body.method == "card" and body.confirm and acquirer is not None:
-        return card_checkout(ledger, acquirer, outcome.result, body, response, rm)
+        return card_checkout(ledger, acquirer, outcome.result, body, response, read_models)
     return payment_out(outcome.result, ledger, acquirer)
 
 
@@ -186,7 +186,7 @@ def confirm_payment(
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     acquirer: AcquirerDep,
     response: Response,
 ) -> PaymentOut:
@@ -200,9 +200,9 @@ def confirm_payment(
     outcome = ledger.execute(
         ConfirmPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key)
     )
-    committed(outcome, response, rm)
+    read_your_writes(outcome, response, read_models)
     if outcome.result["method"] == "card" and acquirer is not None:
-        return card_checkout(ledger, acquirer, outcome.result, None, response, rm)
+        return card_checkout(ledger, acquirer, outcome.result, None, response, read_models)
     return payment_out(outcome.result, ledger, acquirer)
 
 
@@ -214,7 +214,7 @@ def cancel_payment(
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     acquirer: AcquirerDep,
     response: Response,
 ) -> PaymentOut:
@@ -227,14 +227,14 @@ def cancel_payment(
         if payment.method == "card" and payment.status == PaymentStatus.PROCESSING:
             settled = card.cancel_in_flight(ledger, acquirer, payment)
             if settled is not None:
-                committed(settled, response, rm)
+                read_your_writes(settled, response, read_models)
             payment = ledger.get_payment(payment_id)
         if payment.method == "card" and payment.status == PaymentStatus.CANCELED:
             return payment_out(payment.view(), ledger, acquirer)
     outcome = ledger.execute(
         CancelPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key)
     )
-    committed(outcome, response, rm)
+    read_your_writes(outcome, response, read_models)
     return payment_out(outcome.result, ledger, acquirer)
 
 
@@ -250,7 +250,7 @@ def refund_payment(
     caller: OperatorDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     acquirer: AcquirerDep,
     response: Response,
 ) -> RefundOut:
@@ -264,7 +264,7 @@ def refund_payment(
     outcome = ledger.execute(
         body.command(payment_id=payment_id, idempotency_key=key, scope=caller.scope)
     )
-    committed(outcome, response, rm, models.NAMES)  # an operator's: it reads any
+    read_your_writes(outcome, response, read_models, models.NAMES)  # an operator's: it reads any
     return RefundOut(
         id=outcome.result["refund_id"],
         payment=payment_out(outcome.result["payment"], ledger, acquirer),

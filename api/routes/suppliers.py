@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, SupplierReaderDep, committed
+from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, SupplierReaderDep, read_your_writes
 from api.operator_scopes import require_in_scope
 from api.problems import responses
 from api.schemas.common import Created
@@ -36,11 +36,11 @@ def register_supplier(
     caller: OperatorDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     response: Response,
 ) -> Created:
     outcome = ledger.execute(body.command(idempotency_key=key, scope=caller.scope))
-    committed(outcome, response, rm, models.NAMES)
+    read_your_writes(outcome, response, read_models, models.NAMES)
     return Created(id=outcome.result["supplier_id"])
 
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.acquirer.checkout import apply_notification
 from api.acquirer.tbank.acquirer import NOTIFICATIONS_PATH, TBankAcquirer
 from api.acquirer.tbank.notification import NotificationRefused
-from api.deps import AcquirerDep, LedgerDep, ReadDep, committed
+from api.deps import AcquirerDep, LedgerDep, ReadDep, read_your_writes
 from api.problems import BadSignatureProblem, NotFoundProblem, responses
 
 router = APIRouter(tags=["acquirer"])
@@ -31,7 +31,11 @@ router = APIRouter(tags=["acquirer"])
     },
 )
 async def tbank_notification(
-    request: Request, ledger: LedgerDep, rm: ReadDep, acquirer: AcquirerDep, response: Response
+    request: Request,
+    ledger: LedgerDep,
+    read_models: ReadDep,
+    acquirer: AcquirerDep,
+    response: Response,
 ) -> PlainTextResponse:
     """Where T-Bank (KVIT_ACQUIRER=tbank) reports each status change of a card operation."""
     if not isinstance(acquirer, TBankAcquirer):
@@ -44,7 +48,7 @@ async def tbank_notification(
 
     def record() -> None:
         for outcome in apply_notification(ledger, note):
-            committed(outcome, response, rm)
+            read_your_writes(outcome, response, read_models)
 
     await run_in_threadpool(record)
     return PlainTextResponse("OK", headers=dict(response.headers))

@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
 
-from api.deps import AuditSettingsDep, ChainIfKeptDep, LedgerDep, ReaderDep, kept
+from api.deps import AuditSettingsDep, ChainIfKeptDep, LedgerDep, ReaderDep, require_chain
 from api.problems import NotFoundProblem, NotInTreeProblem, responses
 from audit import merkle, note, tiles
 from audit.service import log_verifier
@@ -66,13 +66,13 @@ def _tile(ledger: Ledger | None, store: AuditStore, path: str) -> Response:
 def checkpoint(store: ChainIfKeptDep) -> Response:
     """The latest signed checkpoint (C2SP tlog-checkpoint, a signed note), with the
     witnesses' cosignatures."""
-    return _checkpoint(kept(store))
+    return _checkpoint(require_chain(store))
 
 
 @public.get("/{path:path}", response_class=Response, responses=responses(404, 503))
 def public_tile(path: str, store: ChainIfKeptDep) -> Response:
     """A hash tile (C2SP tlog-tiles). Entry bundles are for auditors: /v1/audit/log/."""
-    return _tile(None, kept(store), path)
+    return _tile(None, require_chain(store), path)
 
 
 @public.post("/cosignature", response_class=Response, responses=responses(404, 422, 503))
@@ -84,7 +84,7 @@ def add_cosignature(
 ) -> Response:
     """Add a witness's cosignature line to the checkpoint of `size`: kept only if it verifies
     with one of the witness keys this deployment publishes (KVIT_LOG_WITNESSES)."""
-    audit_store = kept(store)
+    audit_store = require_chain(store)
     found = audit_store.notes(at_or_after=size, limit=1)
     if not found or found[0][0] != size:
         raise NotFoundProblem(f"no checkpoint of size {size}")
@@ -109,14 +109,14 @@ def _witnesses(settings: AuditSettings) -> list[note.Verifier]:
 
 @readers.get("/log/checkpoint", response_class=Response, responses=responses(403, 404, 503))
 def reader_checkpoint(caller: ReaderDep, store: ChainIfKeptDep) -> Response:
-    return _checkpoint(kept(store))
+    return _checkpoint(require_chain(store))
 
 
 @readers.get("/log/{path:path}", response_class=Response, responses=responses(403, 404, 503))
 def reader_tile(path: str, caller: ReaderDep, ledger: LedgerDep, store: ChainIfKeptDep) -> Response:
     """Hash tiles and entry bundles: each entry an event's canonical bytes (the export's
     encoding, `kvit.event.v1`)."""
-    return _tile(ledger, kept(store), path)
+    return _tile(ledger, require_chain(store), path)
 
 
 @readers.get("/key", response_class=Response, responses=responses(404))
@@ -140,7 +140,7 @@ def inclusion(
     size: Annotated[int, Query(ge=1, le=MAX_SIZE)],
 ) -> dict[str, object]:
     """The inclusion proof of leaf `index` in the tree of `size` leaves (RFC 9162 §2.1.3)."""
-    audit_store = kept(store)
+    audit_store = require_chain(store)
     if index >= size or size > audit_store.tree_size():
         raise NotInTreeProblem(f"leaf {index} of a tree of {size} is not in this log yet")
     proof = merkle.inclusion_proof(index, size, tiles.perfect_from(audit_store))
@@ -154,7 +154,7 @@ def consistency(
     second: Annotated[int, Query(ge=0, le=MAX_SIZE)],
 ) -> dict[str, object]:
     """The consistency proof from the tree of `first` leaves to that of `second` (§2.1.4)."""
-    audit_store = kept(store)
+    audit_store = require_chain(store)
     if first > second or second > audit_store.tree_size():
         raise NotInTreeProblem(f"no consistency proof from {first} to {second} in this log")
     proof = merkle.consistency_proof(first, second, tiles.perfect_from(audit_store))

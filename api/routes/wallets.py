@@ -17,7 +17,7 @@ from api.deps import (
     ReadDep,
     ResidentDep,
     card_acquirer,
-    committed,
+    read_your_writes,
 )
 from api.problems import NotFoundProblem, responses
 from api.schemas.wallets import TopUpBody, TopUpOut, WalletOut
@@ -28,10 +28,10 @@ router = APIRouter(prefix="/v1/wallets", tags=["wallets"])
 
 
 def wallet_out(
-    rm: ReadModels, caller: Caller, wallet_id: UUID | str, min_position: int = 0
+    read_models: ReadModels, caller: Caller, wallet_id: UUID | str, min_position: int = 0
 ) -> WalletOut:
     """The wallet if the caller may see it: its owner or an auditor. Others get a 404."""
-    wallet = queries.wallet_balance(rm, wallet_id, min_position=min_position)
+    wallet = queries.wallet_balance(read_models, wallet_id, min_position=min_position)
     visible = wallet is not None and (
         caller.role == Role.AUDITOR or wallet.payer_id == caller.payer_id
     )
@@ -45,10 +45,10 @@ def wallet_out(
 
 @router.get("/{wallet_id}", response_model=WalletOut, responses=responses(403, 404, 503))
 def get_wallet(
-    wallet_id: UUID, caller: CallerDep, rm: ReadDep, min_position: MinPositionDep = 0
+    wallet_id: UUID, caller: CallerDep, read_models: ReadDep, min_position: MinPositionDep = 0
 ) -> WalletOut:
     require(caller, Role.RESIDENT, Role.AUDITOR)
-    return wallet_out(rm, caller, wallet_id, min_position)
+    return wallet_out(read_models, caller, wallet_id, min_position)
 
 
 @router.post(
@@ -63,7 +63,7 @@ def top_up(
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
-    rm: ReadDep,
+    read_models: ReadDep,
     acquirer: AcquirerDep,
     response: Response,
 ) -> TopUpOut:
@@ -75,7 +75,7 @@ def top_up(
     outcome = ledger.execute(
         body.command(wallet_id=wallet_id, payer_id=caller.payer_id, idempotency_key=key)
     )
-    committed(outcome, response, rm)
+    read_your_writes(outcome, response, read_models)
     top_up_id = UUID(outcome.result["top_up_id"])
     checkout = ensure_checkout(ledger, card, top_up_order(top_up_id, caller.payer_id, body.amount))
     return TopUpOut(
