@@ -39,8 +39,16 @@ from ledger.bootstrap import build_ledger, migrate
 from ledger.domain import Payment
 from ledger.domain.postings import bank_clearing_account, postings_of
 from ledger.errors import UnknownAccountError
-from ledger.notices.handlers import ReceiveNotice
+from ledger.notices.commands import ReceiveNotice
 from ledger.notices.line import NoticeLine
+from ledger.payments.commands import (
+    CreatePayment,
+    OpenWallet,
+    RefundPayment,
+    RequestTopUp,
+    SettleTopUp,
+)
+from ledger.registry.commands import OpenAccount, RegisterSupplier
 from ledger.settings import Settings
 from storage.log import iter_events, read_stored
 from storage.sql import Store
@@ -92,32 +100,40 @@ def set_up(url: str, a_schema: str, b_schema: str) -> None:
     parts = Partitions(url, a_schema, b_schema)
     try:
         for ledger, inn, name in ((parts.b, SUPPLIER_INN, "УК Б"), (parts.a, MIRROR_INN, "Б")):
-            made = ledger.register_supplier(
-                inn=inn, kpp=KPP, name=name, requisites=REQUISITES, idempotency_key="supplier"
+            made = ledger.execute(
+                RegisterSupplier.parse(
+                    inn=inn, kpp=KPP, name=name, requisites=REQUISITES, idempotency_key="supplier"
+                )
             )
             supplier = UUID(made.result["supplier_id"])
             for number in numbers():
                 if ledger is parts.b and number == MISSING:
                     continue
-                ledger.open_account(
-                    supplier_id=supplier,
-                    account_number=number,
-                    address=f"partition account {number}",
-                    idempotency_key=f"account-{number}",
+                ledger.execute(
+                    OpenAccount.parse(
+                        supplier_id=supplier,
+                        account_number=number,
+                        address=f"partition account {number}",
+                        idempotency_key=f"account-{number}",
+                    )
                 )
         for p in range(PAYERS):
-            opened = parts.a.open_wallet(payer_id=f"payer-{p}", idempotency_key="wallet")
-            requested = parts.a.request_top_up(
-                wallet_id=UUID(opened.result["wallet_id"]),
-                payer_id=f"payer-{p}",
-                amount=FUNDS,
-                idempotency_key="top-up",
+            opened = parts.a.execute(OpenWallet(payer_id=f"payer-{p}", idempotency_key="wallet"))
+            requested = parts.a.execute(
+                RequestTopUp(
+                    wallet_id=UUID(opened.result["wallet_id"]),
+                    payer_id=f"payer-{p}",
+                    amount=FUNDS,
+                    idempotency_key="top-up",
+                )
             )
-            parts.a.settle_top_up(
-                top_up_id=UUID(requested.result["top_up_id"]),
-                succeeded=True,
-                amount=FUNDS,
-                acquirer_ref=f"funds-{p}",
+            parts.a.execute(
+                SettleTopUp(
+                    top_up_id=UUID(requested.result["top_up_id"]),
+                    succeeded=True,
+                    amount=FUNDS,
+                    acquirer_ref=f"funds-{p}",
+                )
             )
     finally:
         parts.close()
@@ -127,20 +143,22 @@ def pay(parts: Partitions, transfers: int, say: bool = False) -> float:
     """Send transfers 0..N-1 from A (resent ones are replays); the seconds it took."""
     started = time.perf_counter()
     wallets = {
-        f"payer-{p}": parts.a.open_wallet(payer_id=f"payer-{p}", idempotency_key="wallet")
+        f"payer-{p}": parts.a.execute(OpenWallet(payer_id=f"payer-{p}", idempotency_key="wallet"))
         for p in range(PAYERS)
     }
     for n in range(transfers):
         payer, number, amount = plan(n)
-        parts.a.create_payment(
-            payer_id=payer,
-            method="wallet",
-            idempotency_key=f"transfer-{n}",
-            supplier_inn=MIRROR_INN,
-            account_number=number,
-            wallet_id=UUID(wallets[payer].result["wallet_id"]),
-            amount=amount,
-            confirm=True,
+        parts.a.execute(
+            CreatePayment.parse(
+                payer_id=payer,
+                method="wallet",
+                idempotency_key=f"transfer-{n}",
+                supplier_inn=MIRROR_INN,
+                account_number=number,
+                wallet_id=UUID(wallets[payer].result["wallet_id"]),
+                amount=amount,
+                confirm=True,
+            )
         )
         if say:
             print(f"sent {n}", flush=True)
@@ -204,8 +222,12 @@ class Relay:
             self.duplicates += done["outcome"] == "duplicate"
             self.delivered += done["outcome"] == "accepted"
         except UnknownAccountError:  # B refuses: give the money back in A, once
-            refund = self.parts.a.refund_payment(
-                payment_id=payment.id, amount=payment.amount, idempotency_key=f"back-{payment.id}"
+            refund = self.parts.a.execute(
+                RefundPayment(
+                    payment_id=payment.id,
+                    amount=payment.amount,
+                    idempotency_key=f"back-{payment.id}",
+                )
             )
             self.refunded += 1
             self.duplicates += refund.position == 0  # nothing saved: a replay

@@ -43,7 +43,7 @@ from ledger.engine.channel import (
     recv_frame,
     send_frame,
 )
-from ledger.engine.unit_of_work import Command
+from ledger.engine.command import Command
 from storage.faults import cured_by_reconnecting
 
 
@@ -51,7 +51,7 @@ class Runs(Protocol):
     """What the writer runs commands on (the Ledger)."""
 
     def execute_batch_here(
-        self, commands: Sequence[Command], *, prefetch_keys: bool = True
+        self, commands: Sequence[Command[Any]], *, prefetch_keys: bool = True
     ) -> list[BatchItem]: ...
 
 

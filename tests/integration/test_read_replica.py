@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY
 from api.app import create_app
 from api.auth import Role
 from ledger.bootstrap import build_ledger, migrate
+from ledger.payments.commands import CreatePayment
 from projections.schema import migrate as migrate_read_models
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import setup_world
@@ -87,14 +88,16 @@ def test_as_of_reads_on_the_standby_wait_for_its_replay_or_go_to_the_primary(
     world = setup_world(ledger, wallet_balance=100_000)
 
     def pay(key: str) -> int:
-        paid = ledger.create_payment(
-            payer_id=world.payer_id,
-            method="wallet",
-            idempotency_key=key,
-            account_id=world.account_id,
-            wallet_id=world.wallet_id,
-            amount=1_000,
-            confirm=True,
+        paid = ledger.execute(
+            CreatePayment.parse(
+                payer_id=world.payer_id,
+                method="wallet",
+                idempotency_key=key,
+                account_id=world.account_id,
+                wallet_id=world.wallet_id,
+                amount=1_000,
+                confirm=True,
+            )
         )
         return paid.position
 

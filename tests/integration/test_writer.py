@@ -19,6 +19,7 @@ from ledger.bootstrap import build_ledger
 from ledger.engine.channel import WriterClient
 from ledger.engine.writer import Writer
 from ledger.errors import InsufficientFundsError, WriterUnavailableError
+from ledger.payments.commands import CreatePayment
 from ledger.settings import Settings
 from tests.fixtures import World, setup_world, top_up
 
@@ -66,14 +67,16 @@ def setup(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Setup]:
 
 
 def pay(ledger: Ledger, world: World, key: str, amount: int = 100) -> Any:
-    return ledger.create_payment(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=amount,
-        confirm=True,
-        idempotency_key=key,
+    return ledger.execute(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=amount,
+            confirm=True,
+            idempotency_key=key,
+        )
     )
 
 

@@ -16,6 +16,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoder, TranscodingNot
 
 from ledger.application import Ledger
 from ledger.engine.persistence import in_memory_env
+from ledger.payments.commands import CreatePayment
 from storage.transcoder import OrjsonTranscoder
 from tests.fixtures import setup_world, top_up
 
@@ -54,14 +55,16 @@ def test_events_stored_by_todays_code_read_and_write_back_byte_for_byte(
         world = setup_world(app, wallet_balance=100_000)
         top_up(app, world.wallet_id, world.payer_id, 5_000, key="more")
         for n in range(3):
-            app.create_payment(
-                payer_id=world.payer_id,
-                account_id=world.account_id,
-                method="wallet",
-                wallet_id=world.wallet_id,
-                amount=100 + n,
-                confirm=True,
-                idempotency_key=f"p{n}",
+            app.execute(
+                CreatePayment.parse(
+                    payer_id=world.payer_id,
+                    account_id=world.account_id,
+                    method="wallet",
+                    wallet_id=world.wallet_id,
+                    amount=100 + n,
+                    confirm=True,
+                    idempotency_key=f"p{n}",
+                )
             )
         states = list(stored_states(app))
     finally:
