@@ -15,6 +15,18 @@ class LedgerError(Exception):
         self.message = message
         self.data = data
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross the writer's channel (ledger/engine/channel.py) by pickle, which would
+        # call `type(self)(*self.args)`: wrong for subclasses with other signatures. Rebuild
+        # through the base and restore every attribute instead.
+        return (_rebuilt, (type(self), self.message), self.__dict__)
+
+
+def _rebuilt(cls: type[LedgerError], message: str) -> LedgerError:
+    error = cls.__new__(cls)
+    LedgerError.__init__(error, message)
+    return error
+
 
 # --- identifiers and input -------------------------------------------------------------------
 class InvalidIdentifierError(LedgerError):

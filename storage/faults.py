@@ -47,6 +47,8 @@ class UnconfirmedWriteError(Exception):
     on the primary alone, and a failover may discard it). Either way the answer is a 503 and
     the client retries with its key; a replay is answered only once a standby confirmed it."""
 
-    def __init__(self, message: str, *, committed: bool) -> None:
+    # `committed` has a default only so that pickle, which rebuilds an exception from its args
+    # and then its __dict__, can carry it from the writer process (ledger/engine/channel.py).
+    def __init__(self, message: str, *, committed: bool = False) -> None:
         super().__init__(message)
         self.committed = committed
