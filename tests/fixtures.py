@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from ledger.application import Ledger
-from ledger.payments.commands import OpenWallet, RequestTopUp, SettleTopUp
+from ledger.payments.commands import CreatePayment, OpenWallet, RequestTopUp, SettleTopUp
 from ledger.registry.commands import IssueBill, LinkPayer, OpenAccount, RegisterSupplier
 
 INN = "7701234560"
@@ -85,3 +85,19 @@ def top_up(ledger: Ledger, wallet_id: UUID, payer_id: str, amount: int, *, key: 
             acquirer_ref=f"acq-{key}",
         )
     )
+
+
+def pay_from_wallet(
+    ledger: Ledger, world: World, key: str, **overrides: object
+) -> dict[str, object]:
+    """A wallet payment on the world's account, confirmed at once; `overrides` change any field."""
+    request: dict[str, object] = dict(
+        payer_id=world.payer_id,
+        account_id=world.account_id,
+        method="wallet",
+        wallet_id=world.wallet_id,
+        confirm=True,
+        idempotency_key=key,
+    )
+    request.update(overrides)
+    return ledger.execute(CreatePayment.parse(**request)).result  # type: ignore[arg-type]

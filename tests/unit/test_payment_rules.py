@@ -24,7 +24,6 @@ from ledger.errors import (
 from ledger.payments.commands import (
     CancelPayment,
     ConfirmPayment,
-    CreatePayment,
     OpenWallet,
     RefundPayment,
     RequestTopUp,
@@ -38,24 +37,14 @@ from tests.fixtures import (
     World,
     setup_world,
 )
+from tests.fixtures import (
+    pay_from_wallet as pay,
+)
 
 
 @pytest.fixture
 def world(memory_ledger: Ledger) -> World:
     return setup_world(memory_ledger, wallet_balance=1_000_000)
-
-
-def pay(ledger: Ledger, world: World, key: str, **overrides: object) -> dict[str, object]:
-    request: dict[str, object] = dict(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        confirm=True,
-        idempotency_key=key,
-    )
-    request.update(overrides)
-    return ledger.execute(CreatePayment.parse(**request)).result  # type: ignore[arg-type]
 
 
 def test_amount_defaults_to_what_is_due_and_nothing_due_needs_an_amount(
