@@ -393,8 +393,11 @@ class Matching(ReadModel):
                 if add
                 else totals[bill_id]
             )
-            if after != before:
-                bill["matched"] = _encode(after)
+            # Nothing matched is `[]` (as a new bill has it) even if something was before, so
+            # the row does not depend on whether a chunk ended while it was matched.
+            stored = _encode(after) if any(after) else "[]"
+            if stored != bill["matched"]:
+                bill["matched"] = stored
                 staged.put(MATCH_BILL, bill)
 
     def _rematch(self, staged: StagedRows, account_id: str) -> None:
