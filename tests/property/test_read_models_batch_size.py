@@ -136,7 +136,7 @@ class ChunkedMachine(LedgerMachine):
 
 
 ChunkedMachine.TestCase.settings = settings(
-    max_examples=60,
+    max_examples=30,  # every example commits a chunk per step: slow on a busy disk
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
