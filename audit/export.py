@@ -1,6 +1,16 @@
-"""`kvit audit export` and the auditors' event feed: the log as JSON Lines.
+"""`kvit audit export` and the auditors' event feed: the log as JSON Lines, with its checkpoints.
 
-One line per position, in position order:
+An export (format `kvit.export`, version 2; docs/auditing.md has the whole of it) is a directory:
+
+    events.jsonl            one line per log position (below)
+    checkpoints.jsonl       the hash chain's signed checkpoints (JSON); checkpoint.json: the latest
+    tree-checkpoints.jsonl  the tree's signed checkpoints (C2SP signed notes), by size, each with
+                            the RFC 9162 consistency proof from the one before it
+    checkpoint              the latest signed note, as `/log/checkpoint` serves it
+    manifest.json           the format and version, the log's origin and key, what was written
+
+Version 1 had only the first three files. The checkpoints are read before the events, so every
+one of them is within the events exported. Each line of events.jsonl:
 
     {"position": 17, "id": "<uuid>", "version": 3, "topic": "kvit.wallet.credited",
      "timestamp": "2026-03-05T10:00:00.123456Z", "state": "<base64 of the stored bytes>",
@@ -10,7 +20,8 @@ One line per position, in position order:
 for that position
 (null for events not chained yet). A position the chain recorded but whose event is gone is
 exported as a line with `"event": null` and no state, so an export of a damaged log shows the
-damage instead of hiding it. `docs/verify_export.py` recomputes everything from `state`.
+damage instead of hiding it. The events that are there, in order, are the tree's leaves:
+`docs/verify_export.py` recomputes the chain and the tree from `state` alone.
 """
 
 from __future__ import annotations
@@ -25,13 +36,17 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from audit.encoding import decode_state, plain, timestamp_of
+from audit import merkle
+from audit.encoding import MAGIC, decode_state, plain, timestamp_of
 from audit.signing import as_record, write_checkpoint
 from audit.store import AuditStore, ChainRow
+from audit.tiles import TileNotFoundError, perfect_from
 from storage.log import Recorded, read_stored
 
 MAX_PAGE = 1000
 EXPORT_BATCH = 5000
+FORMAT, VERSION = "kvit.export", 2
+MAX_NOTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,55 @@ class Exported:
     events: int
     missing: int
     checkpoint: dict[str, Any] | None
+    tree_checkpoints: int = 0
+    tree_size: int | None = None
+    """The size of the latest signed tree checkpoint (None: there is none)."""
+
+
+def tree_checkpoints(store: AuditStore) -> list[dict[str, Any]]:
+    """The signed notes by size, each after the first with the consistency proof from the one
+    before it (null if the stored tree cannot give it: a damaged tree is exported, not fixed)."""
+    notes = store.notes(limit=MAX_NOTES)
+    perfect = perfect_from(store)
+    lines: list[dict[str, Any]] = []
+    for i, (size, text) in enumerate(notes):
+        line: dict[str, Any] = {"size": size, "note": text}
+        if i:
+            first = notes[i - 1][0]
+            try:
+                proof = merkle.consistency_proof(first, size, perfect)
+                encoded: list[str] | None = [base64.b64encode(h).decode() for h in proof]
+            except (TileNotFoundError, ValueError):
+                encoded = None
+            line["consistency"] = {"from": first, "proof": encoded}
+        lines.append(line)
+    return lines
+
+
+def manifest(
+    done: Exported, last_position: int, notes: list[dict[str, Any]], log_key: str | None
+) -> dict[str, Any]:
+    origin = log_key.split("+", 1)[0] if log_key else None
+    if origin is None and notes:
+        origin = notes[-1]["note"].split("\n", 1)[0]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "entry_format": MAGIC.decode().strip(),
+        "origin": origin,
+        "log_key": log_key,
+        "events": done.events,
+        "missing": done.missing,
+        "last_position": last_position,
+        "tree_checkpoints": len(notes),
+        "tree_size": notes[-1]["size"] if notes else None,
+    }
+
+
+def _write_lines(path: Path, lines: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def export(
@@ -101,12 +165,14 @@ def export(
     store: AuditStore,
     directory: Path,
     *,
+    log_key: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Exported:
-    """Write `events.jsonl`, `checkpoints.jsonl` and `checkpoint.json` (the latest) into
-    `directory`."""
+    """Write the export's files (above) into `directory`. `log_key`: the log's note verifier
+    key, carried in the manifest for convenience (an auditor pins the one they trust)."""
     directory.mkdir(parents=True, exist_ok=True)
     checkpoints = [as_record(c) for c in store.checkpoints()]
+    notes = tree_checkpoints(store)
     events = missing = 0
     after = 0
     with (directory / "events.jsonl").open("w", encoding="utf-8") as out:
@@ -123,10 +189,14 @@ def export(
                 progress(after)
             if got.done:
                 break
-    with (directory / "checkpoints.jsonl").open("w") as out:
-        for checkpoint in checkpoints:
-            out.write(json.dumps(checkpoint, separators=(",", ":")) + "\n")
+    _write_lines(directory / "checkpoints.jsonl", checkpoints)
     latest = checkpoints[-1] if checkpoints else None
     if latest is not None:
         write_checkpoint(directory / "checkpoint.json", latest)
-    return Exported(events, missing, latest)
+    _write_lines(directory / "tree-checkpoints.jsonl", notes)
+    if notes:
+        (directory / "checkpoint").write_bytes(notes[-1]["note"].encode())
+    done = Exported(events, missing, latest, len(notes), notes[-1]["size"] if notes else None)
+    text = json.dumps(manifest(done, after, notes, log_key), ensure_ascii=False, indent=2)
+    (directory / "manifest.json").write_text(text + "\n", encoding="utf-8")
+    return done

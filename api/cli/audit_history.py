@@ -15,6 +15,7 @@ import typer
 from api.cli.audit_session import opened
 from api.cli.console import err, out, progress_bar
 from audit.export import export
+from audit.service import trusted_verifier
 from projections import as_of as history
 from storage.log import head as log_head
 
@@ -23,11 +24,14 @@ LEDGER_ACCOUNT = re.compile(f"wallet:{_UUID}|payable:{_UUID}:{_UUID}|acquirer:cl
 
 
 def export_command(
-    directory: Path = typer.Argument(..., help="where to write events.jsonl and checkpoint.json"),
+    directory: Path = typer.Argument(
+        ..., help="where to write events.jsonl, the checkpoints and manifest.json"
+    ),
     force: bool = typer.Option(False, help="write into a directory that is not empty"),
 ) -> None:
     """Write the log (JSON Lines, one event per line with its position, chain hash and decoded
-    fields) and the signed checkpoints; check it with `python docs/verify_export.py DIR`."""
+    fields), the signed checkpoints of the chain and of the tree (with consistency proofs) and a
+    manifest; check it with `python3 docs/verify_export.py DIR`."""
     if directory.exists() and not directory.is_dir():
         raise FileExistsError(17, "not a directory", str(directory))
     if directory.exists() and any(directory.iterdir()) and not force:
@@ -36,11 +40,21 @@ def export_command(
             " overwrite the export in it[/red]"
         )
         raise typer.Exit(2)
-    with opened(replica=True) as (_, ledger, store), progress_bar("exporting") as bar:
+    with opened(replica=True) as (settings, ledger, store), progress_bar("exporting") as bar:
+        verifier = trusted_verifier(settings)
         task = bar.add_task("export", total=log_head(ledger) or 1)
-        done = export(ledger, store, directory, progress=lambda p: bar.update(task, completed=p))
+        done = export(
+            ledger,
+            store,
+            directory,
+            log_key=verifier.text() if verifier else None,
+            progress=lambda p: bar.update(task, completed=p),
+        )
     latest = done.checkpoint
     where = f"latest checkpoint at position {latest['position']}" if latest else "no checkpoint"
+    if done.tree_size is not None:
+        where += f"; {done.tree_checkpoints:,} tree checkpoint(s), the latest of size"
+        where += f" {done.tree_size:,}"
     out.print(f"exported {done.events:,} events to {directory / 'events.jsonl'} ({where})")
 
 
