@@ -313,7 +313,7 @@ def path_ranges(index: int, size: int) -> list[tuple[int, int]]:
     return ranges[::-1]
 
 
-class Path_:
+class InclusionPath:
     """PATH(index, D[size]) built in one pass over the leaves: each range of the path is a
     tree of its own, so no leaf is kept."""
 
@@ -411,32 +411,45 @@ def note_size(text: str) -> int | None:
 
 
 # --- the walk -----------------------------------------------------------------------------
+def chain_signature_ok(checkpoint: dict, public_key: str | None) -> bool:
+    """Signed by `public_key` (hex), or by the key it names when none is pinned."""
+    key = (public_key or str(checkpoint.get("public_key", ""))).lower()
+    try:
+        return str(checkpoint.get("public_key", "")).lower() == key and ed25519_verify(
+            bytes.fromhex(key), signed_message(checkpoint), bytes.fromhex(checkpoint["signature"])
+        )
+    except (KeyError, ValueError):
+        return False
+
+
+def trusted_checkpoints(checkpoints: list, public_key: str | None) -> tuple[list, list]:
+    """The chain checkpoints whose signature is good, and a finding for each of the others."""
+    good, bad = [], []
+    for cp in checkpoints:
+        if chain_signature_ok(cp, public_key):
+            good.append(cp)
+        else:
+            position = cp.get("position")
+            bad.append(
+                {
+                    "kind": "bad_signature",
+                    "position": int(position or 0),
+                    "detail": f"checkpoint at position {position}: bad signature or key",
+                }
+            )
+    return good, bad
+
+
 class Check:
+    """The walk over events.jsonl: the chain, the chain checkpoints, the balances; each entry
+    goes on to the tree (TreeCheck)."""
+
     def __init__(self, checkpoints: list, public_key: str | None, tree: TreeCheck) -> None:
+        self.good, self.early = trusted_checkpoints(checkpoints, public_key)
         self.findings: list[dict] = []
         self.tree = tree
         tree.check = self
-        self.good: list[dict] = []
-        for cp in checkpoints:
-            key = (public_key or str(cp.get("public_key", ""))).lower()
-            ok = str(cp.get("public_key", "")).lower() == key
-            try:
-                ok = ok and ed25519_verify(
-                    bytes.fromhex(key), signed_message(cp), bytes.fromhex(cp["signature"])
-                )
-            except (KeyError, ValueError):
-                ok = False
-            if ok:
-                self.good.append(cp)
-            else:
-                self.add(
-                    "bad_signature",
-                    int(cp.get("position", 0)),
-                    f"checkpoint at position {cp.get('position')}: bad signature or key",
-                )
         self.pending = sorted(self.good, key=lambda c: int(c["position"]))
-        self.early = list(self.findings)
-        self.findings = []
         self.running, self.count = GENESIS, 0
         self.recorded, self.recorded_seq = GENESIS, 0
         self.good_position = 0
@@ -578,7 +591,7 @@ class TreeCheck:
     """The tree recomputed as the walk goes, against the signed roots (`notes`: verified
     (size, root) pairs) and, with `path`, one entry's inclusion proof."""
 
-    def __init__(self, roots: list, sized: list, path: Path_ | None) -> None:
+    def __init__(self, roots: list, sized: list, path: InclusionPath | None) -> None:
         self.tree = Tree()
         self.roots = sorted(roots)
         self.sized = sized  # (size, kind, detail): findings placed at that size's position
@@ -639,11 +652,18 @@ class TreeCheck:
 
 # --- the export's files -------------------------------------------------------------------------
 def read_json_lines(path: Path) -> list:
+    """One JSON object, or JSON Lines of them."""
     text = path.read_text(encoding="utf-8").strip()
     try:
-        return [json.loads(text)] if text else []
+        found = [json.loads(text)] if text else []
     except json.JSONDecodeError:
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        try:
+            found = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path} is not JSON: {error}") from None
+    if not all(isinstance(item, dict) for item in found):
+        raise UsageError(f"{path} holds something other than JSON objects")
+    return found
 
 
 def load_checkpoints(directory: Path, extra: list[Path]) -> list[dict]:
@@ -662,8 +682,8 @@ def load_notes(directory: Path, extra: list[Path]) -> tuple[list[str], dict[int,
     listed = directory / "tree-checkpoints.jsonl"
     for line in read_json_lines(listed) if listed.exists() else []:
         texts.append(str(line.get("note", "")))
-        if isinstance(line.get("consistency"), dict):
-            proofs[int(line["size"])] = line["consistency"]
+        if isinstance(line.get("consistency"), dict) and isinstance(line.get("size"), int):
+            proofs[line["size"]] = line["consistency"]
     for path in [directory / "checkpoint", *extra]:
         if path.exists():
             texts.append(path.read_text(encoding="utf-8"))
@@ -672,7 +692,7 @@ def load_notes(directory: Path, extra: list[Path]) -> tuple[list[str], dict[int,
 
 def load_manifest(directory: Path) -> dict:
     path = directory / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    manifest = read_json_lines(path)[0] if path.exists() else {}
     version = manifest.get("version", 1)
     if (manifest and manifest.get("format") != FORMAT) or version not in VERSIONS:
         raise UsageError(
@@ -747,10 +767,14 @@ def consistency(roots: list, proofs: dict[int, dict]) -> tuple[int, list]:
             (size, "inconsistent", f"two signed checkpoints of size {size} differ: a fork")
         )
     for size, carried in sorted(proofs.items()):
-        first, hashes = int(carried.get("from", -1)), carried.get("proof")
-        if first not in signed or size not in signed or hashes is None:
+        first, hashes = carried.get("from"), carried.get("proof")
+        known = isinstance(first, int) and first in signed and size in signed
+        if not known or not isinstance(hashes, list):
             continue
-        proof = [base64.b64decode(h, validate=True) for h in hashes]
+        try:
+            proof = [base64.b64decode(h, validate=True) for h in hashes]
+        except (binascii.Error, TypeError):
+            proof = [b""]  # not base64: it cannot verify
         if verify_consistency(first, size, signed[first], signed[size], proof):
             verified += 1
         else:
@@ -765,7 +789,7 @@ def consistency(roots: list, proofs: dict[int, dict]) -> tuple[int, list]:
     return verified, sized
 
 
-def inclusion_target(index: int | None, size: int | None, roots: list) -> Path_ | None:
+def inclusion_target(index: int | None, size: int | None, roots: list) -> InclusionPath | None:
     if index is None:
         return None
     sizes = sorted({s for s, _ in roots})
@@ -778,15 +802,19 @@ def inclusion_target(index: int | None, size: int | None, roots: list) -> Path_ 
             f"entry {index} is under no signed tree checkpoint"
             f" (the largest is of size {sizes[-1] if sizes else 0})"
         )
-    return Path_(index, size)
+    return InclusionPath(index, size)
 
 
 def walk(directory: Path, chain_check: Check) -> None:
     events_file = directory / "events.jsonl"
     with events_file.open(encoding="utf-8") as lines:
-        for text in lines:
-            if text.strip():
+        for number, text in enumerate(lines, start=1):
+            if not text.strip():
+                continue
+            try:
                 chain_check.line(json.loads(text))
+            except (ValueError, KeyError, TypeError) as error:
+                raise UsageError(f"{events_file}, line {number}: unreadable ({error!r})") from None
     recorded_at: dict[str, int] = {}
     if chain_check.mismatched:
         wanted = {d.hex() for _, d in chain_check.mismatched[:MAX_LOOKUPS]}
@@ -798,7 +826,7 @@ def walk(directory: Path, chain_check: Check) -> None:
     chain_check.finish(recorded_at)
 
 
-def inclusion_result(path: Path_, roots: list, walked: Check) -> dict:
+def inclusion_result(path: InclusionPath, roots: list, walked: Check) -> dict:
     signed = dict(roots)[path.size]
     proof = path.proof()
     found = path.leaf is not None
@@ -931,8 +959,9 @@ def print_summary(result: dict) -> None:
 def print_inclusion(found: dict) -> None:
     print(
         f"inclusion: entry {found['index']} (position {found['position']}, {found['topic']})"
-        f" in the tree of size {found['size']}: leaf hash {found['leaf_hash']}"
+        f" in the tree of size {found['size']}"
     )
+    print(f"  leaf hash: {found['leaf_hash']}")
     for i, h in enumerate(found["proof"]):
         print(f"  proof {i + 1}/{len(found['proof'])}: {h}")
     if found["verified"]:

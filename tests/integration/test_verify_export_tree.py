@@ -233,7 +233,13 @@ def test_bad_usage_is_one_line_and_exit_2(exported: Exported) -> None:
     manifest = exported.directory / "manifest.json"
     manifest.write_text(json.dumps({"format": "kvit.export", "version": 99}))
     newer = exported.run()
-    for done in (beyond, not_signed, bad_key, newer):
+    manifest.write_text("{not json")
+    garbled = exported.run()
+    manifest.unlink()
+    with (exported.directory / "events.jsonl").open("a") as events:
+        events.write('{"position": 1000, "id": "not a uuid"}\n')
+    damaged = exported.run()
+    for done in (beyond, not_signed, bad_key, newer, garbled, damaged):
         assert done.returncode == 2 and done.stdout == "", done.stdout
         assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
 

@@ -36,7 +36,7 @@ def test_the_scripts_inclusion_proofs_are_audits(entries: list[bytes], data: st.
     tree = merkle.MemoryTree(leaves)
     size = data.draw(st.integers(1, len(leaves)))
     index = data.draw(st.integers(0, size - 1))
-    path = checker.Path_(index, size)
+    path = checker.InclusionPath(index, size)
     for i, leaf in enumerate(leaves):
         path.add(i, leaf, {"position": i + 1})
     proof, root = path.proof(), tree.root(size)

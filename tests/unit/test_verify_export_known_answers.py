@@ -28,7 +28,7 @@ def test_tree_heads_of_the_eight_standard_leaves() -> None:
 
 
 def test_the_published_inclusion_and_consistency_proofs() -> None:
-    path = checker.Path_(0, 8)
+    path = checker.InclusionPath(0, 8)
     for i, leaf in enumerate(LEAVES):
         path.add(i, checker.leaf_hash(leaf), {})
     assert [h.hex() for h in path.proof()] == INCLUSION_0_OF_8
