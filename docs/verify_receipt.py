@@ -4,19 +4,24 @@ library (Ed25519 included), against the log's published key.
 
     python3 verify_receipt.py RECEIPT --log-key 'ORIGIN+KEYID+BASE64'
 
-RECEIPT is the receipt's `tlog` part as JSON (from `GET /v1/payments/{id}`, `receipt.tlog`)
-or its compact binary form (the QR code's bytes). The log key is the line `GET
-/v1/audit/key` serves and `kvit audit public-key` prints; get it out of band, once.
+RECEIPT is a file holding the receipt as JSON (`GET /v1/payments/{id}`, or its `receipt.tlog`
+part) or its code (the text of its QR code, `KVR2:…`), or `-` to read either from standard
+input, or the code itself. The log key is the line `GET /v1/audit/key` serves and
+`kvit audit public-key` prints; get it out of band, once.
 
 What it checks, from the specs alone (RFC 9162 §2.1, C2SP signed-note and tlog-checkpoint):
 the checkpoint is signed by that key and names that log; each entry's leaf hash
-SHA-256(0x00 ‖ entry) is at its index in the tree whose root the checkpoint signed, by its
-inclusion proof. Then it reads the entries (Kvit's event encoding `kvit.event.v1`) and says
-what they prove. Exit status 0 when everything verifies, 1 otherwise.
+SHA-256(0x00 ‖ entry) is at its index in the tree whose root the checkpoint signed. Then it
+reads the entries (Kvit's event encoding `kvit.event.v1`) and says what they prove. Exit
+status 0 when everything verifies, 1 otherwise.
 
-The compact form (all integers big-endian):
-    b"KVR1" ‖ u16 length ‖ signed checkpoint (UTF-8) ‖ u8 entries ‖
-    per entry: u64 index ‖ u16 length ‖ entry ‖ u8 proof hashes ‖ 32 bytes each
+The code (docs/auditing.md; integers are unsigned LEB128 varints):
+    "KVR2:" ‖ base45(varint size ‖ 4-byte key ID ‖ 64-byte signature ‖ u8 n ‖ varint first
+    index ‖ n - 1 varint gaps ‖ u8 h ‖ h 32-byte hashes ‖ raw DEFLATE, preset dictionary
+    DICTIONARY, of n × (varint length ‖ entry))
+The checkpoint it was cut from is rebuilt: its origin is the key's name, its root comes from
+the entries and the hashes (the roots of the largest subtrees holding none of the entries, left
+to right), and the signature must verify over "<origin>\n<size>\n<base64 root>\n".
 """
 
 from __future__ import annotations
@@ -27,10 +32,36 @@ import hashlib
 import json
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 MAGIC = b"kvit.event.v1\n"
-COMPACT = b"KVR1"
+PREFIX = "KVR2:"
+MAX_ENTRIES_BYTES = 1 << 16
+BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+DICTIONARY = (
+    '"ПАО СБЕРБАНК" АО "ТБАНК" Банк ВТБ (ПАО) АО "АЛЬФА-БАНК" Банк ГПБ (АО) АО "Россельхозбанк" '
+    'ООО "Управляющая компания ТСЖ "ЖСК МУП "ЖКХ АО "Мосэнергосбыт'
+    "@mail.ru@yandex.ru@gmail.com@bk.ru@inbox.ru@list.ru@rambler.ru"
+    '"acquirer_ref":"sandbox-'
+    "kvit.event.v1\n\x00$\x00\x00\x00\x00\x00\x00\x00\x02\x00\x16kvit.payment.confirmed"
+    '\x00\x1b2026-01-01T00:00:00.000000Z\x00\x00\x00S{"timestamp":{"_type_":"datetime_iso",'
+    '"_data_":"2026-01-01T00:00:00.000000+00:00"}}'
+    "kvit.event.v1\n\x00$\x00\x00\x00\x00\x00\x00\x00\x01\x00\x14kvit.payment.created"
+    '\x00\x1b2026-01-01T00:00:00.000000Z\x00\x00\x02{"timestamp":{"_type_":"datetime_iso",'
+    '"_data_":"2026-01-01T00:00:00.000000+00:00"},"originator_topic":"kvit.payment",'
+    '"payer_id":"","account_id":{"_type_":"uuid_hex","_data_":""},"supplier_id":{"_type_":'
+    '"uuid_hex","_data_":""},"account_number":"","bill_id":{"_type_":"uuid_hex","_data_":""},'
+    '"document_id":"","amount":100,"method":"wallet","wallet_id":null,"email":null,'
+    '"method":"card","wallet_id":null,"email":"","recipient":{"inn":"","kpp":"","name":'
+    '"ООО \\"УК ","bik":"04","settlement_account":"40702810","correspondent_account":'
+    '"30101810","bank_name":"ПАО СБЕРБАНК"}}'
+    "kvit.event.v1\n\x00$\x00\x00\x00\x00\x00\x00\x00\x03\x00\x16kvit.payment.succeeded"
+    '\x00\x1b2026-01-01T00:00:00.000000Z\x00\x00\x01{"timestamp":{"_type_":"datetime_iso",'
+    '"_data_":"2026-01-01T00:00:00.000000+00:00"},"acquirer_ref":null,"postings":[{"account":'
+    '"acquirer:clearing","amount":100},{"account":"wallet:","amount":100},{"account":"payable:'
+    '","amount":-100}]}'
+).encode()
 
 
 # --- Ed25519 signature verification (RFC 8032, section 6; slow but plain) ------------------------
@@ -128,6 +159,30 @@ def inclusion_ok(leaf, index, size, proof, root):
     return sn == 0 and r == root
 
 
+def _split(n):
+    return 1 << ((n - 1).bit_length() - 1)  # the largest power of two below n
+
+
+def multiproof_root(leaves, size, hashes):
+    """MTH(D[size]) (§2.1.1) from leaf hashes {index: hash} and the roots of the largest
+    subtrees holding none of them, left to right; None if the hashes do not fit the shape."""
+    given = list(hashes)
+
+    def mth(start, end):
+        if end - start == 1 and start in leaves:
+            return leaves[start]
+        if not any(start <= i < end for i in leaves):
+            return given.pop(0) if given else None
+        k = _split(end - start)
+        left, right = mth(start, start + k), mth(start + k, end)
+        return None if left is None or right is None else _node(left, right)
+
+    if not leaves or min(leaves) < 0 or max(leaves) >= size:
+        return None
+    found = mth(0, size)
+    return None if given else found
+
+
 # --- signed notes and checkpoints (C2SP) ---------------------------------------------------
 def parse_key(text):
     name, key_id, encoded = text.strip().split("+", 2)  # base64 may contain "+"
@@ -161,30 +216,87 @@ def open_checkpoint(text, key):
 
 
 # --- receipts ----------------------------------------------------------------------------
-def from_compact(data):
-    if data[:4] != COMPACT:
-        raise ValueError("not a compact Kvit receipt")
-    at = 4
-    (length,) = struct.unpack_from(">H", data, at)
-    checkpoint = data[at + 2 : at + 2 + length].decode()
-    at += 2 + length
+def _varint(data, at):
+    value = shift = 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise ValueError("the code ends inside a number")
+        byte, at = data[at], at + 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+
+
+def unbase45(text):
+    """RFC 9285."""
+    try:
+        digits = [BASE45.index(c) for c in text]
+    except ValueError:
+        raise ValueError("the code has a character that base45 does not use") from None
+    if len(digits) % 3 == 1:
+        raise ValueError("the code's base45 length is not whole")
+    out = bytearray()
+    for i in range(0, len(digits), 3):
+        group = digits[i : i + 3]
+        n = sum(d * 45**k for k, d in enumerate(group))
+        if n >= (1 << (8 * (len(group) - 1))):
+            raise ValueError("the code's base45 is out of range")
+        out += n.to_bytes(len(group) - 1, "big")
+    return bytes(out)
+
+
+def from_code(text):
+    """The parts of a receipt code (the text of its QR code)."""
+    text = text.strip()
+    if not text.startswith(PREFIX):
+        raise ValueError(f"not a Kvit receipt code (it starts with {PREFIX!r})")
+    data = unbase45(text[len(PREFIX) :])
+    size, at = _varint(data, 0)
+    key_id, signature, at = data[at : at + 4], data[at + 4 : at + 68], at + 68
+    if len(signature) != 64 or at >= len(data):
+        raise ValueError("the code ends inside its signature")
     count, at = data[at], at + 1
-    entries = []
+    indices = []
     for _ in range(count):
-        index, length = struct.unpack_from(">QH", data, at)
-        entry = data[at + 10 : at + 10 + length]
-        at += 10 + length
-        hashes, at = data[at], at + 1
-        proof = [data[at + 32 * i : at + 32 * (i + 1)] for i in range(hashes)]
-        at += 32 * hashes
-        entries.append({"index": index, "entry": entry, "proof": proof})
-    return {"checkpoint": checkpoint, "entries": entries}
+        step, at = _varint(data, at)
+        indices.append(indices[-1] + step if indices else step)
+    if at >= len(data):
+        raise ValueError("the code ends before its proof")
+    hashes, at = data[at], at + 1
+    proof = [data[at + 32 * i : at + 32 * (i + 1)] for i in range(hashes)]
+    at += 32 * hashes
+    if any(len(h) != 32 for h in proof):
+        raise ValueError("the code ends inside its proof")
+    inflate = zlib.decompressobj(-15, zdict=DICTIONARY)
+    try:
+        packed = inflate.decompress(data[at:], MAX_ENTRIES_BYTES)
+    except zlib.error:
+        raise ValueError("the code's entries do not inflate") from None
+    if not inflate.eof or inflate.unused_data or inflate.unconsumed_tail:
+        raise ValueError("the code's entries are cut short or followed by more")
+    entries, at = [], 0
+    for index in indices:
+        length, at = _varint(packed, at)
+        entries.append({"index": index, "entry": packed[at : at + length]})
+        at += length
+    if at != len(packed):
+        raise ValueError("the code's entries do not add up")
+    return {
+        "size": size,
+        "key_id": key_id,
+        "signature": signature,
+        "entries": entries,
+        "proof": proof,
+    }
 
 
 def from_json(data):
     found = json.loads(data)
     found = found.get("tlog", found) if isinstance(found, dict) else found
     found = found.get("receipt", {}).get("tlog", found) if "receipt" in found else found
+    if found is None:
+        raise ValueError("the receipt is not under a signed checkpoint yet")
     return {
         "checkpoint": found["checkpoint"],
         "entries": [
@@ -223,23 +335,55 @@ def rubles(kopecks):
     return f"{whole},{kopecks % 100:02d} \u20bd"
 
 
+def _leaf(entry):
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def _signed_tree(receipt, key):
+    """(origin, size, witnesses) of the tree the receipt's entries are proven in."""
+    name, key_id, public = key
+    if "checkpoint" in receipt:
+        origin, size, root, witnesses = open_checkpoint(receipt["checkpoint"], key)
+        for e in receipt["entries"]:
+            if not inclusion_ok(_leaf(e["entry"]), e["index"], size, e["proof"], root):
+                raise ValueError(f"entry {e['index']} is not in the signed tree of size {size}")
+        return origin, size, witnesses
+    size = receipt["size"]
+    if receipt["key_id"] != key_id:
+        raise ValueError(f"the code is signed by key ID {receipt['key_id'].hex()}, not {name}")
+    leaves = {e["index"]: _leaf(e["entry"]) for e in receipt["entries"]}
+    root = multiproof_root(leaves, size, receipt["proof"])
+    if root is None:
+        raise ValueError(f"the proof does not fit entries {sorted(leaves)} of a tree of {size}")
+    body = f"{name}\n{size}\n{base64.b64encode(root).decode()}\n"
+    if not ed25519_verify(public, body.encode(), receipt["signature"]):
+        raise ValueError(f"the entries are not in the size-{size} tree signed by {name}")
+    return name, size, []
+
+
+def what(entry, index, origin):
+    ident, _, topic, stamp, fields = read_entry(entry)
+    if topic == "kvit.payment.created":
+        inn = (fields.get("recipient") or {}).get("inn", "?")
+        details = [f"account {fields.get('account_number', '?')}"]
+        if fields.get("document_id"):
+            details.append(f"ИПД {fields['document_id']}")
+        return (
+            f"this payment of {rubles(int(fields['amount']))} to ИНН {inn}"
+            f" ({', '.join(details)}; payment {ident}, made at {stamp})"
+            f" is entry {index} of log {origin}"
+        )
+    if topic == "kvit.payment.succeeded":
+        return f"payment {ident} succeeded at {stamp}: entry {index} of log {origin}"
+    return f"{topic} of {ident} at {stamp} is entry {index} of log {origin}"
+
+
 def check(receipt, key_text):
     """What the receipt proves, as lines of text; ValueError if it does not verify."""
     key = parse_key(key_text)
-    origin, size, root, witnesses = open_checkpoint(receipt["checkpoint"], key)
-    said = []
-    for e in receipt["entries"]:
-        leaf = hashlib.sha256(b"\x00" + e["entry"]).digest()
-        if not inclusion_ok(leaf, e["index"], size, e["proof"], root):
-            raise ValueError(f"entry {e['index']} is not in the signed tree of size {size}")
-        ident, _, topic, stamp, fields = read_entry(e["entry"])
-        what = f"{topic} of {ident} at {stamp}"
-        if topic == "kvit.payment.created":
-            inn = (fields.get("recipient") or {}).get("inn", "?")
-            what = f"this payment of {rubles(int(fields['amount']))} to ИНН {inn} ({ident})"
-        said.append(f"{what} is entry {e['index']} of log {origin}")
-    key_id = key[1].hex()
-    signed = f"whose size-{size} state was signed by key {key[0]}+{key_id}"
+    origin, size, witnesses = _signed_tree(receipt, key)
+    said = [what(e["entry"], e["index"], origin) for e in receipt["entries"]]
+    signed = f"whose size-{size} state was signed by key {key[0]}+{key[1].hex()}"
     if witnesses:
         signed += "; cosigned by " + ", ".join(
             f"{name} at {stamp} (Unix time, unchecked)" for name, stamp in witnesses
@@ -247,16 +391,26 @@ def check(receipt, key_text):
     return [*said, signed]
 
 
+def read_receipt(given):
+    """The receipt a command line names: a file, `-` (standard input) or the code itself."""
+    if given.lstrip().startswith(PREFIX):
+        return from_code(given)
+    data = sys.stdin.buffer.read() if given == "-" else Path(given).read_bytes()
+    if data.lstrip().startswith(PREFIX.encode()):
+        return from_code(data.decode("ascii", "replace"))
+    return from_json(data)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("receipt", type=Path)
+    parser.add_argument(
+        "receipt", help="a file (JSON or the code), - for standard input, or the code"
+    )
     parser.add_argument("--log-key", required=True, help="the log's note verifier key")
     args = parser.parse_args(argv)
-    data = args.receipt.read_bytes()
     try:
-        receipt = from_compact(data) if data.startswith(COMPACT) else from_json(data)
-        lines = check(receipt, args.log_key)
-    except (ValueError, KeyError, struct.error, json.JSONDecodeError) as error:
+        lines = check(read_receipt(args.receipt), args.log_key)
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as error:
         print(f"NOT VERIFIED: {error}")
         return 1
     print("VERIFIED:")
