@@ -4,13 +4,14 @@ receipt code's tests and its size measurement (bench/receipt_qr.py)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 from uuid import UUID, uuid5
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit import merkle, note
+from audit import merkle, multiproof, note, receipt_code
 from audit.encoding import canonical
 from tests.fixtures import ACCOUNT_NUMBER, DOCUMENT_ID, INN, KPP, REQUISITES
 
@@ -96,3 +97,17 @@ def signed_receipt(
 
 def log_key(key: Ed25519PrivateKey, origin: str = ORIGIN) -> str:
     return note.Verifier(origin, note.ED25519, note.raw_public(key)).text()
+
+
+def code_in_a_tree_of(size: int, placed: dict[int, bytes], key: Ed25519PrivateKey) -> str:
+    """A receipt code as a tree of `size` leaves would give it, without building the tree: the
+    other subtrees' hashes stand in for their real ones, and the key signs the root they make
+    with the entries, exactly as it would sign the real tree's."""
+    proof = [
+        hashlib.sha256(f"{start}-{end}".encode()).digest()
+        for start, end in multiproof.subtrees(list(placed), size)
+    ]
+    leaves = {index: merkle.leaf_hash(entry) for index, entry in placed.items()}
+    body = note.checkpoint_body(ORIGIN, size, multiproof.root(leaves, size, proof))
+    signed = note.parse_note(note.sign_note(body, ORIGIN, key)).signatures[0]
+    return receipt_code.encode(size, signed.id + signed.blob, placed, proof)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from api.acquirer import checkout as card
 from api.acquirer.base import Acquirer, AcquirerApi
 from api.audited import receipt_of
-from api.auth import Role, require
+from api.auth import Caller, Role, require
 from api.deps import (
     AcquirerDep,
     CallerDep,
@@ -282,11 +282,7 @@ def get_payment(
     """The payment with its status history and its `receipt`: its position and chain hash in
     the audited log, and the signed checkpoint that covers it. A resident sees only their own,
     a supplier's operator only its supplier's."""
-    require(caller, Role.RESIDENT, Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER)
-    payer = caller.payer_id if caller.role == Role.RESIDENT else None
-    payment: Payment = supplier_owned(
-        caller, lambda: ledger.get_payment(payment_id, payer_id=payer), lambda p: p.supplier_id
-    )
+    payment = visible_payment(caller, ledger, payment_id)
     out = payment_out(payment.view(), ledger, acquirer)
     return PaymentWithReceipt(
         receipt=receipt_of(ledger, chain, payment_id),
@@ -297,3 +293,14 @@ def get_payment(
             for status, at in payment.status_history
         ],
     )
+
+
+def visible_payment(caller: Caller, ledger: Ledger, payment_id: UUID) -> Payment:
+    """The payment if the caller may see it: a resident their own, a supplier's operator its
+    supplier's, an operator or auditor any."""
+    require(caller, Role.RESIDENT, Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER)
+    payer = caller.payer_id if caller.role == Role.RESIDENT else None
+    found: Payment = supplier_owned(
+        caller, lambda: ledger.get_payment(payment_id, payer_id=payer), lambda p: p.supplier_id
+    )
+    return found

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
 from audit import receipt_code
-from tests.receipts import card_payment, log_key, signed_receipt
+from tests.receipts import card_payment, code_in_a_tree_of, log_key, signed_receipt
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +56,18 @@ def test_a_code_read_back_from_its_qr_verifies_offline_and_says_what_it_proves(
     assert "ИПД 70АА000560-01-6103" in said and "is entry 990 of log kvit.example/log" in said
     assert "succeeded at 2026-12-07T09:15:09.402117Z: entry 995" in said
     assert "whose size-1000 state was signed by key kvit.example/log+" in said
+
+
+def test_a_code_from_a_log_of_a_million_entries_reads_back_and_verifies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    created, succeeded = card_payment()
+    code = code_in_a_tree_of(1_000_000, {999_800: created, 999_900: succeeded}, KEY)
+    symbol = receipt_code.qr(code)
+    assert symbol.mode == "alphanumeric" and symbol.version <= 28
+
+    assert verify_receipt.main([read_qr(code), "--log-key", log_key(KEY)]) == 0
+    assert "is entry 999800 of log" in capsys.readouterr().out
 
 
 def test_the_code_is_read_from_a_file_or_standard_input(
