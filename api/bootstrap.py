@@ -10,9 +10,12 @@ reconcile --every`). Everything is closed in reverse.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from uuid import UUID
 
 from api import link_attempts
 from api.acquirer.base import Acquirer, AcquirerApi
@@ -23,13 +26,16 @@ from api.oidc.cookies import Cookies
 from api.oidc.provider import OpenIdProvider
 from api.replica import LogReader, LogReads, open_log_reads
 from api.settings import ApiSettings
+from audit import receipt_code
 from audit.chain import ChainFollower, Checkpointer
+from audit.proof import receipt_code_of
 from audit.service import sign_head
 from audit.signing import AuditSettings, signing_key
 from audit.store import AuditStore
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.engine.channel import WriterClient
+from mail.message import ReceiptCode
 from mail.service import MailService
 from projections.read_models import ReadModels
 from projections.settings import ReadSettings, open_store
@@ -103,16 +109,14 @@ def run(
             settings.link_attempts_window_seconds,
             settings.link_attempts_account_limit,
         )
-        if settings.smtp_url and not settings.uses_postgres:
-            outbox_store = open_store(settings, ReadSettings())
-            mail_service = MailService(ledger, outbox_store, settings.smtp_url)
-            opened.callback(mail_service.start_thread().close)
         audit_settings = AuditSettings(**settings.model_dump())
         store = audit_store(ledger, audit_settings)
         if store is not None:
             opened.callback(store.close)
             if not audit_settings.uses_postgres:
                 opened.enter_context(chain_follower(ledger, store, audit_settings))
+        if settings.smtp_url and not settings.uses_postgres:
+            opened.callback(mail_service(settings, ledger, store).start_thread().close)
         log_reads = open_log_reads(
             LogReader(ledger, store), audit_settings, read_models.read_settings.wait_timeout_seconds
         )
@@ -129,6 +133,26 @@ def run(
             sessions.Sessions(read_models.store),
             log_reads,
         )
+
+
+def mail_service(settings: ApiSettings, ledger: Ledger, store: AuditStore | None) -> MailService:
+    """The mail worker, with the payments' receipt codes where the log is audited."""
+    return MailService(
+        ledger,
+        open_store(settings, ReadSettings()),
+        settings.smtp_url,
+        receipt_code=None if store is None else partial(mailed_receipt_code, ledger, store),
+        receipt_wait=settings.mail_receipt_wait_seconds,
+    )
+
+
+def mailed_receipt_code(ledger: Ledger, store: AuditStore, payment_id: UUID) -> ReceiptCode | None:
+    text = receipt_code_of(ledger, store, payment_id)
+    if text is None:
+        return None
+    png = io.BytesIO()
+    receipt_code.qr(text).save(png, kind="png", scale=4, border=4)
+    return ReceiptCode(text, png.getvalue())
 
 
 def audit_store(ledger: Ledger, settings: AuditSettings) -> AuditStore | None:

@@ -62,6 +62,11 @@ class ApiSettings(Settings):
     smtp_url: str | None = None
     """Where card-payment notices go, e.g. smtp://127.0.0.1:1025 (KVIT_SMTP_URL)."""
 
+    mail_receipt_wait_seconds: float = 0.0
+    """How long a notice may wait for a signed checkpoint to cover its payment, so that it
+    carries the receipt's QR code (KVIT_MAIL_RECEIPT_WAIT_SECONDS); 0 sends at once, with the
+    code only if one is signed already. Pair it with KVIT_AUDIT_CHECKPOINT_INTERVAL_SECONDS."""
+
     public_url: str | None = None
     """The base URL that checkout links and the sandbox acquirer's webhook calls use; `kvit
     serve` sets it from --host/--port when unset."""

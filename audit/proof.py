@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from audit import merkle
+from audit import merkle, receipt_code
 from audit.encoding import canonical, event_hash, timestamp_of, utc_text
 from audit.signing import as_record
 from audit.store import AuditStore
@@ -95,6 +95,14 @@ def tlog_receipt(store: AuditStore, events: list[Recorded]) -> dict[str, Any] | 
             }
         )
     return {"format": "kvit.receipt.v1", "size": size, "checkpoint": note, "entries": entries}
+
+
+def receipt_code_of(app: Application[UUID], store: AuditStore, payment_id: UUID) -> str | None:
+    """The payment's receipt code (audit/receipt_code.py), None until a signed checkpoint
+    covers its events."""
+    found = receipt(app, store, payment_id)
+    tlog = found["tlog"] if found else None
+    return receipt_code.code(tlog) if tlog else None
 
 
 def position_at(app: Application[UUID], store: AuditStore | None, moment: datetime) -> int:

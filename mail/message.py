@@ -1,11 +1,29 @@
-"""The e-mail a payer receives when a card payment succeeds (in Russian, like the cabinet)."""
+"""The e-mail a payer receives when a card payment succeeds (in Russian, like the cabinet).
+
+With the payment's receipt code (audit/receipt_code.py), once a signed checkpoint covers the
+payment, the e-mail also carries it: as a QR code shown inline in an HTML part (a PNG in a
+multipart/related, which mail clients show where SVG is not), and as a text attachment that
+docs/verify_receipt.py reads as it is.
+"""
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, make_msgid
 from typing import Any
+
+QR_ALT = "QR-код квитанции: платёж, его место в журнале Kvit и подпись журнала"
+
+
+@dataclass(frozen=True)
+class ReceiptCode:
+    """A receipt code and its QR code as a PNG (made by the caller: mail/ imports no audit)."""
+
+    text: str
+    png: bytes
 
 
 def rubles(kopecks: int) -> str:
@@ -13,7 +31,7 @@ def rubles(kopecks: int) -> str:
     return f"{whole},{kopecks % 100:02d}\u00a0₽"
 
 
-def payment_mail(queued: dict[str, Any]) -> EmailMessage:
+def payment_mail(queued: dict[str, Any], code: ReceiptCode | None = None) -> EmailMessage:
     """`queued` is the outbox payload: payment id, payer, recipient, account, bill, amount, time."""
     recipient = queued["recipient"]
     paid_at = datetime.fromisoformat(queued["paid_at"])
@@ -41,7 +59,33 @@ def payment_mail(queued: dict[str, Any]) -> EmailMessage:
         f"Плательщик: {queued['payer_id']}",
         f"Идентификатор платежа: {queued['payment_id']}",
         "",
-        "Kvit",
     ]
-    message.set_content("\n".join(lines))
+    if code is not None:
+        lines += [
+            "К письму приложена квитанция, которую можно проверить без сети: QR-код и его текст",
+            f"(receipt-{queued['payment_id']}.txt). Её проверяет docs/verify_receipt.py из Kvit",
+            "по открытому ключу журнала.",
+            "",
+        ]
+    message.set_content("\n".join([*lines, "Kvit"]))
+    if code is not None:
+        attach_code(message, code, lines, queued["payment_id"])
     return message
+
+
+def attach_code(
+    message: EmailMessage, code: ReceiptCode, lines: list[str], payment_id: str
+) -> None:
+    """The same text as HTML with the QR code inline, and the code as an attachment."""
+    cid = make_msgid("receipt-qr", "kvit")
+    paragraphs = "<br>\n".join(html.escape(line) for line in lines)
+    message.add_alternative(
+        f'<!doctype html><html lang="ru"><body><p>{paragraphs}</p>'
+        f'<p><img src="cid:{cid[1:-1]}" alt="{html.escape(QR_ALT)}" style="max-width:100%"></p>'
+        "<p>Kvit</p></body></html>",
+        subtype="html",
+    )
+    page = message.get_body(preferencelist=("html",))
+    assert page is not None  # just added
+    page.add_related(code.png, "image", "png", cid=cid)
+    message.add_attachment(code.text + "\n", subtype="plain", filename=f"receipt-{payment_id}.txt")

@@ -92,6 +92,15 @@ def mark_sent(tx: Tx, payment_id: str) -> None:
     )
 
 
+def postpone(tx: Tx, payment_id: str, at: float) -> None:
+    """Back to `pending` until `at`, with no attempt counted (it waits for its receipt code)."""
+    tx.execute(
+        f"UPDATE {tx.store.name(OUTBOX)} SET status = 'pending', next_attempt_at = %s,"
+        " claimed_at = NULL WHERE payment_id = %s",
+        [at, payment_id],
+    )
+
+
 def mark_failed(
     tx: Tx, payment_id: str, error: str, attempts: int, retry_at: float, *, give_up: bool
 ) -> None:

@@ -1,6 +1,10 @@
 """The mail worker: follows the log, queues an e-mail per succeeded card payment that has an
 address, and sends queued e-mails with bounded, backed-off retries.
 
+Once a signed checkpoint covers the payment, the e-mail carries its receipt code as a QR code
+(mail/message.py). A notice that finds none waits for it up to `receipt_wait` seconds after the
+payment (checked again every RECHECK_SECONDS, no attempt counted), then goes without.
+
 Delivery is at-least-once with a fixed Message-ID per payment: an SMTP outage or a crash
 delays an e-mail but never loses it, and an e-mail is queued once however often the worker
 restarts. The one window for a duplicate is a crash after the SMTP server accepted the message
@@ -13,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from uuid import UUID
@@ -20,7 +25,7 @@ from uuid import UUID
 from ledger.application import Ledger
 from ledger.domain.payment import Payment, PaymentMethod
 from mail import outbox
-from mail.message import payment_mail
+from mail.message import ReceiptCode, payment_mail
 from storage.log import Logged, read_chunk
 from storage.sql import Store
 
@@ -28,6 +33,7 @@ BATCH = 500
 IDLE_SECONDS = 0.5
 MAX_RECONNECT_PAUSE_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 300
+RECHECK_SECONDS = 5.0
 MAX_ATTEMPTS = 40
 """About three hours of retries (back-off doubling up to 5 minutes), then `undeliverable`."""
 log = logging.getLogger("kvit.mail")
@@ -41,11 +47,15 @@ class MailWorker:
         send: Callable[[EmailMessage], None],
         *,
         batch: int = BATCH,
+        receipt_code: Callable[[UUID], ReceiptCode | None] | None = None,
+        receipt_wait: float = 0.0,
     ) -> None:
         self.ledger = ledger
         self.store = store
         self.send = send
         self.batch = batch
+        self.receipt_code = receipt_code
+        self.receipt_wait = receipt_wait
         self._connection = store.connect()
 
     def collect(self) -> bool:
@@ -90,8 +100,13 @@ class MailWorker:
                 queued = outbox.claim(tx, payment_id, time.time())
             if queued is None:
                 continue
+            code = self._code(queued)
+            if code is None and self._may_wait(queued):
+                with self.store.transaction(self._connection) as tx:
+                    outbox.postpone(tx, payment_id, time.time() + RECHECK_SECONDS)
+                continue
             try:
-                self.send(payment_mail(queued))
+                self.send(payment_mail(queued, code))
             except Exception as error:
                 attempts = queued["attempts"] + 1
                 retry_at = time.time() + min(MAX_BACKOFF_SECONDS, 2**attempts)
@@ -113,6 +128,19 @@ class MailWorker:
                 outbox.mark_sent(tx, payment_id)
             sent += 1
         return sent
+
+    def _code(self, queued: dict[str, Any]) -> ReceiptCode | None:
+        if self.receipt_code is None:
+            return None
+        try:
+            return self.receipt_code(UUID(queued["payment_id"]))
+        except Exception:  # the audit store is down: the notice still goes, without its code
+            log.exception("no receipt code for %s", queued["payment_id"])
+            return None
+
+    def _may_wait(self, queued: dict[str, Any]) -> bool:
+        paid_at = datetime.fromisoformat(queued["paid_at"]).timestamp()
+        return self.receipt_code is not None and time.time() < paid_at + self.receipt_wait
 
     def run(self, stop: threading.Event) -> None:
         pause = IDLE_SECONDS

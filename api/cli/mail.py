@@ -7,13 +7,14 @@ import signal
 
 import typer
 
+from api.bootstrap import audit_store, mail_service
 from api.cli.console import err
 from api.settings import ApiSettings
+from audit.signing import AuditSettings
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.engine import connections
-from mail.service import MailService
-from projections.settings import ReadSettings, open_store
+from projections.settings import ReadSettings
 from storage.preflight import OUTBOX, require_schema
 
 
@@ -32,7 +33,8 @@ def mail() -> None:
         read_tables=OUTBOX,
     )
     ledger = build_ledger(settings)
-    service = MailService(ledger, open_store(settings, ReadSettings()), settings.smtp_url)
+    store = audit_store(ledger, AuditSettings(**settings.model_dump()))
+    service = mail_service(settings, ledger, store)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: service.stop.set())
     err.print(f"sending e-mails through {settings.smtp_url}")
@@ -40,4 +42,6 @@ def mail() -> None:
         service.worker.run(service.stop)
     finally:
         service.close()
+        if store is not None:
+            store.close()
         ledger.close()

@@ -9,11 +9,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.audited import receipt_of
 from api.deps import CallerDep, ChainIfKeptDep, LedgerDep, require_chain
 from api.problems import ApiProblem, responses
 from api.routes.payments import visible_payment
 from audit import receipt_code
+from audit.proof import receipt_code_of
 
 router = APIRouter(prefix="/v1/payments", tags=["payments"])
 MEDIA = {"svg": "image/svg+xml", "png": "image/png", "text": "text/plain; charset=utf-8"}
@@ -30,7 +30,7 @@ class ReceiptNotSignedProblem(ApiProblem):
         200: {"content": {m: {} for m in MEDIA.values()}, "description": "The receipt code"},
     },
 )
-def receipt_code_of(
+def get_receipt_code(
     payment_id: UUID,
     caller: CallerDep,
     ledger: LedgerDep,
@@ -41,14 +41,13 @@ def receipt_code_of(
     first checkpoint that covers them, in one line `KVR2:…`; 409 `receipt_not_signed` until
     the log signs that checkpoint (KVIT_AUDIT_CHECKPOINT_INTERVAL_SECONDS)."""
     visible_payment(caller, ledger, payment_id)
-    found = receipt_of(ledger, require_chain(chain), payment_id)
-    if found is None or found.tlog is None:
+    text = receipt_code_of(ledger, require_chain(chain), payment_id)
+    if text is None:
         raise ReceiptNotSignedProblem(
             f"payment {payment_id} is not under a signed checkpoint yet; its receipt can be"
             " checked offline once the log signs the next one",
             payment_id=str(payment_id),
         )
-    text = receipt_code.code(found.tlog)
     if format == "text":
         return Response(text + "\n", media_type=MEDIA["text"])
     out, symbol = io.BytesIO(), receipt_code.qr(text)
