@@ -8,6 +8,7 @@ empty; account 0100000005 at supplier ИНН 7700010007 is linked to nobody.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 
 from tests.e2e.browser import (
     DESKTOP,
@@ -26,6 +29,7 @@ from tests.e2e.browser import (
     sign_in,
     sign_in_new,
 )
+from tests.unit.test_receipt_code import verify_receipt
 
 THIS_MONTH, THIS_MONTH_NAME = months_ago(0)
 
@@ -422,6 +426,31 @@ def test_a_payable_bill_shows_its_payment_qr_code(page: Any, server: Server) -> 
         timeout=10,
     ).text
     assert f"|Sum={due}|" in payload or payload.endswith(f"|Sum={due}")
+
+
+RECEIPT_SHOWN = "() => document.querySelector('.receipt-qr img')?.naturalWidth > 0"
+
+
+def test_a_paid_payment_shows_a_receipt_qr_code_that_checks_offline(
+    page: Any, server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sign_in(page, server, "resident-1-2")  # its history is `kvit demo`'s, under a checkpoint
+    page.get_by_role("link", name="История платежей").click()
+    item = page.locator('li.payment[data-status="succeeded"]').first
+    item.get_by_text("Квитанция, которую можно проверить").click()
+    page.wait_for_function(RECEIPT_SHOWN)
+    image = item.locator(".receipt-qr img")
+    assert (image.get_attribute("alt") or "").startswith("QR-код квитанции: платёж ")
+    payment_id = item.get_attribute("data-payment")
+    json_link = item.get_by_role("link", name="Скачать квитанцию (JSON)")
+    assert json_link.get_attribute("download") == f"receipt-{payment_id}.json"
+    assert not serious_violations(page)
+
+    # What the page shows reads back, and checks out offline with the log's published key.
+    [scanned] = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.screenshot())))
+    key = httpx.get(f"{server.base}/v1/audit/key", timeout=10).text.strip()
+    assert verify_receipt.main([scanned.text, "--log-key", key]) == 0
+    assert "succeeded at" in capsys.readouterr().out
 
 
 ON_ONE_ROW = """() => {

@@ -1,5 +1,6 @@
-"""The README's commands run: its "API in five calls" block, as written, against a real
-`kvit serve` on the demo database (embedded SQLite), with `kvit` on the PATH."""
+"""The README's commands run: its "API in five calls" block and its offline receipt check, as
+written, against a real `kvit serve` on the demo database (embedded SQLite), with `kvit` on the
+PATH."""
 
 from __future__ import annotations
 
@@ -19,14 +20,19 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MARKER = "<!-- readme-five-calls: tests/integration/test_readme.py runs this block -->"
+RECEIPT = "<!-- readme-receipt: tests/integration/test_readme.py runs this block -->"
+
+
+def block(marker: str = MARKER) -> str:
+    text = (REPO / "README.md").read_text()
+    after = text[text.index(marker) + len(marker) :]
+    found = re.search(r"```sh\n(.*?)```", after, flags=re.S)
+    assert found, f"the README's block after {marker} is gone"
+    return found.group(1)
 
 
 def five_calls() -> str:
-    text = (REPO / "README.md").read_text()
-    after = text[text.index(MARKER) + len(MARKER) :]
-    found = re.search(r"```sh\n(.*?)```", after, flags=re.S)
-    assert found, "the README's five-calls block is gone"
-    return found.group(1)
+    return block(MARKER)
 
 
 def free_port() -> int:
@@ -37,13 +43,17 @@ def free_port() -> int:
 
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
     env.update(KVIT_DATA_DIR=str(tmp_path / "var"), PATH=f"{BIN}:{env.get('PATH', '')}")
+    # The log is named after the public URL: `kvit demo` signs its checkpoint under the name
+    # `kvit serve` will give the log on this port (the README's run both on 8000).
+    env.update(KVIT_PUBLIC_URL=base)
     demo = subprocess.run(
         ["kvit", "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert demo.returncode == 0, demo.stderr
-    port = free_port()
     server = subprocess.Popen(
         ["kvit", "serve", "--port", str(port)],
         env=env,
@@ -51,7 +61,6 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -69,13 +78,13 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         server.wait(10)
 
 
-def test_the_readmes_five_calls_pay_what_is_due_and_show_it(
+def test_the_readmes_five_calls_pay_and_show_it_and_a_receipt_checks_out_offline(
     demo_server: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     base, env = demo_server
-    block = five_calls().replace("BASE=http://127.0.0.1:8000", f"BASE={base}", 1)
+    calls = five_calls().replace("BASE=http://127.0.0.1:8000", f"BASE={base}", 1)
     done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block],
+        ["bash", "-euo", "pipefail", "-c", calls],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -88,3 +97,17 @@ def test_the_readmes_five_calls_pay_what_is_due_and_show_it(
     assert payment["status"] == "succeeded" and payment["amount"] > 0
     assert history == {"status": "succeeded", "amount": payment["amount"]}
     assert isinstance(balance, int) and balance >= 0
+
+    # The offline receipt check, after the five calls (it reads their $BASE and $ME).
+    given = [line for line in calls.splitlines() if line.startswith(("BASE=", "ME="))]
+    check = block(RECEIPT).replace("docs/verify_receipt.py", str(REPO / "docs/verify_receipt.py"))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n".join(given) + "\n" + check],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("VERIFIED:") and "this payment of" in done.stdout

@@ -1,5 +1,5 @@
 // Shared pieces of the screens: labelled fields with their error next to them, notices, badges.
-import { imageUrl } from "./api.js";
+import { get, imageUrl } from "./api.js";
 import { h, replace, uid } from "./dom.js";
 import { t } from "./i18n.js";
 import { rub } from "./money.js";
@@ -94,4 +94,34 @@ export function billQr(documentId) {
     })
     .catch(() => figure.remove());
   return figure;
+}
+
+// A settled payment's receipt that anyone can check offline: its QR code (the code text is
+// the image's content; docs/verify_receipt.py reads it) and the JSON receipt to download.
+// Loaded when opened; until the log signs a checkpoint that covers the payment, it says so.
+export function paymentReceipt(paymentId) {
+  const body = h("div", { class: "receipt-body" }, h("p", {}, t("loading")));
+  const details = h("details", { class: "receipt" }, h("summary", {}, t("receiptTitle")), body);
+  let loaded = false;
+  details.addEventListener("toggle", () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    const path = `/v1/payments/${encodeURIComponent(paymentId)}`;
+    Promise.all([imageUrl(`${path}/receipt/code?format=svg`), get(path)])
+      .then(([qr, payment]) => {
+        const json = new Blob([JSON.stringify(payment.receipt.tlog, null, 2)], { type: "application/json" });
+        replace(
+          body,
+          h("figure", { class: "qr-figure receipt-qr" },
+            h("img", { class: "qr", src: qr, alt: t("receiptQrAlt", { amount: rub(payment.amount), inn: payment.recipient.inn }) }),
+            h("figcaption", {}, t("receiptQrCaption"))),
+          h("p", {}, h("a", { href: URL.createObjectURL(json), download: `receipt-${paymentId}.json` }, t("receiptJson"))),
+        );
+      })
+      .catch((error) => {
+        loaded = false;
+        replace(body, h("p", { class: "hint" }, t(error.status === 409 ? "receiptNotSigned" : "receiptUnavailable")));
+      });
+  });
+  return details;
 }

@@ -4,7 +4,9 @@ import { get } from "../api.js";
 import { h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
 import { rub } from "../money.js";
-import { errorText, field, notice, paymentBadge } from "../ui.js";
+import { errorText, field, notice, paymentBadge, paymentReceipt } from "../ui.js";
+
+const RECEIPTS = new Set(["succeeded", "partially_refunded", "refunded"]);
 
 const STATUSES = ["succeeded", "processing", "requires_confirmation", "failed", "canceled", "partially_refunded", "refunded"];
 const PAGE = 10;
@@ -144,5 +146,6 @@ function paymentItem(p) {
         .filter(Boolean)
         .join(" · "),
     ),
+    RECEIPTS.has(p.status) ? paymentReceipt(p.id) : null,
   );
 }

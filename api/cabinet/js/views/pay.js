@@ -6,7 +6,7 @@ import { facts, h, replace } from "../dom.js";
 import { date, period, t } from "../i18n.js";
 import { parseRub, rub, rubInput } from "../money.js";
 import { poll } from "../poll.js";
-import { announce, billQr, errorText, field, ident, notice, paymentBadge, withIdent } from "../ui.js";
+import { announce, billQr, errorText, field, ident, notice, paymentBadge, paymentReceipt, withIdent } from "../ui.js";
 import { linesTable } from "./accounts.js";
 
 const SETTLED = new Set(["succeeded", "failed", "canceled", "refunded", "partially_refunded"]);
@@ -182,6 +182,7 @@ function showResult(app, container, payment) {
       [t("paymentId"), payment.id],
     ]),
     extra,
+    payment.status === "succeeded" ? paymentReceipt(payment.id) : null,
     h("p", { class: "actions" }, h("a", { class: "button primary", href: "#/history" }, t("toHistory")), " ", h("a", { class: "button", href: "#/accounts" }, t("toAccounts"))),
   );
   replace(container, panel);
@@ -198,7 +199,7 @@ function showResult(app, container, payment) {
       heading.textContent = title[settled.status] || t(`status_${settled.status}`);
       replace(status, paymentBadge(settled.status));
       panel.className = `card result result-${settled.status}`;
-      replace(extra);
+      replace(extra, settled.status === "succeeded" ? paymentReceipt(settled.id) : null);
       announce(heading.textContent);
     });
   }
