@@ -33,9 +33,7 @@ NEWEST = 10_000
 def main() -> None:
     key = Ed25519PrivateKey.generate()
     created, succeeded = card_payment()
-    print(
-        "| entries | coded | bytes (median / max) | QR alphanumeric, as used | byte mode, L |"
-    )
+    print("| entries | coded | bytes (median / max) | QR alphanumeric, as used | byte mode, L |")
     print("|---|---|---|---|---|")
     for size in SIZES:
         for gap in GAPS:

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Response
 from api.acquirer import checkout as card
 from api.acquirer.base import Acquirer, AcquirerApi
 from api.audited import receipt_of
-from api.auth import Caller, Role, require
 from api.deps import (
     AcquirerDep,
     CallerDep,
@@ -23,7 +22,7 @@ from api.deps import (
     card_acquirer,
     read_your_writes,
 )
-from api.operator_scopes import supplier_owned
+from api.payment_access import visible_payment
 from api.problems import ApiProblem, responses
 from api.schemas.audit import PaymentWithReceipt
 from api.schemas.payments import (
@@ -36,7 +35,7 @@ from api.schemas.payments import (
     StatusChange,
 )
 from ledger.application import Ledger
-from ledger.domain import Payment, PaymentStatus
+from ledger.domain import PaymentStatus
 from ledger.domain.payment import PaymentView
 from ledger.engine.idempotent import derived_id
 from ledger.payments.commands import CancelPayment, ConfirmPayment
@@ -293,14 +292,3 @@ def get_payment(
             for status, at in payment.status_history
         ],
     )
-
-
-def visible_payment(caller: Caller, ledger: Ledger, payment_id: UUID) -> Payment:
-    """The payment if the caller may see it: a resident their own, a supplier's operator its
-    supplier's, an operator or auditor any."""
-    require(caller, Role.RESIDENT, Role.OPERATOR, Role.AUDITOR, Role.SUPPLIER)
-    payer = caller.payer_id if caller.role == Role.RESIDENT else None
-    found: Payment = supplier_owned(
-        caller, lambda: ledger.get_payment(payment_id, payer_id=payer), lambda p: p.supplier_id
-    )
-    return found

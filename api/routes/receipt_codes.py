@@ -10,12 +10,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CallerDep, ChainIfKeptDep, LedgerDep, require_chain
+from api.payment_access import visible_payment
 from api.problems import ApiProblem, responses
-from api.routes.payments import visible_payment
 from audit import receipt_code
 from audit.proof import receipt_code_of
 
-router = APIRouter(prefix="/v1/payments", tags=["payments"])
+router = APIRouter(prefix="/v1/payments", tags=["payments", "audit"])  # needs the chain
 MEDIA = {"svg": "image/svg+xml", "png": "image/png", "text": "text/plain; charset=utf-8"}
 
 
