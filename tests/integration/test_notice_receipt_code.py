@@ -62,6 +62,12 @@ def parts(message: Message) -> dict[str, Message]:
     return {part.get_content_type(): part for part in message.walk()}
 
 
+def content(part: Message) -> bytes:
+    found = part.get_payload(decode=True)
+    assert isinstance(found, bytes)
+    return found
+
+
 def test_a_notice_waits_for_the_signed_checkpoint_and_carries_the_code(
     audited: Audited,
     smtp: tuple[Controller, Inbox],
@@ -89,13 +95,13 @@ def test_a_notice_waits_for_the_signed_checkpoint_and_carries_the_code(
     [message] = inbox.messages
     found = parts(message)
     assert set(found) >= {"multipart/related", "text/html", "image/png", "text/plain"}
-    page = found["text/html"].get_payload(decode=True).decode()
+    page = content(found["text/html"]).decode()
     cid = found["image/png"]["Content-ID"].strip("<>")
     assert f'src="cid:{cid}"' in page and f'alt="{QR_ALT}"' in page
-    png = found["image/png"].get_payload(decode=True)
+    png = content(found["image/png"])
     [scanned] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     [attached] = [p for p in message.walk() if p.get_filename() == f"receipt-{payment_id}.txt"]
-    assert attached.get_payload(decode=True).decode().strip() == scanned.text
+    assert content(attached).decode().strip() == scanned.text
 
     key = log_verifier(audited.settings).text()
     assert verify_receipt.main([scanned.text, "--log-key", key]) == 0
@@ -118,4 +124,4 @@ def test_a_notice_that_may_not_wait_goes_at_once_without_a_code(
     assert drain(mailer) == 1
     [message] = inbox.messages
     assert message.get_content_type() == "text/plain"
-    assert "Сумма: 5\u00a0234,17\u00a0₽" in message.get_payload(decode=True).decode()
+    assert "Сумма: 5\u00a0234,17\u00a0₽" in content(message).decode()
