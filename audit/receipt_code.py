@@ -65,7 +65,8 @@ _BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
 
 class ReceiptCodeError(ValueError):
-    """A receipt that has no code yet (no signed checkpoint), or a code that does not read."""
+    """A receipt that cannot be coded: none of the entries asked for, checkpoint extension
+    lines, no signature of its log, or more entries or hashes than the code counts."""
 
 
 def code(tlog: dict[str, Any], *, topics: Iterable[str] = PAYMENT_FACTS) -> str:
