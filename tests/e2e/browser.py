@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,10 +16,9 @@ import httpx
 import pytest
 
 from api.auth import Role, issue_token
-from tests.integration.test_notices import free_port
+from tests.processes import KVIT, free_port, kvit_serve
 
 ROOT = Path(__file__).resolve().parents[2]
-KVIT = str(Path(sys.executable).with_name("kvit"))
 CHROMIUM = os.environ.get("KVIT_E2E_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SECRET = "cabinet-e2e-secret-key-that-is-long-enough-for-hs256"
@@ -108,31 +105,8 @@ def running_server(home: Path, port: int | None = None, **settings: str) -> Iter
     }
     subprocess.run([KVIT, "demo"], env=env, cwd=home, check=True, capture_output=True, timeout=120)
     logs = home / "serve.log"
-    process = subprocess.Popen(
-        [KVIT, "serve", "--port", str(port)],
-        env=env,
-        cwd=home,
-        stdout=logs.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"kvit serve did not start:\n{logs.read_text()}")
-            time.sleep(0.1)
+    with kvit_serve(env, port=port, log=logs, cwd=home):
         yield Server(base, logs)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.browser import browser, page, server  # noqa: F401
-from tests.integration.test_notices import Inbox, free_port
+from tests.integration.test_notices import Inbox
+from tests.processes import free_port
 
 
 @pytest.fixture

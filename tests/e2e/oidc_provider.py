@@ -8,16 +8,16 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from joserfc.jwk import RSAKey
+
+from tests.processes import stop_all, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "tests" / "e2e" / "oidc" / "provider.mjs"
@@ -66,25 +66,12 @@ class Provider:
         }
         log = (self.home / "op.log").open("ab")
         self.process = subprocess.Popen([node, str(CONFIG)], env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                discovery = self.issuer + "/.well-known/openid-configuration"
-                if httpx.get(discovery, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"oidc-provider did not start:\n{self.log()}")
-            time.sleep(0.1)
+        discovery = "/.well-known/openid-configuration"
+        wait_ready(self.issuer, 20, path=discovery, watch=[self.process], said=self.log)
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            stop_all(self.process)
             self.process = None
 
     def rotate(self) -> None:

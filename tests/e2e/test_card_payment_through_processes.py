@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +14,9 @@ import httpx
 import pytest
 
 from ledger.settings import Settings
-from tests.integration.test_notices import Inbox, free_port
+from tests.integration.test_notices import Inbox
+from tests.processes import KVIT, free_port, launch, read_logs, stop_all, wait_ready
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 OPERATOR_HEADERS: dict[str, str] = {}
 
 
@@ -50,46 +49,15 @@ def service(
     logs = tmp_path / "logs"
     logs.mkdir()
     processes = [
-        subprocess.Popen(
-            [KVIT, *args],
-            env=env,
-            stdout=(logs / f"{args[0]}.out").open("w"),
-            stderr=subprocess.STDOUT,
-        )
+        launch(env, logs, *args)
         for args in (("project",), ("mail",), ("serve", "--port", str(port), "--workers", "2"))
     ]
     try:
-        wait_until_ready(base, processes, logs)
+        wait_ready(base, watch=processes, said=lambda: read_logs(logs))
         yield base, env
-        print_logs(logs)  # shown by pytest only when the test failed
+        print(read_logs(logs))  # shown by pytest only when the test failed
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def print_logs(logs: Path) -> None:
-    for log in sorted(logs.iterdir()):
-        print(f"--- {log.name}\n{log.read_text()[-5000:]}")
-
-
-def wait_until_ready(base: str, processes: list[subprocess.Popen[bytes]], logs: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
-            output = "\n".join(f.read_text() for f in logs.iterdir())
-            raise AssertionError(f"a process exited early:\n{output}")
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the service did not become ready in 30 s")
+        stop_all(*processes)
 
 
 def test_card_payment_approved_in_the_sandbox_shows_at_once_and_mails_once(

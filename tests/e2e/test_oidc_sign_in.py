@@ -33,7 +33,7 @@ from tests.e2e.oidc_provider import (
     log_in,
     running_provider,
 )
-from tests.integration.test_notices import free_port
+from tests.processes import free_port
 
 UNLINKED = ("7700010007", "0100000005")  # api/demo.py: an account nobody has linked
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,15 +25,11 @@ import pytest
 from ledger.settings import Settings
 from tests.e2e.browser import DESKTOP
 from tests.e2e.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, log_in, running_provider
-from tests.e2e.test_card_payment_through_processes import (
-    KVIT,
-    kvit,
-    print_logs,
-    wait_until_ready,
-)
+from tests.e2e.test_card_payment_through_processes import kvit
 from tests.emulators.serving import serving
 from tests.emulators.tbank import PASSWORD, TERMINAL_KEY, TBankEmulator
-from tests.integration.test_notices import Inbox, free_port
+from tests.integration.test_notices import Inbox
+from tests.processes import free_port, launch, read_logs, stop_all, wait_ready
 
 pytestmark = pytest.mark.postgres
 
@@ -90,28 +85,17 @@ def deployment(
         logs = tmp_path / "logs"
         logs.mkdir()
         processes = [
-            subprocess.Popen(
-                [KVIT, *args],
-                env=env,
-                stdout=(logs / f"{args[0]}.out").open("w"),
-                stderr=subprocess.STDOUT,
-            )
+            launch(env, logs, *args)
             for args in (("project",), ("mail",), ("serve", "--port", str(port)))
         ]
         try:
-            wait_until_ready(base, processes, logs)
+            wait_ready(base, watch=processes, said=lambda: read_logs(logs))
             bills_issued(base, env)
             yield Deployment(base, provider, emulator, smtp_inbox[1])
-            print_logs(logs)  # shown by pytest only when the test failed
+            print(read_logs(logs))  # shown by pytest only when the test failed
             print(f"--- op.log\n{provider.log()[-3000:]}")
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_all(*processes)
 
 
 def bills_issued(base: str, env: dict[str, str]) -> None:

@@ -17,8 +17,9 @@ from api.auth import Role
 from ledger.application import Ledger
 from projections import queries
 from tests.api.helpers import World, api_settings, bearer, make_world
-from tests.emulators.serving import free_port, serving
+from tests.emulators.serving import serving
 from tests.emulators.tbank import PASSWORD, TERMINAL_KEY, TBankEmulator
+from tests.processes import free_port
 
 OPERATOR = bearer(Role.OPERATOR)
 ANNA = bearer(Role.RESIDENT, "payer-anna")

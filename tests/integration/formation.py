@@ -24,7 +24,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.test_faults import free_port, pg_bin
+from tests.integration.test_faults import pg_bin
+from tests.processes import free_port
 
 DATABASE = "kvit"
 MONITOR_SETTINGS = {

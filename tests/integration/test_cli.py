@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -24,8 +22,8 @@ from psycopg import sql
 
 from ledger.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, postgres_or_fail
+from tests.processes import KVIT, kvit_serve
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "cli-test-secret-key-that-is-long-enough-0123456789"
 
@@ -275,30 +273,9 @@ def test_an_unknown_read_model_is_one_line(tmp_path: Path, pg_settings: Settings
 
 
 # --- the public URL follows --host/--port ----------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_the_public_url_follows_the_port_so_the_sandbox_checkout_works(tmp_path: Path) -> None:
     env = clean_env(tmp_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [KVIT, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with kvit_serve(env) as base:
         token = run(env, "token", "--role", "resident", "--payer", "anna").stdout.strip()
         me = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=me, timeout=10) as client:
@@ -317,9 +294,6 @@ def test_the_public_url_follows_the_port_so_the_sandbox_checkout_works(tmp_path:
             assert approved.status_code == 200 and "Квит получил уведомление" in approved.text
             balance = client.get(f"/v1/wallets/{wallet['id']}").json()["balance"]
             assert balance == 1000
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(20)
 
 
 def test_the_docs_are_served_offline_with_bearer_auth(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from bench.http_world import Resident, seed
 from ledger.bootstrap import build_ledger
 from ledger.engine import connections as budget
 from ledger.settings import Settings
-from tests.integration.test_notices import Inbox, free_port
+from tests.integration.test_notices import Inbox
+from tests.processes import free_port
 
 pytestmark = pytest.mark.postgres
 BUDGET = 30

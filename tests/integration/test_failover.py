@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from uuid import UUID
 
@@ -35,17 +32,15 @@ from ledger.settings import Settings
 from tests.integration.formation import Formation
 from tests.integration.test_faults import (
     RETRY_FOR_SECONDS,
-    SECRET,
     Tally,
     check_money,
-    free_port,
+    deployment_env,
     kvit,
     pay_in_a_loop,
     set_up,
-    wait_ready,
 )
+from tests.processes import free_port, launch, stop_all, wait_ready
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 OUTAGE_GOAL_SECONDS = 15.0  # the goal: printed beside each figure, not asserted
 # Speed is measured, not asserted: on a loaded 2-core machine the crash outage reached 24 s
 # (load ~11) against 8.6-13.6 s at load ~7. The test asserts that writes came back at all.
@@ -99,17 +94,10 @@ def test_payments_survive_two_failovers_and_a_lost_standby(
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
-    env.update(
-        KVIT_DATABASE_URL=formation.url,
-        KVIT_DATABASE_SCHEMA="kvit_failover",
-        KVIT_DATA_DIR=str(tmp_path / "var"),
-        KVIT_SECRET_KEY=SECRET,
-        KVIT_ACQUIRER_SECRET=SECRET + "-acquirer",
-        KVIT_AUDIT_SIGNING_KEY_FILE=str(tmp_path / "audit-key"),
-        KVIT_AUDIT_CHECKPOINT_EVERY_EVENTS="500",
-        KVIT_DATABASE_POOL_SIZE="4",
-        KVIT_READ_POOL_SIZE="4",
+    env = deployment_env(
+        formation.url,
+        "kvit_failover",
+        tmp_path,
         # Acknowledge a payment only once the standby has it (refused while none is attached).
         KVIT_REQUIRE_SYNC_STANDBY="true",
         # libpq's connect timeout is per host: a silent host costs this much before the next.
@@ -123,11 +111,7 @@ def test_payments_survive_two_failovers_and_a_lost_standby(
 
     logs = tmp_path / "logs"
     logs.mkdir()
-
-    def start(*args: str) -> subprocess.Popen[bytes]:
-        out = (logs / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
-        return subprocess.Popen([KVIT, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-
+    start = partial(launch, env, logs)
     processes = [
         start("project"),
         start("audit", "follow"),
@@ -139,7 +123,7 @@ def test_payments_survive_two_failovers_and_a_lost_standby(
     ]
     faults: dict[str, tuple[float, float]] = {}
     try:
-        wait_ready(base, 30)
+        wait_ready(base, watch=processes)
         for client in clients:
             client.start()
         time.sleep(3)
@@ -202,14 +186,7 @@ def test_payments_survive_two_failovers_and_a_lost_standby(
         standby_url = f"{formation.standby().url}?target_session_attrs=standby"
         verify_and_replay(env, standby_url, read_models_url=formation.url)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(*processes)
     print(f"failover run took {time.monotonic() - started:.0f}s in all")
 
 

@@ -18,14 +18,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from uuid import UUID
 
@@ -39,19 +38,13 @@ from ledger.payments.commands import OpenWallet, RequestTopUp, SettleTopUp
 from ledger.registry.commands import IssueBill, OpenAccount, RegisterSupplier
 from ledger.settings import Settings
 from tests.fixtures import ACCOUNT_NUMBER, INN, KPP, LINES, REQUISITES
+from tests.processes import KVIT, free_port, launch, stop_all, wait_ready
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 SECRET = "fault-test-secret-key-that-is-long-enough-0123456789"
 PAYERS = 4
 AMOUNT = 100
 FUNDED = 10_000_000
 RETRY_FOR_SECONDS = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def pg_bin(name: str) -> str:
@@ -159,18 +152,6 @@ def writer_of(pid: int) -> list[int]:
     return [child for child, cmdline in children_of(pid).items() if b"\0writer\0" in cmdline]
 
 
-def wait_ready(base: str, seconds: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return time.monotonic() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"/readyz did not come back within {seconds}s")
-
-
 def set_up(settings: Settings) -> list[dict[str, str]]:
     """Through the ledger itself: a supplier, and per payer an account and a funded wallet."""
     ledger = build_ledger(settings)
@@ -270,6 +251,25 @@ def pay_in_a_loop(base: str, who: dict[str, str], stop: threading.Event, tally: 
                 time.sleep(0.2)  # ambiguous (cut connection, 5xx): the same key again
 
 
+def deployment_env(url: str, schema: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """What every Kvit process of a fault run is started with: the cluster at `url`, a small
+    pool (several processes share a cluster's connections), an audit key made by keygen."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
+    env.update(
+        KVIT_DATABASE_URL=url,
+        KVIT_DATABASE_SCHEMA=schema,
+        KVIT_DATA_DIR=str(tmp_path / "var"),
+        KVIT_SECRET_KEY=SECRET,
+        KVIT_ACQUIRER_SECRET=SECRET + "-acquirer",
+        KVIT_AUDIT_SIGNING_KEY_FILE=str(tmp_path / "audit-key"),
+        KVIT_AUDIT_CHECKPOINT_EVERY_EVENTS="500",
+        KVIT_DATABASE_POOL_SIZE="4",
+        KVIT_READ_POOL_SIZE="4",
+        **extra,
+    )
+    return env
+
+
 def kvit(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([KVIT, *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -280,18 +280,7 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
     started = time.monotonic()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
-    env.update(
-        KVIT_DATABASE_URL=cluster.url,
-        KVIT_DATABASE_SCHEMA="kvit_fault",
-        KVIT_DATA_DIR=str(tmp_path / "var"),
-        KVIT_SECRET_KEY=SECRET,
-        KVIT_ACQUIRER_SECRET=SECRET + "-acquirer",
-        KVIT_AUDIT_SIGNING_KEY_FILE=str(tmp_path / "audit-key"),
-        KVIT_AUDIT_CHECKPOINT_EVERY_EVENTS="500",
-        KVIT_DATABASE_POOL_SIZE="4",
-        KVIT_READ_POOL_SIZE="4",
-    )
+    env = deployment_env(cluster.url, "kvit_fault", tmp_path)
     assert kvit(env, "migrate").returncode == 0
     assert kvit(env, "audit", "keygen").returncode == 0
     settings = Settings(database_url=cluster.url, database_schema="kvit_fault")
@@ -299,11 +288,7 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
 
     logs = tmp_path / "logs"
     logs.mkdir()
-
-    def start(*args: str) -> subprocess.Popen[bytes]:
-        out = (logs / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
-        return subprocess.Popen([KVIT, *args], env=env, stdout=out, stderr=subprocess.STDOUT)
-
+    start = partial(launch, env, logs)
     project = start("project")
     follow = start("audit", "follow")
     serve = start("serve", "--port", str(port), "--workers", "2")
@@ -313,7 +298,7 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
         threading.Thread(target=pay_in_a_loop, args=(base, who, stop, tally)) for who in world
     ]
     try:
-        wait_ready(base, 30)
+        wait_ready(base, watch=processes)
         for client in clients:
             client.start()
         time.sleep(3)
@@ -373,14 +358,7 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
         replayed = kvit(env, "audit", "replay")
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(*processes)
     elapsed = time.monotonic() - started
     print(
         f"fault run: {len(tally.ok)} payments, statuses {tally.statuses},"

@@ -5,16 +5,14 @@ and a card top-up is refused with 501 `card_payments_unavailable` instead of ans
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from ledger.settings import Settings
-from tests.integration.test_cli import KVIT, free_port, pg_env, run
+from tests.integration.test_cli import pg_env, run
+from tests.processes import kvit_serve
 
 pytestmark = pytest.mark.postgres
 CARDS_OFF = "card payments are off"
@@ -25,25 +23,8 @@ def test_serve_on_postgres_without_an_acquirer_says_so_and_takes_no_card(
 ) -> None:
     env = pg_env(tmp_path, pg_settings)
     assert run(env, "migrate").returncode == 0
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    server = subprocess.Popen(
-        [KVIT, "serve", "--port", str(port)],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with kvit_serve(env, log=log) as base:
         said = [line for line in log.read_text().splitlines() if CARDS_OFF in line]
         assert len(said) == 1, log.read_text()
         assert httpx.get(f"{base}/cabinet/config.json").json()["card_payments"] is False
@@ -59,6 +40,3 @@ def test_serve_on_postgres_without_an_acquirer_says_so_and_takes_no_card(
             )
             assert top_up.status_code == 501, top_up.text
             assert top_up.json()["code"] == "card_payments_unavailable"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(20)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
@@ -21,6 +20,7 @@ from mail.worker import MailWorker
 from projections.settings import ReadSettings, open_store
 from storage.sql import Store
 from tests.fixtures import World, setup_world
+from tests.processes import free_port
 
 
 class Inbox:
@@ -30,12 +30,6 @@ class Inbox:
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.messages.append(message_from_bytes(envelope.content))  # type: ignore[attr-defined]
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.processes import free_port, kvit_serve
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -35,12 +34,6 @@ def five_calls() -> str:
     return block(MARKER)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
@@ -54,28 +47,9 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         ["kvit", "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert demo.returncode == 0, demo.stderr
-    server = subprocess.Popen(
-        ["kvit", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("kvit serve did not get ready in 30 s")
+    with kvit_serve(env, port=port, cwd=tmp_path) as served:
+        assert served == base
         yield base, env
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_the_readmes_five_calls_pay_and_show_it_and_a_receipt_checks_out_offline(

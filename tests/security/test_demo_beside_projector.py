@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,10 @@ from psycopg import sql
 
 from ledger.settings import Settings
 from tests.conftest import TEST_DATABASE_URL
+from tests.processes import KVIT, stop_all
 
 pytestmark = pytest.mark.postgres
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 SECRET = "demo-beside-projector-secret-that-is-long-enough"
 
 
@@ -60,11 +59,7 @@ def projector(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subprocess.
             time.sleep(0.1)
         yield process, log
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_all(process)
 
 
 def positions(settings: Settings) -> tuple[int, dict[str, int]]:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,9 +19,8 @@ import httpx
 import pytest
 
 from api.cli.exposure import is_loopback
-from tests.integration.test_cli import free_port
+from tests.processes import kvit_serve
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "exposure-test-secret-key-that-is-long-enough-0123456789"
 OFF_BEYOND_LOOPBACK = "demo sign-in and the sandbox acquirer are off"
@@ -48,36 +44,12 @@ class Served:
 def serving(home: Path, argv: list[str], **env: str) -> Iterator[Served]:
     """`argv` (a `kvit serve …` command) with `--port` added, on embedded SQLite in `home`;
     reached on 127.0.0.1 whatever host it binds."""
-    port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("KVIT_")}
     clean |= {"KVIT_DATA_DIR": str(home / "var"), "KVIT_SECRET_KEY": SECRET, **env}
     log = home / "serve.log"
-    process = subprocess.Popen(
-        [KVIT, *argv[1:], "--port", str(port)],
-        env=clean,
-        cwd=home,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"kvit serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+    assert argv[:2] == ["kvit", "serve"], argv
+    with kvit_serve(clean, *argv[2:], log=log, cwd=home) as base:
         yield Served(base, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def demo_sign_in(served: Served) -> httpx.Response:

@@ -12,21 +12,17 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
 
 from api.auth import Role, issue_token
+from tests.processes import kvit_serve
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 SECRET = "slow-bodies-test-secret-key-long-enough-0123456789"
 RECEIVE_SECONDS = 2.0
 REGISTER_SECONDS = 3.0
@@ -35,12 +31,6 @@ DRIP_EVERY = 0.2
 SLACK = 3.0
 """The deadline plus this is when every slow connection must be gone."""
 GIVE_UP = RECEIVE_SECONDS + 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +43,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         KVIT_REQUEST_RECEIVE_TIMEOUT_SECONDS=str(RECEIVE_SECONDS),
         KVIT_REGISTER_RECEIVE_TIMEOUT_SECONDS=str(REGISTER_SECONDS),
     )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [KVIT, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("kvit serve did not become ready in 30 s")
+    with kvit_serve(env) as base:
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(20)
 
 
 def operator() -> dict[str, str]:

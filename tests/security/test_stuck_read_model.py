@@ -18,9 +18,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -41,10 +39,10 @@ from projections import models
 from projections.settings import ReadSettings, open_store
 from projections.tracking import read_tracking
 from tests.fixtures import ACCOUNT_NUMBER, INN, KPP, REQUISITES, World, setup_world, top_up
+from tests.processes import KVIT, free_port, wait_ready
 
 pytestmark = pytest.mark.postgres
 
-KVIT = str(Path(sys.executable).with_name("kvit"))
 SECRET = "stuck-read-model-secret-key-that-is-long-enough-0123"
 BANK = REQUISITES["bik"]
 ORDER_ID = "10445252250000001503202600000077"
@@ -143,24 +141,16 @@ def wait_until(condition, what: str, timeout: float = 60) -> None:  # type: igno
         time.sleep(0.05)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def serve(env: dict[str, str], processes: list[Process]) -> str:
     port = free_port()
     processes.append(Process(env, "serve", "--port", str(port)))
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            return base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("kvit serve did not answer: " + "".join(processes[-1].output))
+    started = processes[-1]
+    # /healthz, not /readyz: these tests start it while a read model is stuck on purpose.
+    wait_ready(
+        base, 60, path="/healthz", watch=[started.process], said=lambda: "".join(started.output)
+    )
+    return base
 
 
 def test_a_poisoned_event_stops_only_its_model_which_reports_it_everywhere(
