@@ -2,7 +2,8 @@
 
 A probe is anything that tells a payer whether an account exists, what it owes, or whether an
 ИПД is its bill's: linking an account (`POST /v1/me/accounts`), resolving a QR code
-(`POST /v1/qr:resolve`), asking for a bill's QR code by its ИПД. Each counts once per payer
+(`POST /v1/qr:resolve`), asking for a bill's QR code by its ИПД, paying an account the payer is
+not linked to (`POST /v1/payments`, api/payment_probes.py). Each counts once per payer
 (`limit` per window) and once against the account it names (`account_limit` per window, across
 payers, so many identities cannot share out the guessing). Only a probe that proves
 possession (the ИПД printed on one of the account's bills) is given back: whoever holds the
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from api.auth import Caller, Role
 from api.problems import LinkAttemptsExceededProblem
+from ledger.domain import PersonalAccount
 from ledger.qr.payload import QrPayment
 from storage.sql import Store, Tx
 
@@ -46,7 +49,13 @@ def payer_subject(payer_id: str) -> str:
 
 def account_subject(supplier_inn: str, account_number: str) -> str:
     """An account as a probe names it (it may not exist): the parsed ИНН and number."""
-    return f"account:{supplier_inn}:{account_number}"
+    return account_id_subject(PersonalAccount.id_for(supplier_inn, account_number))
+
+
+def account_id_subject(account_id: UUID) -> str:
+    """An account named by its id, which is derived from its ИНН and number (anyone can make
+    it): counted as the same subject, whichever way a probe names the account."""
+    return f"account:{account_id}"
 
 
 def document_subject(document_id: str) -> str:

@@ -88,8 +88,9 @@ class ApiSettings(Settings):
 
     link_attempts_limit: int = 10
     """Probes of personal accounts a payer may make per window before every one is refused with
-    429 (KVIT_LINK_ATTEMPTS_LIMIT): links and QR look-ups that do not prove possession with the
-    bill's ИПД (unknown account, wrong ИПД, or a link that shows only what is due)."""
+    429 (KVIT_LINK_ATTEMPTS_LIMIT): links, QR look-ups and payments to accounts the payer is not
+    linked to, that do not prove possession with the bill's ИПД (unknown account, wrong ИПД, or
+    an answer that shows only what is due)."""
 
     link_attempts_account_limit: int = 20
     """The same probes against one account, from all payers together, per window

@@ -16,6 +16,7 @@ from api.deps import (
     ChainIfKeptDep,
     KeyDep,
     LedgerDep,
+    LinkAttemptsDep,
     OperatorDep,
     ReadDep,
     ResidentDep,
@@ -23,6 +24,7 @@ from api.deps import (
     read_your_writes,
 )
 from api.payment_access import visible_payment
+from api.payment_probes import admit_payment, give_back_if_proven
 from api.problems import ApiProblem, responses
 from api.schemas.audit import PaymentWithReceipt
 from api.schemas.payments import (
@@ -94,7 +96,7 @@ def card_checkout(
     "",
     status_code=201,
     response_model=PaymentOut,
-    responses=responses(400, 403, 404, 409, 422, 501),
+    responses=responses(400, 403, 404, 409, 422, 429, 501),
 )
 def create_payment(
     body: CreatePaymentBody,
@@ -103,6 +105,7 @@ def create_payment(
     ledger: LedgerDep,
     read_models: ReadDep,
     acquirer: AcquirerDep,
+    attempts: LinkAttemptsDep,
     response: Response,
 ) -> PaymentOut:
     """Pay a personal account: by `account_id`; by `supplier_inn` + `account_number`; by the
@@ -110,24 +113,30 @@ def create_payment(
     scanned bill's `qr_payload`, whose requisites must be the supplier's registered ones. The
     amount defaults to the code's `Sum`, else to what is still due on the bill (`document_id`)
     or on the account. `confirm: true` creates and confirms in one call. By card on a server
-    with no acquirer: 501 `card_payments_unavailable`, and nothing is recorded."""
+    with no acquirer: 501 `card_payments_unavailable`, and nothing is recorded. Paying an
+    account the payer is not linked to tells whether it exists and what it owes, so it counts
+    toward the link limits (then 429 `link_attempts_exceeded`), unless it names one of the
+    account's bills by its ИПД."""
     assert caller.payer_id is not None
     if body.method == "card":
         card_acquirer(acquirer)
         if (body.save_card or body.saved_card_id) and not body.confirm:
             raise SavedCardNeedsConfirmProblem("save_card and saved_card_id go with confirm: true")
+    check_one_way(body)
+    attempt = admit_payment(attempts, ledger, caller, body)
     target = resolve_target(ledger, body)
     outcome = ledger.execute(
         body.command(payer_id=caller.payer_id, idempotency_key=key, target=target)
     )
+    give_back_if_proven(attempts, attempt, outcome.result)
     read_your_writes(outcome, response, read_models)
     if body.method == "card" and body.confirm and acquirer is not None:
         return card_checkout(ledger, acquirer, outcome.result, body, response, read_models)
     return payment_out(outcome.result, ledger, acquirer)
 
 
-def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> PaymentTarget:
-    """The account, bill and amount a payment is for, from whichever way the payer named it."""
+def check_one_way(body: CreatePaymentBody) -> None:
+    """A payment names its payee one way: two could name two accounts."""
     other_ways = body.account_id or body.supplier_inn or body.document_id
     scanned_and_more = body.qr_payload is not None and (
         body.recipient is not None or body.account_number is not None
@@ -139,6 +148,13 @@ def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> PaymentTarget:
             "name the payee one way: qr_payload alone, recipient + account_number, account_id,"
             " or supplier_inn + account_number"
         )
+    if body.recipient is not None and body.account_number is None:
+        raise AmbiguousPayeeProblem("paying by requisites needs the account_number")
+
+
+def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> PaymentTarget:
+    """The account, bill and amount a payment is for, from whichever way the payer named it
+    (one way: `check_one_way`)."""
     if body.qr_payload is not None:
         payee = ledger.read(partial(payee_from_qr, payload=body.qr_payload))
         amount = body.amount if body.amount is not None else payee.amount
@@ -150,8 +166,7 @@ def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> PaymentTarget:
             amount=amount,
         )
     if body.recipient is not None:
-        if body.account_number is None:
-            raise AmbiguousPayeeProblem("paying by requisites needs the account_number")
+        assert body.account_number is not None
         payee = ledger.read(
             partial(
                 payee_from_requisites,

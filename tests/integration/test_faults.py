@@ -35,7 +35,7 @@ import pytest
 from api.auth import Role, issue_token
 from ledger.bootstrap import build_ledger
 from ledger.payments.commands import OpenWallet, RequestTopUp, SettleTopUp
-from ledger.registry.commands import IssueBill, OpenAccount, RegisterSupplier
+from ledger.registry.commands import IssueBill, LinkPayer, OpenAccount, RegisterSupplier
 from ledger.settings import Settings
 from tests.fixtures import ACCOUNT_NUMBER, INN, KPP, LINES, REQUISITES
 from tests.processes import KVIT, free_port, launch, stop_all, wait_ready
@@ -181,6 +181,14 @@ def set_up(settings: Settings) -> list[dict[str, str]]:
                     lines=LINES,
                     due_date="2026-04-15",
                     idempotency_key=f"b{index}",
+                )
+            )
+            ledger.execute(  # their own: paying it probes nothing (api/payment_probes.py)
+                LinkPayer.parse(
+                    payer_id=payer,
+                    supplier_inn=INN,
+                    account_number=f"{ACCOUNT_NUMBER}{index}",
+                    idempotency_key=f"l{index}",
                 )
             )
             wallet = ledger.execute(OpenWallet(payer_id=payer, idempotency_key="w"))
