@@ -108,10 +108,13 @@ def secret_key(settings: ApiSettings, *, create: bool = True) -> str:
     return generated_secret(settings, SECRET_FILE, create=create)
 
 
-def acquirer_secret(settings: ApiSettings) -> str:
-    """The webhook secret; in embedded mode (with the sandbox) generated once in the data dir."""
+def acquirer_secret(settings: ApiSettings) -> str | None:
+    """The webhook secret; in embedded mode with the sandbox, generated once in the data dir.
+    None when it is not set and no sandbox signs with it: the webhook then takes nothing."""
     if settings.acquirer_secret:
         return settings.acquirer_secret
+    if settings.acquirer_kind != "sandbox":
+        return None
     return generated_secret(settings, ACQUIRER_SECRET_FILE)
 
 

@@ -66,7 +66,8 @@ class Services:
 
     settings: ApiSettings
     secret_key: str
-    acquirer_secret: str
+    acquirer_secret: str | None
+    """None when unset and no sandbox signs with it: the signed webhook then takes nothing."""
     acquirer: Acquirer | None
     """None when no acquirer is configured: card payments and top-ups are refused."""
     cabinet_demo: bool

@@ -50,19 +50,19 @@ def check_settings(settings: ApiSettings) -> None:
 def check_secrets(settings: ApiSettings) -> None:
     """Raise ConfigurationError for the first unfit secret. Unset secrets are generated into the
     data directory in embedded mode; on PostgreSQL every worker must share them, so they are
-    required there."""
-    for variable, value in (
-        ("KVIT_SECRET_KEY", settings.secret_key),
-        ("KVIT_ACQUIRER_SECRET", settings.acquirer_secret),
+    required there. The webhook secret only with the sandbox acquirer, the one that signs with
+    it (T-Bank signs with its terminal's password; with no acquirer nothing is signed)."""
+    for variable, value, used in (
+        ("KVIT_SECRET_KEY", settings.secret_key, True),
+        ("KVIT_ACQUIRER_SECRET", settings.acquirer_secret, settings.acquirer_kind == "sandbox"),
     ):
-        if value is None:
-            if settings.uses_postgres:
-                raise ConfigurationError(
-                    f"set {variable} to a random secret of at least {MIN_SECRET_BYTES} bytes"
-                    f" ({HOW}); on PostgreSQL every process must share it"
-                )
-            continue
-        check_secret(variable, value)
+        if value is not None:
+            check_secret(variable, value)  # set, even if unused: never a guessable one
+        elif used and settings.uses_postgres:
+            raise ConfigurationError(
+                f"set {variable} to a random secret of at least {MIN_SECRET_BYTES} bytes"
+                f" ({HOW}); on PostgreSQL every process must share it"
+            )
 
 
 def check_secret(variable: str, value: str) -> None:

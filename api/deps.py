@@ -92,8 +92,8 @@ async def acquirer(request: Request) -> Acquirer | None:
     return services_of(request).acquirer
 
 
-async def acquirer_secret(request: Request) -> str:
-    """The shared secret of the acquirer's webhook signatures."""
+async def acquirer_secret(request: Request) -> str | None:
+    """The shared secret of the acquirer's webhook signatures, if there is one."""
     return services_of(request).acquirer_secret
 
 
@@ -146,7 +146,7 @@ def card_acquirer(acquirer: Acquirer | None) -> Acquirer:
 SettingsDep = Annotated[ApiSettings, Depends(settings)]
 TokenSecretDep = Annotated[str, Depends(token_secret)]
 AcquirerDep = Annotated[Acquirer | None, Depends(acquirer)]
-AcquirerSecretDep = Annotated[str, Depends(acquirer_secret)]
+AcquirerSecretDep = Annotated[str | None, Depends(acquirer_secret)]
 LedgerDep = Annotated[Ledger, Depends(ledger)]
 ReadDep = Annotated[ReadModels, Depends(read_models)]
 LinkAttemptsDep = Annotated[LinkAttempts, Depends(link_attempts)]

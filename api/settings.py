@@ -56,8 +56,9 @@ class ApiSettings(Settings):
     0 turns it off). On PostgreSQL run `kvit acquirer reconcile --every SECONDS` instead."""
 
     acquirer_secret: str | None = None
-    """Shared secret of the acquirer's webhook signatures (KVIT_ACQUIRER_SECRET). In embedded
-    mode, generated once in the data dir; required on PostgreSQL."""
+    """Shared secret of the sandbox acquirer's webhook signatures (KVIT_ACQUIRER_SECRET). In
+    embedded mode, generated once in the data dir; required on PostgreSQL with the sandbox
+    (T-Bank signs with its terminal's password, so it needs none)."""
 
     smtp_url: str | None = None
     """Where card-payment notices go, e.g. smtp://127.0.0.1:1025 (KVIT_SMTP_URL)."""

@@ -28,12 +28,14 @@ def check_acquirer(settings: ApiSettings) -> None:
 
 
 def configured_acquirer(
-    settings: ApiSettings, webhook_secret: str, deliver: sandbox.Deliver | None = None
+    settings: ApiSettings, webhook_secret: str | None, deliver: sandbox.Deliver | None = None
 ) -> Acquirer | None:
-    """None when card payments are off (KVIT_ACQUIRER=none, or the sandbox off by default)."""
+    """None when card payments are off (KVIT_ACQUIRER=none, or the sandbox off by default).
+    `webhook_secret` is the sandbox's, which has one (api/auth.py: acquirer_secret)."""
     check_acquirer(settings)
     kind = settings.acquirer_kind
     if kind == "sandbox":
+        assert webhook_secret is not None
         return sandbox.SandboxAcquirer(settings.base_url, webhook_secret, deliver)
     if kind == "tbank":
         assert settings.tbank_terminal_key and settings.tbank_password

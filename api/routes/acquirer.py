@@ -59,6 +59,8 @@ async def acquirer_notification(
     its own route: no second way to settle its operations."""
     if isinstance(acquirer, TBankAcquirer):
         raise NotFoundProblem("T-Bank reports to /v1/acquirer/tbank/notifications")
+    if secret is None:  # KVIT_ACQUIRER_SECRET unset, and no sandbox: no one may sign here
+        raise NotFoundProblem("no acquirer reports to this webhook")
     # The signature covers the raw bytes, so the body is parsed only after it is verified.
     raw = await request.body()
     try:

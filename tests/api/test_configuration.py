@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from api.acquirer.signature import HEADER, sign
 from api.config_checks import ConfigurationError, check_secrets
 from api.settings import ApiSettings
 from ledger.application import Ledger
@@ -100,12 +102,48 @@ def test_a_secret_hint_names_commands_that_exist_here(tmp_path: Path) -> None:
         assert "python3 -c" in str(refused.value)
 
 
-def test_postgres_needs_both_secrets_set(tmp_path: Path) -> None:
-    for missing in ("secret_key", "acquirer_secret"):
-        values = {"secret_key": GOOD, "acquirer_secret": GOOD, missing: None}
-        settings = api_settings(tmp_path, database_url=POSTGRES_URL, **values)
-        with pytest.raises(ConfigurationError, match=f"set KVIT_{missing.upper()}"):
+SANDBOX = {"acquirer": "sandbox"}
+TBANK = {"acquirer": "tbank", "tbank_terminal_key": "TinkoffBankTest", "tbank_password": GOOD}
+
+
+def test_postgres_needs_the_token_secret_with_any_acquirer(tmp_path: Path) -> None:
+    for acquirer in (SANDBOX, TBANK, {}):
+        settings = api_settings(
+            tmp_path, database_url=POSTGRES_URL, secret_key=None, acquirer_secret=GOOD, **acquirer
+        )
+        with pytest.raises(ConfigurationError, match="set KVIT_SECRET_KEY"):
             check_secrets(settings)
+
+
+def test_postgres_needs_the_webhook_secret_with_the_sandbox_acquirer(tmp_path: Path) -> None:
+    """The sandbox signs its webhook calls with KVIT_ACQUIRER_SECRET: every process must share
+    it, so on PostgreSQL it must be set."""
+    settings = api_settings(
+        tmp_path, database_url=POSTGRES_URL, secret_key=GOOD, acquirer_secret=None, **SANDBOX
+    )
+    with pytest.raises(ConfigurationError, match="set KVIT_ACQUIRER_SECRET"):
+        check_secrets(settings)
+
+
+@pytest.mark.parametrize("acquirer", [TBANK, {"sandbox_acquirer": False}], ids=["tbank", "none"])
+def test_without_the_sandbox_no_webhook_secret_is_needed(
+    tmp_path: Path, memory_ledger: Ledger, acquirer: dict[str, Any]
+) -> None:
+    """T-Bank signs its notifications with the terminal's password, and with no acquirer
+    nothing is signed: KVIT_ACQUIRER_SECRET is not asked for on PostgreSQL, and the sandbox's
+    signed webhook takes no notification, whatever it is signed with."""
+    check_secrets(
+        api_settings(tmp_path, database_url=POSTGRES_URL, acquirer_secret=None, **acquirer)
+    )
+    with TestClient(build_app(tmp_path, memory_ledger, acquirer_secret=None, **acquirer)) as client:
+        body = b'{"operation_id": "00000000-0000-0000-0000-000000000000"}'
+        headers = {HEADER: sign("", body), "content-type": "application/json"}
+        problem(
+            client.post("/v1/acquirer/notifications", content=body, headers=headers),
+            404,
+            "not_found",
+        )
+    assert not (tmp_path / "acquirer_secret").exists()  # nor generated in embedded mode
 
 
 def test_docker_compose_secrets_are_refused_or_must_be_given() -> None:

@@ -67,9 +67,8 @@ def deployment(
             "KVIT_DATABASE_URL": str(pg_settings.database_url),
             "KVIT_DATABASE_SCHEMA": str(pg_settings.database_schema),
             "KVIT_DATA_DIR": str(tmp_path / "var"),
-            # What `kvit secrets` writes (the second is the sandbox's, unused with tbank).
+            # No KVIT_ACQUIRER_SECRET: that is the sandbox's; T-Bank signs with its password.
             "KVIT_SECRET_KEY": "whole-path-secret-key-that-is-long-enough-for-hs256",
-            "KVIT_ACQUIRER_SECRET": "whole-path-acquirer-secret-that-is-long-enough",
             "KVIT_PUBLIC_URL": base,
             "KVIT_SMTP_URL": f"smtp://127.0.0.1:{smtp_inbox[0]}",
             "KVIT_DATABASE_POOL_SIZE": "4",
