@@ -122,6 +122,7 @@ def test_payments_survive_two_failovers_and_a_lost_standby(
         threading.Thread(target=pay_in_a_loop, args=(base, who, stop, tally)) for who in world
     ]
     faults: dict[str, tuple[float, float]] = {}
+    through = False
     try:
         wait_ready(base, watch=processes)
         for client in clients:
@@ -154,10 +155,14 @@ def test_payments_survive_two_failovers_and_a_lost_standby(
         formation.wait_for({old.name: ("primary",), new.name: ("secondary",)}, 60)
         time.sleep(3)
         faults["lost standby"] = (began, time.monotonic())
+        through = True
     finally:
         stop.set()
         for client in clients:
-            client.join(RETRY_FOR_SECONDS + 15)
+            if client.ident is not None:  # started
+                client.join(RETRY_FOR_SECONDS + 15)
+        if not through:  # the checks below will not run, nor stop the processes
+            stop_all(*processes)
 
     outages = {name: tally.longest_gap(*window) for name, window in faults.items()}
     try:

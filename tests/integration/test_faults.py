@@ -305,6 +305,7 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
     clients = [
         threading.Thread(target=pay_in_a_loop, args=(base, who, stop, tally)) for who in world
     ]
+    through = False
     try:
         wait_ready(base, watch=processes)
         for client in clients:
@@ -333,10 +334,14 @@ def test_payments_survive_killed_workers_cut_connections_and_a_restart(
 
         cluster.restart()
         time.sleep(5)
+        through = True
     finally:
         stop.set()
         for client in clients:
-            client.join(RETRY_FOR_SECONDS + 15)
+            if client.ident is not None:  # started
+                client.join(RETRY_FOR_SECONDS + 15)
+        if not through:  # the checks below will not run, nor stop the processes
+            stop_all(*processes)
 
     try:
         back_after = wait_ready(base, 45)  # by itself: nothing is restarted for it
