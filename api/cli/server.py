@@ -31,6 +31,9 @@ from storage.preflight import replication, require_schema
 
 KEEP_ALIVE_SECONDS = 5
 """An idle connection between requests is closed after this (uvicorn's default, said here)."""
+WORKER_HEALTHCHECK_SECONDS = 60
+"""uvicorn's default, 5 s, kills a worker still importing the app on a loaded machine (seen at
+load 8–12 on 2 cores: every worker restarted in a loop and /readyz never answered)."""
 
 
 def migrate_all(settings: ApiSettings) -> None:
@@ -132,6 +135,7 @@ def run_workers(host: str, port: int, workers: int) -> None:
         http=HeaderDeadlineProtocol,
         loop="uvloop",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
