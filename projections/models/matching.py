@@ -39,6 +39,10 @@ PENDING = "pending"
 """A payment receipt's status until the payment succeeds (then the payment's own statuses)."""
 NameAnAccount = Bill.Issued.Read | Payment.Created.Read | BankNotice.Accepted.Read
 NAME_AN_ACCOUNT = frozenset({Bill.Issued.TOPIC, CREATED, ACCEPTED})
+ACCOUNT_TOPICS = frozenset(
+    {PersonalAccount.BillAdded.TOPIC, PersonalAccount.BillWithdrawn.TOPIC}
+)
+"""The account's own events this model follows (about their originator)."""
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
@@ -63,18 +67,37 @@ class Matching(ReadModel):
         new = {e.originator_id for e in events if e.topic in (CREATED, ACCEPTED)}
         staged.assume_new(MATCH_RECEIPT, new)
         staged.load(MATCH_RECEIPT, {e.originator_id for e in events} - new)
-        staged.load(MATCH_ACCOUNT, {_account_named(e) for e in events})
+        named = {_account_named(e) for e in events}
+        staged.load(MATCH_ACCOUNT, named)
+        # Every account the chunk touches has its bills read when it is matched (`finish`):
+        # list them all in one query rather than one query each.
+        accounts = {e.originator_id for e in events if e.topic in ACCOUNT_TOPICS} | named
+        for row in staged.cached(MATCH_RECEIPT):
+            if row["receipt_id"] not in new:
+                accounts.add(row["account_id"])
+        accounts.discard(None)
+        self._of_accounts(staged, MATCH_BILL, accounts)
 
     def _of_account(self, staged: StagedRows, table: Table, account_id: str) -> set[str]:
         """Keys of the account's rows in `table` (bills or receipts), loaded once per staged."""
+        return self._of_accounts(staged, table, {account_id})[account_id]
+
+    def _of_accounts(
+        self, staged: StagedRows, table: Table, accounts: set[str]
+    ) -> dict[str, set[str]]:
+        """The index, account -> keys of its rows in `table`, with `accounts` in it: those
+        missing are loaded in one query and indexed in one pass over the staged rows."""
         index: dict[str, set[str]] = staged.scratch.setdefault(f"{self.name}.{table.name}", {})
-        if account_id not in index:
-            staged.load(table, [account_id], column="account_id")
+        missing = accounts - index.keys()
+        if missing:
+            staged.load(table, missing, column="account_id")
+            for account_id in missing:
+                index[account_id] = set()
             key = table.key[0]
-            index[account_id] = {
-                r[key] for r in staged.cached(table) if r["account_id"] == account_id
-            }
-        return index[account_id]
+            for row in staged.cached(table):
+                if row["account_id"] in missing:
+                    index[row["account_id"]].add(row[key])
+        return index
 
     def _bill(self, staged: StagedRows, bill_id: str, account_id: str, position: int) -> RowDict:
         row = staged.get(MATCH_BILL, bill_id)
@@ -306,7 +329,10 @@ class Matching(ReadModel):
 
     # --- the rule -----------------------------------------------------------------------------
     def finish(self, staged: StagedRows) -> None:
-        for account_id, appended in sorted(staged.scratch.pop(TOUCHED, {}).items()):
+        touched: dict[str, list[str] | None] = staged.scratch.pop(TOUCHED, {})
+        # The receipts of every account matched again in full, in one query.
+        self._of_accounts(staged, MATCH_RECEIPT, {a for a, new in touched.items() if new is None})
+        for account_id, appended in sorted(touched.items()):
             if appended is None:
                 self._rematch(staged, account_id)
             else:
