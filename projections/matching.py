@@ -147,11 +147,17 @@ def match(receipts: Iterable[Receipt], bills: Iterable[BillLines]) -> dict[str, 
     for receipt in ordered:  # rule 1
         if receipt.bill_id in by_id:
             pay(receipt.receipt_id, by_id[receipt.bill_id])
+    # A bill paid in full stays so (dues are never negative): later receipts skip it, so an
+    # account's long history of paid bills costs nothing per receipt.
+    unpaid = [b for b in ordered_bills if sum(left[b.bill_id]) > 0]
     for receipt in ordered:  # rule 2
-        for bill in ordered_bills:
+        if rest[receipt.receipt_id] <= 0:
+            continue
+        for bill in unpaid:
             if rest[receipt.receipt_id] <= 0:
                 break
             pay(receipt.receipt_id, bill)
+        unpaid = [b for b in unpaid if sum(left[b.bill_id]) > 0]
 
     rank = {b.bill_id: n for n, b in enumerate(ordered_bills)}
     result = {}

@@ -42,10 +42,13 @@ def apply_chunk(
     prefix: str,
     carry: Carry | None = None,
     touched: set[str] | None = None,
+    deferred: dict[str, set[str]] | None = None,
 ) -> dict[str, int]:
     """Apply the chunk's events to each model (rows only; tracking is the caller's).
     Returns how many events each model applied. A `carry` must be cleared by the caller if
-    the transaction does not commit; `touched` gathers the keys the rows written are about."""
+    the transaction does not commit; `touched` gathers the keys the rows written are about.
+    With `deferred` (a rebuild), models that can (`ReadModel.touched`) leave what their
+    `finish` derives to the end, and add the keys it is about to `deferred[model.name]`."""
     staged = StagedRows(tx, prefix, carry, touched)
     counts = {}
     for model in models:
@@ -55,6 +58,9 @@ def apply_chunk(
             model.prefetch(staged, mine)
             for logged in mine:
                 model.apply(staged, logged)
+            if deferred is not None and model.touched is not None:
+                later = staged.scratch.pop(model.touched, ())
+                deferred.setdefault(model.name, set()).update(later)
             model.finish(staged)
     staged.flush()
     return counts

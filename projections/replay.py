@@ -1,7 +1,12 @@
 """Replaying the log into the shadow tables of some read models, in one process: a reader thread
 fetches the next chunk of the log while this thread applies the current one, one transaction
 per chunk. Used by a rebuild (projections/rebuild.py), by each of its worker processes
-(projections/parallel.py) and by the auditor's shadow rebuild (projections/shadow.py)."""
+(projections/parallel.py) and by the auditor's shadow rebuild (projections/shadow.py).
+
+Nobody reads the shadow tables before the replay ends, so what a model derives from the final
+state of a key (an account's matching and bill allocation) is derived once per key at the end
+instead of once per chunk (`ReadModel.touched`): the same rows, without going over an
+account's whole history again in every chunk."""
 
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ from eventsourcing.application import Application
 from projections.carry import Carry
 from projections.models.base import ReadModel
 from projections.projector import apply_chunk
+from projections.staged import StagedRows
 from projections.tables import SHADOW
 from storage.log import Chunk, head, read_chunk
 from storage.sql import Store
 
+FINISH_SLICE = 2000
+"""Keys per transaction when the deferred work is done at the end."""
 Progress = Callable[[int, int, int], None]
 """(position reached, head, events read) after each batch."""
 
@@ -77,15 +85,36 @@ def replay(
     carry = Carry()  # the shadow tables are ours alone; a failed batch ends the replay
     tally = tally or Tally(start, 0, dict.fromkeys((m.name for m in chosen), 0))
     target = stop or head(app)
+    deferred: dict[str, set[str]] = {}
     while (item := chunks.get()) is not None:
         if isinstance(item, BaseException):
             raise item
         with store.transaction(connection) as tx:
-            counts = apply_chunk(tx, chosen, item, SHADOW, carry)
+            counts = apply_chunk(tx, chosen, item, SHADOW, carry, deferred=deferred)
         tally.position, tally.events = item.last, tally.events + item.count
         for name, count in counts.items():
             tally.per_model[name] += count
         if progress is not None:
             progress(tally.position, max(target, tally.position), tally.events)
     reader.join()
+    _finish_deferred(store, connection, chosen, deferred, carry)
     return tally
+
+
+def _finish_deferred(
+    store: Store,
+    connection: object,
+    chosen: Sequence[ReadModel],
+    deferred: dict[str, set[str]],
+    carry: Carry,
+) -> None:
+    """What the models' `finish` derives, once per key for the whole replay rather than once
+    per chunk that touched it (an account's matching goes over all its history each time),
+    a slice of keys per transaction."""
+    for model in chosen:
+        keys = sorted(deferred.get(model.name, ()))
+        for at in range(0, len(keys), FINISH_SLICE):
+            with store.transaction(connection) as tx:
+                staged = StagedRows(tx, SHADOW, carry)
+                model.refinish(staged, keys[at : at + FINISH_SLICE])
+                staged.flush()

@@ -41,6 +41,9 @@ class StagedRows:
         self._dirty: dict[str, set[Key]] = {}
         self._appended: dict[str, list[tuple[Any, ...]]] = {}
         self._loaded: set[tuple[str, str, Any]] = set()
+        self._absent: dict[str, set[Key]] = {}
+        """Keys known to have no row in the database (looked up, or promised new): their
+        rows are inserted, not merged."""
 
     def load(self, table: Table, values: Iterable[Any], column: str | None = None) -> None:
         """Stage every row of `table` whose `column` (default: the key) is in
@@ -67,8 +70,10 @@ class StagedRows:
             if cache.get(key) is None:
                 cache[key] = found
         if by_key:
+            absent = self._absent.setdefault(table.name, set())
             for value in wanted:
-                cache.setdefault((value,), None)
+                if cache.setdefault((value,), None) is None:
+                    absent.add((value,))
         elif self.carry is not None:
             for value, keys in found_by_value.items():
                 self.carry.keep_group(table.name, column, value, keys)
@@ -106,10 +111,12 @@ class StagedRows:
         caller knows they are created by this chunk's events (a rebuild's common case)."""
         column = column or table.key[0]
         cache = self._rows.setdefault(table.name, {})
+        absent = self._absent.setdefault(table.name, set())
         for value in values:
             self._loaded.add((table.name, column, value))
             if table.key == (column,):
-                cache.setdefault((value,), None)
+                if cache.setdefault((value,), None) is None:
+                    absent.add((value,))
             elif self.carry is not None:
                 self.carry.keep_group(table.name, column, value, set())
 
@@ -152,18 +159,24 @@ class StagedRows:
             table, cache = self._tables[name], self._rows[name]
             values_of = table.values_of
             changed = [row for k in keys if (row := cache[k]) is not None]  # all, in fact
-            rows = [values_of(row) for row in changed]
             if self.carry is not None:
                 self._carry_written(table, changed)
-            self._touch(table, rows)
-            self.tx.write(self.prefix, table, rows)
-            written += len(rows)
+            new: list[tuple[Any, ...]] = []
+            rows: list[tuple[Any, ...]] = []
+            absent, key_of = self._absent.get(name, ()), table.key_of
+            for row in changed:
+                (new if key_of(row) in absent else rows).append(values_of(row))
+            for part, is_new in ((new, True), (rows, False)):
+                self._touch(table, part)
+                self.tx.write(self.prefix, table, part, new=is_new)
+                written += len(part)
         for name, rows in self._appended.items():
             self._touch(self._tables[name], rows)
             self.tx.write(self.prefix, self._tables[name], rows)
             written += len(rows)
         self._dirty.clear()
         self._appended.clear()
+        self._absent.clear()  # written now
         return written
 
     def _touch(self, table: Table, rows: list[tuple[Any, ...]]) -> None:

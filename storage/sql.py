@@ -111,15 +111,16 @@ class Tx:
         with _cursor(self.connection) as cursor:
             cursor.executemany(statement, rows)
 
-    def write(self, prefix: str, table: Table, rows: list[Row]) -> None:
-        """Upsert (or, for a journal, insert) whole rows in the table's column order."""
+    def write(self, prefix: str, table: Table, rows: list[Row], *, new: bool = False) -> None:
+        """Upsert whole rows in the table's column order; insert them if they are `new` (the
+        caller knows no row has their key) or the table is a journal."""
         if not rows:
             return
         name = self.store.name(prefix + table.name)
         columns = table.column_names
         insert = f"INSERT INTO {name} ({', '.join(columns)})"
         conflict = ""
-        if not table.journal:
+        if not (new or table.journal):
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in table.key)
             conflict = f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
         if not self.postgres:
@@ -133,6 +134,8 @@ class Tx:
             statement = f"{insert} SELECT * FROM unnest({arrays}){conflict}"
             with _cursor(self.connection) as cursor:
                 cursor.execute(statement, [list(c) for c in zip(*rows, strict=True)], prepare=True)
+        elif not conflict:  # nothing to merge: straight into the table
+            self.insert(prefix + table.name, columns, rows)
         else:
             self._copy_write(prefix + table.name, columns, insert, conflict, rows)
 

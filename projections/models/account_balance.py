@@ -12,7 +12,7 @@ boundaries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import ClassVar
 
 from ledger.domain import Bill, PersonalAccount
@@ -188,9 +188,18 @@ class AccountBalance(ReadModel):
         staged.put(ACCOUNT, account)
         staged.scratch.setdefault(TOUCHED, set()).add(account_id)
 
+    touched = TOUCHED
+
     def finish(self, staged: StagedRows) -> None:
         for account_id in staged.scratch.pop(TOUCHED, ()):
             self._allocate(staged, account_id)
+
+    def refinish(self, staged: StagedRows, keys: Collection[str]) -> None:
+        accounts = set(keys)
+        staged.load(ACCOUNT, accounts)
+        self._bills_of_accounts(staged, accounts)
+        staged.scratch[TOUCHED] = accounts
+        self.finish(staged)
 
     def _allocate(self, staged: StagedRows, account_id: str) -> None:
         account = staged.need(ACCOUNT, account_id)

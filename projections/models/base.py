@@ -6,7 +6,7 @@ mapping names the method itself: mypy checks its signature and a rename carries 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.utils import get_topic
@@ -66,6 +66,17 @@ class ReadModel:
 
     def finish(self, staged: StagedRows) -> None:
         """After the chunk's events: derive what depends on all of them."""
+
+    touched: ClassVar[str | None] = None
+    """A model whose `finish` derives rows only from the final state of what the chunk
+    touched names the `staged.scratch` entry listing those keys (e.g. accounts). A rebuild
+    then gathers them over its whole replay and derives each key's rows once, at the end
+    (projections/replay.py): the same rows as once per chunk, for any chunking."""
+
+    def refinish(self, staged: StagedRows, keys: Collection[str]) -> None:
+        """Derive, as `finish` does, the rows of these keys (touched in earlier chunks):
+        loads what it needs in a few queries."""
+        raise NotImplementedError(f"{self.name} defers no work to the end of a rebuild")
 
 
 def id_text(value: UuidOrText | None) -> str | None:

@@ -15,7 +15,7 @@ Europe/Moscow — the day a Russian bank statement puts it on.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -39,9 +39,8 @@ PENDING = "pending"
 """A payment receipt's status until the payment succeeds (then the payment's own statuses)."""
 NameAnAccount = Bill.Issued.Read | Payment.Created.Read | BankNotice.Accepted.Read
 NAME_AN_ACCOUNT = frozenset({Bill.Issued.TOPIC, CREATED, ACCEPTED})
-ACCOUNT_TOPICS = frozenset(
-    {PersonalAccount.BillAdded.TOPIC, PersonalAccount.BillWithdrawn.TOPIC}
-)
+NameABill = PersonalAccount.BillWithdrawn.Read | Payment.Created.Read | BankNotice.Accepted.Read
+ACCOUNT_TOPICS = frozenset({PersonalAccount.BillAdded.TOPIC, PersonalAccount.BillWithdrawn.TOPIC})
 """The account's own events this model follows (about their originator)."""
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
@@ -58,6 +57,19 @@ def _account_named(logged: Logged) -> str | None:
     return str(event.account_id)
 
 
+def _bills_named(logged: Logged) -> tuple[str | None, ...]:
+    """The bills an event about bills names (a receipt's named bill is looked up as well)."""
+    if logged.topic == Bill.Issued.TOPIC:
+        return (logged.originator_id,)
+    if logged.topic == PersonalAccount.BillAdded.TOPIC:
+        added: PersonalAccount.BillAdded.Read = logged.event
+        return (id_text(added.bill_id), id_text(added.replaces))
+    if logged.topic in (PersonalAccount.BillWithdrawn.TOPIC, CREATED, ACCEPTED):
+        event: NameABill = logged.event
+        return (id_text(event.bill_id),)
+    return ()
+
+
 class Matching(ReadModel):
     name = "matching"
     tables: ClassVar[tuple[Table, ...]] = (MATCH_ACCOUNT, MATCH_BILL, MATCH_RECEIPT, MATCH_MOVE)
@@ -67,7 +79,7 @@ class Matching(ReadModel):
         new = {e.originator_id for e in events if e.topic in (CREATED, ACCEPTED)}
         staged.assume_new(MATCH_RECEIPT, new)
         staged.load(MATCH_RECEIPT, {e.originator_id for e in events} - new)
-        named = {_account_named(e) for e in events}
+        named = {a for e in events if (a := _account_named(e)) is not None}
         staged.load(MATCH_ACCOUNT, named)
         # Every account the chunk touches has its bills read when it is matched (`finish`):
         # list them all in one query rather than one query each.
@@ -75,8 +87,10 @@ class Matching(ReadModel):
         for row in staged.cached(MATCH_RECEIPT):
             if row["receipt_id"] not in new:
                 accounts.add(row["account_id"])
-        accounts.discard(None)
         self._of_accounts(staged, MATCH_BILL, accounts)
+        # The bills the events name that those did not include (new ones), in one query.
+        listed = {row["bill_id"] for row in staged.cached(MATCH_BILL)}
+        staged.load(MATCH_BILL, {b for e in events for b in _bills_named(e)} - listed)
 
     def _of_account(self, staged: StagedRows, table: Table, account_id: str) -> set[str]:
         """Keys of the account's rows in `table` (bills or receipts), loaded once per staged."""
@@ -328,6 +342,14 @@ class Matching(ReadModel):
         self._touch(staged, row["account_id"], row["receipt_id"] if unnamed else None)
 
     # --- the rule -----------------------------------------------------------------------------
+    touched = TOUCHED
+
+    def refinish(self, staged: StagedRows, keys: Collection[str]) -> None:
+        accounts = set(keys)
+        self._of_accounts(staged, MATCH_BILL, accounts)
+        staged.scratch[TOUCHED] = dict.fromkeys(accounts)  # each matched again in full
+        self.finish(staged)
+
     def finish(self, staged: StagedRows) -> None:
         touched: dict[str, list[str] | None] = staged.scratch.pop(TOUCHED, {})
         # The receipts of every account matched again in full, in one query.
