@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -15,8 +17,9 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
 from ledger.payments.commands import CreatePayment, OpenWallet, RefundPayment
 from ledger.settings import Settings
-from projections import queries
+from projections import matching, queries
 from projections.errors import InvalidCursorError, InvalidQueryError, ReadModelTimeoutError
+from projections.models import account_balance
 from projections.read_models import ReadModels
 from projections.rebuild import rebuild
 from projections.shadow import compare_with_shadow
@@ -197,4 +200,28 @@ def test_rebuild_equals_live_then_swaps_in_and_live_updates_resume(sqlite) -> No
     pay(ledger, world, "after", amount=1)
     rm.wait_for(ledger.recorder.max_notification_id())
     assert queries.account_balance(rm, world.account_id).paid == before.paid + 1  # type: ignore[union-attr]
+    assert compare_with_shadow(ledger, rm.store).identical
+
+
+def test_a_rebuild_matches_and_allocates_each_account_once_whatever_its_batches(
+    sqlite, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Matching and the bill allocation derive an account's rows from its whole history: a
+    rebuild derives them once per account at the end, not again in every batch."""
+    ledger, rm, world = sqlite
+    for i in range(30):
+        pay(ledger, world, f"p{i}", amount=10_000 + i)
+    rm.wait_for(ledger.recorder.max_notification_id())
+    calls: Counter[str] = Counter()
+    for module, name in ((matching, "match"), (account_balance, "allocate")):
+        original = getattr(module, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            calls[_name] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(module, name, counted)
+    report = rebuild(ledger, rm.store, batch_size=7)
+    assert report.events > 30 * 3  # many batches, one account
+    assert calls == {"match": 1, "allocate": 1}
     assert compare_with_shadow(ledger, rm.store).identical
