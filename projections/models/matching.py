@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -43,6 +44,8 @@ NameABill = PersonalAccount.BillWithdrawn.Read | Payment.Created.Read | BankNoti
 ACCOUNT_TOPICS = frozenset({PersonalAccount.BillAdded.TOPIC, PersonalAccount.BillWithdrawn.TOPIC})
 """The account's own events this model follows (about their originator)."""
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+CACHED = 2**16
+"""Parsed and encoded texts kept (matching reads and writes the same ones over and over)."""
 
 
 def moscow_day(moment: datetime) -> str:
@@ -102,7 +105,7 @@ class Matching(ReadModel):
         """The index, account -> keys of its rows in `table`, with `accounts` in it: those
         missing are loaded in one query and indexed in one pass over the staged rows."""
         index: dict[str, set[str]] = staged.scratch.setdefault(f"{self.name}.{table.name}", {})
-        missing = accounts - index.keys()
+        missing = {a for a in accounts if a not in index}  # not `- index.keys()`: O(index)
         if missing:
             staged.load(table, missing, column="account_id")
             for account_id in missing:
@@ -375,9 +378,9 @@ class Matching(ReadModel):
         _, current = self._current_bills(staged, account_id)
         left = {}
         for bill_id, bill in current.items():
-            lines = json.loads(bill["lines"])
+            lines = _parsed(bill["lines"])
             dues = matching.line_dues([a for _, a in lines])
-            taken = json.loads(bill["matched"]) or [0] * len(lines)
+            taken = _parsed(bill["matched"]) or [0] * len(lines)
             left[bill_id] = tuple(
                 (s, d - t) for (s, _), d, t in zip(lines, dues, taken, strict=True)
             )
@@ -420,7 +423,7 @@ class Matching(ReadModel):
     ) -> None:
         """Write the receipts' matches, and each bill's matched amount per line (what `_append`
         starts from): added to what it had, or (`add=False`) instead of it."""
-        totals = {b: [0] * len(json.loads(bill["lines"])) for b, bill in bills.items()}
+        totals = {b: [0] * len(_parsed(bill["lines"])) for b, bill in bills.items()}
         for row in rows:
             found = result[row["receipt_id"]]
             for line in found.lines:
@@ -435,7 +438,7 @@ class Matching(ReadModel):
                 row.update(state)
                 staged.put(MATCH_RECEIPT, row)
         for bill_id, bill in bills.items():
-            before = json.loads(bill["matched"]) or [0] * len(totals[bill_id])
+            before = list(_parsed(bill["matched"])) or [0] * len(totals[bill_id])
             after = (
                 [b + t for b, t in zip(before, totals[bill_id], strict=True)]
                 if add
@@ -457,7 +460,7 @@ class Matching(ReadModel):
         result = matching.match(
             (self._input(row, self._named_bill(row, bills, current)) for row in receipts),
             (
-                self._bill_input(b, tuple((s, a) for s, a in json.loads(b["lines"])))
+                self._bill_input(b, tuple((s, a) for s, a in _parsed(b["lines"])))
                 for b in current.values()
             ),
         )
@@ -485,7 +488,16 @@ class Matching(ReadModel):
         return None
 
 
-def _lines_json(lines: Sequence[matching.LineMatch]) -> str:
+@lru_cache(maxsize=CACHED)
+def _parsed(text: str) -> tuple[Any, ...]:
+    """A bill's `lines` or `matched` JSON, parsed once: every matching of its account reads
+    them again, and they seldom change. Immutable, since it is shared."""
+    return tuple(tuple(item) if type(item) is list else item for item in json.loads(text))
+
+
+@lru_cache(maxsize=CACHED)
+def _lines_json(lines: tuple[matching.LineMatch, ...]) -> str:
+    """A receipt's matched lines as stored; mostly the same as at its last matching."""
     return _encode(
         [
             {
