@@ -26,7 +26,7 @@ import psycopg
 from audit.merkle import subtree_root
 from ledger.engine.persistence import SQLITE_FILE
 from ledger.settings import Settings
-from storage.sql import Store, missing_table
+from storage.sql import Store, Tx, missing_table
 
 CHAIN = "audit_chain"
 CHECKPOINT = "audit_checkpoint"
@@ -44,6 +44,20 @@ class ChainRow:
     timestamp: str
     event_hash: bytes
     chain_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBlock:
+    """Consecutive chain rows as columns: the hashes and timestamps end to end."""
+
+    positions: list[int]
+    seqs: list[int]
+    stamps: bytes
+    event_hashes: bytes
+    chain_hashes: bytes
+
+
+_CHAIN_COLUMNS = "position, seq, timestamp, event_hash, chain_hash"
 
 
 class AuditStore(Store):
@@ -100,12 +114,25 @@ class AuditStore(Store):
                 tx.execute(statement)
 
     # --- the chain -------------------------------------------------------------------------------
-    def head(self) -> ChainRow | None:
-        rows = self.query(
-            f"SELECT position, seq, timestamp, event_hash, chain_hash FROM {self.name(CHAIN)}"
-            " ORDER BY position DESC LIMIT 1"
+    def head(self, tx: Tx | None = None) -> ChainRow | None:
+        """The chain's last row (read in `tx` if given)."""
+        statement = (
+            f"SELECT {_CHAIN_COLUMNS} FROM {self.name(CHAIN)} ORDER BY position DESC LIMIT 1"
         )
+        rows = tx.execute(statement) if tx is not None else self.query(statement)
         return _row(rows[0]) if rows else None
+
+    def has_tables(self) -> bool:
+        """The chain and the tree tables exist (a log never chained has neither)."""
+        probe = f"SELECT 1 FROM {self.name(CHAIN)}, {self.name(TREE)} LIMIT 1"
+        try:
+            with self.read() as tx:
+                tx.execute(probe)
+        except (sqlite3.OperationalError, psycopg.errors.UndefinedTable) as error:
+            if missing_table(error):
+                return False
+            raise
+        return True
 
     def chain_rows(self, *, after: int, limit: int, stop: int | None = None) -> list[ChainRow]:
         where, params = "position > %s", [after]
@@ -123,11 +150,12 @@ class AuditStore(Store):
         rows = self.chain_rows(after=position - 1, limit=1, stop=position)
         return rows[0] if rows else None
 
-    def positions_of_hash(self, digest: bytes) -> list[int]:
-        rows = self.query(
-            f"SELECT position FROM {self.name(CHAIN)} WHERE event_hash = %s ORDER BY position",
-            [digest],
+    def positions_of_hash(self, digest: bytes, tx: Tx | None = None) -> list[int]:
+        statement = (
+            f"SELECT position FROM {self.name(CHAIN)} WHERE event_hash = %s ORDER BY position"
         )
+        params = [digest]
+        rows = tx.execute(statement, params) if tx is not None else self.query(statement, params)
         return [r[0] for r in rows]
 
     def append(
@@ -175,6 +203,57 @@ class AuditStore(Store):
             [level, start, end],
         )
         return [bytes(r[0]) for r in rows]
+
+    # --- reading inside one snapshot (`kvit audit verify`) ------------------------------------
+    def chain_block(self, tx: Tx, *, after: int, stop: int | None) -> ChainBlock:
+        """The chain rows of positions (after, stop] as columns, in position order."""
+        where, params = _range(after, stop)
+        rows = f"SELECT {_CHAIN_COLUMNS} FROM {self.name(CHAIN)} WHERE {where} ORDER BY position"
+        if self.postgres:
+            # Aggregates over an ordered subquery keep its order (PostgreSQL does; were it ever
+            # not to, the positions would not match the log's and the exact walk would run).
+            found = tx.execute(
+                "SELECT array_agg(position), array_agg(seq), string_agg(timestamp, ''),"
+                " string_agg(event_hash, ''::bytea), string_agg(chain_hash, ''::bytea)"
+                f" FROM ({rows}) c",
+                params,
+            )[0]
+            if found[0] is None:
+                return ChainBlock([], [], b"", b"", b"")
+            positions, seqs, stamps, events, chains = found
+            return ChainBlock(positions, seqs, stamps.encode(), bytes(events), bytes(chains))
+        got = [_row(r) for r in tx.execute(rows, params)]
+        return ChainBlock(
+            [r.position for r in got],
+            [r.seq for r in got],
+            "".join(r.timestamp for r in got).encode(),
+            b"".join(r.event_hash for r in got),
+            b"".join(r.chain_hash for r in got),
+        )
+
+    def chain_range(self, tx: Tx, *, after: int, stop: int | None) -> list[ChainRow]:
+        where, params = _range(after, stop)
+        found = tx.execute(
+            f"SELECT {_CHAIN_COLUMNS} FROM {self.name(CHAIN)} WHERE {where} ORDER BY position",
+            params,
+        )
+        return [_row(r) for r in found]
+
+    def stored_leaves(self, tx: Tx, start: int, end: int) -> bytes:
+        """The stored leaf hashes of indices [start, end), end to end."""
+        rows = (
+            f"SELECT hash FROM {self.name(TREE)} WHERE level = 0 AND idx >= %s AND idx < %s"
+            " ORDER BY idx"
+        )
+        if self.postgres:
+            found = tx.execute(f"SELECT string_agg(hash, ''::bytea) FROM ({rows}) t", [start, end])
+            return bytes(found[0][0] or b"")
+        return b"".join(bytes(r[0]) for r in tx.execute(rows, [start, end]))
+
+    def stored_nodes(self, tx: Tx) -> dict[tuple[int, int], bytes]:
+        """Every stored node above the leaves: (height, index) -> hash."""
+        found = tx.execute(f"SELECT level, idx, hash FROM {self.name(TREE)} WHERE level > 0")
+        return {(int(level), int(idx)): bytes(h) for level, idx, h in found}
 
     # --- signed notes ----------------------------------------------------------------------------
     def put_note(self, size: int, note: str) -> None:
@@ -261,6 +340,12 @@ def _grow(store: AuditStore, tx: Any, size: int, leaves: Sequence[bytes]) -> Non
         ]
         tx.insert(TREE, columns, nodes)
         level = up
+
+
+def _range(after: int, stop: int | None) -> tuple[str, list[int]]:
+    if stop is None:
+        return "position > %s", [after]
+    return "position > %s AND position <= %s", [after, stop]
 
 
 def _row(row: tuple[Any, ...]) -> ChainRow:

@@ -16,7 +16,14 @@ The log and the chain table are walked side by side in position order:
   signed tree checkpoint (a C2SP note) is compared with its root at the checkpoint's size:
   `tree_mismatch` (at the first finding before it, or after the last good one), `truncated`
   when the log ends before its size. Roots that all match the one recomputed tree are
-  consistent with each other, so no consistency proof is needed here.
+  consistent with each other, so no consistency proof is needed here;
+- the stored tree (what tiles and proofs are served from) is compared with the recomputed one,
+  every leaf and every node at heights 8, 16, …: `tree_broken` at the first leaf where it
+  differs, unless a finding before it already explains why.
+
+The log, the chain and the stored tree are read in one snapshot (audit/scan.py). A batch whose
+events all hash to what their chain rows recorded is checked in bulk (audit/bulk_check.py);
+any other batch is walked position by position by the rules above.
 
 Findings are listed by position; the first is where the log first differs.
 """
@@ -24,7 +31,8 @@ Findings are listed by position; the first is where the log first differs.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -32,12 +40,14 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from audit import bulk_check
 from audit.encoding import GENESIS, canonical, chain_hash, timestamp_of
-from audit.merkle import CompactRange
 from audit.note import NoteError, Verifier, open_checkpoint
+from audit.scan import Batch, Scan
 from audit.signing import signature_ok
 from audit.store import AuditStore, ChainRow
-from storage.log import Recorded, iter_stored
+from audit.tile_tree import HEIGHT, Node, TileTree
+from storage.log import Recorded
 from storage.log import head as log_head_of
 
 BATCH = 5000
@@ -72,6 +82,8 @@ class VerifyReport:
     """Leaves of the Merkle tree recomputed from the log."""
     tree_checkpoints: int = 0
     """Signed tree checkpoints (notes) compared with the recomputed tree."""
+    bulk: int = 0
+    """Events checked in bulk (the rest were walked one by one: findings, or not chained)."""
     findings: list[Finding] = field(default_factory=list)
     more_findings: bool = False
     seconds: float = 0.0
@@ -89,26 +101,21 @@ class VerifyReport:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def _chain(store: AuditStore, batch: int) -> Iterator[ChainRow]:
-    after = 0
-    while True:
-        rows = store.chain_rows(after=after, limit=batch)
-        yield from rows
-        if len(rows) < batch:
-            return
-        after = rows[-1].position
-
-
 class _Walk:
     def __init__(
         self,
-        store: AuditStore,
+        scan: Scan,
         report: VerifyReport,
         checkpoints: list[dict[str, Any]],
         roots: list[tuple[int, bytes]],
     ):
-        self.store, self.report = store, report
-        self.tree = CompactRange()
+        self.scan, self.report = scan, report
+        self.tree = TileTree()
+        self.leaves: list[bytes] = []
+        """Leaf hashes of the batch being walked, for the stored tree's."""
+        self.nodes: list[Node] = []
+        self.tile_starts: dict[int, int] = {}
+        """Leaf index (a multiple of 256) -> its position: where a node's subtree starts."""
         self.roots = sorted(roots)
         self.good_size_position = 0
         self.pending = sorted(checkpoints, key=lambda c: int(c["position"]))
@@ -192,7 +199,7 @@ class _Walk:
         elsewhere: list[int] = []
         if self.lookups < MAX_LOOKUPS:
             self.lookups += 1
-            elsewhere = [p for p in self.store.positions_of_hash(digest) if p != position]
+            elsewhere = [p for p in self.scan.positions_of_hash(digest) if p != position]
         if elsewhere:
             self.find(
                 "moved",
@@ -213,7 +220,7 @@ class _Walk:
         stamp = timestamp_of(event.state)
         entry = canonical(event.originator_id, event.version, event.topic, stamp, event.state)
         digest = sha256(entry).digest()
-        self.tree.append(sha256(b"\x00" + entry).digest())
+        self.add_leaves([sha256(b"\x00" + entry).digest()], [position])
         if self.roots and self.roots[0][0] <= self.tree.size:
             self.settle_roots(position)
         self.running, self.count = chain_hash(self.running, digest), self.count + 1
@@ -230,6 +237,78 @@ class _Walk:
             )
         else:
             report.unchained += 1
+
+    def add_leaves(self, leaves: list[bytes], positions: Sequence[int]) -> None:
+        size = self.tree.size
+        for leaf in range(-size % (1 << HEIGHT), len(leaves), 1 << HEIGHT):
+            self.tile_starts[size + leaf] = positions[leaf]
+        self.leaves += leaves
+        self.nodes += self.tree.extend(leaves)
+
+    def batch(self, batch: Batch) -> None:
+        """One batch of the log: in bulk if it agrees with its chain rows, else one by one."""
+        hashed = None
+        if self.running == self.recorded and self.count == self.recorded_seq:
+            hashed = bulk_check.check(batch.events, batch.chain, self.running, self.count)
+        if hashed is not None:
+            self.bulk(batch, hashed)
+        else:
+            rows = self.scan.chain_rows(batch)
+            _side_by_side(self, [Recorded(*e) for e in batch.events], rows)
+        self.compare_stored(batch)
+
+    def bulk(self, batch: Batch, hashed: bulk_check.Hashed) -> None:
+        """Take in a batch that agrees with its chain rows, settling each checkpoint (of either
+        kind) where the walk one by one would have."""
+        positions, n, k = batch.chain.positions, len(batch.events), 0
+        while k < n:
+            self.settle(positions[k])
+            j = n
+            if self.pending:
+                j = min(j, bisect_right(positions, int(self.pending[0]["position"]), k))
+            if self.roots:
+                j = min(j, k + self.roots[0][0] - self.tree.size)
+            j = max(j, k + 1)
+            self.add_leaves(hashed.leaves[k:j], positions[k:j])
+            self.running = self.recorded = hashed.chains[j - 1]
+            self.count, self.recorded_seq = self.count + j - k, self.recorded_seq + j - k
+            self.report.events += j - k
+            self.report.last_position = positions[j - 1]
+            if self.roots and self.roots[0][0] <= self.tree.size:
+                self.settle_roots(positions[j - 1])
+            k = j
+        self.report.bulk += n
+
+    def compare_stored(self, batch: Batch) -> None:
+        """The stored leaves of this batch's events against the ones recomputed."""
+        mine, stored, self.leaves = b"".join(self.leaves), batch.stored_leaves, []
+        if stored == mine[: len(stored)]:
+            return
+        at = next(i for i in range(0, len(stored), 32) if stored[i : i + 32] != mine[i : i + 32])
+        leaf = batch.first_leaf + at // 32
+        self.tree_broken(batch.events[at // 32][0], f"the stored tree's leaf {leaf}")
+
+    def compare_nodes(self, stored: dict[tuple[int, int], bytes]) -> None:
+        """The stored nodes above the leaves against the ones recomputed."""
+        wrong = [
+            (index << height, height, index)
+            for height, index, node in self.nodes
+            if stored.get((height, index), node) != node
+        ]
+        if wrong:
+            leaf, height, index = min(wrong)
+            position = self.tile_starts.get(leaf, self.report.last_position)
+            self.tree_broken(position, f"the stored tree's node {index} at height {height}")
+
+    def tree_broken(self, position: int, what: str) -> None:
+        if any(f.position <= position or f.kind == "tree_broken" for f in self.found):
+            return  # a change to the log before it is why
+        self.find(
+            "tree_broken",
+            position,
+            f"{what} is not what the log gives from position {position} on: the stored tree"
+            " (what tiles and proofs are served from) was changed",
+        )
 
     def row(self, row: ChainRow, *, has_event: bool) -> None:
         """One chain row: does it follow from the one before, and is its event still there."""
@@ -264,23 +343,27 @@ def verify(
 ) -> VerifyReport:
     started = time.perf_counter()
     report = VerifyReport()
-    head = store.head()
-    report.chain_head = head.position if head else 0
     log_head = log_head_of(app)
     roots = _trusted_roots(notes, verifier, report)
-    walk = _Walk(store, report, _trusted(checkpoints, public_key, report), roots)
-
-    def reached(position: int) -> None:
-        if progress is not None:
-            progress(position, log_head)
-
-    _side_by_side(walk, iter_stored(app, batch=batch), _chain(store, batch), batch, reached)
+    trusted = _trusted(checkpoints, public_key, report)
+    kept = store.has_tables()
+    with store.read() as tx:
+        head = store.head(tx) if kept else None
+        report.chain_head = head.position if head else 0
+        with Scan(app, store, tx, batch, kept=kept) as scan:
+            walk = _Walk(scan, report, trusted, roots)
+            for part in scan:
+                walk.batch(part)
+                if progress is not None:
+                    progress(report.last_position, log_head)
+        walk.compare_nodes(store.stored_nodes(tx) if kept else {})
     walk.settle(0, end=True)
     walk.settle_end()
     report.tree_size = walk.tree.size
     report.findings = sorted(report.findings + walk.found, key=lambda f: f.position)
     report.seconds = time.perf_counter() - started
-    reached(report.last_position)
+    if progress is not None:
+        progress(report.last_position, log_head)
     return report
 
 
@@ -323,16 +406,12 @@ def _trusted_roots(
     return sorted(roots)
 
 
-def _side_by_side(
-    walk: _Walk,
-    events: Iterator[Recorded],
-    rows: Iterator[ChainRow],
-    batch: int,
-    reached: Callable[[int], None],
-) -> None:
-    """Walk the log and the chain table together, one position at a time."""
-    event, row = next(events, None), next(rows, None)
-    while event is not None or row is not None:
+def _side_by_side(walk: _Walk, events: list[Recorded], rows: list[ChainRow]) -> None:
+    """Walk a batch of the log and its chain rows together, one position at a time."""
+    e = r = 0
+    while e < len(events) or r < len(rows):
+        event = events[e] if e < len(events) else None
+        row = rows[r] if r < len(rows) else None
         position = min(
             event.position if event is not None else 1 << 62,
             row.position if row is not None else 1 << 62,
@@ -342,9 +421,7 @@ def _side_by_side(
         here = row if row is not None and row.position == position else None
         if event is not None and has_event:
             walk.event(event, here)
-            if walk.report.events % batch == 0:
-                reached(position)
-            event = next(events, None)
+            e += 1
         if here is not None:
             walk.row(here, has_event=has_event)
-            row = next(rows, None)
+            r += 1

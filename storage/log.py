@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -25,7 +26,7 @@ from psycopg import InterfaceError, OperationalError, sql
 from psycopg.rows import tuple_row
 
 from storage.decode import RawEvent, Stored, decoder, loads, timestamp, to_domain_event
-from storage.sql import SQLITE_IN_CHUNK, Store
+from storage.sql import SQLITE_IN_CHUNK, Store, Tx
 
 READ_BATCH = 1000
 _COLUMNS = "notification_id, originator_id::text, originator_version, topic, state"
@@ -143,6 +144,43 @@ def read_stored(
     ]
 
 
+StoredRow = tuple[int, str, int, str, bytes]
+"""A stored event as a plain tuple, in `Recorded`'s field order (no object per row)."""
+
+
+def scan_stored(app: Application[UUID], tx: Tx, *, after: int, limit: int) -> list[StoredRow]:
+    """Up to `limit` stored events after position `after`, read inside `tx`, a transaction of
+    a store on the log's own database: an auditor reads the log and its side tables in one
+    snapshot. Plain tuples in binary, the fastest way through psycopg."""
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        cursor = tx.connection.cursor(binary=True, row_factory=tuple_row)
+        cursor.execute(_statement(recorder, _AFTER), [after, _END, limit], prepare=True)
+        rows: list[StoredRow] = cursor.fetchall()
+        return rows
+    if isinstance(recorder, SQLiteApplicationRecorder) and _same_file(recorder, tx.store):
+        found = tx.connection.execute(
+            "SELECT rowid, originator_id, originator_version, topic, state"
+            f" FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [(p, _hyphenated(o), v, t, s) for p, o, v, t, s in found]
+    return list(read_stored(app, after=after, limit=limit))
+
+
+def _same_file(recorder: SQLiteApplicationRecorder, store: Store) -> bool:
+    ours = recorder.datastore.pool.db_name
+    return not store.postgres and Path(ours).resolve() == Path(store.target).resolve()
+
+
+def _hyphenated(stored_id: Any) -> str:
+    """SQLite keeps an id as 32 hex digits; the log's readers see the hyphenated form."""
+    text = str(stored_id)
+    if len(text) == 32 and text.islower():
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return str(UUID(text))
+
+
 def iter_stored(
     app: Application[UUID],
     *,
@@ -256,11 +294,7 @@ def _postgres(
 ) -> list[tuple[Any, ...]]:
     """Plain tuples in binary, the originator's id as text (what the read models store),
     retried like the library's own reads; on the event store's connections unless `via`."""
-    where = (recorder.datastore.schema, recorder.events_table_name, template)
-    statement = _STATEMENTS.get(where)
-    if statement is None:
-        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
-        statement = _STATEMENTS[where] = sql.SQL(template).format(table).as_string(None)
+    statement = _statement(recorder, template)
     if via is not None:
         with via.read() as tx:
             cursor = tx.connection.cursor(binary=True, row_factory=tuple_row)
@@ -270,6 +304,15 @@ def _postgres(
         cursor = connection.cursor(binary=True, row_factory=tuple_row)
         cursor.execute(statement, params, prepare=True)
         return cursor.fetchall()
+
+
+def _statement(recorder: PostgresApplicationRecorder, template: str) -> str:
+    where = (recorder.datastore.schema, recorder.events_table_name, template)
+    statement = _STATEMENTS.get(where)
+    if statement is None:
+        table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+        statement = _STATEMENTS[where] = sql.SQL(template).format(table).as_string(None)
+    return statement
 
 
 def _from_rows(app: Application[UUID], rows: list[tuple[Any, ...]]) -> list[Logged]:

@@ -1,0 +1,88 @@
+"""The fast path of `verify`: a batch of the log checked against its chain rows in bulk.
+
+For each event the entry is built from the stored columns and the timestamp its chain row
+recorded (no JSON is decoded), then hashed: its event hash, the chain hash after it, and its
+leaf hash. The batch agrees with the chain when its event hashes and chain hashes, end to end,
+equal the recorded ones byte for byte. A match proves each event is the one the follower
+hashed — state, id, version, topic and the timestamp it read from that state — since
+SHA-256 admits no second preimage; anything else (a changed event or row, an event not
+chained yet, a state whose entry this shortcut cannot build) is a mismatch, and the caller
+walks that batch position by position with the exact rules of audit/verify.py instead.
+
+The bytes built are `audit.encoding.canonical`'s, with the lengths a canonical id (36) and
+timestamp (27) always have.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from hashlib import sha256
+
+from audit.encoding import MAGIC
+from audit.store import ChainBlock
+from storage.log import StoredRow
+
+ID_BYTES, STAMP_BYTES = 36, 27
+_HEAD = MAGIC + struct.pack(">H", ID_BYTES)
+_STAMP = struct.pack(">H", STAMP_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class Hashed:
+    chains: list[bytes]
+    """The chain hash after each event."""
+    leaves: list[bytes]
+
+
+def check(
+    events: Sequence[StoredRow], block: ChainBlock, running: bytes, seq: int
+) -> Hashed | None:
+    """The batch's chain and leaf hashes if it agrees with `block` (the chain rows of the same
+    positions, following the chain hash `running` and row `seq`); None if anything differs."""
+    n = len(events)
+    if (
+        not n
+        or len(block.stamps) != STAMP_BYTES * n
+        or block.seqs != list(range(seq + 1, seq + n + 1))
+        or block.positions != [e[0] for e in events]
+    ):
+        return None
+    stamps = block.stamps
+    digests: list[bytes] = []
+    chains: list[bytes] = []
+    leaves: list[bytes] = []
+    digest_to, chain_to, leaf_to = digests.append, chains.append, leaves.append
+    head, stamp_length, version_topic, state_length = _HEAD, _STAMP, _QH, _I
+    at = 0
+    try:
+        for _, ident, version, topic, state in events:
+            name = topic.encode()
+            entry = b"".join(
+                (
+                    head,
+                    ident.encode(),
+                    version_topic(version, len(name)),
+                    name,
+                    stamp_length,
+                    stamps[at : at + STAMP_BYTES],
+                    state_length(len(state)),
+                    state,
+                )
+            )
+            at += STAMP_BYTES
+            digest = sha256(entry).digest()
+            running = sha256(running + digest).digest()
+            digest_to(digest)
+            chain_to(running)
+            leaf_to(sha256(b"\x00" + entry).digest())
+    except (struct.error, TypeError, UnicodeError):
+        return None  # a column out of range: the exact walk says what it is
+    if b"".join(digests) != block.event_hashes or b"".join(chains) != block.chain_hashes:
+        return None
+    return Hashed(chains, leaves)
+
+
+_QH = struct.Struct(">QH").pack
+_I = struct.Struct(">I").pack
