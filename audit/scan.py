@@ -5,28 +5,55 @@ leaf hashes of the same leaves inside one read-only transaction of the audit sto
 log's own database), so a follower appending meanwhile cannot make a row look missing. The
 chain and the leaves come as columns (a few values per batch, not an object per row).
 
-A thread reads the next batches while the caller hashes this one: the database works on one
-core while Python hashes on the other. Both share the transaction's connection under a lock.
+Two ways to go through it:
+- one process: a thread reads the next batches while the caller hashes this one (the database
+  works on one core while Python hashes on the other), sharing the transaction's connection
+  under a lock;
+- worker processes (PostgreSQL, a large log): hashing is most of the work and Python hashes
+  on one core per process, so each worker reads whole batches in the same snapshot (exported
+  by the transaction, `SET TRANSACTION SNAPSHOT`) and checks them in bulk itself; the caller
+  gets each batch's hashes, in order. A batch a worker found not to agree with its chain is
+  read again by the caller, to be walked position by position.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
+import multiprocessing
 import queue
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from multiprocessing.pool import Pool
 from types import TracebackType
+from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
+from psycopg import sql
 
+from audit.bulk_check import Hashed, check
+from audit.encoding import GENESIS
 from audit.store import AuditStore, ChainBlock, ChainRow
-from storage.log import StoredRow, scan_stored
+from storage.log import StoredRow, every_nth, scan_stored
 from storage.sql import Tx
 
 AHEAD = 2
-"""Batches read ahead of the hashing."""
+"""Batches read ahead of the hashing (one process)."""
+WORKERS_FROM = 100_000
+"""Events from which worker processes pay for their start."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A worker's bulk check of a batch that agrees with its chain rows, which follow the
+    recorded chain hash `running` and row `seq`."""
+
+    running: bytes
+    seq: int
+    hashed: Hashed
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,29 +61,67 @@ class Batch:
     after: int
     stop: int | None
     """Positions (after, stop]; None for the last batch, which takes every chain row left."""
-    events: list[StoredRow]
-    chain: ChainBlock
     first_leaf: int
     """Leaf index of the batch's first event: every event before it is a leaf."""
+    events: list[StoredRow]
+    """The events (none when a worker checked them: `checked`)."""
+    chain: ChainBlock
     stored_leaves: bytes
     """The stored tree's leaf hashes from `first_leaf`, one per event at most."""
+    checked: Checked | None = None
+
+
+def read_batch(
+    app: Application[UUID],
+    store: AuditStore | None,
+    tx: Tx,
+    *,
+    after: int,
+    stop: int | None,
+    size: int,
+    first_leaf: int,
+) -> Batch:
+    """Up to `size` events after `after` (up to `stop`) with their chain rows and stored leaves
+    (`store` None: the audit tables do not exist)."""
+    events = scan_stored(app, tx, after=after, limit=size, stop=stop)
+    if stop is None and len(events) == size:
+        stop = events[-1][0]
+    if store is None:
+        return Batch(after, stop, first_leaf, events, ChainBlock([], [], b"", b"", b""), b"")
+    chain = store.chain_block(tx, after=after, stop=stop)
+    stored = store.stored_leaves(tx, first_leaf, first_leaf + len(events))
+    return Batch(after, stop, first_leaf, events, chain, stored)
 
 
 class Scan:
-    """The batches of a log, read ahead by a thread; `chain_rows` reads in the same snapshot."""
+    """The batches of a log, in order; `chain_rows` and `raw` read in the same snapshot."""
 
     def __init__(
-        self, app: Application[UUID], store: AuditStore, tx: Tx, size: int, *, kept: bool
+        self,
+        app: Application[UUID],
+        store: AuditStore,
+        tx: Tx,
+        size: int,
+        *,
+        kept: bool,
+        jobs: int = 1,
     ) -> None:
-        """`kept`: the audit tables exist (else the log is read alone)."""
+        """`kept`: the audit tables exist (else the log is read alone). `jobs`: worker
+        processes to hash in (PostgreSQL; 1 hashes in this process)."""
         self.app, self.store, self.tx, self.size, self.kept = app, store, tx, size, kept
+        self.jobs = jobs
         self._lock = threading.Lock()
         self._ready: queue.Queue[Batch | BaseException | None] = queue.Queue(AHEAD)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="kvit-verify-scan", daemon=True)
+        self._pool: Pool | None = None
+        self._bounds: list[int] = []
 
     def __enter__(self) -> Scan:
-        self._thread.start()
+        if self.jobs > 1 and self.kept:
+            self._pool = self._start_workers()
+        if self._pool is None:
+            self._thread.start()
         return self
 
     def __exit__(
@@ -65,12 +130,18 @@ class Scan:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
         self._stop.set()
         while self._thread.is_alive():  # unblock a producer waiting for room
             with contextlib.suppress(queue.Empty):
                 self._ready.get(timeout=0.05)
 
     def __iter__(self) -> Iterator[Batch]:
+        if self._pool is not None:
+            yield from self._from_workers(self._pool)
+            return
         while True:
             item = self._ready.get()
             if item is None:
@@ -79,8 +150,26 @@ class Scan:
                 raise item
             yield item
 
+    @property
+    def workers(self) -> int:
+        """Worker processes hashing (0: this process hashes)."""
+        return self.jobs if self._pool is not None else 0
+
+    def raw(self, batch: Batch) -> Batch:
+        """A batch read again with its events, for the walk one by one."""
+        with self._lock:
+            return read_batch(
+                self.app,
+                self.store if self.kept else None,
+                self.tx,
+                after=batch.after,
+                stop=batch.stop,
+                size=self.size,
+                first_leaf=batch.first_leaf,
+            )
+
     def chain_rows(self, batch: Batch) -> list[ChainRow]:
-        """The batch's chain rows one by one (for the exact walk)."""
+        """The batch's chain rows one by one (for the walk one by one)."""
         if not self.kept:
             return []
         with self._lock:
@@ -92,6 +181,7 @@ class Scan:
         with self._lock:
             return self.store.positions_of_hash(digest, self.tx)
 
+    # --- one process: a thread reads ahead -------------------------------------------------------
     def _produce(self) -> None:
         try:
             for batch in self._read():
@@ -111,16 +201,71 @@ class Scan:
         return False
 
     def _read(self) -> Iterator[Batch]:
-        after, leaf, store, tx = 0, 0, self.store, self.tx
+        after, leaf = 0, 0
         while not self._stop.is_set():
-            with self._lock:
-                events = scan_stored(self.app, tx, after=after, limit=self.size)
-                stop = events[-1][0] if len(events) == self.size else None
-                chain, stored = ChainBlock([], [], b"", b"", b""), b""
-                if self.kept:
-                    chain = store.chain_block(tx, after=after, stop=stop)
-                    stored = store.stored_leaves(tx, leaf, leaf + len(events))
-            yield Batch(after, stop, events, chain, leaf, stored)
-            if stop is None:
+            batch = self.raw(Batch(after, None, leaf, [], ChainBlock([], [], b"", b"", b""), b""))
+            yield batch
+            if len(batch.events) < self.size:
                 return
-            after, leaf = stop, leaf + len(events)
+            assert batch.stop is not None  # a full batch ends at its last event
+            after, leaf = batch.stop, leaf + len(batch.events)
+
+    # --- worker processes ------------------------------------------------------------------------
+    def _start_workers(self) -> Pool | None:
+        """Workers forked now, each reading in this transaction's snapshot; None where that
+        cannot be (SQLite, no `fork`, a log too small to pay for them)."""
+        bounds = every_nth(self.app, self.tx, self.size)
+        methods = multiprocessing.get_all_start_methods()
+        if bounds is None or len(bounds) * self.size < WORKERS_FROM or "fork" not in methods:
+            return None
+        snapshot = str(self.tx.execute("SELECT pg_export_snapshot()")[0][0])
+        self._bounds = bounds
+        _job.update(app=self.app, store=self.store, snapshot=snapshot, size=self.size)
+        # Forked with the collector off, and it stays off there: an inherited object that is
+        # garbage here must not be finalised in a child (a connection would close our socket).
+        gc.disable()
+        try:
+            return multiprocessing.get_context("fork").Pool(self.jobs, initializer=_connect)
+        finally:
+            gc.enable()
+
+    def _from_workers(self, pool: Pool) -> Iterator[Batch]:
+        starts = [0, *self._bounds]
+        stops: list[int | None] = [*self._bounds, None]
+        tasks = [(a, b, i * self.size) for i, (a, b) in enumerate(zip(starts, stops, strict=True))]
+        for task, batch in zip(tasks, pool.imap(_check, tasks), strict=True):
+            after, stop, first_leaf = task
+            empty = ChainBlock([], [], b"", b"", b"")
+            yield batch or self.raw(Batch(after, stop, first_leaf, [], empty, b""))
+
+
+_job: dict[str, Any] = {}
+"""What a forked worker inherits: the log, the audit store, the snapshot to read in."""
+
+
+def _connect() -> None:
+    store: AuditStore = _job["store"]
+    _job["connection"] = psycopg.connect(store.target, connect_timeout=5)
+
+
+def _check(task: tuple[int, int | None, int]) -> Batch | None:
+    """In a worker: read a batch in the snapshot and check it in bulk; None if it does not
+    agree with its chain rows (the caller walks it)."""
+    after, stop, first_leaf = task
+    store: AuditStore = _job["store"]
+    connection = _job["connection"]
+    with connection.transaction():
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        connection.execute(
+            sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(_job["snapshot"]))
+        )
+        tx = Tx(store, connection)
+        batch = read_batch(
+            _job["app"], store, tx, after=after, stop=stop, size=_job["size"], first_leaf=first_leaf
+        )
+        before = store.chain_before(tx, after) if after else None
+    running, seq = (before.chain_hash, before.seq) if before else (GENESIS, 0)
+    hashed = check(batch.events, batch.chain, running, seq)
+    if hashed is None:
+        return None
+    return replace(batch, events=[], checked=Checked(running, seq, hashed))

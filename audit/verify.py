@@ -84,6 +84,8 @@ class VerifyReport:
     """Signed tree checkpoints (notes) compared with the recomputed tree."""
     bulk: int = 0
     """Events checked in bulk (the rest were walked one by one: findings, or not chained)."""
+    workers: int = 0
+    """Processes that hashed beside this one (0: this one alone)."""
     findings: list[Finding] = field(default_factory=list)
     more_findings: bool = False
     seconds: float = 0.0
@@ -246,21 +248,29 @@ class _Walk:
         self.nodes += self.tree.extend(leaves)
 
     def batch(self, batch: Batch) -> None:
-        """One batch of the log: in bulk if it agrees with its chain rows, else one by one."""
-        hashed = None
-        if self.running == self.recorded and self.count == self.recorded_seq:
+        """One batch of the log: in bulk if it agrees with its chain rows (and follows the
+        chain so far), else one by one."""
+        hashed, agreed = None, self.running == self.recorded and self.count == self.recorded_seq
+        if batch.checked is not None:  # by a worker, from the chain row before the batch
+            if agreed and (batch.checked.running, batch.checked.seq) == (self.running, self.count):
+                hashed = batch.checked.hashed
+            else:
+                batch = self.scan.raw(batch)
+        elif agreed:
             hashed = bulk_check.check(batch.events, batch.chain, self.running, self.count)
         if hashed is not None:
             self.bulk(batch, hashed)
         else:
             rows = self.scan.chain_rows(batch)
             _side_by_side(self, [Recorded(*e) for e in batch.events], rows)
-        self.compare_stored(batch)
+        walked = batch.chain.positions if hashed else [e[0] for e in batch.events]
+        self.compare_stored(batch, walked)
 
     def bulk(self, batch: Batch, hashed: bulk_check.Hashed) -> None:
         """Take in a batch that agrees with its chain rows, settling each checkpoint (of either
         kind) where the walk one by one would have."""
-        positions, n, k = batch.chain.positions, len(batch.events), 0
+        positions, k = batch.chain.positions, 0
+        n = len(positions)
         while k < n:
             self.settle(positions[k])
             j = n
@@ -279,14 +289,15 @@ class _Walk:
             k = j
         self.report.bulk += n
 
-    def compare_stored(self, batch: Batch) -> None:
-        """The stored leaves of this batch's events against the ones recomputed."""
+    def compare_stored(self, batch: Batch, positions: list[int]) -> None:
+        """The stored leaves of this batch's events (at `positions`) against the ones
+        recomputed."""
         mine, stored, self.leaves = b"".join(self.leaves), batch.stored_leaves, []
         if stored == mine[: len(stored)]:
             return
         at = next(i for i in range(0, len(stored), 32) if stored[i : i + 32] != mine[i : i + 32])
         leaf = batch.first_leaf + at // 32
-        self.tree_broken(batch.events[at // 32][0], f"the stored tree's leaf {leaf}")
+        self.tree_broken(positions[at // 32], f"the stored tree's leaf {leaf}")
 
     def compare_nodes(self, stored: dict[tuple[int, int], bytes]) -> None:
         """The stored nodes above the leaves against the ones recomputed."""
@@ -339,8 +350,10 @@ def verify(
     notes: Sequence[str] = (),
     verifier: Verifier | None = None,
     batch: int = BATCH,
+    jobs: int = 1,
     progress: Progress | None = None,
 ) -> VerifyReport:
+    """`jobs`: processes to hash in, on PostgreSQL when the log is large (audit/scan.py)."""
     started = time.perf_counter()
     report = VerifyReport()
     log_head = log_head_of(app)
@@ -350,7 +363,8 @@ def verify(
     with store.read() as tx:
         head = store.head(tx) if kept else None
         report.chain_head = head.position if head else 0
-        with Scan(app, store, tx, batch, kept=kept) as scan:
+        with Scan(app, store, tx, batch, kept=kept, jobs=jobs) as scan:
+            report.workers = scan.workers
             walk = _Walk(scan, report, trusted, roots)
             for part in scan:
                 walk.batch(part)

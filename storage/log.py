@@ -148,24 +148,41 @@ StoredRow = tuple[int, str, int, str, bytes]
 """A stored event as a plain tuple, in `Recorded`'s field order (no object per row)."""
 
 
-def scan_stored(app: Application[UUID], tx: Tx, *, after: int, limit: int) -> list[StoredRow]:
-    """Up to `limit` stored events after position `after`, read inside `tx`, a transaction of
-    a store on the log's own database: an auditor reads the log and its side tables in one
-    snapshot. Plain tuples in binary, the fastest way through psycopg."""
+def scan_stored(
+    app: Application[UUID], tx: Tx, *, after: int, limit: int, stop: int | None = None
+) -> list[StoredRow]:
+    """Up to `limit` stored events after position `after` (up to `stop`), read inside `tx`, a
+    transaction of a store on the log's own database: an auditor reads the log and its side
+    tables in one snapshot. Plain tuples in binary, the fastest way through psycopg."""
     recorder = app.recorder
+    end = _END if stop is None else stop
     if isinstance(recorder, PostgresApplicationRecorder):
         cursor = tx.connection.cursor(binary=True, row_factory=tuple_row)
-        cursor.execute(_statement(recorder, _AFTER), [after, _END, limit], prepare=True)
+        cursor.execute(_statement(recorder, _AFTER), [after, end, limit], prepare=True)
         rows: list[StoredRow] = cursor.fetchall()
         return rows
     if isinstance(recorder, SQLiteApplicationRecorder) and _same_file(recorder, tx.store):
         found = tx.connection.execute(
             "SELECT rowid, originator_id, originator_version, topic, state"
-            f" FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            (after, limit),
+            f" FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ?"
+            " ORDER BY rowid LIMIT ?",
+            (after, end, limit),
         ).fetchall()
         return [(p, _hyphenated(o), v, t, s) for p, o, v, t, s in found]
-    return list(read_stored(app, after=after, limit=limit))
+    return list(read_stored(app, after=after, limit=limit, stop=stop))
+
+
+def every_nth(app: Application[UUID], tx: Tx, n: int) -> list[int] | None:
+    """The position of every `n`-th stored event (the `n`-th, the `2n`-th, …) read inside
+    `tx`: where to cut the log into batches of `n` to hand out. None but on PostgreSQL."""
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return None
+    template = (
+        "SELECT notification_id FROM (SELECT notification_id, row_number() OVER"
+        " (ORDER BY notification_id) AS n FROM {}) t WHERE n %% %s = 0 ORDER BY notification_id"
+    )
+    return [int(row[0]) for row in tx.execute(_statement(recorder, template), [n])]
 
 
 def _same_file(recorder: SQLiteApplicationRecorder, store: Store) -> bool:

@@ -4,12 +4,14 @@ models equal a rebuild from it? Both exit 1 on any finding."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from api.cli.audit_remote import verify_from
 from api.cli.audit_session import opened
 from api.cli.console import err, out, progress_bar
 from audit.chain import catch_up
@@ -43,9 +45,61 @@ def verify_command(
         False, "--catch-up", help="chain new events first (writes to the chain table)"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+    jobs: int = typer.Option(
+        0,
+        min=0,
+        help="processes to hash in, for a large log on PostgreSQL (default: one per core)",
+    ),
+    source: str | None = typer.Option(
+        None,
+        "--from",
+        help="check a deployment's log from the tiles it serves instead, e.g."
+        " https://kvit.example/v1/audit/log/ (with --token for the entries)",
+    ),
+    token: str | None = typer.Option(
+        None, envvar="KVIT_AUDIT_TOKEN", help="--from: an auditor's bearer token"
+    ),
+    state: Path | None = typer.Option(
+        None, help="--from: the checkpoint kept from the last run; checked, then replaced"
+    ),
+    trust_served_key: bool = typer.Option(
+        False, help="--from: without --log-key, trust the key the deployment serves"
+    ),
 ) -> None:
     """Walk the whole log, recompute the chain, check every signed checkpoint; exit 1 on any
-    finding, with the first position where the log differs."""
+    finding, with the first position where the log differs. With --from, check a deployment's
+    log from what it serves (C2SP tlog-tiles) instead of a database."""
+    if source is not None:
+        verify_from(
+            source,
+            log_key=log_key,
+            trust_served_key=trust_served_key,
+            token=token,
+            state=state,
+            as_json=as_json,
+        )
+        return
+    report = _verify_database(
+        checkpoint_files, public_key, note_files, log_key, catch_up_first=catch_up_first, jobs=jobs
+    )
+    if as_json:
+        body = {k: v for k, v in asdict(report).items() if k != "findings"}
+        print(json.dumps({**body, "findings": [f.as_dict() for f in report.findings]}, indent=2))
+    else:
+        _print_verify(report)
+    if not report.clean:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _verify_database(
+    checkpoint_files: list[Path],
+    public_key: str | None,
+    note_files: list[Path],
+    log_key: str | None,
+    *,
+    catch_up_first: bool,
+    jobs: int,
+) -> VerifyReport:
     with opened(replica=not catch_up_first) as (settings, ledger, store):
         if catch_up_first:
             store.ensure_tables()
@@ -64,24 +118,18 @@ def verify_command(
         head = log_head(ledger)
         with progress_bar("verifying") as bar:
             task = bar.add_task("verify", total=head or 1)
-            report = verify(
+            return verify(
                 ledger,
                 store,
                 checkpoints=checkpoints,
                 public_key=key,
                 notes=notes,
                 verifier=verifier,
+                jobs=jobs or os.cpu_count() or 1,
                 progress=lambda position, total: bar.update(
                     task, completed=position, total=total or 1
                 ),
             )
-    if as_json:
-        body = {k: v for k, v in asdict(report).items() if k != "findings"}
-        print(json.dumps({**body, "findings": [f.as_dict() for f in report.findings]}, indent=2))
-    else:
-        _print_verify(report)
-    if not report.clean:
-        raise typer.Exit(EXIT_FINDINGS)
 
 
 def _print_verify(report: VerifyReport) -> None:
@@ -98,7 +146,10 @@ def _print_verify(report: VerifyReport) -> None:
             " (`kvit audit follow` chains them; `verify --catch-up` does it now)"
         )
     if report.clean:
-        out.print("[green]OK[/green]: the log matches its hash chain and every checkpoint")
+        out.print(
+            "[green]OK[/green]: the log matches its hash chain, its stored tree and every"
+            " checkpoint"
+        )
         return
     first = report.first
     assert first is not None  # a report that is not clean has a first finding

@@ -17,7 +17,8 @@ from audit.tiles import perfect_from
 from audit.verify import VerifyReport, verify
 from audit.witness import InconsistentLogError, Witness
 from storage.log import events_table
-from tests.integration.test_audit_tamper import Log, changed_byte, log
+from tests.fixtures import setup_world
+from tests.integration.test_audit_tamper import Log, changed_byte, log, pay
 
 __all__ = ["log"]  # the fixture: a chained, checkpointed log on each backend
 
@@ -107,6 +108,31 @@ def test_an_inserted_event_is_found_where_it_was_put(log: Log) -> None:
     rewrite_everything(log)
     report = tree_verify(log, kept)
     assert ("tree_mismatch", 1) in tree_findings(report) and size > 0
+
+
+def test_a_changed_stored_leaf_is_found_at_its_position(log: Log) -> None:
+    """The log is intact, but the stored tree that tiles and proofs are served from is not."""
+    position = _position_of_leaf(log, 9)
+    log.sql(
+        f"UPDATE {log.store.name('audit_tree')} SET hash = %s WHERE level = 0 AND idx = 9",
+        [bytes(32)],
+    )
+    report = tree_verify(log)
+    assert tree_findings(report) == [("tree_broken", position)]
+    assert report.bulk == report.events  # the log itself agrees with its chain
+
+
+def test_a_changed_stored_node_is_found_where_its_leaves_start(log: Log) -> None:
+    world = setup_world(log.ledger, payer_id="payer-nodes", wallet_balance=10_000_000)
+    for i in range(70):  # past 256 events: a node at height 8
+        pay(log.ledger, world, f"n{i}")
+    catch_up(log.ledger, log.store)
+    assert tree_verify(log).tree_size > 256
+    log.sql(
+        f"UPDATE {log.store.name('audit_tree')} SET hash = %s WHERE level = 8 AND idx = 0",
+        [bytes(32)],
+    )
+    assert tree_findings(tree_verify(log)) == [("tree_broken", _position_of_leaf(log, 0))]
 
 
 def test_the_tree_is_not_built_on_a_log_that_no_longer_matches_its_chain(log: Log) -> None:
