@@ -5,6 +5,10 @@
     chain.py      the follower that extends the chain in commit order
     signing.py    Ed25519 keys and signed checkpoints
     verify.py     walk the log against the chain and the checkpoints; report findings
+    scan.py       read the log, chain and stored tree in one snapshot (a thread, or workers)
+    bulk_check.py a batch that agrees with its chain, checked in bulk
+    tile_tree.py  the Merkle tree recomputed tile by tile
+    remote.py     `verify --from URL`: a log checked from the tiles it serves
     export.py     JSON Lines export and the paged event feed for auditors
     proof.py      where an event (a payment) sits in the chain; log position at a time
 

@@ -3,6 +3,7 @@
 kvit audit follow        extend the hash chain as events are committed; sign checkpoints
 kvit audit checkpoint    catch the chain up and sign a checkpoint now (--out FILE to keep it)
 kvit audit verify        walk the whole log against the chain and the signed checkpoints
+                         (--from URL: a deployment's log, from the tiles it serves)
 kvit audit replay        rebuild every read model beside the live ones and compare
 kvit audit export DIR    the log as JSON Lines, with the checkpoints
 kvit audit balance       an account's, wallet's or ledger account's balance --as-of POS|TIME
