@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from hashlib import sha256
 
 from audit.encoding import MAGIC
@@ -29,18 +28,12 @@ _HEAD = MAGIC + struct.pack(">H", ID_BYTES)
 _STAMP = struct.pack(">H", STAMP_BYTES)
 
 
-@dataclass(frozen=True, slots=True)
-class Hashed:
-    chains: list[bytes]
-    """The chain hash after each event."""
-    leaves: list[bytes]
-
-
 def check(
     events: Sequence[StoredRow], block: ChainBlock, running: bytes, seq: int
-) -> Hashed | None:
-    """The batch's chain and leaf hashes if it agrees with `block` (the chain rows of the same
-    positions, following the chain hash `running` and row `seq`); None if anything differs."""
+) -> list[bytes] | None:
+    """The batch's leaf hashes if it agrees with `block` (the chain rows of the same positions,
+    following the chain hash `running` and row `seq`); None if anything differs. (Where it
+    agrees, the chain hash after each event is the one its row recorded.)"""
     n = len(events)
     if (
         not n
@@ -81,7 +74,7 @@ def check(
         return None  # a column out of range: the exact walk says what it is
     if b"".join(digests) != block.event_hashes or b"".join(chains) != block.chain_hashes:
         return None
-    return Hashed(chains, leaves)
+    return leaves
 
 
 _QH = struct.Struct(">QH").pack

@@ -250,23 +250,23 @@ class _Walk:
     def batch(self, batch: Batch) -> None:
         """One batch of the log: in bulk if it agrees with its chain rows (and follows the
         chain so far), else one by one."""
-        hashed, agreed = None, self.running == self.recorded and self.count == self.recorded_seq
+        leaves, agreed = None, self.running == self.recorded and self.count == self.recorded_seq
         if batch.checked is not None:  # by a worker, from the chain row before the batch
             if agreed and (batch.checked.running, batch.checked.seq) == (self.running, self.count):
-                hashed = batch.checked.hashed
+                leaves = batch.checked.leaves
             else:
                 batch = self.scan.raw(batch)
         elif agreed:
-            hashed = bulk_check.check(batch.events, batch.chain, self.running, self.count)
-        if hashed is not None:
-            self.bulk(batch, hashed)
+            leaves = bulk_check.check(batch.events, batch.chain, self.running, self.count)
+        if leaves is not None:
+            self.bulk(batch, leaves)
         else:
             rows = self.scan.chain_rows(batch)
             _side_by_side(self, [Recorded(*e) for e in batch.events], rows)
-        walked = batch.chain.positions if hashed else [e[0] for e in batch.events]
+        walked = batch.chain.positions if leaves is not None else [e[0] for e in batch.events]
         self.compare_stored(batch, walked)
 
-    def bulk(self, batch: Batch, hashed: bulk_check.Hashed) -> None:
+    def bulk(self, batch: Batch, leaves: list[bytes]) -> None:
         """Take in a batch that agrees with its chain rows, settling each checkpoint (of either
         kind) where the walk one by one would have."""
         positions, k = batch.chain.positions, 0
@@ -279,8 +279,8 @@ class _Walk:
             if self.roots:
                 j = min(j, k + self.roots[0][0] - self.tree.size)
             j = max(j, k + 1)
-            self.add_leaves(hashed.leaves[k:j], positions[k:j])
-            self.running = self.recorded = hashed.chains[j - 1]
+            self.add_leaves(leaves[k:j], positions[k:j])
+            self.running = self.recorded = batch.chain.chain_hashes[32 * (j - 1) : 32 * j]
             self.count, self.recorded_seq = self.count + j - k, self.recorded_seq + j - k
             self.report.events += j - k
             self.report.last_position = positions[j - 1]

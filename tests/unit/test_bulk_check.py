@@ -41,12 +41,10 @@ def recorded(events: list[StoredRow], running: bytes = GENESIS, seq: int = 0) ->
     return ChainBlock(positions, seqs, b"".join(stamps), b"".join(digests), b"".join(chains))
 
 
-def test_a_batch_that_matches_its_chain_gives_the_canonical_leaves_and_chain() -> None:
-    hashed = bulk_check.check(EVENTS, recorded(EVENTS), GENESIS, 0)
-    assert hashed is not None
+def test_a_batch_that_matches_its_chain_gives_the_canonical_leaves() -> None:
+    leaves = bulk_check.check(EVENTS, recorded(EVENTS), GENESIS, 0)
     entries = [canonical(i, v, t, timestamp_of(s), s) for _, i, v, t, s in EVENTS]
-    assert hashed.leaves == [leaf_hash(e) for e in entries]
-    assert hashed.chains[-1] == recorded(EVENTS).chain_hashes[-32:]
+    assert leaves == [leaf_hash(e) for e in entries]
 
 
 def test_a_batch_in_the_middle_of_the_chain_follows_the_row_before_it() -> None:
