@@ -5,6 +5,11 @@ leaf hashes of the same leaves inside one read-only transaction of the audit sto
 log's own database), so a follower appending meanwhile cannot make a row look missing. The
 chain and the leaves come as columns (a few values per batch, not an object per row).
 
+A batch is a range of positions, (after, after + size], bounded on both sides: a read open at
+the top was planned, with the table's statistics stale (as after a bulk load), as a scan and
+sort of the whole rest of the log for every batch. Only the last batch is open, to take the
+chain rows beyond the log's end (its newest events deleted).
+
 Two ways to go through it:
 - one process: a thread reads the next batches while the caller hashes this one (the database
   works on one core while Python hashes on the other), sharing the transaction's connection
@@ -37,13 +42,14 @@ from psycopg import sql
 from audit.bulk_check import check
 from audit.encoding import GENESIS
 from audit.store import AuditStore, ChainBlock, ChainRow
-from storage.log import StoredRow, every_nth, scan_stored
+from storage.log import StoredRow, head_in, scan_stored
 from storage.sql import Tx
 
 AHEAD = 2
 """Batches read ahead of the hashing (one process)."""
 WORKERS_FROM = 100_000
-"""Events from which worker processes pay for their start."""
+"""Log positions from which worker processes pay for their start."""
+NO_CHAIN = ChainBlock([], [], b"", b"", b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,8 @@ class Batch:
     stored_leaves: bytes
     """The stored tree's leaf hashes from `first_leaf`, one per event at most."""
     checked: Checked | None = None
+    by_worker: bool = False
+    """A worker read it: its events were not handed over (checked in bulk, or not agreeing)."""
 
 
 def read_batch(
@@ -78,16 +86,15 @@ def read_batch(
     *,
     after: int,
     stop: int | None,
-    size: int,
     first_leaf: int,
+    size: int,
 ) -> Batch:
-    """Up to `size` events after `after` (up to `stop`) with their chain rows and stored leaves
-    (`store` None: the audit tables do not exist)."""
-    events = scan_stored(app, tx, after=after, limit=size, stop=stop)
-    if stop is None and len(events) == size:
-        stop = events[-1][0]
+    """The events of positions (after, stop] (`stop` None: the rest, at most `size` of them)
+    with their chain rows and stored leaves (`store` None: the audit tables do not exist)."""
+    limit = size if stop is None else stop - after
+    events = scan_stored(app, tx, after=after, limit=limit, stop=stop)
     if store is None:
-        return Batch(after, stop, first_leaf, events, ChainBlock([], [], b"", b"", b""), b"")
+        return Batch(after, stop, first_leaf, events, NO_CHAIN, b"")
     chain = store.chain_block(tx, after=after, stop=stop)
     stored = store.stored_leaves(tx, first_leaf, first_leaf + len(events))
     return Batch(after, stop, first_leaf, events, chain, stored)
@@ -110,12 +117,12 @@ class Scan:
         processes to hash in (PostgreSQL; 1 hashes in this process)."""
         self.app, self.store, self.tx, self.size, self.kept = app, store, tx, size, kept
         self.jobs = jobs
+        self.head = head_in(app, tx)
         self._lock = threading.Lock()
         self._ready: queue.Queue[Batch | BaseException | None] = queue.Queue(AHEAD)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="kvit-verify-scan", daemon=True)
         self._pool: Pool | None = None
-        self._bounds: list[int] = []
 
     def __enter__(self) -> Scan:
         if self.jobs > 1 and self.kept:
@@ -155,17 +162,26 @@ class Scan:
         """Worker processes hashing (0: this process hashes)."""
         return self.jobs if self._pool is not None else 0
 
-    def raw(self, batch: Batch) -> Batch:
-        """A batch read again with its events, for the walk one by one."""
+    def ranges(self) -> Iterator[tuple[int, int | None]]:
+        """(after, stop) of each batch: bounded up to the log's head, then the open last one."""
+        after = 0
+        while after + self.size < self.head:
+            yield after, after + self.size
+            after += self.size
+        yield after, None
+
+    def raw(self, after: int, stop: int | None, first_leaf: int) -> Batch:
+        """A batch read with its events, for the walk one by one."""
+        store = self.store if self.kept else None
         with self._lock:
             return read_batch(
                 self.app,
-                self.store if self.kept else None,
+                store,
                 self.tx,
-                after=batch.after,
-                stop=batch.stop,
-                size=self.size,
-                first_leaf=batch.first_leaf,
+                after=after,
+                stop=stop,
+                first_leaf=first_leaf,
+                size=max(self.size, self.head - after),
             )
 
     def chain_rows(self, batch: Batch) -> list[ChainRow]:
@@ -184,9 +200,12 @@ class Scan:
     # --- one process: a thread reads ahead -------------------------------------------------------
     def _produce(self) -> None:
         try:
-            for batch in self._read():
+            leaf = 0
+            for after, stop in self.ranges():
+                batch = self.raw(after, stop, leaf)
                 if not self._put(batch):
                     return
+                leaf += len(batch.events)
             self._put(None)
         except BaseException as error:  # handed to the caller, raised there
             self._put(error)
@@ -200,26 +219,17 @@ class Scan:
                 continue
         return False
 
-    def _read(self) -> Iterator[Batch]:
-        after, leaf = 0, 0
-        while not self._stop.is_set():
-            batch = self.raw(Batch(after, None, leaf, [], ChainBlock([], [], b"", b"", b""), b""))
-            yield batch
-            if len(batch.events) < self.size:
-                return
-            assert batch.stop is not None  # a full batch ends at its last event
-            after, leaf = batch.stop, leaf + len(batch.events)
-
     # --- worker processes ------------------------------------------------------------------------
     def _start_workers(self) -> Pool | None:
         """Workers forked now, each reading in this transaction's snapshot; None where that
-        cannot be (SQLite, no `fork`, a log too small to pay for them)."""
-        bounds = every_nth(self.app, self.tx, self.size)
-        methods = multiprocessing.get_all_start_methods()
-        if bounds is None or len(bounds) * self.size < WORKERS_FROM or "fork" not in methods:
+        cannot be (not PostgreSQL, no `fork`, a log too small to pay for them)."""
+        if (
+            not self.store.postgres
+            or self.head < WORKERS_FROM
+            or "fork" not in multiprocessing.get_all_start_methods()
+        ):
             return None
         snapshot = str(self.tx.execute("SELECT pg_export_snapshot()")[0][0])
-        self._bounds = bounds
         _job.update(app=self.app, store=self.store, snapshot=snapshot, size=self.size)
         # Forked with the collector off, and it stays off there: an inherited object that is
         # garbage here must not be finalised in a child (a connection would close our socket).
@@ -230,13 +240,11 @@ class Scan:
             gc.enable()
 
     def _from_workers(self, pool: Pool) -> Iterator[Batch]:
-        starts = [0, *self._bounds]
-        stops: list[int | None] = [*self._bounds, None]
-        tasks = [(a, b, i * self.size) for i, (a, b) in enumerate(zip(starts, stops, strict=True))]
-        for task, batch in zip(tasks, pool.imap(_check, tasks), strict=True):
-            after, stop, first_leaf = task
-            empty = ChainBlock([], [], b"", b"", b"")
-            yield batch or self.raw(Batch(after, stop, first_leaf, [], empty, b""))
+        """Each batch as a worker checked it, or (where it did not agree) with its events, its
+        first leaf then the caller's to say (`raw`)."""
+        ranges = list(self.ranges())
+        for (after, stop), batch in zip(ranges, pool.imap(_check, ranges), strict=True):
+            yield batch or Batch(after, stop, -1, [], NO_CHAIN, b"", by_worker=True)
 
 
 _job: dict[str, Any] = {}
@@ -248,10 +256,10 @@ def _connect() -> None:
     _job["connection"] = psycopg.connect(store.target, connect_timeout=5)
 
 
-def _check(task: tuple[int, int | None, int]) -> Batch | None:
-    """In a worker: read a batch in the snapshot and check it in bulk; None if it does not
-    agree with its chain rows (the caller walks it)."""
-    after, stop, first_leaf = task
+def _check(task: tuple[int, int | None]) -> Batch | None:
+    """In a worker: read a batch in the snapshot and check it in bulk, from the chain row
+    before it; None if it does not agree with its chain rows (the caller walks it)."""
+    after, stop = task
     store: AuditStore = _job["store"]
     connection = _job["connection"]
     with connection.transaction():
@@ -260,13 +268,14 @@ def _check(task: tuple[int, int | None, int]) -> Batch | None:
             sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(_job["snapshot"]))
         )
         tx = Tx(store, connection)
-        batch = read_batch(
-            _job["app"], store, tx, after=after, stop=stop, size=_job["size"], first_leaf=first_leaf
-        )
         before = store.chain_before(tx, after) if after else None
-    running, seq = (before.chain_hash, before.seq) if before else (GENESIS, 0)
+        running, seq = (before.chain_hash, before.seq) if before else (GENESIS, 0)
+        batch = read_batch(
+            _job["app"], store, tx, after=after, stop=stop, first_leaf=seq, size=_job["size"]
+        )
     leaves = check(batch.events, batch.chain, running, seq)
     if leaves is None:
         return None
     chain = replace(batch.chain, stamps=b"", event_hashes=b"")  # the caller needs no more
-    return replace(batch, events=[], chain=chain, checked=Checked(running, seq, leaves))
+    checked = Checked(running, seq, leaves)
+    return replace(batch, events=[], chain=chain, checked=checked, by_worker=True)

@@ -251,11 +251,11 @@ class _Walk:
         """One batch of the log: in bulk if it agrees with its chain rows (and follows the
         chain so far), else one by one."""
         leaves, agreed = None, self.running == self.recorded and self.count == self.recorded_seq
-        if batch.checked is not None:  # by a worker, from the chain row before the batch
-            if agreed and (batch.checked.running, batch.checked.seq) == (self.running, self.count):
-                leaves = batch.checked.leaves
-            else:
-                batch = self.scan.raw(batch)
+        checked, here = batch.checked, (self.running, self.count)
+        if checked is not None and agreed and (checked.running, checked.seq) == here:
+            leaves = checked.leaves  # by a worker, from the chain row before the batch
+        elif batch.by_worker:  # not taken in bulk: read again for the walk one by one
+            batch = self.scan.raw(batch.after, batch.stop, self.tree.size)
         elif agreed:
             leaves = bulk_check.check(batch.events, batch.chain, self.running, self.count)
         if leaves is not None:

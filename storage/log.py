@@ -172,17 +172,16 @@ def scan_stored(
     return list(read_stored(app, after=after, limit=limit, stop=stop))
 
 
-def every_nth(app: Application[UUID], tx: Tx, n: int) -> list[int] | None:
-    """The position of every `n`-th stored event (the `n`-th, the `2n`-th, …) read inside
-    `tx`: where to cut the log into batches of `n` to hand out. None but on PostgreSQL."""
+def head_in(app: Application[UUID], tx: Tx) -> int:
+    """The log's last position as `tx` sees it (0 when empty): the end of a snapshot's log."""
     recorder = app.recorder
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        return None
-    template = (
-        "SELECT notification_id FROM (SELECT notification_id, row_number() OVER"
-        " (ORDER BY notification_id) AS n FROM {}) t WHERE n %% %s = 0 ORDER BY notification_id"
-    )
-    return [int(row[0]) for row in tx.execute(_statement(recorder, template), [n])]
+    if isinstance(recorder, PostgresApplicationRecorder):
+        found = tx.execute(_statement(recorder, "SELECT max(notification_id) FROM {}"))
+        return int(found[0][0] or 0)
+    if isinstance(recorder, SQLiteApplicationRecorder) and _same_file(recorder, tx.store):
+        found = tx.execute(f"SELECT max(rowid) FROM {recorder.events_table_name}")
+        return int(found[0][0] or 0)
+    return head(app)
 
 
 def _same_file(recorder: SQLiteApplicationRecorder, store: Store) -> bool:
