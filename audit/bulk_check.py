@@ -42,15 +42,14 @@ def check(
         or block.positions != [e[0] for e in events]
     ):
         return None
-    stamps = block.stamps
+    stamps = [block.stamps[i : i + STAMP_BYTES] for i in range(0, STAMP_BYTES * n, STAMP_BYTES)]
     digests: list[bytes] = []
     chains: list[bytes] = []
     leaves: list[bytes] = []
     digest_to, chain_to, leaf_to = digests.append, chains.append, leaves.append
     head, stamp_length, version_topic, state_length = _HEAD, _STAMP, _QH, _I
-    at = 0
     try:
-        for _, ident, version, topic, state in events:
+        for (_, ident, version, topic, state), stamp in zip(events, stamps, strict=True):
             name = topic.encode()
             entry = b"".join(
                 (
@@ -59,12 +58,11 @@ def check(
                     version_topic(version, len(name)),
                     name,
                     stamp_length,
-                    stamps[at : at + STAMP_BYTES],
+                    stamp,
                     state_length(len(state)),
                     state,
                 )
             )
-            at += STAMP_BYTES
             digest = sha256(entry).digest()
             running = sha256(running + digest).digest()
             digest_to(digest)
