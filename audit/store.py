@@ -212,12 +212,13 @@ class AuditStore(Store):
         if self.postgres:
             # Aggregates over an ordered subquery keep its order (PostgreSQL does; were it ever
             # not to, the positions would not match the log's and the exact walk would run).
-            found = tx.execute(
+            found = _binary(
+                tx,
                 "SELECT array_agg(position), array_agg(seq), string_agg(timestamp, ''),"
                 " string_agg(event_hash, ''::bytea), string_agg(chain_hash, ''::bytea)"
                 f" FROM ({rows}) c",
                 params,
-            )[0]
+            )
             if found[0] is None:
                 return ChainBlock([], [], b"", b"", b"")
             positions, seqs, stamps, events, chains = found
@@ -255,8 +256,8 @@ class AuditStore(Store):
             " ORDER BY idx"
         )
         if self.postgres:
-            found = tx.execute(f"SELECT string_agg(hash, ''::bytea) FROM ({rows}) t", [start, end])
-            return bytes(found[0][0] or b"")
+            found = _binary(tx, f"SELECT string_agg(hash, ''::bytea) FROM ({rows}) t", [start, end])
+            return bytes(found[0] or b"")
         return b"".join(bytes(r[0]) for r in tx.execute(rows, [start, end]))
 
     def stored_nodes(self, tx: Tx) -> dict[tuple[int, int], bytes]:
@@ -349,6 +350,14 @@ def _grow(store: AuditStore, tx: Any, size: int, leaves: Sequence[bytes]) -> Non
         ]
         tx.insert(TREE, columns, nodes)
         level = up
+
+
+def _binary(tx: Tx, statement: str, params: Sequence[Any]) -> tuple[Any, ...]:
+    """One row, in binary (PostgreSQL): hashes come as they are, not as hex to decode."""
+    cursor = tx.connection.cursor(binary=True)
+    cursor.execute(statement, params, prepare=True)
+    row: tuple[Any, ...] = cursor.fetchone()
+    return row
 
 
 def _range(after: int, stop: int | None) -> tuple[str, list[int]]:
