@@ -42,7 +42,8 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """An embedded deployment with a little over 256 events, under two signed checkpoints."""
+    """An embedded deployment with a little over 256 events, under two signed checkpoints (or
+    more: the follower also signs every 200 events)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KVIT_AUDIT_CHECKPOINT_EVERY_EVENTS", "200")
         patch.setenv("KVIT_AUDIT_CHECKPOINT_INTERVAL_SECONDS", "0.2")
@@ -54,23 +55,24 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         with TestClient(app, base_url=PUBLIC_URL) as client:
             world = setup_world(ledger, wallet_balance=100_000_000)
             store = app.state.services.started().audit_store
-            for i in range(70):
-                ledger.execute(
-                    CreatePayment.parse(
-                        payer_id=world.payer_id,
-                        method="wallet",
-                        idempotency_key=f"p{i}",
-                        account_id=world.account_id,
-                        wallet_id=world.wallet_id,
-                        amount=10_000 + i,
-                        confirm=True,
+            for half in (0, 1):  # two batches: a checkpoint signed after each
+                for i in range(half * 35, half * 35 + 35):
+                    ledger.execute(
+                        CreatePayment.parse(
+                            payer_id=world.payer_id,
+                            method="wallet",
+                            idempotency_key=f"p{i}",
+                            account_id=world.account_id,
+                            wallet_id=world.wallet_id,
+                            amount=10_000 + i,
+                            confirm=True,
+                        )
                     )
-                )
-            head = ledger.recorder.max_notification_id()
-            deadline = time.monotonic() + 20
-            while not store.notes(at_or_after=head):  # seq == position on SQLite
-                assert time.monotonic() < deadline, "the follower signed no checkpoint"
-                time.sleep(0.05)
+                head = ledger.recorder.max_notification_id()
+                deadline = time.monotonic() + 20
+                while not store.notes(at_or_after=head):  # seq == position on SQLite
+                    assert time.monotonic() < deadline, "the follower signed no checkpoint"
+                    time.sleep(0.05)
 
             def fetch(path: str) -> bytes:
                 got = client.get(PREFIX + path, headers=auditor)
