@@ -5,6 +5,7 @@
     chain.py      the follower that extends the chain in commit order
     signing.py    Ed25519 keys and signed checkpoints
     verify.py     walk the log against the chain and the checkpoints; report findings
+    walk.py       verify's rules, a batch at a time;  report.py  its findings and counts
     scan.py       read the log, chain and stored tree in one snapshot (a thread, or workers)
     bulk_check.py a batch that agrees with its chain, checked in bulk
     tile_tree.py  the Merkle tree recomputed tile by tile
