@@ -6,7 +6,7 @@
     signing.py    Ed25519 keys and signed checkpoints
     verify.py     walk the log against the chain and the checkpoints; report findings
     walk.py       verify's rules, a batch at a time;  report.py  its findings and counts
-    scan.py       read the log, chain and stored tree in one snapshot (a thread, or workers)
+    scan.py       read the log, chain and stored tree in one snapshot, a batch ahead
     bulk_check.py a batch that agrees with its chain, checked in bulk
     tile_tree.py  the Merkle tree recomputed tile by tile
     remote.py     `verify --from URL`: a log checked from the tiles it serves

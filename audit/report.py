@@ -33,8 +33,6 @@ class VerifyReport:
     """Signed tree checkpoints (notes) compared with the recomputed tree."""
     bulk: int = 0
     """Events checked in bulk (the rest were walked one by one: findings, or not chained)."""
-    workers: int = 0
-    """Processes that hashed beside this one (0: this one alone)."""
     findings: list[Finding] = field(default_factory=list)
     more_findings: bool = False
     seconds: float = 0.0

@@ -232,15 +232,6 @@ class AuditStore(Store):
             b"".join(r.chain_hash for r in got),
         )
 
-    def chain_before(self, tx: Tx, position: int) -> ChainRow | None:
-        """The last chain row at or before `position`."""
-        found = tx.execute(
-            f"SELECT {_CHAIN_COLUMNS} FROM {self.name(CHAIN)} WHERE position <= %s"
-            " ORDER BY position DESC LIMIT 1",
-            [position],
-        )
-        return _row(found[0]) if found else None
-
     def chain_range(self, tx: Tx, *, after: int, stop: int | None) -> list[ChainRow]:
         where, params = _range(after, stop)
         found = tx.execute(

@@ -60,10 +60,8 @@ def verify(
     notes: Sequence[str] = (),
     verifier: Verifier | None = None,
     batch: int = BATCH,
-    jobs: int = 1,
     progress: Progress | None = None,
 ) -> VerifyReport:
-    """`jobs`: processes to hash in, on PostgreSQL when the log is large (audit/scan.py)."""
     started = time.perf_counter()
     report = VerifyReport()
     log_head = log_head_of(app)
@@ -73,8 +71,7 @@ def verify(
     with store.read() as tx:
         head = store.head(tx) if kept else None
         report.chain_head = head.position if head else 0
-        with Scan(app, store, tx, batch, kept=kept, jobs=jobs) as scan:
-            report.workers = scan.workers
+        with Scan(app, store, tx, batch, kept=kept) as scan:
             walk = Walk(scan, report, trusted, roots)
             for part in scan:
                 walk.batch(part)

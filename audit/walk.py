@@ -170,13 +170,8 @@ class Walk:
     def batch(self, batch: Batch) -> None:
         """One batch of the log: in bulk if it agrees with its chain rows (and follows the
         chain so far), else one by one."""
-        leaves, agreed = None, self.running == self.recorded and self.count == self.recorded_seq
-        checked, here = batch.checked, (self.running, self.count)
-        if checked is not None and agreed and (checked.running, checked.seq) == here:
-            leaves = checked.leaves  # by a worker, from the chain row before the batch
-        elif batch.by_worker:  # not taken in bulk: read again for the walk one by one
-            batch = self.scan.raw(batch.after, batch.stop, self.tree.size)
-        elif agreed:
+        leaves = None
+        if self.running == self.recorded and self.count == self.recorded_seq:
             leaves = bulk_check.check(batch.events, batch.chain, self.running, self.count)
         if leaves is not None:
             self.bulk(batch, leaves)

@@ -4,7 +4,6 @@ models equal a rebuild from it? Both exit 1 on any finding."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -45,11 +44,6 @@ def verify_command(
         False, "--catch-up", help="chain new events first (writes to the chain table)"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
-    jobs: int = typer.Option(
-        0,
-        min=0,
-        help="processes to hash in, for a large log on PostgreSQL (default: one per core)",
-    ),
     source: str | None = typer.Option(
         None,
         "--from",
@@ -80,7 +74,7 @@ def verify_command(
         )
         return
     report = _verify_database(
-        checkpoint_files, public_key, note_files, log_key, catch_up_first=catch_up_first, jobs=jobs
+        checkpoint_files, public_key, note_files, log_key, catch_up_first=catch_up_first
     )
     if as_json:
         body = {k: v for k, v in asdict(report).items() if k != "findings"}
@@ -98,7 +92,6 @@ def _verify_database(
     log_key: str | None,
     *,
     catch_up_first: bool,
-    jobs: int,
 ) -> VerifyReport:
     with opened(replica=not catch_up_first) as (settings, ledger, store):
         if catch_up_first:
@@ -125,7 +118,6 @@ def _verify_database(
                 public_key=key,
                 notes=notes,
                 verifier=verifier,
-                jobs=jobs or os.cpu_count() or 1,
                 progress=lambda position, total: bar.update(
                     task, completed=position, total=total or 1
                 ),
