@@ -73,7 +73,8 @@ def read_batch(
 
 
 class Scan:
-    """The batches of a log, in order; `chain_rows` and `raw` read in the same snapshot."""
+    """The batches of a log, in order, read ahead; `chain_rows` and `positions_of_hash` read
+    in the same snapshot (for the walk one by one)."""
 
     def __init__(
         self,
@@ -124,20 +125,6 @@ class Scan:
             after += self.size
         yield after, None
 
-    def raw(self, after: int, stop: int | None, first_leaf: int) -> Batch:
-        """A batch read with its events, for the walk one by one."""
-        store = self.store if self.kept else None
-        with self._lock:
-            return read_batch(
-                self.app,
-                store,
-                self.tx,
-                after=after,
-                stop=stop,
-                first_leaf=first_leaf,
-                size=max(self.size, self.head - after),
-            )
-
     def chain_rows(self, batch: Batch) -> list[ChainRow]:
         """The batch's chain rows one by one (for the walk one by one)."""
         if not self.kept:
@@ -155,7 +142,16 @@ class Scan:
         try:
             leaf = 0
             for after, stop in self.ranges():
-                batch = self.raw(after, stop, leaf)
+                with self._lock:
+                    batch = read_batch(
+                        self.app,
+                        self.store if self.kept else None,
+                        self.tx,
+                        after=after,
+                        stop=stop,
+                        first_leaf=leaf,
+                        size=self.size,
+                    )
                 if not self._put(batch):
                     return
                 leaf += len(batch.events)

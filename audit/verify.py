@@ -23,7 +23,7 @@ The log and the chain table are walked side by side in position order:
 
 The log, the chain and the stored tree are read in one snapshot (audit/scan.py). A batch whose
 events all hash to what their chain rows recorded is checked in bulk (audit/bulk_check.py);
-any other batch is walked position by position by the rules above.
+any other batch is walked position by position by the rules above (audit/walk.py).
 
 Findings are listed by position; the first is where the log first differs.
 """
