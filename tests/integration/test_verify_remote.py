@@ -5,15 +5,12 @@ auditor kept. The app serves over its ASGI transport here; test_cli.py runs `kvi
 
 from __future__ import annotations
 
-import signal
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
@@ -27,7 +24,8 @@ from ledger.bootstrap import build_ledger, migrate
 from ledger.payments.commands import CreatePayment
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import setup_world
-from tests.integration.test_cli import KVIT, SECRET, clean_env, free_port, run
+from tests.integration.test_cli import SECRET, clean_env, run
+from tests.processes import kvit_serve
 
 PREFIX = "/v1/audit/log/"
 
@@ -172,19 +170,7 @@ def test_kvit_verify_from_a_running_kvit_serve_and_after_tampering(tmp_path: Pat
     event changed under the running server."""
     env = clean_env(tmp_path, KVIT_LOG_ORIGIN="kvit.test/log", KVIT_SECRET_KEY=SECRET)
     assert run(env, "demo", "--no-cabinet", timeout=180).returncode == 0
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [KVIT, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not _ready(base):
-            assert time.monotonic() < deadline and server.poll() is None, "kvit serve did not start"
-            time.sleep(0.2)
+    with kvit_serve(env) as base:
         token = run(env, "token", "--role", "auditor").stdout.strip()
         log_key = run(env, "audit", "public-key").stdout.splitlines()[1]
         kept = tmp_path / "kept-checkpoint"
@@ -202,16 +188,6 @@ def test_kvit_verify_from_a_running_kvit_serve_and_after_tampering(tmp_path: Pat
         assert done.returncode == 1, done.stdout + done.stderr
         assert "TAMPERED: first difference at leaf 119 (tile_mismatch)" in done.stdout
         assert "kept at that size" in done.stdout  # the kept checkpoint is not the tree's
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(20)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _change_one_byte(database: Path, position: int) -> None:
