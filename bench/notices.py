@@ -2,6 +2,12 @@
 
     python -m bench.notices            # 100,000 lines, ~1,000 accounts
     KVIT_BENCH_NOTICES=20000 python -m bench.notices
+    KVIT_BENCH_PY_SPY=/tmp/import.txt python -m bench.notices   # py-spy on the big import
+
+CPU per 1,000 lines is reported beside the rate (a rate on a shared 2-core machine says more
+about the neighbours): the import process's own (`time.process_time`), and its PostgreSQL
+backends' (read from /proc by their `application_name`, so other sessions on the server are
+not counted).
 
 The register mixes what real ones carry: payments by account number and by ИПД, a re-sent
 part (duplicates), malformed and unknown lines, OrderIDs re-used with other content
@@ -31,13 +37,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from rich.console import Console
 from rich.table import Table
 
 from bench import readside
 from bench.config import BenchConfig
+from bench.cpu import cpu_seconds
 from bench.pg import redacted, throwaway_schema
 from bench.pgbench import run_baseline
+from bench.profile import start_py_spy, stop_py_spy
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger, migrate
 from ledger.engine import connections
@@ -50,6 +59,7 @@ from tests.fixtures import INN, KPP, REQUISITES
 
 RESULTS = Path(__file__).parent / "results"
 BANK = "044525225"
+APPLICATION_NAME = "kvit-bench-notices"
 console = Console()
 
 
@@ -166,14 +176,57 @@ def _payment(n: int, accounts: list[tuple[str, str]]) -> dict[str, str]:
     }
 
 
-def timed_import(ledger: Ledger, register: Register) -> dict[str, Any]:
+def with_application_name(url: str, name: str) -> str:
+    """The URL with `application_name` set: the import's backends are found by it."""
+    return url + ("&" if "?" in url else "?") + f"application_name={name}"
+
+
+class BackendCpu:
+    """CPU seconds of the server backends named `APPLICATION_NAME` (the server must be on
+    this machine: read from /proc). A backend started during the window counts whole."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.start: dict[int, float] = {}
+
+    def _pids(self) -> list[int]:
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as connection:
+            rows = connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                [APPLICATION_NAME],
+            ).fetchall()
+        return [int(pid) for (pid,) in rows]
+
+    def begin(self) -> None:
+        self.start = {pid: cpu_seconds(pid) for pid in self._pids()}
+
+    def seconds(self) -> float | None:
+        """None when no backend could be read (a server on another machine)."""
+        pids = set(self._pids()) | set(self.start)
+        now = {pid: cpu_seconds(pid) for pid in pids}
+        if not any(now.values()):
+            return None
+        return sum(max(0.0, now[pid] - self.start.get(pid, 0.0)) for pid in pids)
+
+
+def timed_import(
+    ledger: Ledger, register: Register, backends: BackendCpu, *, py_spy: str | None = None
+) -> dict[str, Any]:
+    sampler = start_py_spy(py_spy, []) if py_spy else None
     tracemalloc.start()
+    backends.begin()
+    cpu_started = time.process_time()
     started = time.perf_counter()
     with register.path.open("rb") as stream:
         summary = import_register(ledger, stream, bank_bik=BANK)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    server_cpu = backends.seconds()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    if sampler is not None:
+        stop_py_spy(sampler)
+    load = os.getloadavg()[0]
     got = {k: v for k, v in summary.as_dict().items() if k in register.expected or v}
     got.pop("seconds", None)
     got.pop("position", None)
@@ -183,6 +236,12 @@ def timed_import(ledger: Ledger, register: Register) -> dict[str, Any]:
         "lines": register.lines,
         "seconds": round(seconds, 3),
         "lines_per_second": round(register.lines / seconds, 1),
+        # tracemalloc is on during the import: it adds to the process's CPU, as before.
+        "cpu_ms_per_1000_lines": round(1000 * cpu / register.lines * 1000, 1),
+        "postgres_cpu_ms_per_1000_lines": (
+            None if server_cpu is None else round(1000 * server_cpu / register.lines * 1000, 1)
+        ),
+        "load_1min": round(load, 2),
         "peak_traced_mib": round(peak / 2**20, 1),
         "summary": got,
     }
@@ -200,7 +259,9 @@ def main() -> None:
     )[0]  # fmt: skip
     runs = []
     with throwaway_schema(config.database_url, "kvit_bench_notices") as schema:
-        settings = Settings(database_url=config.database_url, database_schema=schema)
+        url = with_application_name(config.database_url, APPLICATION_NAME)
+        settings = Settings(database_url=url, database_schema=schema)
+        backends = BackendCpu(config.database_url)
         migrate(settings)
         ledger = build_ledger(settings)
         try:
@@ -215,7 +276,8 @@ def main() -> None:
                     migrate_read_models(settings)
                     readside.catch_up(settings)  # the read models are up to date before it
                     console.print(f"importing {register.lines} lines …")
-                    runs.append(timed_import(ledger, register))
+                    py_spy = os.environ.get("KVIT_BENCH_PY_SPY") if register is big else None
+                    runs.append(timed_import(ledger, register, backends, py_spy=py_spy))
         finally:
             ledger.close()
         console.print("read models catching up on the import …")
@@ -241,13 +303,21 @@ def main() -> None:
 
 def _print(result: dict[str, Any], pgbench_runs: list[float]) -> None:
     table = Table(title="notice registers (in process, PostgreSQL)")
-    for column in ("lines", "seconds", "lines/s", "peak traced MiB", "vs pgbench", "goal"):
+    columns = (
+        "lines", "seconds", "lines/s", "CPU ms/1k lines", "PG CPU ms/1k", "load",
+        "peak traced MiB", "vs pgbench", "goal",
+    )  # fmt: skip
+    for column in columns:
         table.add_column(column, justify="right")
     for run in result["imports"]:
+        server = run["postgres_cpu_ms_per_1000_lines"]
         table.add_row(
             str(run["lines"]),
             f"{run['seconds']:.2f}",
             f"{run['lines_per_second']:,.0f}",
+            f"{run['cpu_ms_per_1000_lines']:,.0f}",
+            "n/a" if server is None else f"{server:,.0f}",
+            f"{run['load_1min']:.2f}",
             f"{run['peak_traced_mib']:.1f}",
             f"{run['lines_per_second'] / result['pgbench_tps_4_clients']:.2f}×",
             "≥ 10,000/s" if run["lines_per_second"] >= 10_000 else "below 10,000/s",

@@ -26,6 +26,7 @@ from ledger.engine.command import Command, Handlers
 from ledger.engine.group_commit import GroupCommitter, Outcome, run_alone
 from ledger.engine.unit_of_work import UnitOfWork
 from ledger.notices import handlers as notices
+from ledger.notices.bulk import is_notice_batch, run_notice_batch
 from ledger.payments import cards
 from ledger.payments import handlers as payments
 from ledger.registry import handlers as registry
@@ -114,7 +115,11 @@ class Ledger(Application[UUID]):
         self, commands: Sequence[Command[Any]], *, prefetch_keys: bool = True
     ) -> list[BatchItem]:
         """Run the batch in this process, whatever `writer` says: the writer's own loop
-        (ledger/engine/writer.py) calls this; each command's handler is bound here."""
+        (ledger/engine/writer.py) calls this; each command's handler is bound here. A batch of
+        bank notices alone (a register) is decided in bulk: the same outcomes, a fraction of
+        the cost (ledger/notices/bulk.py)."""
+        if is_notice_batch(commands):
+            return run_notice_batch(self, commands)  # type: ignore[arg-type]
         bound = [HANDLERS.bind(command) for command in commands]
         return run_batch(self, bound, prefetch_keys=prefetch_keys)
 

@@ -13,6 +13,8 @@ public API, in one module, pinned by tests/unit/test_event_store_library.py.
 - `record_events`: the library's save of bare events, through its private `_record`/`_notify`.
 - `set_pending_events`: an aggregate's pending events put back after a rolled-back command.
 - `events_by_aggregate`: every event of many aggregates in one query (a batch's re-run).
+- `moved_since`: which of many aggregates have moved past the versions read, in one query
+  (a bulk import that wrote nothing still proves what its rejections read).
 """
 
 from __future__ import annotations
@@ -93,6 +95,20 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT originator_id, originator_version, topic, state FROM {t} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(t=table)
+        self._select_moved_statement = SQL(
+            "SELECT r.id FROM unnest(%s::uuid[], %s::bigint[]) AS r(id, version) "
+            "JOIN {t} AS e ON e.originator_id = r.id AND e.originator_version = r.version + 1"
+        ).format(t=table)
+
+    def select_moved(self, versions: ExpectedVersions) -> set[UUID]:
+        """Which of these aggregates have an event past the version given (one query)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self._select_moved_statement,
+                (list(versions), list(versions.values())),
+                prepare=True,
+            )
+            return {row["id"] for row in curs.fetchall()}
 
     def select_events_of(self, ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of these aggregates, in one query (see `events_by_aggregate`)."""
@@ -305,6 +321,21 @@ def on_server_change(app: Application[UUID], callback: Callable[[], None]) -> No
 def set_pending_events(aggregate: Aggregate, events: list[Any]) -> None:
     """Make these the aggregate's events to save (the library offers only appending)."""
     aggregate._pending_events = events
+
+
+def moved_since(store: EventStore[UUID], versions: ExpectedVersions) -> set[UUID]:
+    """The aggregates among `versions` that have moved past the version given: one query on
+    PostgreSQL, one read per aggregate elsewhere."""
+    if not versions:
+        return set()
+    recorder = store.recorder
+    if isinstance(recorder, CheckedPostgresRecorder):
+        return recorder.select_moved(versions)
+    return {
+        aggregate_id
+        for aggregate_id, version in versions.items()
+        if recorder.select_events(aggregate_id, gt=version, limit=1)
+    }
 
 
 def events_by_aggregate(store: EventStore[UUID], ids: Sequence[UUID]) -> list[Any]:

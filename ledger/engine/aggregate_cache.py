@@ -5,7 +5,8 @@ the save proves every such version still current (the primary key for what it wr
 `storage/event_store.py`'s recorders for what it only reads). A stale copy therefore makes the save
 fail with `IntegrityError`; the runner evicts what the command touched and re-runs it against
 the store.
-Entries are committed state only and never handed out: every reader gets its own deep copy.
+Entries are committed state only and never handed out for changing: every reader that may
+change one gets its own deep copy (`get`); `peek` is for readers that never do.
 """
 
 from __future__ import annotations
@@ -59,6 +60,19 @@ class AggregateCache:
             self._items.move_to_end(aggregate_id)
             self.hits += 1
         return clone(found)
+
+    def peek(self, aggregate_id: UUID) -> Aggregate | None:
+        """The committed copy itself, not a private one: for a caller that only reads it and
+        never changes it (a bulk import deciding thousands of lines; a copy each is most of
+        its cost). Change it and every later reader sees the change."""
+        with self._lock:
+            found = self._items.get(aggregate_id)
+            if found is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(aggregate_id)
+            self.hits += 1
+            return found
 
     def offer(self, aggregate: Aggregate) -> None:
         """Keep a committed aggregate, unless a newer version is already here. The caller

@@ -42,12 +42,7 @@ def run_batch(
 ) -> list[BatchItem]:
     """`prefetch_keys=False`: assume every key new on the first attempt (the writer's batches
     of concurrent requests, which are rarely replays; a replay fails the save and re-runs)."""
-    if len(commands) > MAX_BATCH_COMMANDS:
-        raise BatchTooLargeError(
-            f"a batch holds at most {MAX_BATCH_COMMANDS} commands, got {len(commands)}",
-            limit=MAX_BATCH_COMMANDS,
-            size=len(commands),
-        )
+    check_size(commands)
     for attempt in range(MAX_ATTEMPTS):
         first = attempt == 0
         shared = UnitOfWork(app, optimistic=first, trust_cache=first)
@@ -71,6 +66,15 @@ def run_batch(
     raise ConcurrentUpdateError(
         f"gave up after {MAX_ATTEMPTS} version conflicts", attempts=MAX_ATTEMPTS
     )
+
+
+def check_size(commands: Sequence[Any]) -> None:
+    if len(commands) > MAX_BATCH_COMMANDS:
+        raise BatchTooLargeError(
+            f"a batch holds at most {MAX_BATCH_COMMANDS} commands, got {len(commands)}",
+            limit=MAX_BATCH_COMMANDS,
+            size=len(commands),
+        )
 
 
 def _run_one(app: CachedApplication, shared: UnitOfWork, command: Command) -> Any:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import fields
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import orjson
+from eventsourcing.domain import Aggregate
 
 from ledger.domain import BankNotice, Bill, PersonalAccount, Supplier
 from ledger.domain.els_index import ElsIndex
@@ -35,6 +37,15 @@ from ledger.errors import (
 from ledger.notices.commands import AnnulNotice, NoticeResult, ReceiveNotice
 from ledger.notices.line import NoticeLine
 from ledger.qr.payee import check_requisites
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class Finder(Protocol):
+    """Where a notice's account, bill and supplier are looked up: a unit of work, or a bulk
+    import's read-only view of a whole batch (ledger/notices/bulk.py)."""
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None: ...
 
 
 def bank_of(order_id: str) -> str | None:
@@ -67,68 +78,82 @@ def fingerprint(line: NoticeLine) -> str:
 
 
 def receive_notice(cmd: ReceiveNotice, uow: UnitOfWork) -> NoticeResult:
+    seen = uow.find(BankNotice, cmd.notice_id)
+    content = check_receive(cmd, seen)
+    if seen is not None:
+        return {"notice_id": str(seen.id), "outcome": "duplicate"}
+    account, supplier, bill_id = resolve(uow, cmd.line)
+    notice = uow.add(BankNotice(**accepted_fields(cmd, account, supplier, bill_id, content)))
+    account.receive_payment(payment_id=notice.id, bill_id=bill_id, amount=notice.amount)
+    return {"notice_id": str(notice.id), "outcome": "accepted", "account_id": str(account.id)}
+
+
+class Seen(Protocol):
+    """A notice already accepted, as far as a re-sent line is concerned."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+
+def check_receive(cmd: ReceiveNotice, seen: Seen | None) -> str:
+    """The notice's fingerprint, once the line may be posted for its bank and, if the notice
+    was `seen` before, has the same content (a duplicate); else the named error."""
     # Checked here, not where the БИК was found (`?bank=`, the OrderID, a register's
     # `--bank`): every way in meets it, and no notice credits money from a bank that is not.
     parse_bank_bik(cmd.bank_bik)
     line = cmd.line
     check_bank(cmd.bank_bik, line.order_id)
     content = fingerprint(line)
-    seen = uow.find(BankNotice, cmd.notice_id)
-    if seen is not None:
-        if seen.fingerprint != content:
-            raise NoticeConflictError(
-                f"OrderID {line.order_id} of bank {cmd.bank_bik} was accepted with other content",
-                order_id=line.order_id,
-                bank_bik=cmd.bank_bik,
-            )
-        return {"notice_id": str(seen.id), "outcome": "duplicate"}
-    account, supplier, bill_id = resolve(uow, line)
-    assert line.amount is not None
-    notice = uow.add(
-        BankNotice(
-            bank_bik=cmd.bank_bik,
+    if seen is not None and seen.fingerprint != content:
+        raise NoticeConflictError(
+            f"OrderID {line.order_id} of bank {cmd.bank_bik} was accepted with other content",
             order_id=line.order_id,
-            order_date=line.order_date.isoformat(),
-            amount=line.amount,
-            commission=line.commission,
-            payer=line.payer,
+            bank_bik=cmd.bank_bik,
+        )
+    return content
+
+
+def accepted_fields(
+    cmd: ReceiveNotice,
+    account: PersonalAccount,
+    supplier: Supplier,
+    bill_id: UUID | None,
+    content: str,
+) -> dict[str, Any]:
+    """What a new notice records (`BankNotice.Accepted`'s fields): one place for the command
+    and for a register's bulk import."""
+    line = cmd.line
+    assert line.amount is not None
+    return {
+        "bank_bik": cmd.bank_bik,
+        "order_id": line.order_id,
+        "order_date": line.order_date.isoformat(),
+        "amount": line.amount,
+        "commission": line.commission,
+        "payer": line.payer,
+        "supplier_id": supplier.id,
+        "account_id": account.id,
+        "bill_id": bill_id,
+        "document_id": line.document_id,
+        "period": line.period,
+        "purpose": line.purpose,
+        "references": references(line),
+        "fingerprint": content,
+        "postings": BankNotice.postings_for(
+            bank_bik=cmd.bank_bik,
             supplier_id=supplier.id,
             account_id=account.id,
-            bill_id=bill_id,
-            document_id=line.document_id,
-            period=line.period,
-            purpose=line.purpose,
-            references=references(line),
-            fingerprint=content,
-            postings=BankNotice.postings_for(
-                bank_bik=cmd.bank_bik,
-                supplier_id=supplier.id,
-                account_id=account.id,
-                amount=line.amount,
-            ),
-        )
-    )
-    account.receive_payment(payment_id=notice.id, bill_id=bill_id, amount=line.amount)
-    return {"notice_id": str(notice.id), "outcome": "accepted", "account_id": str(account.id)}
+            amount=line.amount,
+        ),
+    }
 
 
 def annul_notice(cmd: AnnulNotice, uow: UnitOfWork) -> NoticeResult:
-    check_bank(cmd.bank_bik, cmd.order_id)
     notice = uow.find(BankNotice, cmd.record_id)
-    if notice is None:
-        raise UnknownNoticeError(
-            f"no notice {cmd.order_id} of bank {cmd.bank_bik} to annul",
-            order_id=cmd.order_id,
-            bank_bik=cmd.bank_bik,
-        )
-    if notice.annulled_on == cmd.annul_date:
+    if not check_annul(cmd, notice):
+        assert notice is not None
         return {"notice_id": str(notice.id), "outcome": "duplicate"}
-    if notice.annulled:
-        raise NoticeStateConflictError(
-            f"notice {cmd.order_id} was annulled on {notice.annulled_on}",
-            order_id=cmd.order_id,
-            annulled_on=notice.annulled_on,
-        )
+    assert notice is not None
     notice.annul(annul_date=cmd.annul_date)
     account = uow.find(PersonalAccount, notice.account_id)
     assert account is not None  # a notice is only ever accepted for an existing account
@@ -136,7 +161,28 @@ def annul_notice(cmd: AnnulNotice, uow: UnitOfWork) -> NoticeResult:
     return {"notice_id": str(notice.id), "outcome": "annulled"}
 
 
-def resolve(uow: UnitOfWork, line: NoticeLine) -> tuple[PersonalAccount, Supplier, UUID | None]:
+def check_annul(cmd: AnnulNotice, notice: BankNotice | None) -> bool:
+    """True if the annulment is to be made, False if it was made before (a duplicate); else
+    the named error."""
+    check_bank(cmd.bank_bik, cmd.order_id)
+    if notice is None:
+        raise UnknownNoticeError(
+            f"no notice {cmd.order_id} of bank {cmd.bank_bik} to annul",
+            order_id=cmd.order_id,
+            bank_bik=cmd.bank_bik,
+        )
+    if notice.annulled_on == cmd.annul_date:
+        return False
+    if notice.annulled:
+        raise NoticeStateConflictError(
+            f"notice {cmd.order_id} was annulled on {notice.annulled_on}",
+            order_id=cmd.order_id,
+            annulled_on=notice.annulled_on,
+        )
+    return True
+
+
+def resolve(uow: Finder, line: NoticeLine) -> tuple[PersonalAccount, Supplier, UUID | None]:
     """The account a notice pays and the bill it names: by ИПД (that bill, following
     replacements), then supplier ИНН + number, then ИЖКУ/ЕЛС (no bill: the allocation rule
     decides). Every requisite the notice gives must be the supplier's."""
@@ -169,7 +215,7 @@ def resolve(uow: UnitOfWork, line: NoticeLine) -> tuple[PersonalAccount, Supplie
     return account, supplier, None if bill is None else bill.id
 
 
-def _by_els(uow: UnitOfWork, line: NoticeLine) -> PersonalAccount | None:
+def _by_els(uow: Finder, line: NoticeLine) -> PersonalAccount | None:
     els = line.els or (line.housing_id or "")[:10]
     index = uow.find(ElsIndex, ElsIndex.id_for(els))
     candidates = (
