@@ -41,16 +41,30 @@ class OrjsonTranscoder(JSONTranscoder):
             raise _Unsure
         if kind is dict:
             prepared = {}
+            # The common values (text, None, small integers) inline: a call each was most of
+            # the cost of an event's walk.
             for key, value in obj.items():
                 if type(key) is not str:
                     raise _Unsure  # json's own rules for keys
-                prepared[key] = self._prepare(value)
+                held = type(value)
+                if (
+                    held is str
+                    or value is None
+                    or held is bool
+                    or (held is int and -(2**63) <= value < 2**64)
+                ):
+                    prepared[key] = value
+                else:
+                    prepared[key] = self._prepare(value)
             return prepared
         if kind is list or kind is tuple:
             return [self._prepare(item) for item in obj]
         transcoding = self.types.get(kind)
         if transcoding is not None:
-            return {"_type_": transcoding.name, "_data_": self._prepare(transcoding.encode(obj))}
+            data = transcoding.encode(obj)
+            if type(data) is not str:  # a UUID's hex or a datetime's ISO text is final
+                data = self._prepare(data)
+            return {"_type_": transcoding.name, "_data_": data}
         if isinstance(obj, str | int) and not isinstance(obj, bool):
             # A str or int subclass (a StrEnum, an IntEnum): json writes its plain value.
             return str.__str__(obj) if isinstance(obj, str) else self._prepare(int(obj))

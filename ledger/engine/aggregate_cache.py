@@ -12,11 +12,16 @@ change one gets its own deep copy (`get`); `peek` is for readers that never do.
 from __future__ import annotations
 
 import copy
+import copyreg
 import pickle
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -25,14 +30,58 @@ DEFAULT_MAXSIZE = 20_000
 DISTRUST_SECONDS = 60.0
 
 
+# Values a copy may share with the original: nothing can change them in place.
+_IMMUTABLE = frozenset(
+    {str, int, bool, float, bytes, type(None), UUID, datetime, date, timedelta, Decimal}
+)
+
+
 def clone(aggregate: Aggregate) -> Aggregate:
-    """A private copy. A pickle round trip is ~1.5x faster than deepcopy for these plain-data
-    objects (measured: 16 vs 23 µs for a personal account); deepcopy stays the fallback."""
+    """A private copy. Most aggregates are flat: values, and lists, sets and dicts of values
+    (an account's bills, a supplier's requisites); copying those containers is the whole deep
+    copy, several times faster than pickle. Anything else (a bill's lines, a dict of dicts)
+    takes a pickle round trip, ~1.5x faster than deepcopy (16 vs 23 µs for a personal
+    account); deepcopy stays the fallback."""
+    flat = _flat_copy(aggregate)
+    if flat is not None:
+        return flat
     try:
         copied: Aggregate = pickle.loads(pickle.dumps(aggregate, pickle.HIGHEST_PROTOCOL))
     except (pickle.PicklingError, TypeError, AttributeError):
         copied = copy.deepcopy(aggregate)
     return copied
+
+
+def _flat_copy(aggregate: Aggregate) -> Aggregate | None:
+    """The copy, if every attribute is a value or a list, set or dict of values; else None."""
+    if _has_slots(type(aggregate)):
+        return None
+    state: dict[str, Any] = {}
+    for name, value in aggregate.__dict__.items():
+        kind = type(value)
+        if kind in _IMMUTABLE:
+            state[name] = value
+        elif kind is dict:
+            if not all(type(v) in _IMMUTABLE for v in value.values()):
+                return None
+            if not all(type(k) in _IMMUTABLE for k in value):
+                return None
+            state[name] = dict(value)
+        elif kind is list or kind is set:
+            if not all(type(v) in _IMMUTABLE for v in value):
+                return None
+            state[name] = kind(value)
+        else:
+            return None
+    copied: Aggregate = object.__new__(type(aggregate))
+    copied.__dict__.update(state)
+    return copied
+
+
+@cache
+def _has_slots(kind: type) -> bool:
+    """Slots hold state outside `__dict__`: such a class is copied by pickle."""
+    return bool(copyreg._slotnames(kind))  # type: ignore[attr-defined]
 
 
 class AggregateCache:

@@ -33,7 +33,7 @@ from eventsourcing.domain import datetime_now_with_tzinfo
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from ledger.domain import BankNotice, Bill, PersonalAccount
+from ledger.domain import BankNotice, Bill, PersonalAccount, Supplier
 from ledger.domain.els_index import ElsIndex
 from ledger.engine.aggregate_cache import clone
 from ledger.engine.batch import BatchItem, check_size
@@ -42,7 +42,14 @@ from ledger.engine.prefetch import ReadOnly, from_store
 from ledger.engine.unit_of_work import CachedApplication, Changes
 from ledger.errors import ConcurrentUpdateError, LedgerError
 from ledger.notices.commands import AnnulNotice, NoticeResult, ReceiveNotice
-from ledger.notices.handlers import A, accepted_fields, check_annul, check_receive, resolve
+from ledger.notices.handlers import (
+    A,
+    accepted_fields,
+    check_annul,
+    check_notice_requisites,
+    check_receive,
+    resolve,
+)
 from ledger.notices.line import NoticeLine
 
 NoticeCommand = ReceiveNotice | AnnulNotice
@@ -100,6 +107,8 @@ class NoticeBatch:
         self.accounts: dict[UUID, tuple[PersonalAccount, list[Any]]] = {}
         """Accounts written: as read, and their new events."""
         self.kinds: dict[UUID, type[Any]] = {}
+        self.requisites_ok: set[tuple[Any, ...]] = set()
+        """Suppliers (at a version) and the requisites lines gave that matched them."""
         self.consulted: set[UUID] = set()
         """What the line being decided took from the cache unchecked."""
         self.unproven: set[UUID] = set()
@@ -134,7 +143,7 @@ class NoticeBatch:
         content = check_receive(cmd, seen)
         if seen is not None:
             return {"notice_id": str(notice_id), "outcome": "duplicate"}
-        account, supplier, bill_id = resolve(self, cmd.line)
+        account, supplier, bill_id = resolve(self, cmd.line, check=self._check_requisites)
         fields = accepted_fields(cmd, account, supplier, bill_id, content)
         now = datetime_now_with_tzinfo()
         accepted = BankNotice.Accepted(
@@ -177,6 +186,17 @@ class NoticeBatch:
             amount=notice.amount,
         )
         return {"notice_id": str(notice.id), "outcome": "annulled"}
+
+    def _check_requisites(self, supplier: Supplier, line: NoticeLine) -> None:
+        """`check_notice_requisites`, once per supplier and requisites seen (a register gives
+        the same ones on every line); a mismatch is checked, and raised, every time."""
+        key = (
+            supplier.id, supplier.version, line.recipient_inn, line.recipient_kpp, line.bik,
+            line.settlement_account,
+        )  # fmt: skip
+        if key not in self.requisites_ok:
+            check_notice_requisites(supplier, line)
+            self.requisites_ok.add(key)
 
     def _notice(self, notice_id: UUID) -> BankNotice | None:
         """The notice as an aggregate this batch may change (stored ones are its own copies;

@@ -72,7 +72,7 @@ def _csv_parser(header: list[str]) -> Callable[[int, str], NoticeLine | Rejected
         if text.startswith("\x00"):  # too long or undecodable: `_decode` says which
             return _parse_line(line_no, {}, text)
         try:
-            values = next(csv.reader([text], delimiter=";"))
+            values = fields_of(text)
         except csv.Error as error:
             return RejectedLine(line_no, None, "malformed_line", str(error), text)
         if len(values) != len(header):  # a line cut short, or shifted: never guess its fields
@@ -81,6 +81,17 @@ def _csv_parser(header: list[str]) -> Callable[[int, str], NoticeLine | Rejected
         return _parse_line(line_no, dict(zip(header, values, strict=True)), text)
 
     return parse
+
+
+_CSV_SPECIAL = ('"', "\r", "\n", "\x00")
+
+
+def fields_of(text: str) -> list[str]:
+    """A CSV line's fields, as `csv` reads them: a line with no quote, line break or NUL (the
+    usual one) is split on `;` (what `csv` does to it, at a fraction of the cost)."""
+    if any(char in text for char in _CSV_SPECIAL):
+        return next(csv.reader([text], delimiter=";"))
+    return text.split(";")
 
 
 def _unterminated(parsed: NoticeLine | RejectedLine, text: str) -> RejectedLine:

@@ -12,6 +12,7 @@ annulment is a new event that reverses the postings. The commands are in
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -182,10 +183,21 @@ def check_annul(cmd: AnnulNotice, notice: BankNotice | None) -> bool:
     return True
 
 
-def resolve(uow: Finder, line: NoticeLine) -> tuple[PersonalAccount, Supplier, UUID | None]:
+def check_notice_requisites(supplier: Supplier, line: NoticeLine) -> None:
+    """Every requisite the notice gives must be the supplier's."""
+    check_requisites(supplier, requisites(line), labels=NOTICE_FIELDS)
+
+
+def resolve(
+    uow: Finder,
+    line: NoticeLine,
+    *,
+    check: Callable[[Supplier, NoticeLine], None] = check_notice_requisites,
+) -> tuple[PersonalAccount, Supplier, UUID | None]:
     """The account a notice pays and the bill it names: by ИПД (that bill, following
     replacements), then supplier ИНН + number, then ИЖКУ/ЕЛС (no bill: the allocation rule
-    decides). Every requisite the notice gives must be the supplier's."""
+    decides). Every requisite the notice gives must be the supplier's (`check`: a bulk import
+    remembers the requisites it has seen pass)."""
     account: PersonalAccount | None = None
     bill = None
     if line.document_id:
@@ -206,7 +218,7 @@ def resolve(uow: Finder, line: NoticeLine) -> tuple[PersonalAccount, Supplier, U
     supplier = uow.find(Supplier, account.supplier_id)
     if supplier is None:  # pragma: no cover - an account is opened only at a known supplier
         raise UnknownSupplierError("the account's supplier is unknown")
-    check_requisites(supplier, requisites(line), labels=NOTICE_FIELDS)
+    check(supplier, line)
     if bill is not None and bill.withdrawn and bill.replaced_by is None:
         raise BillStateConflictError(
             f"bill {line.document_id} was withdrawn without replacement",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.errors import LedgerError
-from ledger.notices.file import MAX_LINE_BYTES, read_register
+from ledger.notices.file import MAX_LINE_BYTES, fields_of, read_register
 from ledger.notices.line import COLUMNS, NoticeLine, RejectedLine, parse_rubles
 from tests.fixtures import ACCOUNT_NUMBER, DOCUMENT_ID, INN, KPP, REQUISITES
 
@@ -159,3 +162,16 @@ def test_an_overlong_or_undecodable_line_says_which_and_keeps_no_raw_bytes() -> 
         ("malformed_line", "too long", ""),
         ("malformed_line", "bad encoding", ""),
     ]
+
+
+@given(st.text(alphabet=st.sampled_from(list(';"ab \t\r\n\x00,Ж')), min_size=1))
+def test_a_line_is_split_into_the_fields_csv_reads(text: str) -> None:
+    try:
+        expected: list[str] | str = next(csv.reader([text], delimiter=";"))
+    except (csv.Error, StopIteration) as error:
+        expected = type(error).__name__
+    try:
+        got: list[str] | str = fields_of(text)
+    except (csv.Error, StopIteration) as error:
+        got = type(error).__name__
+    assert got == expected

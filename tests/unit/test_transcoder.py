@@ -13,6 +13,8 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Transcoder, TranscodingNotRegisteredError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.application import Ledger
 from ledger.engine.persistence import in_memory_env
@@ -116,3 +118,28 @@ def test_what_the_library_refuses_it_refuses_too(
         else:
             with pytest.raises(expected):
                 new.encode(value)
+
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(max_size=8)
+    | st.uuids()
+    | st.datetimes(timezones=st.just(UTC))
+    | st.decimals(allow_nan=False, places=2, max_value=10**6, min_value=-(10**6))
+    | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=12,
+)
+
+
+@given(value=st.dictionaries(st.text(max_size=6), values, max_size=6))
+def test_any_state_encodes_to_the_librarys_bytes(value: dict[str, Any]) -> None:
+    app = Ledger(in_memory_env())
+    try:
+        old = JSONTranscoder()
+        app.register_transcodings(old)
+        assert app.mapper.transcoder.encode(value) == old.encode(value)
+    finally:
+        app.close()
