@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from ledger.errors import EmptyRegisterError, LedgerError, NoticeConflictError
+from ledger.notices.bulk import collector_paused
 from ledger.notices.commands import AnnulNotice, ReceiveNotice
 from ledger.notices.file import read_register
 from ledger.notices.handlers import bank_of
@@ -79,27 +80,41 @@ def import_register(
     """
     started = time.perf_counter()
     summary = ImportSummary(on_reject=on_reject)
-    for chunk in _chunks(read_register(stream), batch_lines):
-        commands: list[Any] = []
-        lines: list[NoticeLine] = []
-        for line in chunk:
-            if isinstance(line, RejectedLine):
-                summary.reject(line)
-                continue
-            bank = bank_bik or bank_of(line.order_id)
-            if bank is None:
-                summary.reject(_rejected(line, "unknown_bank", "give the posting bank's БИК"))
-                continue
-            lines.append(line)
-            commands.append(command_for(line, bank))
-        if commands:
-            _tally(summary, lines, ledger.execute_batch(commands))
+    chunks = _chunks(read_register(stream), batch_lines)
+    while True:
+        with collector_paused():
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            _import_chunk(ledger, chunk, summary, bank_bik)
         if on_batch is not None:
             on_batch(summary, stream.tell())
     if not summary.lines:
         raise EmptyRegisterError("the register is empty: it has no notice lines to import")
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _import_chunk(
+    ledger: BatchRunner,
+    chunk: list[NoticeLine | RejectedLine],
+    summary: ImportSummary,
+    bank_bik: str | None,
+) -> None:
+    commands: list[Any] = []
+    lines: list[NoticeLine] = []
+    for line in chunk:
+        if isinstance(line, RejectedLine):
+            summary.reject(line)
+            continue
+        bank = bank_bik or bank_of(line.order_id)
+        if bank is None:
+            summary.reject(_rejected(line, "unknown_bank", "give the posting bank's БИК"))
+            continue
+        lines.append(line)
+        commands.append(command_for(line, bank))
+    if commands:
+        _tally(summary, lines, ledger.execute_batch(commands))
 
 
 def command_for(line: NoticeLine, bank_bik: str) -> ReceiveNotice | AnnulNotice:
