@@ -151,7 +151,9 @@ class NoticeBatch:
                 else:
                     results.append(self._annul(command))
             except LedgerError as error:  # decided before anything was added: nothing to undo
-                results.append(error)
+                # An answer, not a failure: its traceback would hold this batch (every
+                # aggregate it read) in a cycle until the next full collection.
+                results.append(error.with_traceback(None))
                 self.unproven |= self.consulted
         return results
 
@@ -248,7 +250,11 @@ class NoticeBatch:
             self.notices[notice_id] = notice if isinstance(notice, BankNotice) else None
             if notice is not None:
                 self.notice_versions[notice_id] = notice.version
-        receives = [c.line for c in commands if isinstance(c, ReceiveNotice)]
+        # A line whose notice is stored is a duplicate or a conflict: it names nothing to read
+        # (a re-sent register would otherwise load every account it names).
+        receives = [
+            c.line for c in commands if isinstance(c, ReceiveNotice) and stored[c.record_id] is None
+        ]
         self.reads.load(_first_hop(line) for line in receives)
         accounts: list[UUID] = []
         for line in receives:

@@ -1,27 +1,34 @@
-"""A register decided in bulk against copies another process has since made stale.
+"""A register decided in bulk against copies another process has since made stale, and in
+the writer process.
 
 Two Ledgers on one PostgreSQL schema stand for two processes (an import beside `kvit serve`).
 A bulk batch reads the aggregate cache unchecked; what it decided on a stale copy must be
 decided again on the store, whether the batch wrote something (its save fails) or nothing (a
-version query catches it).
+version query catches it). An API worker's register goes to the writer, which decides it in
+bulk there and sends each line's answer back.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from uuid import UUID
 
 import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
+from ledger.engine.channel import WriterClient
 from ledger.notices.commands import AnnulNotice, ReceiveNotice
-from ledger.notices.line import NoticeLine
+from ledger.notices.importer import import_register
+from ledger.notices.line import COLUMNS, NoticeLine
 from ledger.registry.commands import ChangeSupplierRequisites
 from ledger.settings import Settings
 from tests.fixtures import ACCOUNT_NUMBER, INN, REQUISITES, World, setup_world
+from tests.integration.test_writer import start_writer
 
 BANK = "044525225"
 NEW_ACCOUNT = "40702810838250123016"  # a valid key for the БИК
@@ -97,3 +104,39 @@ def test_a_batch_on_an_account_another_process_moved_is_rerun_and_counts_both(
     assert account.paid == 2000  # 1 and 2 and 3, less 1 annulled
     assert first.get_account(world.account_id).version == account.version
     assert UUID(items[0].outcome.result["account_id"]) == world.account_id  # type: ignore[union-attr]
+
+
+def test_a_register_sent_through_the_writer_gets_each_lines_answer_back(
+    pg_settings: Settings, tmp_path: Path
+) -> None:
+    writer_app = build_ledger(pg_settings)
+    world = setup_world(writer_app)
+    running = start_writer(writer_app, tmp_path / "writer.sock")
+    worker = build_ledger(pg_settings)
+    worker.use_writer(WriterClient(tmp_path / "writer.sock", timeout=30))
+    try:
+        rows = [
+            {
+                "order_id": line(n).order_id,
+                "order_date": "15.03.2026",
+                "amount": "10,00",
+                "recipient_inn": INN,
+                "account_number": ACCOUNT_NUMBER if n % 3 else "NO-SUCH",
+            }
+            for n in (1, 2, 3, 1)  # the third names no account; the fourth is the first again
+        ]
+        text = "".join(";".join(row.get(name, "") for name in COLUMNS) + "\n" for row in rows)
+        register = (";".join(COLUMNS) + "\n" + text).encode()
+        summary = import_register(worker, io.BytesIO(register), bank_bik=BANK)
+    finally:
+        worker.close()
+        running.stop()
+        writer_app.close()
+
+    assert (summary.accepted, summary.rejected, summary.duplicates) == (2, 1, 1), summary.rejects
+    assert summary.rejects[0].code == "unknown_account"
+    check = build_ledger(pg_settings)
+    try:
+        assert check.get_account(world.account_id).paid == 2000
+    finally:
+        check.close()
