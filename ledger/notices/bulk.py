@@ -65,6 +65,11 @@ def is_notice_batch(commands: Sequence[Any]) -> bool:
 def run_notice_batch(app: CachedApplication, commands: Sequence[NoticeCommand]) -> list[BatchItem]:
     """Every command's outcome or error, as `run_batch` would give them, in one transaction."""
     check_size(commands)
+    with collector_paused():  # the writer's batches too (the importer pauses it already)
+        return _run(app, commands)
+
+
+def _run(app: CachedApplication, commands: Sequence[NoticeCommand]) -> list[BatchItem]:
     for attempt in range(MAX_ATTEMPTS):
         batch = NoticeBatch(app, trust_cache=attempt == 0)
         results = batch.decide(commands)
