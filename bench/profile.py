@@ -67,14 +67,15 @@ def main() -> None:
         summarise(Path(args.py_spy))
 
 
-def start_py_spy(output: str, extra: list[str]) -> subprocess.Popen[bytes]:
+def start_py_spy(output: str, extra: list[str], pid: int | None = None) -> subprocess.Popen[bytes]:
+    """py-spy on `pid` (default: this process), until `stop_py_spy`."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     fmt = FORMATS.get(Path(output).suffix, "flamegraph")
     command = [
         py_spy,
         "record",
         "--pid",
-        str(os.getpid()),
+        str(pid or os.getpid()),
         "--rate",
         "250",
         "--format",

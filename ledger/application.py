@@ -8,6 +8,7 @@ position that includes it, which is what read-your-writes waits for.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -22,6 +23,7 @@ from ledger.domain.identifiers import parse_inn
 from ledger.engine.aggregate_cache import AggregateCache
 from ledger.engine.batch import BatchItem, run_batch
 from ledger.engine.channel import WriterClient
+from ledger.engine.channel_async import AsyncWriterClient
 from ledger.engine.command import Command, Handlers
 from ledger.engine.group_commit import GroupCommitter, Outcome, run_alone
 from ledger.engine.unit_of_work import UnitOfWork
@@ -60,13 +62,18 @@ class Ledger(Application[UUID]):
         self._contended = threading.Lock()
         self.writer: WriterClient | None = None
         """Set in `kvit serve`'s workers: commands run in the writer process (engine/writer.py)."""
+        self.async_writer: AsyncWriterClient | None = None
+        """The same writer, for callers on an event loop (`execute_async`)."""
 
     def use_writer(self, client: WriterClient) -> None:
         self.writer = client
+        self.async_writer = AsyncWriterClient(client.path, timeout=client.timeout)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+        if self.async_writer is not None:
+            self.async_writer.close()
         super().close()
 
     def construct_transcoder(self) -> Transcoder:
@@ -98,6 +105,15 @@ class Ledger(Application[UUID]):
             # Answered from what is stored (a replay): it may have been committed while no
             # standby confirmed anything, so it is acknowledged once one has it.
             confirm_replicated(self)
+        return outcome
+
+    async def execute_async(self, command: Command[R]) -> Outcome[R]:
+        """`execute` for a caller on an event loop, with a writer (`async_writer` is set): the
+        command crosses the channel on the loop itself, no thread held while it runs."""
+        assert self.async_writer is not None, "no writer: run `execute` in a thread"
+        outcome: Outcome[R] = await self.async_writer.execute(command)
+        if not outcome.position:  # a replay (see `execute`): rare, and a query at most
+            await asyncio.to_thread(confirm_replicated, self)
         return outcome
 
     def read(self, query: Callable[[UnitOfWork], T]) -> T:

@@ -13,6 +13,7 @@ learns their progress from their notifications.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable
 from uuid import UUID
@@ -96,15 +97,30 @@ class ReadModels:
             self._refuse_if_stuck(position, wanted)
         self.watcher.wait_for(position, wanted, limit)
 
+    async def wait_for_async(
+        self, position: int, names: Iterable[str] | None = None, timeout: float | None = None
+    ) -> None:
+        """`wait_for` on the running event loop, holding no thread while it waits."""
+        limit = self.read_settings.wait_timeout_seconds if timeout is None else timeout
+        wanted = tuple(names or self.names)
+        if self.watcher.position(wanted) < position:
+            if self._stuck_stale():  # at most once a second: a query, in a thread
+                await asyncio.to_thread(self.stuck, fresh=False)
+            self._refuse_if_stuck(position, wanted)
+        await self.watcher.wait_for_async(position, wanted, limit)
+
     def stuck(self, *, fresh: bool = True) -> dict[str, Stuck]:
         """The stuck read models (projections/stuck.py), as the database says now, or (not
         `fresh`) as it said at most `STUCK_FRESH` seconds ago."""
-        checked, known = self._stuck
-        if fresh or time.monotonic() - checked > STUCK_FRESH:
+        known = self._stuck[1]
+        if fresh or self._stuck_stale():
             with self.store.read() as tx:
                 known = read_stuck(tx)
             self._stuck = (time.monotonic(), known)
         return known
+
+    def _stuck_stale(self) -> bool:
+        return time.monotonic() - self._stuck[0] > STUCK_FRESH
 
     def followers(self) -> dict[str, tuple[bool, Follower]]:
         """Every follower that has beaten (projections/followers.py), and whether it is up:
@@ -127,6 +143,7 @@ class ReadModels:
         return self.watcher.position(names)
 
     def close(self) -> None:
+        self.watcher.close()
         if self._follower is not None:
             self._follower.stop()
             self._follower.join(5)

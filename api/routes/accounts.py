@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from api import writes
 from api.account_access import account_out, limited_for, visible_account
 from api.audited import AsOfQuery, account_as_of
 from api.deps import (
@@ -38,7 +39,7 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
 @router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 404, 409))
-def open_account(
+async def open_account(
     body: OpenAccountBody,
     caller: SupplierAgentDep,
     key: KeyDep,
@@ -47,8 +48,8 @@ def open_account(
     response: Response,
 ) -> Created:
     require_in_scope(caller, supplier_id=body.supplier_id)
-    outcome = ledger.execute(body.command(idempotency_key=key, scope=caller.scope))
-    read_your_writes(outcome, response, read_models, models.NAMES)
+    outcome = await writes.execute(ledger, body.command(idempotency_key=key, scope=caller.scope))
+    await writes.read_your_writes(outcome, response, read_models, models.NAMES)
     return Created(id=outcome.result["account_id"])
 
 

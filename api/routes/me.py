@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from uuid import UUID
 
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
+from api import writes
 from api.account_access import account_out, shown, visible_account
 from api.deps import (
     KeyDep,
@@ -115,7 +117,7 @@ ACCOUNT_BODIES = RenderedBodies()
 
 
 @router.post("/wallets", status_code=201, response_model=WalletOut, responses=responses(400, 403))
-def open_wallet(
+async def open_wallet(
     caller: ResidentDep,
     key: KeyDep,
     ledger: LedgerDep,
@@ -124,13 +126,17 @@ def open_wallet(
     body: OpenWalletBody | None = None,
 ) -> WalletOut:
     assert caller.payer_id is not None
-    outcome = ledger.execute(OpenWallet(payer_id=caller.payer_id, idempotency_key=key))
-    position = read_your_writes(outcome, response, read_models)
+    outcome = await writes.execute(
+        ledger, OpenWallet(payer_id=caller.payer_id, idempotency_key=key)
+    )
+    position = await writes.read_your_writes(outcome, response, read_models)
     # From the write side, so the answer does not depend on the read models having caught up:
     # a new wallet is empty; a replay shows the wallet as it is now (it may have been funded).
     balance = 0
     if outcome.replayed:
-        wallet = ledger.get_wallet(UUID(outcome.result["wallet_id"]), payer_id=caller.payer_id)
+        wallet = await run_in_threadpool(
+            partial(ledger.get_wallet, UUID(outcome.result["wallet_id"]), payer_id=caller.payer_id)
+        )
         balance = wallet.balance
     return WalletOut(
         id=outcome.result["wallet_id"], payer_id=caller.payer_id, balance=balance, as_of=position

@@ -6,7 +6,9 @@ from functools import partial
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
+from api import writes
 from api.acquirer import checkout as card
 from api.acquirer.base import Acquirer, AcquirerApi
 from api.audited import receipt_of
@@ -61,6 +63,16 @@ def payment_out(view: PaymentView, ledger: Ledger, acquirer: Acquirer | None) ->
     return out
 
 
+async def payment_out_async(
+    view: PaymentView, ledger: Ledger, acquirer: Acquirer | None
+) -> PaymentOut:
+    """`payment_out` on the loop; only looking up a waiting card payment's checkout (a query)
+    goes to a thread."""
+    if view["method"] == "card" and view["status"] == "processing" and acquirer is not None:
+        return await run_in_threadpool(payment_out, view, ledger, acquirer)
+    return payment_out(view, ledger, acquirer)
+
+
 class SavedCardNeedsConfirmProblem(ApiProblem):
     status, code, title = 422, "saved_card_needs_confirm", "Saving or using a card needs confirm"
 
@@ -98,7 +110,7 @@ def card_checkout(
     response_model=PaymentOut,
     responses=responses(400, 403, 404, 409, 422, 429, 501),
 )
-def create_payment(
+async def create_payment(
     body: CreatePaymentBody,
     caller: ResidentDep,
     key: KeyDep,
@@ -116,23 +128,32 @@ def create_payment(
     with no acquirer: 501 `card_payments_unavailable`, and nothing is recorded. Paying an
     account the payer is not linked to tells whether it exists and what it owes, so it counts
     toward the link limits (then 429 `link_attempts_exceeded`), unless it names one of the
-    account's bills by its ИПД."""
+    account's bills by its ИПД.
+
+    `async` (api/writes.py): a wallet payment by `account_id` or by supplier and number holds
+    no thread while the writer and the read models work; the probe count (api/payment_probes.py),
+    naming the payee by QR code or requisites and a card's checkout run in a thread."""
     assert caller.payer_id is not None
     if body.method == "card":
         card_acquirer(acquirer)
         if (body.save_card or body.saved_card_id) and not body.confirm:
             raise SavedCardNeedsConfirmProblem("save_card and saved_card_id go with confirm: true")
     check_one_way(body)
-    attempt = admit_payment(attempts, ledger, caller, body)
-    target = resolve_target(ledger, body)
-    outcome = ledger.execute(
-        body.command(payer_id=caller.payer_id, idempotency_key=key, target=target)
-    )
-    give_back_if_proven(attempts, attempt, outcome.result)
-    read_your_writes(outcome, response, read_models)
+    attempt = await run_in_threadpool(admit_payment, attempts, ledger, caller, body)
+    if body.qr_payload is None and body.recipient is None:
+        target = resolve_target(ledger, body)  # nothing to read
+    else:
+        target = await run_in_threadpool(resolve_target, ledger, body)
+    command = body.command(payer_id=caller.payer_id, idempotency_key=key, target=target)
+    outcome = await writes.execute(ledger, command)
+    if outcome.result["document_id"] is not None:
+        await run_in_threadpool(give_back_if_proven, attempts, attempt, outcome.result)
+    await writes.read_your_writes(outcome, response, read_models)
     if body.method == "card" and body.confirm and acquirer is not None:
-        return card_checkout(ledger, acquirer, outcome.result, body, response, read_models)
-    return payment_out(outcome.result, ledger, acquirer)
+        return await run_in_threadpool(
+            card_checkout, ledger, acquirer, outcome.result, body, response, read_models
+        )
+    return await payment_out_async(outcome.result, ledger, acquirer)
 
 
 def check_one_way(body: CreatePaymentBody) -> None:
@@ -195,7 +216,7 @@ def resolve_target(ledger: Ledger, body: CreatePaymentBody) -> PaymentTarget:
     response_model=PaymentOut,
     responses=responses(400, 403, 404, 409, 501),
 )
-def confirm_payment(
+async def confirm_payment(
     payment_id: UUID,
     caller: ResidentDep,
     key: KeyDep,
@@ -208,22 +229,27 @@ def confirm_payment(
     `checkout_url`; with no acquirer, 501 `card_payments_unavailable` and it stays as it was."""
     assert caller.payer_id is not None
     if acquirer is None:  # only then is the payment read first
-        payment = ledger.get_payment(payment_id, payer_id=caller.payer_id)
+        payment = await run_in_threadpool(
+            partial(ledger.get_payment, payment_id, payer_id=caller.payer_id)
+        )
         if payment.method == "card":
             card_acquirer(acquirer)
-    outcome = ledger.execute(
-        ConfirmPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key)
+    outcome = await writes.execute(
+        ledger,
+        ConfirmPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key),
     )
-    read_your_writes(outcome, response, read_models)
+    await writes.read_your_writes(outcome, response, read_models)
     if outcome.result["method"] == "card" and acquirer is not None:
-        return card_checkout(ledger, acquirer, outcome.result, None, response, read_models)
-    return payment_out(outcome.result, ledger, acquirer)
+        return await run_in_threadpool(
+            card_checkout, ledger, acquirer, outcome.result, None, response, read_models
+        )
+    return await payment_out_async(outcome.result, ledger, acquirer)
 
 
 @router.post(
     "/{payment_id}/cancel", response_model=PaymentOut, responses=responses(400, 403, 404, 409)
 )
-def cancel_payment(
+async def cancel_payment(
     payment_id: UUID,
     caller: ResidentDep,
     key: KeyDep,
@@ -237,19 +263,38 @@ def cancel_payment(
     paid meanwhile, it is settled as paid and the cancel refused (409)."""
     assert caller.payer_id is not None
     if isinstance(acquirer, AcquirerApi):
-        payment = ledger.get_payment(payment_id, payer_id=caller.payer_id)
-        if payment.method == "card" and payment.status == PaymentStatus.PROCESSING:
-            settled = card.cancel_in_flight(ledger, acquirer, payment)
-            if settled is not None:
-                read_your_writes(settled, response, read_models)
-            payment = ledger.get_payment(payment_id)
-        if payment.method == "card" and payment.status == PaymentStatus.CANCELED:
-            return payment_out(payment.view(), ledger, acquirer)
-    outcome = ledger.execute(
-        CancelPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key)
+        canceled = await run_in_threadpool(
+            cancel_at_acquirer, ledger, acquirer, payment_id, caller.payer_id, response, read_models
+        )
+        if canceled is not None:
+            return canceled
+    outcome = await writes.execute(
+        ledger,
+        CancelPayment(payment_id=payment_id, payer_id=caller.payer_id, idempotency_key=key),
     )
-    read_your_writes(outcome, response, read_models)
-    return payment_out(outcome.result, ledger, acquirer)
+    await writes.read_your_writes(outcome, response, read_models)
+    return await payment_out_async(outcome.result, ledger, acquirer)
+
+
+def cancel_at_acquirer(
+    ledger: Ledger,
+    acquirer: AcquirerApi,
+    payment_id: UUID,
+    payer_id: str,
+    response: Response,
+    read_models: ReadDep,
+) -> PaymentOut | None:
+    """A card payment in flight at an acquirer Kvit can ask: settled as paid, or canceled
+    there and then (its answer); None when the ledger's cancel is what remains to do."""
+    payment = ledger.get_payment(payment_id, payer_id=payer_id)
+    if payment.method == "card" and payment.status == PaymentStatus.PROCESSING:
+        settled = card.cancel_in_flight(ledger, acquirer, payment)
+        if settled is not None:
+            read_your_writes(settled, response, read_models)
+        payment = ledger.get_payment(payment_id)
+    if payment.method == "card" and payment.status == PaymentStatus.CANCELED:
+        return payment_out(payment.view(), ledger, acquirer)
+    return None
 
 
 @router.post(
@@ -258,7 +303,7 @@ def cancel_payment(
     response_model=RefundOut,
     responses=responses(400, 403, 404, 409),
 )
-def refund_payment(
+async def refund_payment(
     payment_id: UUID,
     body: RefundBody,
     caller: OperatorDep,
@@ -271,18 +316,25 @@ def refund_payment(
     """A card payment at an acquirer Kvit can instruct (T-Bank) is refunded to the card first
     (`Cancel` with the amount); the ledger records the refund once the acquirer took it."""
     if isinstance(acquirer, AcquirerApi):
-        payment = ledger.get_payment(payment_id)
-        if payment.method == "card":
-            refund_id = derived_id("refund", caller.scope, key)
-            card.refund_at_acquirer(ledger, acquirer, payment, body.amount, refund_id)
-    outcome = ledger.execute(
-        body.command(payment_id=payment_id, idempotency_key=key, scope=caller.scope)
+        refund_id = derived_id("refund", caller.scope, key)
+        await run_in_threadpool(refund_card_first, ledger, acquirer, payment_id, body, refund_id)
+    outcome = await writes.execute(
+        ledger, body.command(payment_id=payment_id, idempotency_key=key, scope=caller.scope)
     )
-    read_your_writes(outcome, response, read_models, models.NAMES)  # an operator's: it reads any
+    # An operator's: it reads any read model next.
+    await writes.read_your_writes(outcome, response, read_models, models.NAMES)
     return RefundOut(
         id=outcome.result["refund_id"],
-        payment=payment_out(outcome.result["payment"], ledger, acquirer),
+        payment=await payment_out_async(outcome.result["payment"], ledger, acquirer),
     )
+
+
+def refund_card_first(
+    ledger: Ledger, acquirer: AcquirerApi, payment_id: UUID, body: RefundBody, refund_id: UUID
+) -> None:
+    payment = ledger.get_payment(payment_id)
+    if payment.method == "card":
+        card.refund_at_acquirer(ledger, acquirer, payment, body.amount, refund_id)
 
 
 @router.get("/{payment_id}", response_model=PaymentWithReceipt, responses=responses(403, 404))

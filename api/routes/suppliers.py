@@ -8,7 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, SupplierReaderDep, read_your_writes
+from api import writes
+from api.deps import KeyDep, LedgerDep, OperatorDep, ReadDep, SupplierReaderDep
 from api.operator_scopes import require_in_scope
 from api.problems import responses
 from api.schemas.common import Created
@@ -31,7 +32,7 @@ def supplier_out(supplier: Supplier) -> SupplierOut:
 
 
 @router.post("", status_code=201, response_model=Created, responses=responses(400, 403, 409))
-def register_supplier(
+async def register_supplier(
     body: RegisterSupplierBody,
     caller: OperatorDep,
     key: KeyDep,
@@ -39,8 +40,8 @@ def register_supplier(
     read_models: ReadDep,
     response: Response,
 ) -> Created:
-    outcome = ledger.execute(body.command(idempotency_key=key, scope=caller.scope))
-    read_your_writes(outcome, response, read_models, models.NAMES)
+    outcome = await writes.execute(ledger, body.command(idempotency_key=key, scope=caller.scope))
+    await writes.read_your_writes(outcome, response, read_models, models.NAMES)
     return Created(id=outcome.result["supplier_id"])
 
 

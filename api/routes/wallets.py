@@ -5,7 +5,9 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
+from api import writes
 from api.acquirer.checkout import ensure_checkout, top_up_order
 from api.auth import Caller, Role, require
 from api.deps import (
@@ -17,7 +19,6 @@ from api.deps import (
     ReadDep,
     ResidentDep,
     card_acquirer,
-    read_your_writes,
 )
 from api.problems import NotFoundProblem, responses
 from api.schemas.wallets import TopUpBody, TopUpOut, WalletOut
@@ -57,7 +58,7 @@ def get_wallet(
     response_model=TopUpOut,
     responses=responses(400, 403, 404, 501),
 )
-def top_up(
+async def top_up(
     wallet_id: UUID,
     body: TopUpBody,
     caller: ResidentDep,
@@ -72,12 +73,13 @@ def top_up(
     recorded."""
     assert caller.payer_id is not None
     card = card_acquirer(acquirer)
-    outcome = ledger.execute(
-        body.command(wallet_id=wallet_id, payer_id=caller.payer_id, idempotency_key=key)
+    outcome = await writes.execute(
+        ledger, body.command(wallet_id=wallet_id, payer_id=caller.payer_id, idempotency_key=key)
     )
-    read_your_writes(outcome, response, read_models)
+    await writes.read_your_writes(outcome, response, read_models)
     top_up_id = UUID(outcome.result["top_up_id"])
-    checkout = ensure_checkout(ledger, card, top_up_order(top_up_id, caller.payer_id, body.amount))
+    order = top_up_order(top_up_id, caller.payer_id, body.amount)
+    checkout = await run_in_threadpool(ensure_checkout, ledger, card, order)  # the acquirer
     return TopUpOut(
         id=top_up_id,
         status=outcome.result["status"],

@@ -1,20 +1,22 @@
 """The local channel between the API workers and the one writer process: a Unix socket in the
-data directory (mode 0600), length-prefixed frames, one request and one reply at a time per
-connection.
+data directory (mode 0600), length-prefixed frames.
 
 Frames are pickled: both ends are our own processes, on a private socket, and the commands are
 frozen dataclasses of `ledger/*/commands.py` (results are plain dicts, errors `LedgerError`s).
-A request is `(ONE, command)` or `(BATCH, [command, …])`; a reply is `(OK, outcome)`,
-`(OK, [BatchItem, …])` or `(ERROR, exception)`.
+A request is `(id, ONE, command)` or `(id, BATCH, [command, …])`; its reply is `(id, OK,
+outcome)`, `(id, OK, [BatchItem, …])` or `(id, ERROR, exception)`. The id lets one connection
+carry many requests at once, answered in any order: an event-loop worker sends all of its
+requests on one connection (channel_async.py); this blocking client sends one at a time per
+connection and keeps a few idle ones (one per concurrent caller).
 
-The client keeps a few idle connections per process (one per concurrent caller). A connection
-cut before the request was sent is retried on a new one; one cut after it was sent may or may
-not have committed, so the caller gets `WriterUnavailableError` (503 with Retry-After) and
-retries with its idempotency key, which turns a committed write into a replay.
+A connection cut before the request was sent is retried on a new one; one cut after it was sent
+may or may not have committed, so the caller gets `WriterUnavailableError` (503 with
+Retry-After) and retries with its idempotency key, which turns a committed write into a replay.
 """
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import select
 import socket
@@ -40,9 +42,14 @@ class ChannelClosedError(ConnectionError):
     """The other end closed the connection."""
 
 
-def send_frame(sock: socket.socket, payload: Any) -> None:
+def frame(payload: Any) -> bytes:
+    """`payload` pickled, behind its length."""
     data = pickle.dumps(payload, pickle.HIGHEST_PROTOCOL)
-    sock.sendall(HEADER.pack(len(data)) + data)
+    return HEADER.pack(len(data)) + data
+
+
+def send_frame(sock: socket.socket, payload: Any) -> None:
+    sock.sendall(frame(payload))
 
 
 def recv_frame(sock: socket.socket) -> Any:
@@ -71,6 +78,7 @@ class WriterClient:
         self.timeout = timeout
         self._idle: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._ids = itertools.count()
 
     def execute(self, command: Any) -> Any:
         return self._call((ONE, command))
@@ -79,10 +87,13 @@ class WriterClient:
         return self._call((BATCH, list(commands)))
 
     def _call(self, request: tuple[str, Any]) -> Any:
+        request_id = next(self._ids)
         sock = self._take()
         try:
-            send_frame(sock, request)
-            status, payload = recv_frame(sock)
+            send_frame(sock, (request_id, *request))
+            answered, status, payload = recv_frame(sock)
+            if answered != request_id:
+                raise ChannelClosedError(f"the answer to {answered}, not to {request_id}")
         except (OSError, EOFError, pickle.UnpicklingError) as error:
             sock.close()
             raise WriterUnavailableError(

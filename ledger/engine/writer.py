@@ -7,11 +7,13 @@ other's writes, and every conflict costs a re-run (a profile of one of two `serv
 spent 28 % of its time re-reading the store, 28 % in conflict handling). So `kvit serve` runs
 one writer and its workers send it their commands over the channel (channel.py).
 
-One thread reads each connection; one committing thread takes everything queued, runs it as
-one batch (batch.py: each command in a child unit of work, in arrival order, seeing the
-effects of those before it, so two payments from one wallet in one batch are no conflict),
-saves it in one transaction, and answers each caller with its outcome or its named error.
-While it saves, the next batch queues up: group commit without leader hand-offs.
+One thread reads each connection (a worker may have many requests in flight on one: each
+frame carries its id); one committing thread takes everything queued, runs it as one batch
+(batch.py: each command in a child unit of work, in arrival order, seeing the effects of those
+before it, so two payments from one wallet in one batch are no conflict), saves it in one
+transaction, and answers each caller with its outcome or its named error (the answers to one
+connection in one write). While it saves, the next batch queues up: group commit without
+leader hand-offs.
 
 Correctness stays in the store: the save still proves every version it read, so a second
 writer (a CLI import, a misconfigured second deployment) only makes a batch meet a conflict,
@@ -40,8 +42,8 @@ from ledger.engine.channel import (
     OK,
     ONE,
     ChannelClosedError,
+    frame,
     recv_frame,
-    send_frame,
 )
 from ledger.engine.command import Command
 from storage.faults import cured_by_reconnecting
@@ -60,13 +62,20 @@ MAX_BATCH = 256
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
+class _Link:
+    """One worker's connection; answers to it are written whole, one writer at a time."""
+
+    sock: socket.socket
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 @dataclass
 class _Request:
+    request_id: int
     kind: str
     payload: Any
-    reply: socket.socket
-    lock: threading.Lock
-    done: threading.Event = field(default_factory=threading.Event)
+    link: _Link
 
 
 class Writer:
@@ -78,6 +87,7 @@ class Writer:
         self._listener: socket.socket | None = None
         self.batches = 0
         self.commands = 0
+        self.connections = 0
 
     def bind(self) -> None:
         """Listen on the socket, readable and writable by this user only."""
@@ -107,6 +117,7 @@ class Writer:
                     if self._stopping.is_set():
                         break
                     raise
+                self.connections += 1
                 threading.Thread(
                     target=self._read_loop, args=(conn,), name="kvit-writer-conn", daemon=True
                 ).start()
@@ -123,18 +134,16 @@ class Writer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    # --- one thread per connection: requests in, in order --------------------------------------
+    # --- one thread per connection: requests in, as they come ----------------------------------
     def _read_loop(self, conn: socket.socket) -> None:
-        lock = threading.Lock()
+        link = _Link(conn)
         with conn:
             while not self._stopping.is_set():
                 try:
-                    kind, payload = recv_frame(conn)
-                except (ChannelClosedError, OSError):
-                    return
-                request = _Request(kind, payload, conn, lock)
-                self._queue.put(request)
-                request.done.wait()  # one request at a time per connection
+                    request_id, kind, payload = recv_frame(conn)
+                except (ChannelClosedError, OSError, ValueError, TypeError):
+                    return  # closed, or not our protocol: the worker reconnects
+                self._queue.put(_Request(request_id, kind, payload, link))
 
     # --- one committing thread -----------------------------------------------------------------
     def _commit_loop(self) -> None:
@@ -167,40 +176,48 @@ class Writer:
         try:
             items = self.app.execute_batch_here([r.payload for r in requests], prefetch_keys=False)
         except BaseException as error:  # every caller hears of it: none may wait forever
-            for request in requests:
-                self._answer(request, ERROR, error)
+            self._answer_all([(request, ERROR, error) for request in requests])
             if not isinstance(error, Exception):
                 raise
             return
-        for request, item in zip(requests, items, strict=True):
-            if item.error is not None:
-                self._answer(request, ERROR, item.error)
-            else:
-                self._answer(request, OK, item.outcome)
+        self._answer_all(
+            [
+                (request, OK, item.outcome) if item.error is None else (request, ERROR, item.error)
+                for request, item in zip(requests, items, strict=True)
+            ]
+        )
 
     def _run_batch(self, request: _Request) -> None:
         if request.kind != BATCH:
-            self._answer(request, ERROR, ValueError(f"unknown request {request.kind!r}"))
+            error = ValueError(f"unknown request {request.kind!r}")
+            self._answer_all([(request, ERROR, error)])
             return
         self.batches += 1
         self.commands += min(len(request.payload), MAX_BATCH_COMMANDS)
         try:
-            self._answer(request, OK, self.app.execute_batch_here(request.payload))
+            self._answer_all([(request, OK, self.app.execute_batch_here(request.payload))])
         except Exception as error:
-            self._answer(request, ERROR, error)
+            self._answer_all([(request, ERROR, error)])
 
-    def _answer(self, request: _Request, status: str, payload: Any) -> None:
-        if status == ERROR and cured_by_reconnecting(payload):
-            # Its cause (which tells a server in recovery apart) does not survive the pickle:
-            # say what it means, a database fault a retry may cure (503 with Retry-After).
-            payload = OperationalError(f"{type(payload).__name__}: {payload}")
-        try:
-            with request.lock:
-                send_frame(request.reply, (status, payload))
-        except OSError:
-            pass  # the caller went away: it answers 503 and its client retries with its key
-        except Exception as error:  # e.g. an unpicklable error: still answer, in words
-            with contextlib.suppress(OSError), request.lock:
-                send_frame(request.reply, (ERROR, RuntimeError(f"{type(error).__name__}: {error}")))
-        finally:
-            request.done.set()
+    def _answer_all(self, answers: list[tuple[_Request, str, Any]]) -> None:
+        """Every answer, each connection's in one write (a worker multiplexes its requests)."""
+        out: dict[_Link, list[bytes]] = {}
+        for request, status, payload in answers:
+            out.setdefault(request.link, []).append(_reply(request.request_id, status, payload))
+        for link, frames in out.items():
+            try:
+                with link.lock:
+                    link.sock.sendall(b"".join(frames))
+            except OSError:
+                pass  # the caller went away: it answers 503 and its client retries with its key
+
+
+def _reply(request_id: int, status: str, payload: Any) -> bytes:
+    if status == ERROR and cured_by_reconnecting(payload):
+        # Its cause (which tells a server in recovery apart) does not survive the pickle:
+        # say what it means, a database fault a retry may cure (503 with Retry-After).
+        payload = OperationalError(f"{type(payload).__name__}: {payload}")
+    try:
+        return frame((request_id, status, payload))
+    except Exception as error:  # e.g. an unpicklable error: still answer, in words
+        return frame((request_id, ERROR, RuntimeError(f"{type(error).__name__}: {error}")))

@@ -196,8 +196,12 @@ def test_write_position_is_waited_for_and_a_read_model_that_lags_is_a_503(
         if position > 0:
             raise ReadModelTimeoutError("read models are stuck", position=position)
 
+    async def stuck_on_the_loop(position: int, *args: Any) -> None:
+        stuck(position)
+
     read_models = client.app.state.services.started().read_models  # type: ignore[attr-defined]
     monkeypatch.setattr(read_models.watcher, "wait_for", stuck)
+    monkeypatch.setattr(read_models.watcher, "wait_for_async", stuck_on_the_loop)  # writes
 
     write = client.post(
         "/v1/payments",

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from ledger.application import Ledger
 from ledger.engine.channel import WriterClient
+from ledger.engine.writer import Writer
 from tests.api.helpers import (
     SUPPLIER,
     Headers,
@@ -593,6 +596,57 @@ def test_unknown_payment_is_404(client: TestClient, operator: Headers) -> None:
     response = client.get("/v1/payments/00000000-0000-0000-0000-000000000001", headers=operator)
 
     problem(response, 404, "unknown_payment")
+
+
+def test_a_wallet_payment_runs_in_the_writer_and_the_history_shows_it_when_answered(
+    client: TestClient,
+    resident: Headers,
+    world: World,
+    memory_ledger: Ledger,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The route on the event loop: the command crosses the writer's channel, and the answer
+    waits, holding no thread, until the resident's history holds it; a retry is a replay."""
+    fund(client, resident, world.wallet_id, 1000)
+    handed_off: list[Any] = []
+    to_thread = anyio.to_thread.run_sync
+
+    async def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
+        handed_off.append(function)
+        return await to_thread(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    writer = Writer(memory_ledger, tmp_path / "writer.sock")
+    writer.bind()
+    serving = threading.Thread(target=writer.serve_forever, daemon=True)
+    serving.start()
+    memory_ledger.use_writer(WriterClient(writer.path))
+    request = {
+        "account_id": world.account_id,
+        "method": "wallet",
+        "wallet_id": world.wallet_id,
+        "amount": 100,
+        "confirm": True,
+    }
+    try:
+        paid = client.post("/v1/payments", json=request, headers=keyed(resident, "via-writer"))
+        threads_for_the_payment = list(handed_off)
+        history = my_payments(client, resident)
+        again = client.post("/v1/payments", json=request, headers=keyed(resident, "via-writer"))
+    finally:
+        writer.stop()
+        serving.join(10)
+
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["status"] == "succeeded"
+    assert threads_for_the_payment == []
+    assert int(paid.headers["Kvit-Position"]) > 0
+    assert writer.commands == 2
+    assert history[0]["id"] == paid.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == paid.json()["id"]
+    assert wallet_balance(client, resident, world.wallet_id) == 900
 
 
 def test_a_payment_while_the_writer_is_down_is_503_with_retry_after_and_moves_nothing(

@@ -72,7 +72,11 @@ def test_opening_a_wallet_answers_201_even_when_the_read_models_lag(
     def lagging(*_: object, **__: object) -> None:
         raise ReadModelTimeoutError("simulated lag")
 
+    async def lagging_on_the_loop(*_: object, **__: object) -> None:
+        lagging()
+
     monkeypatch.setattr(read_models, "wait_for", lagging)
+    monkeypatch.setattr(read_models, "wait_for_async", lagging_on_the_loop)  # the write route
     response = client.post("/v1/me/wallets", headers=keyed(resident))
     assert response.status_code == 201
     assert response.json()["balance"] == 0

@@ -4,6 +4,8 @@ second writer beside it only costs a re-run)."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import stat
 import threading
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from ledger.bootstrap import build_ledger
 from ledger.engine.channel import WriterClient
 from ledger.engine.writer import Writer
 from ledger.errors import InsufficientFundsError, WriterUnavailableError
-from ledger.payments.commands import CreatePayment
+from ledger.payments.commands import CreatePayment, OpenWallet
 from ledger.settings import Settings
 from tests.fixtures import World, setup_world, top_up
 
@@ -156,3 +158,94 @@ def test_while_the_writer_is_down_writes_are_refused_as_unavailable_then_resume(
     setup.running = start_writer(setup.writer_app, setup.path)
     assert pay(setup.worker, setup.world, "while-down").result["status"] == "succeeded"
     assert setup.worker.get_wallet(setup.world.wallet_id).balance == 800
+
+
+# --- an event-loop worker's end (ledger/engine/channel_async.py) --------------------------------
+async def pay_async(ledger: Ledger, world: World, key: str, amount: int = 100) -> Any:
+    return await ledger.execute_async(
+        CreatePayment.parse(
+            payer_id=world.payer_id,
+            account_id=world.account_id,
+            method="wallet",
+            wallet_id=world.wallet_id,
+            amount=amount,
+            confirm=True,
+            idempotency_key=key,
+        )
+    )
+
+
+def test_a_loops_concurrent_commands_share_one_connection_each_with_its_own_answer(
+    setup: Setup,
+) -> None:
+    async def attempt(n: int) -> str:
+        try:
+            outcome = await pay_async(setup.worker, setup.world, f"a{n}")
+        except InsufficientFundsError as error:
+            assert error.data  # the named error, with its data, to this caller only
+            return "insufficient"
+        assert outcome.position > 0
+        return "paid"
+
+    async def main() -> list[str]:
+        return await asyncio.gather(*(attempt(n) for n in range(12)))
+
+    before = setup.running.server.connections
+    answers = asyncio.run(main())
+
+    assert sorted(answers) == ["insufficient"] * 2 + ["paid"] * 10
+    assert setup.running.server.connections == before + 1
+    assert setup.worker.get_wallet(setup.world.wallet_id).balance == 0
+
+
+def test_on_the_loop_a_replay_answers_the_original_result(setup: Setup) -> None:
+    async def twice() -> tuple[Any, Any]:
+        return await pay_async(setup.worker, setup.world, "k"), await pay_async(
+            setup.worker, setup.world, "k"
+        )
+
+    first, again = asyncio.run(twice())
+
+    assert first.position > 0 and not first.replayed
+    assert again.replayed and again.result["id"] == first.result["id"]
+    assert setup.worker.get_wallet(setup.world.wallet_id).balance == 900
+
+
+def test_on_the_loop_while_the_writer_is_down_writes_are_refused_then_resume(
+    setup: Setup,
+) -> None:
+    async def down_then_up() -> tuple[list[WriterUnavailableError], Any]:
+        await pay_async(setup.worker, setup.world, "before")  # leaves the loop's connection
+        setup.running.stop()
+        refused = []
+        for _ in range(2):  # on the connection the writer had, then on none
+            with pytest.raises(WriterUnavailableError) as raised:
+                await pay_async(setup.worker, setup.world, "while-down")
+            refused.append(raised.value)
+        setup.running = start_writer(setup.writer_app, setup.path)
+        return refused, await pay_async(setup.worker, setup.world, "while-down")
+
+    refused, resumed = asyncio.run(down_then_up())
+
+    assert [error.data["retry_after"] for error in refused] == [1, 1]
+    assert "did not answer" in refused[0].message and "not running" in refused[1].message
+    assert resumed.result["status"] == "succeeded" and not resumed.replayed
+    assert setup.worker.get_wallet(setup.world.wallet_id).balance == 800
+
+
+def test_on_the_loop_an_unanswered_request_is_unavailable_after_the_timeout(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "silent.sock"
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # accepts, never answers
+    silent.bind(str(path))
+    silent.listen(1)
+    worker = build_ledger(sqlite_settings)
+    worker.use_writer(WriterClient(path, timeout=0.2))
+    try:
+        with pytest.raises(WriterUnavailableError) as raised:
+            asyncio.run(worker.execute_async(OpenWallet(payer_id="p-1", idempotency_key="slow")))
+        assert "did not answer" in raised.value.message
+    finally:
+        worker.close()
+        silent.close()
