@@ -24,7 +24,7 @@ import struct
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ledger.errors import WriterUnavailableError
 
@@ -57,6 +57,21 @@ def recv_frame(sock: socket.socket) -> Any:
     if size > MAX_FRAME:
         raise ChannelClosedError(f"a frame of {size} bytes is over the limit")
     return pickle.loads(_recv_exactly(sock, size))  # our own processes, a 0600 socket
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """`recv_frame` from a buffered reader of the socket: frames sent back to back (an event
+    loop's requests) come in with one read, not two system calls each."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        raise ChannelClosedError("the connection was closed")
+    (size,) = HEADER.unpack(header)
+    if size > MAX_FRAME:
+        raise ChannelClosedError(f"a frame of {size} bytes is over the limit")
+    data = stream.read(size)
+    if len(data) < size:
+        raise ChannelClosedError("the connection was closed")
+    return pickle.loads(data)  # our own processes, a 0600 socket
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:

@@ -43,7 +43,7 @@ from ledger.engine.channel import (
     ONE,
     ChannelClosedError,
     frame,
-    recv_frame,
+    read_frame,
 )
 from ledger.engine.command import Command
 from storage.faults import cured_by_reconnecting
@@ -137,10 +137,10 @@ class Writer:
     # --- one thread per connection: requests in, as they come ----------------------------------
     def _read_loop(self, conn: socket.socket) -> None:
         link = _Link(conn)
-        with conn:
+        with conn, conn.makefile("rb") as stream:
             while not self._stopping.is_set():
                 try:
-                    request_id, kind, payload = recv_frame(conn)
+                    request_id, kind, payload = read_frame(stream)
                 except (ChannelClosedError, OSError, ValueError, TypeError):
                     return  # closed, or not our protocol: the worker reconnects
                 self._queue.put(_Request(request_id, kind, payload, link))
