@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from functools import partial
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -54,6 +55,7 @@ class ReadModels:
         self._follower: EmbeddedFollower | None = None
         self._listener: ProgressListener | None = None
         self._stuck: tuple[float, dict[str, Stuck]] = (-STUCK_FRESH, {})
+        self._stuck_reading: asyncio.Future[dict[str, Stuck]] | None = None
 
     @property
     def embedded(self) -> bool:
@@ -105,9 +107,19 @@ class ReadModels:
         wanted = tuple(names or self.names)
         if self.watcher.position(wanted) < position:
             if self._stuck_stale():  # at most once a second: a query, in a thread
-                await asyncio.to_thread(self.stuck, fresh=False)
+                await asyncio.shield(self._reading_stuck())
             self._refuse_if_stuck(position, wanted)
         await self.watcher.wait_for_async(position, wanted, limit)
+
+    def _reading_stuck(self) -> asyncio.Future[dict[str, Stuck]]:
+        """The one read of the stuck models in flight on this loop, which every request that
+        finds them stale awaits (not one thread each)."""
+        loop = asyncio.get_running_loop()
+        reading = self._stuck_reading
+        if reading is None or reading.done() or reading.get_loop() is not loop:
+            reading = loop.run_in_executor(None, partial(self.stuck, fresh=False))
+            self._stuck_reading = reading
+        return reading
 
     def stuck(self, *, fresh: bool = True) -> dict[str, Stuck]:
         """The stuck read models (projections/stuck.py), as the database says now, or (not

@@ -5,6 +5,7 @@ recorded stuck; the other read models go on; a projector with a model that can a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,9 @@ def test_a_model_stops_before_the_event_it_cannot_apply_and_a_fixed_one_goes_on(
     assert set(rm.stuck()) == {"wallet_balance"}
     with pytest.raises(ReadModelStuckError):  # at once, not after 30 s
         rm.wait_for(head, names=["wallet_balance"], timeout=30)
+    on_a_loop = ReadModels(settings, ledger)  # nothing read yet: the wait reads the stuck ones
+    with pytest.raises(ReadModelStuckError):
+        asyncio.run(on_a_loop.wait_for_async(head, names=["wallet_balance"], timeout=30))
     buggy.close()
 
     fixed = Projector(ledger, store, models.build(), batch_size=2000)
