@@ -54,6 +54,7 @@ class _Link:
         self.pending: dict[int, asyncio.Future[tuple[str, Any]]] = {}
         self.next_id = 0
         self.open = True
+        self._outbox: list[bytes] = []
         self._reading = asyncio.get_running_loop().create_task(self._read(reader))
 
     async def call(self, kind: str, payload: Any, timeout: float) -> tuple[str, Any]:
@@ -64,11 +65,22 @@ class _Link:
         self.pending[request_id] = answer
         expiry = loop.call_later(timeout, _expire, answer)
         try:
-            self.writer.write(data)  # buffered by the transport; a cut shows up in _read
+            self._send(data)
             return await answer
         finally:
             expiry.cancel()
             self.pending.pop(request_id, None)
+
+    def _send(self, data: bytes) -> None:
+        """The requests of one turn of the loop go out in one write (one system call)."""
+        if not self._outbox:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outbox.append(data)
+
+    def _flush(self) -> None:
+        data, self._outbox = b"".join(self._outbox), []
+        if self.open:
+            self.writer.write(data)  # a cut shows up in _read, which fails whoever waits
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
