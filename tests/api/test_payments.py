@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.payment_probes import admit_payment
 from ledger.application import Ledger
 from ledger.engine.channel import WriterClient
 from ledger.engine.writer import Writer
@@ -607,7 +608,8 @@ def test_a_wallet_payment_runs_in_the_writer_and_the_history_shows_it_when_answe
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The route on the event loop: the command crosses the writer's channel, and the answer
-    waits, holding no thread, until the resident's history holds it; a retry is a replay."""
+    waits, holding no thread (but the probe count's), until the resident's history holds it;
+    a retry is a replay."""
     fund(client, resident, world.wallet_id, 1000)
     handed_off: list[Any] = []
     to_thread = anyio.to_thread.run_sync
@@ -640,7 +642,8 @@ def test_a_wallet_payment_runs_in_the_writer_and_the_history_shows_it_when_answe
 
     assert paid.status_code == 201, paid.text
     assert paid.json()["status"] == "succeeded"
-    assert threads_for_the_payment == []
+    # The one thread: counting a probe reads whether the payer is linked (api/payment_probes.py).
+    assert [getattr(f, "func", f) for f in threads_for_the_payment] == [admit_payment]
     assert int(paid.headers["Kvit-Position"]) > 0
     assert writer.commands == 2
     assert history[0]["id"] == paid.json()["id"]
