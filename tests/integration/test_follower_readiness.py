@@ -25,7 +25,7 @@ from tests.security.test_stuck_read_model import Process, serve
 from tests.security.test_stuck_read_model import env as env  # a fixture
 
 pytestmark = pytest.mark.postgres
-SILENCE = 1.5
+SILENCE = 3.0  # twice or more the beat, so a live follower late under load is not down
 PROJECT = {f"project:{name}" for name in models.NAMES}
 
 
@@ -60,6 +60,15 @@ def readyz(base: str) -> httpx.Response:
     return httpx.get(f"{base}/readyz", timeout=10)
 
 
+def down_exactly(base: str, names: set[str]) -> dict[str, Any] | None:
+    """/readyz's problem when it is 503 naming exactly `names` as down, else None."""
+    response = readyz(base)
+    if response.status_code != 503:
+        return None
+    problem: dict[str, Any] = response.json()
+    return problem if set(problem.get("followers_down", ())) == names else None
+
+
 def test_a_killed_follower_makes_readyz_not_ready_until_it_is_back(
     pg_settings: Settings, env: dict[str, str], processes: list[Process], tmp_path: Path
 ) -> None:
@@ -76,9 +85,10 @@ def test_a_killed_follower_makes_readyz_not_ready_until_it_is_back(
 
     project.process.send_signal(signal.SIGKILL)  # no goodbye: its rows stay, then fall silent
     project.process.wait(10)
-    down = until(lambda: (r := readyz(base)).status_code == 503 and r.json(), "not ready")
+    # Exactly the project's models are down: the audit follower is alive, though under load
+    # one of its beats may come late for a moment; a reading that names it is not the answer.
+    down = until(lambda: down_exactly(base, PROJECT), "the project's models, only, down")
     assert down["status"] == "follower_down", down
-    assert set(down["followers_down"]) == PROJECT, down  # the audit follower is alive
     last = down["followers_down"][f"project:{models.NAMES[0]}"]
     assert last["silent_seconds"] >= SILENCE and "pid" not in last, last  # /readyz is public
     assert last["seen_at"] >= last["started_at"], last

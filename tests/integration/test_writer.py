@@ -68,18 +68,21 @@ def setup(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Setup]:
     writer_app.close()
 
 
-def pay(ledger: Ledger, world: World, key: str, amount: int = 100) -> Any:
-    return ledger.execute(
-        CreatePayment.parse(
-            payer_id=world.payer_id,
-            account_id=world.account_id,
-            method="wallet",
-            wallet_id=world.wallet_id,
-            amount=amount,
-            confirm=True,
-            idempotency_key=key,
-        )
+def wallet_payment(world: World, key: str, amount: int) -> Any:
+    """One confirmed wallet payment of `amount` kopecks, the command both paths send."""
+    return CreatePayment.parse(
+        payer_id=world.payer_id,
+        account_id=world.account_id,
+        method="wallet",
+        wallet_id=world.wallet_id,
+        amount=amount,
+        confirm=True,
+        idempotency_key=key,
     )
+
+
+def pay(ledger: Ledger, world: World, key: str, amount: int = 100) -> Any:
+    return ledger.execute(wallet_payment(world, key, amount))
 
 
 def test_a_workers_command_runs_in_the_writer_and_answers_with_its_position(
@@ -162,17 +165,7 @@ def test_while_the_writer_is_down_writes_are_refused_as_unavailable_then_resume(
 
 # --- an event-loop worker's end (ledger/engine/channel_async.py) --------------------------------
 async def pay_async(ledger: Ledger, world: World, key: str, amount: int = 100) -> Any:
-    return await ledger.execute_async(
-        CreatePayment.parse(
-            payer_id=world.payer_id,
-            account_id=world.account_id,
-            method="wallet",
-            wallet_id=world.wallet_id,
-            amount=amount,
-            confirm=True,
-            idempotency_key=key,
-        )
-    )
+    return await ledger.execute_async(wallet_payment(world, key, amount))
 
 
 def test_a_loops_concurrent_commands_share_one_connection_each_with_its_own_answer(
