@@ -6,6 +6,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter, Response
+from starlette.concurrency import run_in_threadpool
 
 from api import writes
 from api.account_access import account_out, limited_for, visible_account
@@ -19,7 +20,6 @@ from api.deps import (
     ReadDep,
     SupplierAgentDep,
     SupplierReaderDep,
-    read_your_writes,
 )
 from api.history import HistoryFiltersDep, history_out, history_query
 from api.operator_scopes import require_account_in_scope, require_in_scope
@@ -59,7 +59,7 @@ async def open_account(
     response_model=BillIssued,
     responses=responses(400, 403, 404, 409),
 )
-def issue_bill(
+async def issue_bill(
     account_id: UUID,
     body: IssueBillBody,
     caller: SupplierAgentDep,
@@ -68,11 +68,10 @@ def issue_bill(
     read_models: ReadDep,
     response: Response,
 ) -> BillIssued:
-    require_account_in_scope(caller, ledger, account_id)
-    outcome = ledger.execute(
-        body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
-    )
-    read_your_writes(outcome, response, read_models, models.NAMES)
+    await run_in_threadpool(require_account_in_scope, caller, ledger, account_id)
+    command = body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
+    outcome = await writes.execute(ledger, command)
+    await writes.read_your_writes(outcome, response, read_models, models.NAMES)
     return BillIssued(id=outcome.result["bill_id"], amount_due=outcome.result["amount_due"])
 
 
@@ -101,7 +100,7 @@ def get_account(
 @router.post(
     "/{account_id}/payers", response_model=AccountOut, responses=responses(400, 403, 404, 503)
 )
-def confirm_payer(
+async def confirm_payer(
     account_id: UUID,
     body: ConfirmPayerBody,
     caller: SupplierAgentDep,
@@ -112,12 +111,12 @@ def confirm_payer(
 ) -> AccountOut:
     """An operator confirms that a payer holds the account (e.g. after seeing a contract): the
     payer's link is proven and shows the account in full. Safe to repeat."""
-    require_account_in_scope(caller, ledger, account_id)
-    outcome = ledger.execute(
-        body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
-    )
-    position = read_your_writes(outcome, response, read_models, models.NAMES)
-    return account_out(visible_account(read_models, caller, account_id, position))
+    await run_in_threadpool(require_account_in_scope, caller, ledger, account_id)
+    command = body.command(account_id=account_id, idempotency_key=key, scope=caller.scope)
+    outcome = await writes.execute(ledger, command)
+    position = await writes.read_your_writes(outcome, response, read_models, models.NAMES)
+    balance = await run_in_threadpool(visible_account, read_models, caller, account_id, position)
+    return account_out(balance)
 
 
 @router.get(

@@ -16,7 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import LedgerDep, NoticePosterDep, ReadDep, SettingsDep, read_your_writes
+from api import writes
+from api.deps import LedgerDep, NoticePosterDep, ReadDep, SettingsDep
 from api.operator_scopes import PostingBankDep
 from api.problems import ApiProblem, PayloadTooLargeProblem, responses
 from api.schemas.notices import AnnulBody, NoticeBody, NoticeOutcome, RegisterSummary, RejectOut
@@ -45,7 +46,7 @@ def posting_bank(bank: str | None, order_id: str) -> str:
 
 
 @router.post("", response_model=NoticeOutcome, responses=responses(400, 403, 404, 409, 422))
-def post_notice(
+async def post_notice(
     body: NoticeBody,
     caller: NoticePosterDep,
     ledger: LedgerDep,
@@ -58,16 +59,18 @@ def post_notice(
     fields["amount"] = rubles(body.amount)
     fields["commission"] = rubles(body.commission)
     line = parse_notice({k: str(v) for k, v in fields.items()})
-    outcome = ledger.execute(ReceiveNotice(bank_bik=posting_bank(bank, body.order_id), line=line))
+    command = ReceiveNotice(bank_bik=posting_bank(bank, body.order_id), line=line)
+    outcome = await writes.execute(ledger, command)
     response.status_code = 201 if outcome.result["outcome"] == "accepted" else 200
-    read_your_writes(outcome, response, read_models, models.NAMES)  # the register is read next
+    # The register is read next: every model, the register included.
+    await writes.read_your_writes(outcome, response, read_models, models.NAMES)
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
 
 
 @router.post(
     "/annulments", response_model=NoticeOutcome, responses=responses(400, 403, 404, 409, 422)
 )
-def annul_notice(
+async def annul_notice(
     body: AnnulBody,
     caller: NoticePosterDep,
     ledger: LedgerDep,
@@ -84,8 +87,8 @@ def annul_notice(
         order_id=body.order_id,
         annul_date=annul_date.isoformat(),
     )
-    outcome = ledger.execute(command)
-    read_your_writes(outcome, response, read_models, models.NAMES)  # the register is read next
+    outcome = await writes.execute(ledger, command)
+    await writes.read_your_writes(outcome, response, read_models, models.NAMES)
     return NoticeOutcome(**{k: outcome.result[k] for k in ("notice_id", "outcome")})
 
 

@@ -18,7 +18,6 @@ from api.deps import (
     MinPositionDep,
     ReadDep,
     ResidentDep,
-    read_your_writes,
 )
 from api.history import HistoryFiltersDep, history_out, history_query
 from api.link_attempts import account_subject
@@ -42,7 +41,7 @@ router = APIRouter(prefix="/v1/me", tags=["resident"])
     response_model=AccountOut,
     responses=responses(400, 403, 404, 422, 429),
 )
-def link_account(
+async def link_account(
     body: LinkAccountBody,
     caller: ResidentDep,
     key: KeyDep,
@@ -61,24 +60,23 @@ def link_account(
     # Malformed input is refused before it is counted: it probes nothing.
     inn, number = parse_inn(body.supplier_inn), parse_account_number(body.account_number)
     document_id = parse_document_id(body.proof.document_id) if body.proof else None
-    attempt = attempts.admit(caller, account_subject(inn, number))
+    attempt = await run_in_threadpool(attempts.admit, caller, account_subject(inn, number))
     assert caller.payer_id is not None
-    outcome = ledger.execute(
-        LinkPayer.parse(
-            payer_id=caller.payer_id,
-            supplier_inn=inn,
-            account_number=number,
-            idempotency_key=key,
-            document_id=document_id,
-        )
+    command = LinkPayer.parse(
+        payer_id=caller.payer_id,
+        supplier_inn=inn,
+        account_number=number,
+        idempotency_key=key,
+        document_id=document_id,
     )
+    outcome = await writes.execute(ledger, command)
     if outcome.result["proven"]:  # the bill was in hand: nothing was probed
-        attempts.give_back(attempt)
-    position = read_your_writes(outcome, response, read_models)
+        await run_in_threadpool(attempts.give_back, attempt)
+    position = await writes.read_your_writes(outcome, response, read_models)
     # Waits again if the read models lag: a 503 the client can retry, never a false 404.
-    return shown(
-        caller, visible_account(read_models, caller, UUID(outcome.result["account_id"]), position)
-    )
+    account_id = UUID(outcome.result["account_id"])
+    balance = await run_in_threadpool(visible_account, read_models, caller, account_id, position)
+    return shown(caller, balance)
 
 
 @router.get("/accounts", response_model=AccountList, responses=responses(403, 503))
