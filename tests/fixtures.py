@@ -87,9 +87,7 @@ def top_up(ledger: Ledger, wallet_id: UUID, payer_id: str, amount: int, *, key: 
     )
 
 
-def pay_from_wallet(
-    ledger: Ledger, world: World, key: str, **overrides: object
-) -> dict[str, object]:
+def wallet_payment(world: World, key: str, **overrides: object) -> CreatePayment:
     """A wallet payment on the world's account, confirmed at once; `overrides` change any field."""
     request: dict[str, object] = dict(
         payer_id=world.payer_id,
@@ -100,4 +98,11 @@ def pay_from_wallet(
         idempotency_key=key,
     )
     request.update(overrides)
-    return ledger.execute(CreatePayment.parse(**request)).result  # type: ignore[arg-type]
+    return CreatePayment.parse(**request)  # type: ignore[arg-type]
+
+
+def pay_from_wallet(
+    ledger: Ledger, world: World, key: str, **overrides: object
+) -> dict[str, object]:
+    """`wallet_payment`, made."""
+    return ledger.execute(wallet_payment(world, key, **overrides)).result

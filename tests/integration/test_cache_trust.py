@@ -13,9 +13,8 @@ from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
 from ledger.engine.idempotent import derived_id
 from ledger.errors import InsufficientFundsError, UnknownPaymentError
-from ledger.payments.commands import CreatePayment
 from ledger.registry.commands import ChangeSupplierRequisites
-from tests.fixtures import REQUISITES, World, setup_world, top_up
+from tests.fixtures import REQUISITES, World, setup_world, top_up, wallet_payment
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -30,17 +29,7 @@ def two_ledgers(request: pytest.FixtureRequest) -> Iterator[tuple[Ledger, Ledger
 
 
 def pay(ledger: Ledger, world: World, amount: int, key: str) -> dict[str, object]:
-    return ledger.execute(
-        CreatePayment.parse(
-            payer_id=world.payer_id,
-            account_id=world.account_id,
-            method="wallet",
-            wallet_id=world.wallet_id,
-            amount=amount,
-            confirm=True,
-            idempotency_key=key,
-        )
-    ).result
+    return ledger.execute(wallet_payment(world, key, amount=amount)).result
 
 
 def test_a_wallet_spent_by_another_instance_is_reread_before_it_is_debited(

@@ -15,24 +15,14 @@ from ledger.errors import InsufficientFundsError
 from ledger.payments.commands import CreatePayment
 from ledger.settings import Settings
 from storage.log import iter_events
-from tests.fixtures import World, setup_world
+from tests.fixtures import World, setup_world, wallet_payment
 
 THREADS = 8
 
 
 def pay_from_wallet(ledger: Ledger, world: World, key: str, amount: int) -> str:
     try:
-        outcome = ledger.execute(
-            CreatePayment.parse(
-                payer_id=world.payer_id,
-                account_id=world.account_id,
-                method="wallet",
-                wallet_id=world.wallet_id,
-                amount=amount,
-                confirm=True,
-                idempotency_key=key,
-            )
-        )
+        outcome = ledger.execute(wallet_payment(world, key, amount=amount))
     except InsufficientFundsError:
         return "insufficient"
     return str(outcome.result["status"])

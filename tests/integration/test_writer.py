@@ -21,9 +21,9 @@ from ledger.bootstrap import build_ledger
 from ledger.engine.channel import WriterClient
 from ledger.engine.writer import Writer
 from ledger.errors import InsufficientFundsError, WriterUnavailableError
-from ledger.payments.commands import CreatePayment, OpenWallet
+from ledger.payments.commands import OpenWallet
 from ledger.settings import Settings
-from tests.fixtures import World, setup_world, top_up
+from tests.fixtures import World, setup_world, top_up, wallet_payment
 
 
 @dataclass
@@ -68,21 +68,8 @@ def setup(sqlite_settings: Settings, tmp_path: Path) -> Iterator[Setup]:
     writer_app.close()
 
 
-def wallet_payment(world: World, key: str, amount: int) -> Any:
-    """One confirmed wallet payment of `amount` kopecks, the command both paths send."""
-    return CreatePayment.parse(
-        payer_id=world.payer_id,
-        account_id=world.account_id,
-        method="wallet",
-        wallet_id=world.wallet_id,
-        amount=amount,
-        confirm=True,
-        idempotency_key=key,
-    )
-
-
 def pay(ledger: Ledger, world: World, key: str, amount: int = 100) -> Any:
-    return ledger.execute(wallet_payment(world, key, amount))
+    return ledger.execute(wallet_payment(world, key, amount=amount))
 
 
 def test_a_workers_command_runs_in_the_writer_and_answers_with_its_position(
@@ -165,7 +152,7 @@ def test_while_the_writer_is_down_writes_are_refused_as_unavailable_then_resume(
 
 # --- an event-loop worker's end (ledger/engine/channel_async.py) --------------------------------
 async def pay_async(ledger: Ledger, world: World, key: str, amount: int = 100) -> Any:
-    return await ledger.execute_async(wallet_payment(world, key, amount))
+    return await ledger.execute_async(wallet_payment(world, key, amount=amount))
 
 
 def test_a_loops_concurrent_commands_share_one_connection_each_with_its_own_answer(
