@@ -60,6 +60,12 @@ class AuditSettings(Settings):
     """KVIT_LOG_WITNESSES: the witnesses whose cosignatures the log accepts and publishes,
     as cosignature verifier keys (`<name>+<id>+<base64>`), separated by commas."""
 
+    audit_follow_linger_seconds: float = Field(default=0.1, ge=0, le=10)
+    """KVIT_AUDIT_FOLLOW_LINGER_SECONDS: woken by a commit, `kvit audit follow` waits this long
+    before it reads, so that one batch takes the commits of that while. Nothing waits for the
+    chain on a write's path; each batch costs a read, a transaction and an insert whatever its
+    size, and under payments at one or two commits a batch that fixed cost was the most of it."""
+
     audit_checkpoint_every_events: int = 10_000
     audit_checkpoint_interval_seconds: float = 3600.0
     """A follower signs a checkpoint after this many new events, or this long after the last

@@ -5,8 +5,8 @@
     .venv/bin/python -m bench.profile_http --role writer --out /tmp/writer.svg
 
 The deployment is bench/http.py's (`kvit serve --workers 2` by default); once the residents are
-seeded and the read models caught up, py-spy attaches to one process of the role (the first API
-worker, or the writer) while wrk pays for `--seconds`. A `.txt` output holds collapsed stacks,
+seeded and the read models caught up, py-spy attaches to one process of the role (the busiest
+API worker, the writer, `project`, `audit` follow or `mail`) while wrk pays for `--seconds`. A `.txt` output holds collapsed stacks,
 summarised as bench/profile.py does; the CPU per payment of every role is printed beside it.
 """
 
@@ -32,7 +32,9 @@ from ledger.settings import Settings
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--role", choices=("api", "writer"), default="api")
+    parser.add_argument(
+        "--role", choices=("api", "writer", "project", "audit", "mail"), default="api"
+    )
     parser.add_argument("--out", required=True, help=".txt (collapsed stacks) or .svg")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=15)

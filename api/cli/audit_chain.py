@@ -110,7 +110,7 @@ def _follow(
                 heartbeat.beat()
                 if listener is not None:
                     for _ in listener.notifies(timeout=1.0, stop_after=1):
-                        pass
+                        stop.wait(settings.audit_follow_linger_seconds)  # let a batch gather
                 else:
                     stop.wait(0.5)
             heartbeat.forget()  # stopped on purpose: no longer expected
