@@ -13,6 +13,7 @@ store's channel, a poll every second as a safety net); on SQLite in a thread ins
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -24,7 +25,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from audit.encoding import GENESIS, canonical, chain_hash, timestamp_of
+from audit.encoding import GENESIS, EntryError, canonical, chain_hash, timestamp_of
 from audit.merkle import leaf_hash
 from audit.store import CHAIN, AuditStore, ChainRow
 from storage.log import Recorded, read_stored
@@ -49,7 +50,13 @@ def rows_for(
     rows, leaves = [], []
     for e in events:
         stamp = timestamp_of(e.state)
-        entry = canonical(e.originator_id, e.version, e.topic, stamp, e.state)
+        try:
+            entry = canonical(e.originator_id, e.version, e.topic, stamp, e.state)
+        except EntryError as error:
+            raise EntryError(
+                f"the event at position {e.position} cannot be chained: {error};"
+                " run `kvit audit verify`"
+            ) from None
         digest = sha256(entry).digest()
         chain, seq = chain_hash(chain, digest), seq + 1
         rows.append(ChainRow(e.position, seq, stamp, digest, chain))
@@ -87,8 +94,10 @@ def build_tree(
         leaves = []
         for row in rows:
             e = events.get(row.position)
+            entry = b""
             if e is not None:
-                entry = canonical(e.originator_id, e.version, e.topic, row.timestamp, e.state)
+                with contextlib.suppress(EntryError):  # no entry: not the event recorded
+                    entry = canonical(e.originator_id, e.version, e.topic, row.timestamp, e.state)
             if e is None or sha256(entry).digest() != row.event_hash:
                 raise TreeMismatchError(
                     f"the event at position {row.position} is not the one its chain row"

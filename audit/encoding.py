@@ -35,34 +35,67 @@ from storage.decode import loads
 MAGIC = b"kvit.event.v1\n"
 GENESIS = bytes(32)
 _CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_TOPIC_BYTES = 0xFFFF
+"""The entry holds a topic's length in 16 bits."""
 UNREADABLE = ""
 """The timestamp of a state that does not decode (it can only have been damaged)."""
+
+
+class EntryError(ValueError):
+    """A stored event that no entry can be built for: a field the entry format cannot hold
+    (a negative version, a topic over 65,535 bytes, …). Kvit never writes one
+    (storage/event_store.py refuses it), so one in the log was put there by other means."""
 
 
 def canonical(
     originator_id: UUID | str, version: int, topic: str, timestamp: str, state: bytes
 ) -> bytes:
+    """The entry's bytes; EntryError if a field does not fit the format."""
     if not isinstance(state, bytes):  # a damaged row may hold text (SQLite) or a memoryview
         state = state.encode("utf-8") if isinstance(state, str) else bytes(state)
-    if type(originator_id) is str and _CANONICAL_ID.fullmatch(originator_id):
-        ident = originator_id.encode("ascii")  # already the form UUID() would print
-    else:
-        ident = str(UUID(str(originator_id))).encode("ascii")
-    topic_bytes, stamp = topic.encode("utf-8"), timestamp.encode("ascii")
-    return b"".join(
-        (
-            MAGIC,
-            struct.pack(">H", len(ident)),
-            ident,
-            struct.pack(">Q", version),
-            struct.pack(">H", len(topic_bytes)),
-            topic_bytes,
-            struct.pack(">H", len(stamp)),
-            stamp,
-            struct.pack(">I", len(state)),
-            state,
+    try:
+        if type(originator_id) is str and _CANONICAL_ID.fullmatch(originator_id):
+            ident = originator_id.encode("ascii")  # already the form UUID() would print
+        else:
+            ident = str(UUID(str(originator_id))).encode("ascii")
+        topic_bytes, stamp = topic.encode("utf-8"), timestamp.encode("ascii")
+        return b"".join(
+            (
+                MAGIC,
+                struct.pack(">H", len(ident)),
+                ident,
+                struct.pack(">Q", version),
+                struct.pack(">H", len(topic_bytes)),
+                topic_bytes,
+                struct.pack(">H", len(stamp)),
+                stamp,
+                struct.pack(">I", len(state)),
+                state,
+            )
         )
-    )
+    except (struct.error, ValueError, TypeError, AttributeError):
+        raise EntryError(entry_problem(originator_id, version, topic, timestamp, state)) from None
+
+
+def entry_problem(
+    originator_id: object, version: object, topic: object, timestamp: object, state: bytes
+) -> str:
+    """What keeps these fields from being an entry, in words."""
+    if not isinstance(version, int) or not 0 <= version < 1 << 64:
+        return f"its originator version {version!r} is not an unsigned 64-bit number"
+    if not isinstance(topic, str):
+        return f"its topic is {type(topic).__name__}, not text"
+    try:
+        topic_bytes = len(topic.encode("utf-8"))
+    except UnicodeError:
+        return "its topic is not valid UTF-8 text"
+    if topic_bytes > MAX_TOPIC_BYTES:
+        return f"its topic is {topic_bytes:,} bytes long (at most {MAX_TOPIC_BYTES:,})"
+    if not isinstance(timestamp, str) or not timestamp.isascii() or len(timestamp) > 0xFFFF:
+        return "its timestamp is not ASCII text"
+    if len(state) >= 1 << 32:
+        return f"its state is {len(state):,} bytes long (under 4 GiB)"
+    return f"its originator id {str(originator_id)[:64]!r} is not a UUID"
 
 
 def event_hash(
@@ -88,7 +121,7 @@ def utc_text(moment: datetime) -> str:
 
 def normalise_iso(raw: str) -> str:
     """An ISO 8601 time as the library stores it (`…+00:00`), in the canonical form."""
-    if len(raw) == 32 and raw.endswith("+00:00") and raw[19] == ".":
+    if len(raw) == 32 and raw.endswith("+00:00") and raw[19] == "." and raw.isascii():
         return raw[:26] + "Z"  # the common case, without parsing
     return utc_text(datetime.fromisoformat(raw.replace("Z", "+00:00")))
 

@@ -73,7 +73,7 @@ def event_line(event: Recorded, row: ChainRow | None) -> dict[str, Any]:
     state = event.state
     try:
         decoded: Any = plain(decode_state(state))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         decoded = None
     return {
         "position": event.position,

@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from audit import merkle
-from audit.encoding import canonical
+from audit.encoding import EntryError, canonical
 from audit.store import TILE_HEIGHT, AuditStore
 from storage.log import read_stored
 
@@ -135,7 +135,10 @@ def entries_bundle(
         e = by_position.get(position)
         if e is None:
             raise TileNotFoundError(f"the event at position {position} is gone")
-        entry = canonical(e.originator_id, e.version, e.topic, stamp, e.state)
+        try:
+            entry = canonical(e.originator_id, e.version, e.topic, stamp, e.state)
+        except EntryError as error:
+            raise TileNotFoundError(f"the event at position {position}: {error}") from None
         if len(entry) > MAX_ENTRY:
             raise EntryTooLargeError(f"the entry at position {position} is {len(entry)} bytes")
         out += struct.pack(">H", len(entry)) + entry

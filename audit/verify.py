@@ -12,6 +12,9 @@ The log and the chain table are walked side by side in position order:
   alone: a different hash or count is `checkpoint_mismatch` (history was rewritten together
   with the chain table), fewer events and a log that ends before it is `truncated` (the newest
   events were deleted); a bad signature or an untrusted key is `bad_signature`;
+- an event whose fields the entry format cannot hold (a negative version, a topic over
+  65,535 bytes: Kvit never writes one) is `malformed`; it is no leaf and no link of the
+  recomputed chain;
 - the Merkle tree (audit/merkle.py) is recomputed from the log as it is walked, and each
   signed tree checkpoint (a C2SP note) is compared with its root at the checkpoint's size:
   `tree_mismatch` (at the first finding before it, or after the last good one), `truncated`

@@ -12,7 +12,7 @@ from hashlib import sha256
 from typing import Any
 
 from audit import bulk_check
-from audit.encoding import GENESIS, canonical, chain_hash, timestamp_of
+from audit.encoding import GENESIS, EntryError, canonical, chain_hash, timestamp_of
 from audit.report import Finding, VerifyReport
 from audit.scan import Batch, Scan
 from audit.store import ChainRow
@@ -140,7 +140,14 @@ class Walk:
         """One stored event: into the recomputed chain, and against its chain row if any."""
         position, report = event.position, self.report
         stamp = timestamp_of(event.state)
-        entry = canonical(event.originator_id, event.version, event.topic, stamp, event.state)
+        try:
+            entry = canonical(event.originator_id, event.version, event.topic, stamp, event.state)
+        except EntryError as error:
+            # No leaf and no link of the chain: what follows is compared without it (a
+            # checkpoint after it disagrees, and says this finding is why).
+            report.events, report.last_position = report.events + 1, position
+            self.find("malformed", position, f"the event at position {position}: {error}")
+            return
         digest = sha256(entry).digest()
         self.add_leaves([sha256(b"\x00" + entry).digest()], [position])
         if self.roots and self.roots[0][0] <= self.tree.size:

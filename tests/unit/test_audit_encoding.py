@@ -7,10 +7,13 @@ import hashlib
 import struct
 from uuid import UUID
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.encoding import (
     GENESIS,
+    UNREADABLE,
+    EntryError,
     canonical,
     chain_hash,
     event_hash,
@@ -86,3 +89,31 @@ def test_a_checkpoint_verifies_with_its_key_only_and_the_stdlib_verifier_agrees(
     for n in range(5):
         text = f"message {n}".encode()
         assert checker.ed25519_verify(public, text, key.sign(text))
+
+
+@pytest.mark.parametrize(
+    ("version", "topic", "says"),
+    [
+        (-1, "t", "version -1 is not an unsigned 64-bit number"),
+        (1 << 64, "t", "is not an unsigned 64-bit number"),
+        (1, "t" * 65_536, "topic is 65,536 bytes long"),
+    ],
+)
+def test_fields_an_entry_cannot_hold_are_an_entry_error_saying_which(
+    version: int, topic: str, says: str
+) -> None:
+    with pytest.raises(EntryError, match=says):
+        canonical(ID, version, topic, "2026-03-05T10:00:00.123456Z", STATE)
+    stamp = "2026-03-05T10:00:00.123456Z"
+    with pytest.raises((struct.error, ValueError)):  # the checker refuses the same fields
+        checker.entry_of(str(ID), version, topic, stamp, STATE)
+    assert len(canonical(ID, 1, "t" * 65_535, stamp, STATE)) > 65_535  # the largest that fits
+
+
+def test_a_timestamp_of_the_right_shape_in_other_letters_is_unreadable_not_a_crash() -> None:
+    raw = "２０２６-03-05T10:00:00.123456+00:00"  # 32 characters, "." at 19: the fast path's
+    state = b'{"timestamp":"' + raw.encode() + b'"}'
+    stamp = timestamp_of(state)
+    assert stamp == UNREADABLE or stamp.isascii()
+    assert checker.timestamp_of(checker.decode(state)).isascii()
+    canonical(ID, 1, "t", stamp, state)  # the entry can be built either way

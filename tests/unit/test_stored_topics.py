@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic, resolve_topic
 
 import ledger.domain
+from audit.encoding import MAX_TOPIC_BYTES
 from ledger.application import Ledger
 from ledger.payments.commands import CreatePayment, RefundPayment
 from tests.fixtures import setup_world
@@ -250,3 +251,9 @@ def test_what_the_ledger_writes_is_stored_under_pinned_topics(memory_ledger: Led
 def _stored(app: Ledger) -> list[tuple[int, str]]:
     notifications = app.recorder.select_notifications(start=1, limit=10_000)
     return [(n.id, n.topic) for n in notifications]
+
+
+def test_every_stored_topic_fits_an_audit_entry() -> None:
+    """The log's entry format holds a topic's length in 16 bits (audit/encoding.py); topics are
+    the pinned constants above, never input, so the ledger cannot write one that does not fit."""
+    assert all(len(topic.encode()) <= MAX_TOPIC_BYTES for topic in STORED)
