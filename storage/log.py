@@ -127,14 +127,11 @@ def read_stored(
     stop: int | None = None,
     topics: Sequence[str] = (),
 ) -> list[Recorded]:
-    """Up to `limit` stored events after position `after` (up to `stop`), as stored."""
+    """Up to `limit` stored events after position `after` (up to `stop`, else up to the
+    log's head when asked), as stored."""
     recorder = app.recorder
     if isinstance(recorder, PostgresApplicationRecorder):
-        end = _END if stop is None else stop
-        if topics:
-            rows = _postgres(recorder, _AFTER_TOPICS, [after, end, list(topics), limit])
-        else:
-            rows = _postgres(recorder, _AFTER, [after, end, limit])
+        rows = _windows(recorder, after, stop, limit, topics)
         return [Recorded(*row) for row in rows]
     found = recorder.select_notifications(
         start=after, limit=limit, stop=stop, topics=list(topics), inclusive_of_start=False
@@ -142,6 +139,39 @@ def read_stored(
     return [
         Recorded(n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in found
     ]
+
+
+def _windows(
+    recorder: PostgresApplicationRecorder,
+    after: int,
+    stop: int | None,
+    limit: int,
+    topics: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """Up to `limit` rows of positions (after, stop], read in windows of positions that start
+    `limit` wide and double while they come back short (gaps in the ids, other topics); with
+    no `stop`, up to the log's head, read once a window comes back short.
+
+    A range open at the top, or as wide as the rest of the log, was planned with the table's
+    statistics stale (as after a bulk load) as a bitmap scan and sort of every row in it, for
+    every batch: 0.6 s for 5,000 rows of a 200,000-event log. A window of about the rows
+    wanted costs what they do, whatever the statistics say."""
+    rows: list[tuple[Any, ...]] = []
+    span, end = max(limit, 1), stop
+    while True:
+        upper = after + span if end is None else min(after + span, end)
+        if upper <= after:
+            return rows
+        wanted = limit - len(rows)
+        if topics:
+            rows += _postgres(recorder, _AFTER_TOPICS, [after, upper, list(topics), wanted])
+        else:
+            rows += _postgres(recorder, _AFTER, [after, upper, wanted])
+        if len(rows) >= limit:
+            return rows
+        if end is None:  # short: gaps in the ids, or the end of the log
+            end = recorder.max_notification_id() or 0
+        after, span = upper, span * 2
 
 
 StoredRow = tuple[int, str, int, str, bytes]
