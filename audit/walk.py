@@ -223,15 +223,21 @@ class Walk:
 
     def compare_nodes(self, stored: dict[tuple[int, int], bytes]) -> None:
         """The stored nodes above the leaves against the ones recomputed."""
-        wrong = [
+        wrong = sorted(
             (index << height, height, index)
             for height, index, node in self.nodes
             if stored.get((height, index), node) != node
-        ]
-        if wrong:
-            leaf, height, index = min(wrong)
+        )
+        for leaf, height, index in wrong:
+            # A change to the log under the node (or before it) changes the node recomputed,
+            # not the stored one: that finding is why. The first node no finding explains is
+            # where the stored tree was changed.
+            after = self.tile_starts.get(leaf + (1 << height))
+            if any(after is None or f.position < after for f in self.found):
+                continue
             position = self.tile_starts.get(leaf, self.report.last_position)
             self.tree_broken(position, f"the stored tree's node {index} at height {height}")
+            return
 
     def tree_broken(self, position: int, what: str) -> None:
         if any(f.position <= position or f.kind == "tree_broken" for f in self.found):

@@ -135,6 +135,22 @@ def test_a_changed_stored_node_is_found_where_its_leaves_start(log: Log) -> None
     assert tree_findings(tree_verify(log)) == [("tree_broken", _position_of_leaf(log, 0))]
 
 
+def test_a_changed_event_under_a_stored_node_is_not_blamed_on_the_stored_tree(log: Log) -> None:
+    """The node recomputed above a changed event differs from the stored one; the stored tree
+    is as it was, so the finding is the event's alone (`tree_broken` would point before it)."""
+    world = setup_world(log.ledger, payer_id="payer-nodes", wallet_balance=10_000_000)
+    for i in range(70):  # past 256 events: a node at height 8 over position 20
+        pay(log.ledger, world, f"n{i}")
+    catch_up(log.ledger, log.store)
+    log.set_state(20, changed_byte(log.state(20)))
+    report = tree_verify(log)
+    assert report.first is not None and (report.first.kind, report.first.position) == (
+        "modified",
+        20,
+    )
+    assert "tree_broken" not in {f.kind for f in report.findings}, report.findings
+
+
 def test_the_tree_is_not_built_on_a_log_that_no_longer_matches_its_chain(log: Log) -> None:
     log.sql(f"DELETE FROM {log.store.name('audit_tree')}")
     log.set_state(7, changed_byte(log.state(7)))
