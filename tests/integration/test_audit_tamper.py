@@ -26,10 +26,9 @@ from audit.store import AuditStore, ChainRow
 from audit.verify import VerifyReport, verify
 from ledger.application import Ledger
 from ledger.bootstrap import build_ledger
-from ledger.payments.commands import CreatePayment
-from ledger.settings import Settings
 from storage.log import events_table
 from tests.fixtures import setup_world
+from tests.integration.log_fixtures import audit_settings, pay
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "4f" * 32
@@ -138,32 +137,9 @@ def agree(log: Log, report: VerifyReport) -> None:
     assert [(f["kind"], f["position"]) for f in exported["findings"]] == findings(report)
 
 
-def pay(ledger: Ledger, world: Any, key: str, amount: int = 1000) -> None:
-    ledger.execute(
-        CreatePayment.parse(
-            payer_id=world.payer_id,
-            method="wallet",
-            idempotency_key=key,
-            account_id=world.account_id,
-            wallet_id=world.wallet_id,
-            amount=amount,
-            confirm=True,
-        )
-    )
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Log]:
-    if request.param == "sqlite":
-        base: Settings = request.getfixturevalue("sqlite_settings")
-        settings = AuditSettings(data_dir=base.data_dir, database_url=None)
-    else:
-        base = request.getfixturevalue("pg_settings")
-        settings = AuditSettings(
-            database_url=base.database_url,
-            database_schema=base.database_schema,
-            audit_signing_key=KEY,
-        )
+    settings = audit_settings(request, KEY)
     ledger = build_ledger(settings)
     store = AuditStore.open(settings)
     world = setup_world(ledger, wallet_balance=1_000_000)

@@ -9,7 +9,7 @@ from ledger.bootstrap import build_ledger
 from ledger.settings import Settings
 from storage.log import Recorded, events_table, iter_stored, read_stored
 from tests.fixtures import setup_world
-from tests.integration.test_audit_tamper import pay
+from tests.integration.log_fixtures import pay
 
 
 def test_reads_across_gaps_give_what_one_read_of_the_whole_log_gives(

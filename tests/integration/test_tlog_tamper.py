@@ -18,7 +18,8 @@ from audit.verify import VerifyReport, verify
 from audit.witness import InconsistentLogError, Witness
 from storage.log import events_table
 from tests.fixtures import setup_world
-from tests.integration.test_audit_tamper import Log, changed_byte, log, pay
+from tests.integration.log_fixtures import pay
+from tests.integration.test_audit_tamper import Log, changed_byte, log
 
 __all__ = ["log"]  # the fixture: a chained, checkpointed log on each backend
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
-import time
 from pathlib import Path
 from types import ModuleType
 from uuid import UUID
@@ -21,10 +20,10 @@ from api.auth import Role
 from audit import note, receipt_code
 from audit.witness import InconsistentLogError, Witness, decode_proof
 from ledger.bootstrap import build_ledger, migrate
-from ledger.payments.commands import CreatePayment
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import INN, setup_world
 from tests.integration import tlog_spec as spec
+from tests.integration.log_fixtures import pay_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 PAYMENTS = 70  # a little over 256 events: one full tile of leaves and a partial one
@@ -57,26 +56,8 @@ def test_a_live_log_checks_out_with_an_independent_verifier_a_witness_and_a_rece
     with TestClient(app, base_url=PUBLIC_URL) as client:
         world = setup_world(ledger, wallet_balance=100_000_000)
         store = app.state.services.started().audit_store
-        paid = None
-        for half in (0, 1):  # two batches: two signed checkpoints to prove consistent
-            for i in range(half * PAYMENTS // 2, (half + 1) * PAYMENTS // 2):
-                paid = ledger.execute(
-                    CreatePayment.parse(
-                        payer_id=world.payer_id,
-                        method="wallet",
-                        idempotency_key=f"p{i}",
-                        account_id=world.account_id,
-                        wallet_id=world.wallet_id,
-                        amount=467_155 + i,
-                        confirm=True,
-                    )
-                )
-            head = ledger.recorder.max_notification_id()
-            deadline = time.monotonic() + 20
-            while not store.notes(at_or_after=head):  # seq == position on SQLite
-                assert time.monotonic() < deadline, "the follower signed no tree checkpoint"
-                time.sleep(0.05)
-        assert paid is not None
+        # Two batches: two signed checkpoints to prove consistent.
+        head, paid = pay_signed(ledger, store, world, PAYMENTS, amount=467_155)
 
         # The key and the checkpoint need no token; the checkpoint is the signed note.
         vkey = client.get("/v1/audit/key").text.strip()

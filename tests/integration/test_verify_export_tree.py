@@ -22,13 +22,11 @@ from audit import merkle
 from audit.export import export
 from audit.note import ED25519, Verifier, raw_public
 from audit.service import checkpoint_now, log_verifier
-from audit.signing import AuditSettings
 from audit.store import AuditStore
 from audit.tiles import perfect_from
 from ledger.bootstrap import build_ledger
-from ledger.payments.commands import CreatePayment
-from ledger.settings import Settings
 from tests.fixtures import setup_world
+from tests.integration.log_fixtures import audit_settings, pay
 
 SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "verify_export.py"
 PYTHON = getattr(sys, "_base_executable", sys.executable)
@@ -80,30 +78,11 @@ def findings(done: subprocess.CompletedProcess[str]) -> list[tuple[str, int]]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def exported(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Exported]:
     """A log with three signed tree checkpoints, the last at its head, exported."""
-    if request.param == "sqlite":
-        base: Settings = request.getfixturevalue("sqlite_settings")
-        settings = AuditSettings(data_dir=base.data_dir, database_url=None)
-    else:
-        base = request.getfixturevalue("pg_settings")
-        settings = AuditSettings(
-            database_url=base.database_url,
-            database_schema=base.database_schema,
-            audit_signing_key=KEY,
-        )
+    settings = audit_settings(request, KEY)
     ledger, store = build_ledger(settings), AuditStore.open(settings)
     world = setup_world(ledger, wallet_balance=1_000_000)
     for i in range(24):
-        ledger.execute(
-            CreatePayment.parse(
-                payer_id=world.payer_id,
-                method="wallet",
-                idempotency_key=f"p{i}",
-                account_id=world.account_id,
-                wallet_id=world.wallet_id,
-                amount=100 + i,
-                confirm=True,
-            )
-        )
+        pay(ledger, world, f"p{i}", 100 + i)
         if i % 8 == 7:
             checkpoint_now(ledger, store, settings)
     log_key = log_verifier(settings).text()

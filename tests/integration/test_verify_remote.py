@@ -6,7 +6,6 @@ auditor kept. The app serves over its ASGI transport here; test_cli.py runs `kvi
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,9 @@ from audit import note
 from audit.remote import Fetch, MissingError, RemoteReport, verify_remote
 from audit.tiles import WIDTH
 from ledger.bootstrap import build_ledger, migrate
-from ledger.payments.commands import CreatePayment
 from tests.api.helpers import PUBLIC_URL, api_settings, bearer
 from tests.fixtures import setup_world
+from tests.integration.log_fixtures import pay_signed
 from tests.integration.test_cli import SECRET, clean_env, run
 from tests.processes import kvit_serve
 
@@ -53,24 +52,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         with TestClient(app, base_url=PUBLIC_URL) as client:
             world = setup_world(ledger, wallet_balance=100_000_000)
             store = app.state.services.started().audit_store
-            for half in (0, 1):  # two batches: a checkpoint signed after each
-                for i in range(half * 35, half * 35 + 35):
-                    ledger.execute(
-                        CreatePayment.parse(
-                            payer_id=world.payer_id,
-                            method="wallet",
-                            idempotency_key=f"p{i}",
-                            account_id=world.account_id,
-                            wallet_id=world.wallet_id,
-                            amount=10_000 + i,
-                            confirm=True,
-                        )
-                    )
-                head = ledger.recorder.max_notification_id()
-                deadline = time.monotonic() + 20
-                while not store.notes(at_or_after=head):  # seq == position on SQLite
-                    assert time.monotonic() < deadline, "the follower signed no checkpoint"
-                    time.sleep(0.05)
+            head, _ = pay_signed(ledger, store, world, 70, amount=10_000)
 
             def fetch(path: str) -> bytes:
                 got = client.get(PREFIX + path, headers=auditor)
