@@ -205,6 +205,22 @@ def entry_of(originator_id: str, version: int, topic: str, stamp: str, state: by
     )
 
 
+def entry_problem(line: dict, error: Exception) -> str:
+    """Which field of an exported event keeps it from being an entry, in words."""
+    version, topic = line.get("version"), line.get("topic")
+    if not isinstance(version, int) or not 0 <= version < 1 << 64:
+        return f"its originator version {version!r} is not an unsigned 64-bit number"
+    if not isinstance(topic, str):
+        return f"its topic is {type(topic).__name__}, not text"
+    try:
+        size = len(topic.encode("utf-8"))
+    except UnicodeError:
+        return "its topic is not valid UTF-8 text"
+    if size > 0xFFFF:
+        return f"its topic is {size:,} bytes long (at most 65,535)"
+    return f"{error}"[:200]
+
+
 def chain(previous: bytes, digest: bytes) -> bytes:
     return sha256(previous + digest).digest()
 
@@ -534,9 +550,8 @@ class Check:
             # Fields the entry format cannot hold (a negative version, a topic over 65,535
             # bytes): no leaf, no link of the chain; what follows is compared without it.
             self.events, self.last_position = self.events + 1, position
-            self.add(
-                "malformed", position, f"the event at position {position} is no entry: {error}"
-            )
+            why = entry_problem(line, error)
+            self.add("malformed", position, f"the event at position {position}: {why}")
             if line.get("chain_hash") is not None:
                 self.recorded_row(line)
             return

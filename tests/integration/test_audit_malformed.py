@@ -44,6 +44,8 @@ def test_a_negative_version_of_a_chained_event_is_found_at_its_position(log: Log
     assert "version -1" in report.first.detail
     assert report.events == log.head()
     agree(log, report)
+    first = log.check_export("again")["findings"][0]
+    assert "originator version -1 is not an unsigned 64-bit number" in first["detail"]
 
 
 def test_a_topic_too_long_for_an_entry_is_found_at_its_position(log: Log) -> None:
