@@ -25,24 +25,20 @@ from ledger.domain import BankNotice, Bill, Payment, PaymentStatus, PersonalAcco
 from ledger.domain.payment import refund_status
 from ledger.domain.read import EventRead
 from projections import matching
+from projections.models import matching_rows
 from projections.models.base import ReadModel, applies, id_text
+from projections.models.matching_rows import list_new, of_account, of_accounts
 from projections.staged import RowDict, StagedRows
 from projections.tables import MATCH_ACCOUNT, MATCH_BILL, MATCH_MOVE, MATCH_RECEIPT, Table
 from storage.log import Logged
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 TOUCHED = "matching.touched"
-CREATED, ACCEPTED = Payment.Created.TOPIC, BankNotice.Accepted.TOPIC
 PAYMENT, NOTICE = "payment", "bank_notice"
 RECEIVED, REFUNDED, ANNULLED = "received", "refunded", "annulled"
 """Kinds of money movement (`match_move.kind`)."""
 PENDING = "pending"
 """A payment receipt's status until the payment succeeds (then the payment's own statuses)."""
-NameAnAccount = Bill.Issued.Read | Payment.Created.Read | BankNotice.Accepted.Read
-NAME_AN_ACCOUNT = frozenset({Bill.Issued.TOPIC, CREATED, ACCEPTED})
-NameABill = PersonalAccount.BillWithdrawn.Read | Payment.Created.Read | BankNotice.Accepted.Read
-ACCOUNT_TOPICS = frozenset({PersonalAccount.BillAdded.TOPIC, PersonalAccount.BillWithdrawn.TOPIC})
-"""The account's own events this model follows (about their originator)."""
 _encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 CACHED = 2**16
 """Parsed and encoded texts kept (matching reads and writes the same ones over and over)."""
@@ -52,74 +48,17 @@ def moscow_day(moment: datetime) -> str:
     return moment.astimezone(MOSCOW).date().isoformat()
 
 
-def _account_named(logged: Logged) -> str | None:
-    """The account an event names (the account's own events are about their originator)."""
-    if logged.topic not in NAME_AN_ACCOUNT:
-        return None
-    event: NameAnAccount = logged.event
-    return str(event.account_id)
-
-
-def _bills_named(logged: Logged) -> tuple[str | None, ...]:
-    """The bills an event about bills names (a receipt's named bill is looked up as well)."""
-    if logged.topic == Bill.Issued.TOPIC:
-        return (logged.originator_id,)
-    if logged.topic == PersonalAccount.BillAdded.TOPIC:
-        added: PersonalAccount.BillAdded.Read = logged.event
-        return (id_text(added.bill_id), id_text(added.replaces))
-    if logged.topic in (PersonalAccount.BillWithdrawn.TOPIC, CREATED, ACCEPTED):
-        event: NameABill = logged.event
-        return (id_text(event.bill_id),)
-    return ()
-
-
 class Matching(ReadModel):
     name = "matching"
     tables: ClassVar[tuple[Table, ...]] = (MATCH_ACCOUNT, MATCH_BILL, MATCH_RECEIPT, MATCH_MOVE)
 
-    # --- loading ----------------------------------------------------------------------------
     def prefetch(self, staged: StagedRows, events: Sequence[Logged]) -> None:
-        new = {e.originator_id for e in events if e.topic in (CREATED, ACCEPTED)}
-        staged.assume_new(MATCH_RECEIPT, new)
-        staged.load(MATCH_RECEIPT, {e.originator_id for e in events} - new)
-        named = {a for e in events if (a := _account_named(e)) is not None}
-        staged.load(MATCH_ACCOUNT, named)
-        # Every account the chunk touches has its bills read when it is matched (`finish`):
-        # list them all in one query rather than one query each.
-        accounts = {e.originator_id for e in events if e.topic in ACCOUNT_TOPICS} | named
-        for row in staged.cached(MATCH_RECEIPT):
-            if row["receipt_id"] not in new:
-                accounts.add(row["account_id"])
-        self._of_accounts(staged, MATCH_BILL, accounts)
-        # The bills the events name that those did not include (new ones), in one query.
-        listed = {row["bill_id"] for row in staged.cached(MATCH_BILL)}
-        staged.load(MATCH_BILL, {b for e in events for b in _bills_named(e)} - listed)
-
-    def _of_account(self, staged: StagedRows, table: Table, account_id: str) -> set[str]:
-        """Keys of the account's rows in `table` (bills or receipts), loaded once per staged."""
-        return self._of_accounts(staged, table, {account_id})[account_id]
-
-    def _of_accounts(
-        self, staged: StagedRows, table: Table, accounts: set[str]
-    ) -> dict[str, set[str]]:
-        """The index, account -> keys of its rows in `table`, with `accounts` in it: those
-        missing are loaded in one query and indexed in one pass over the staged rows."""
-        index: dict[str, set[str]] = staged.scratch.setdefault(f"{self.name}.{table.name}", {})
-        missing = {a for a in accounts if a not in index}  # not `- index.keys()`: O(index)
-        if missing:
-            staged.load(table, missing, column="account_id")
-            for account_id in missing:
-                index[account_id] = set()
-            key = table.key[0]
-            for row in staged.cached(table):
-                if row["account_id"] in missing:
-                    index[row["account_id"]].add(row[key])
-        return index
+        matching_rows.prefetch(staged, events)
 
     def _bill(self, staged: StagedRows, bill_id: str, account_id: str, position: int) -> RowDict:
         row = staged.get(MATCH_BILL, bill_id)
         if row is None:
-            self._of_account(staged, MATCH_BILL, account_id).add(bill_id)
+            of_account(staged, MATCH_BILL, account_id).add(bill_id)
             row = staged.put(
                 MATCH_BILL,
                 {
@@ -304,11 +243,7 @@ class Matching(ReadModel):
             "position": logged.position,
             **fields,
         }
-        # Listed with its account's receipts if this batch has listed them already; if not,
-        # listing them later finds it among the batch's rows.
-        listed = staged.scratch.get(f"{self.name}.{MATCH_RECEIPT.name}", {})
-        if row["account_id"] in listed:
-            listed[row["account_id"]].add(row["receipt_id"])
+        list_new(staged, MATCH_RECEIPT, row["account_id"], row["receipt_id"])
         named = staged.get(MATCH_BILL, row["bill_id"]) if row["bill_id"] else None
         row["period"] = named["period"] if named is not None else row["named_period"]
         staged.put(MATCH_RECEIPT, row)
@@ -349,14 +284,14 @@ class Matching(ReadModel):
 
     def refinish(self, staged: StagedRows, keys: Collection[str]) -> None:
         accounts = set(keys)
-        self._of_accounts(staged, MATCH_BILL, accounts)
+        of_accounts(staged, MATCH_BILL, accounts)
         staged.scratch[TOUCHED] = dict.fromkeys(accounts)  # each matched again in full
         self.finish(staged)
 
     def finish(self, staged: StagedRows) -> None:
         touched: dict[str, list[str] | None] = staged.scratch.pop(TOUCHED, {})
         # The receipts of every account matched again in full, in one query.
-        self._of_accounts(staged, MATCH_RECEIPT, {a for a, new in touched.items() if new is None})
+        of_accounts(staged, MATCH_RECEIPT, {a for a, new in touched.items() if new is None})
         for account_id, appended in sorted(touched.items()):
             if appended is None:
                 self._rematch(staged, account_id)
@@ -366,7 +301,7 @@ class Matching(ReadModel):
     def _current_bills(
         self, staged: StagedRows, account_id: str
     ) -> tuple[dict[str, RowDict], dict[str, RowDict]]:
-        ids = self._of_account(staged, MATCH_BILL, account_id)
+        ids = of_account(staged, MATCH_BILL, account_id)
         bills = {b: staged.need(MATCH_BILL, b) for b in ids}
         current = {b: row for b, row in bills.items() if row["added"] and not row["withdrawn"]}
         return bills, current
@@ -454,8 +389,7 @@ class Matching(ReadModel):
     def _rematch(self, staged: StagedRows, account_id: str) -> None:
         bills, current = self._current_bills(staged, account_id)
         receipts = [
-            staged.need(MATCH_RECEIPT, r)
-            for r in self._of_account(staged, MATCH_RECEIPT, account_id)
+            staged.need(MATCH_RECEIPT, r) for r in of_account(staged, MATCH_RECEIPT, account_id)
         ]
         result = matching.match(
             (self._input(row, self._named_bill(row, bills, current)) for row in receipts),
