@@ -393,10 +393,7 @@ class Matching(ReadModel):
         ]
         result = matching.match(
             (self._input(row, self._named_bill(row, bills, current)) for row in receipts),
-            (
-                self._bill_input(b, tuple((s, a) for s, a in _parsed(b["lines"])))
-                for b in current.values()
-            ),
+            (self._bill_input(b, _parsed(b["lines"])) for b in current.values()),
         )
         for row in receipts:  # a named bill's period, as it stands now
             if row["bill_id"] in bills and row["period"] != bills[row["bill_id"]]["period"]:
