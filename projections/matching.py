@@ -131,8 +131,11 @@ def match(receipts: Iterable[Receipt], bills: Iterable[BillLines]) -> dict[str, 
     ordered_bills = sorted(bills, key=lambda b: (b.period, b.order, b.bill_id))
     left = {b.bill_id: line_dues([a for _, a in b.lines]) for b in ordered_bills}
     by_id = {b.bill_id: b for b in ordered_bills}
+    rank = {b.bill_id: n for n, b in enumerate(ordered_bills)}
     ordered = sorted(receipts, key=lambda r: (r.order, r.receipt_id))
-    got: dict[str, dict[tuple[str, int], int]] = {r.receipt_id: {} for r in ordered}
+    # Each receipt's matched lines, keyed (bill's rank, line): they sort as the result lists
+    # them without a key function.
+    got: dict[str, dict[tuple[int, int], int]] = {r.receipt_id: {} for r in ordered}
     rest = {r.receipt_id: r.net for r in ordered}
 
     def pay(receipt_id: str, bill: BillLines) -> None:
@@ -141,11 +144,11 @@ def match(receipts: Iterable[Receipt], bills: Iterable[BillLines]) -> dict[str, 
         if amount <= 0:
             return
         shares = spread(amount, remaining)
-        mine = got[receipt_id]
+        mine, at = got[receipt_id], rank[bill.bill_id]
         for i, share in enumerate(shares):
             if share:
                 remaining[i] -= share
-                mine[(bill.bill_id, i)] = mine.get((bill.bill_id, i), 0) + share
+                mine[(at, i)] = mine.get((at, i), 0) + share
         rest[receipt_id] -= amount
 
     for receipt in ordered:  # rule 1
@@ -163,24 +166,19 @@ def match(receipts: Iterable[Receipt], bills: Iterable[BillLines]) -> dict[str, 
             pay(receipt.receipt_id, bill)
         unpaid = [b for b in unpaid if sum(left[b.bill_id]) > 0]
 
-    rank = {b.bill_id: n for n, b in enumerate(ordered_bills)}
     result = {}
     for receipt in ordered:
         mine = got[receipt.receipt_id]
         lines = tuple(
             LineMatch(
-                bill_id,
-                by_id[bill_id].document_id,
-                by_id[bill_id].period,
+                (bill := ordered_bills[at]).bill_id,
+                bill.document_id,
+                bill.period,
                 i,
-                by_id[bill_id].lines[i][0],
+                bill.lines[i][0],
                 amount,
             )
-            for (bill_id, i), amount in (
-                sorted(mine.items(), key=lambda kv: (rank[kv[0][0]], kv[0][1]))
-                if len(mine) > 1
-                else mine.items()
-            )
+            for (at, i), amount in (sorted(mine.items()) if len(mine) > 1 else mine.items())
         )
         matched = sum(mine.values())
         only_named = receipt.named and all(line.bill_id == receipt.bill_id for line in lines)

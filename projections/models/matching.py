@@ -363,25 +363,28 @@ class Matching(ReadModel):
             found = result[row["receipt_id"]]
             for line in found.lines:
                 totals[line.bill_id][line.line] += line.amount
-            state = {
-                "match_status": found.status,
-                "matched": found.matched,
-                "advance": found.advance,
-                "lines": _lines_json(found.lines),
-            }
-            if any(row[k] != v for k, v in state.items()):
-                row.update(state)
+            lines = _lines_json(found.lines)
+            if (
+                row["match_status"] != found.status
+                or row["matched"] != found.matched
+                or row["advance"] != found.advance
+                or row["lines"] != lines
+            ):
+                row.update(
+                    match_status=found.status,
+                    matched=found.matched,
+                    advance=found.advance,
+                    lines=lines,
+                )
                 staged.put(MATCH_RECEIPT, row)
         for bill_id, bill in bills.items():
-            before = list(_parsed(bill["matched"])) or [0] * len(totals[bill_id])
-            after = (
-                [b + t for b, t in zip(before, totals[bill_id], strict=True)]
-                if add
-                else totals[bill_id]
-            )
+            after = totals[bill_id]
+            if add:
+                before = _parsed(bill["matched"]) or (0,) * len(after)
+                after = [b + t for b, t in zip(before, after, strict=True)]
             # Nothing matched is `[]` (as a new bill has it) even if something was before, so
             # the row does not depend on whether a chunk ended while it was matched.
-            stored = _encode(after) if any(after) else "[]"
+            stored = _amounts_json(tuple(after)) if any(after) else "[]"
             if stored != bill["matched"]:
                 bill["matched"] = stored
                 staged.put(MATCH_BILL, bill)
@@ -424,6 +427,12 @@ def _parsed(text: str) -> tuple[Any, ...]:
     """A bill's `lines` or `matched` JSON, parsed once: every matching of its account reads
     them again, and they seldom change. Immutable, since it is shared."""
     return tuple(tuple(item) if type(item) is list else item for item in json.loads(text))
+
+
+@lru_cache(maxsize=CACHED)
+def _amounts_json(amounts: tuple[int, ...]) -> str:
+    """A bill's matched amount per line as stored; mostly the same as at its last matching."""
+    return _encode(list(amounts))
 
 
 @lru_cache(maxsize=CACHED)
