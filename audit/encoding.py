@@ -43,8 +43,9 @@ UNREADABLE = ""
 
 class EntryError(ValueError):
     """A stored event that no entry can be built for: a field the entry format cannot hold
-    (a negative version, a topic over 65,535 bytes, …). Kvit never writes one
-    (storage/event_store.py refuses it), so one in the log was put there by other means."""
+    (a negative version, a topic over 65,535 bytes, …). Kvit never writes one (its topics
+    are the code's own, pinned by tests/unit/test_stored_topics.py, and versions start at 1),
+    so one in the log was put there by other means."""
 
 
 def canonical(
