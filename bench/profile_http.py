@@ -6,8 +6,9 @@
 
 The deployment is bench/http.py's (`kvit serve --workers 2` by default); once the residents are
 seeded and the read models caught up, py-spy attaches to one process of the role (the busiest
-API worker, the writer, `project`, `audit` follow or `mail`) while wrk pays for `--seconds`. A `.txt` output holds collapsed stacks,
-summarised as bench/profile.py does; the CPU per payment of every role is printed beside it.
+API worker, the writer, `project`, `audit` follow or `mail`) while wrk pays for `--seconds`.
+A `.txt` output holds collapsed stacks, summarised as bench/profile.py does; the CPU per
+payment of every role is printed beside it.
 """
 
 from __future__ import annotations
