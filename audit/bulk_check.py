@@ -48,6 +48,7 @@ def check(
     leaves: list[bytes] = []
     digest_to, chain_to, leaf_to = digests.append, chains.append, leaves.append
     head, stamp_length, version_topic, state_length = _HEAD, _STAMP, _QH, _I
+    leaf_of = _LEAF.copy
     try:
         for (_, ident, version, topic, state), stamp in zip(events, stamps, strict=True):
             name = topic.encode()
@@ -67,7 +68,9 @@ def check(
             running = sha256(running + digest).digest()
             digest_to(digest)
             chain_to(running)
-            leaf_to(sha256(b"\x00" + entry).digest())
+            leaf = leaf_of()
+            leaf.update(entry)
+            leaf_to(leaf.digest())
     except (struct.error, TypeError, UnicodeError):
         return None  # a column out of range: the exact walk says what it is
     if b"".join(digests) != block.event_hashes or b"".join(chains) != block.chain_hashes:
@@ -77,3 +80,6 @@ def check(
 
 _QH = struct.Struct(">QH").pack
 _I = struct.Struct(">I").pack
+_LEAF = sha256(b"\x00")
+"""SHA-256 having taken the leaf's 0x00 prefix: a copy takes the entry, not a concatenation
+(which would copy each entry once more)."""

@@ -24,13 +24,23 @@ Node = tuple[int, int, bytes]
 def fold(hashes: Sequence[bytes]) -> bytes:
     """The root of a perfect subtree over `hashes` (a power of two of them), level by level."""
     level = list(hashes)
+    node_of = _NODE.copy
     while len(level) > 1:
         pairs = iter(level)
-        level = [
-            sha256(b"\x01" + left + right).digest()
-            for left, right in zip(pairs, pairs, strict=True)
-        ]
+        above: list[bytes] = []
+        to = above.append
+        for left, right in zip(pairs, pairs, strict=True):
+            node = node_of()
+            node.update(left)
+            node.update(right)
+            to(node.digest())
+        level = above
     return level[0]
+
+
+_NODE = sha256(b"\x01")
+"""SHA-256 having taken a node's 0x01 prefix: each node is a copy fed its two children (no
+concatenated bytes per node)."""
 
 
 class TileTree:
