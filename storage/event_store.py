@@ -11,6 +11,7 @@ public API, in one module, pinned by tests/unit/test_event_store_library.py.
   them since" holds at commit. A stale read fails like a stale write: with `IntegrityError`,
   and the caller evicts and re-runs.
 - `record_events`: the library's save of bare events, through its private `_record`/`_notify`.
+- `record_stored`: the save of events already in their stored form (storage/encode.py).
 - `set_pending_events`: an aggregate's pending events put back after a rolled-back command.
 - `events_by_aggregate`: every event of many aggregates in one query (a batch's re-run).
 - `moved_since`: which of many aggregates have moved past the versions read, in one query
@@ -295,6 +296,15 @@ def record_events(
     app._notify(recordings)
     app.notify(processing.events)  # deprecated hook, kept for parity with the library
     return recordings
+
+
+def record_stored(
+    store: EventStore[UUID], stored_events: Sequence[StoredEvent], kwargs: dict[str, Any]
+) -> list[int]:
+    """`record_events` for events already encoded (storage/encode.py): the recorder's insert,
+    with the same checks, and each event's position. (The library's `_notify` hooks, which
+    `record_events` calls, do nothing in Kvit and would want the event objects.)"""
+    return list(store.recorder.insert_events(stored_events, **kwargs) or [])
 
 
 def confirm_replicated(app: Application[UUID]) -> None:

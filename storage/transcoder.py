@@ -14,7 +14,10 @@ tests/unit/test_transcoder.py pins the bytes, on events stored by the library's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
@@ -24,12 +27,57 @@ class _Unsure(Exception):
     """orjson might not write what `json` writes: let the library's encoder do it."""
 
 
+_MEMO = 65_536  # UUIDs prepared and kept: a register's accounts, suppliers and bills
+
+
 class OrjsonTranscoder(JSONTranscoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self._uuids: dict[UUID, Any] = {}
+        self._last_time: tuple[datetime, Any] | None = None
+
     def encode(self, obj: Any) -> bytes:
         try:
             return orjson.dumps(self._prepare(obj))
         except (_Unsure, orjson.JSONEncodeError, TypeError, TranscodingNotRegisteredError):
             return super().encode(obj)  # the library's bytes, or the library's own error
+
+    def encode_fields(self, names: Sequence[str], values: Mapping[str, Any]) -> bytes:
+        """`encode({name: values[name] for name in names})` for a new event's state
+        (storage/encode.py), quicker where a bulk import's states repeat themselves: the
+        UUIDs they name (an account, its supplier) are prepared once, the time once for a
+        line's two events. The same bytes: every other value goes through `_prepare`, and
+        anything unsure through `encode`."""
+        prepared: dict[str, Any] = {}
+        try:
+            for key in names:
+                value = values[key]
+                held = type(value)
+                if held is str or value is None or (held is int and -(2**63) <= value < 2**64):
+                    prepared[key] = value
+                elif held is UUID:
+                    prepared[key] = self._uuid(value)
+                elif held is datetime:
+                    prepared[key] = self._datetime(value)
+                else:
+                    prepared[key] = self._prepare(value)
+            return orjson.dumps(prepared)
+        except (_Unsure, orjson.JSONEncodeError, TypeError, TranscodingNotRegisteredError):
+            return self.encode({name: values[name] for name in names})
+
+    def _uuid(self, value: UUID) -> Any:
+        prepared = self._uuids.get(value)
+        if prepared is None:
+            if len(self._uuids) >= _MEMO:
+                self._uuids.clear()
+            prepared = self._uuids[value] = self._prepare(value)
+        return prepared
+
+    def _datetime(self, value: datetime) -> Any:
+        last = self._last_time
+        if last is None or last[0] is not value:
+            last = self._last_time = (value, self._prepare(value))
+        return last[1]
 
     def _prepare(self, obj: Any) -> Any:
         kind = type(obj)

@@ -9,6 +9,7 @@ tuple into a list on the way back).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, TypedDict
 from uuid import UUID
 
@@ -27,11 +28,13 @@ def wallet_account(wallet_id: UUID) -> str:
     return f"wallet:{wallet_id}"
 
 
+@lru_cache(maxsize=65_536)  # a register names the same accounts on many lines
 def payable_account(supplier_id: UUID, account_id: UUID) -> str:
     """What we owe a supplier for one personal account (credit balance)."""
     return f"payable:{supplier_id}:{account_id}"
 
 
+@lru_cache(maxsize=1024)
 def bank_clearing_account(bik: str) -> str:
     """What a posting bank owes us for the notices it sent (debit balance until it settles)."""
     return f"bank:{bik}:clearing"

@@ -28,11 +28,13 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.domain.idempotency import IdempotencyRecord
 from ledger.engine.unit_of_work import CachedApplication, Changes, Command, UnitOfWork
 from ledger.errors import ConcurrentUpdateError, LedgerError
+from storage.encode import encode_new
+from storage.event_store import record_stored
 
 MAX_ATTEMPTS = 8
 MAX_BATCH = 128
@@ -68,6 +70,33 @@ def save_events(app: CachedApplication, changes: Changes) -> int:
         if not isinstance(aggregate, IdempotencyRecord):
             cache.offer(aggregate)
     return max(r.notification.id for r in recordings)
+
+
+def encoded(
+    app: CachedApplication,
+    kind: type[Any],
+    originator_id: UUID,
+    version: int,
+    state: dict[str, Any],
+) -> StoredEvent:
+    """A new event in its stored form straight from its fields, never built (for
+    `save_encoded`): the bytes the mapper stores for it (storage/encode.py)."""
+    return encode_new(app.events.mapper, kind, originator_id, version, state)
+
+
+def save_encoded(app: CachedApplication, changes: Changes) -> int:
+    """`save_events` for events already in their stored form (a register's bulk import,
+    storage/encode.py), whose aggregates the caller caches itself."""
+    positions = record_stored(
+        app.events,
+        changes.events,
+        {
+            "expected_versions": changes.expected_versions,
+            "server_generation": changes.server_generation,
+        },
+    )
+    take_snapshots(app, changes.events, changes.kinds)
+    return max(positions)
 
 
 def evict(app: CachedApplication, changes: Changes) -> None:

@@ -14,8 +14,9 @@ a roll-back record; in the profile that was most of a line's CPU. Here:
   `check_annul`), in file order, against what the batch has decided so far: an OrderID twice
   in one file is accepted once, then a duplicate.
 - An accepted line's two events (`BankNotice.Accepted`, `PersonalAccount.PaymentReceived`)
-  are built directly, with the fields `accepted_fields` gives the handler, at the versions the
-  batch counts; an annulment (rare) goes through the aggregate itself.
+  are encoded directly, with the fields `accepted_fields` gives the handler, at the versions
+  the batch counts: the notice's stored form straight from its fields (storage/encode.py),
+  never built as an event; an annulment (rare) goes through the aggregate itself.
 - The save proves everything read still current (versions of what was only read, primary keys
   for what is written), as every batch's does; a conflict (another import, a payment on the
   same account) re-runs the batch against the store, a bounded number of times. Each account
@@ -32,14 +33,21 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import datetime_now_with_tzinfo
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.domain import BankNotice, Bill, PersonalAccount, Supplier
 from ledger.domain.els_index import ElsIndex
 from ledger.engine.aggregate_cache import clone
 from ledger.engine.batch import BatchItem, check_size
-from ledger.engine.group_commit import MAX_ATTEMPTS, Outcome, backoff, evict, save_events
+from ledger.engine.group_commit import (
+    MAX_ATTEMPTS,
+    Outcome,
+    backoff,
+    encoded,
+    evict,
+    save_encoded,
+)
 from ledger.engine.prefetch import ReadOnly, from_store
 from ledger.engine.unit_of_work import CachedApplication, Changes
 from ledger.errors import ConcurrentUpdateError, LedgerError
@@ -82,7 +90,7 @@ def _run(app: CachedApplication, commands: Sequence[NoticeCommand]) -> list[Batc
             return _items(results, 0)
         changes = batch.changes()
         try:
-            position = save_events(app, changes)
+            position = save_encoded(app, changes)
         except IntegrityError:
             evict(app, changes)
             backoff(attempt)
@@ -123,10 +131,12 @@ class NoticeBatch:
     def __init__(self, app: CachedApplication, *, trust_cache: bool) -> None:
         self.app = app
         self.reads = ReadOnly(app, trust_cache)
-        self.notices: dict[UUID, BankNotice | BankNotice.Accepted | None] = {}
+        self.notices: dict[UUID, BankNotice | AcceptedHere | None] = {}
         """Each line's notice: as stored, or accepted by an earlier line of this batch."""
         self.notice_versions: dict[UUID, int] = {}
-        self.events: list[Any] = []
+        self.events: list[StoredEvent] = []
+        """What the save writes, in its stored form."""
+        self.mapper = app.events.mapper
         self.accounts: dict[UUID, tuple[PersonalAccount, list[Any]]] = {}
         """Accounts written: as read, and their new events."""
         self.kinds: dict[UUID, type[Any]] = {}
@@ -146,13 +156,15 @@ class NoticeBatch:
 
     # --- deciding -----------------------------------------------------------------------------
     def decide(self, commands: Sequence[NoticeCommand]) -> list[NoticeResult | LedgerError]:
-        self._prefetch(commands)
+        # Each notice's id once: a uuid5 of its bank and OrderID, asked for at every step.
+        ids = [c.record_id for c in commands]
+        self._prefetch(commands, ids)
         results: list[NoticeResult | LedgerError] = []
-        for command in commands:
+        for command, notice_id in zip(commands, ids, strict=True):
             self.consulted.clear()
             try:
                 if isinstance(command, ReceiveNotice):
-                    results.append(self._receive(command))
+                    results.append(self._receive(command, notice_id))
                 else:
                     results.append(self._annul(command))
             except LedgerError as error:  # decided before anything was added: nothing to undo
@@ -162,8 +174,7 @@ class NoticeBatch:
                 self.unproven |= self.consulted
         return results
 
-    def _receive(self, cmd: ReceiveNotice) -> NoticeResult:
-        notice_id = cmd.notice_id
+    def _receive(self, cmd: ReceiveNotice, notice_id: UUID) -> NoticeResult:
         seen = self.notices.get(notice_id)
         content = check_receive(cmd, seen)
         if seen is not None:
@@ -171,16 +182,10 @@ class NoticeBatch:
         account, supplier, bill_id = resolve(self, cmd.line, check=self._check_requisites)
         fields = accepted_fields(cmd, account, supplier, bill_id, content)
         now = datetime_now_with_tzinfo()
-        accepted = BankNotice.Accepted(
-            originator_id=notice_id,
-            originator_version=1,
-            timestamp=now,
-            originator_topic=NOTICE_TOPIC,
-            **fields,
-        )
-        self.notices[notice_id] = accepted
+        fields["timestamp"], fields["originator_topic"] = now, NOTICE_TOPIC
+        self.notices[notice_id] = AcceptedHere(notice_id, fields)
         self.kinds[notice_id] = BankNotice
-        self.events.append(accepted)
+        self.events.append(encoded(self.app, BankNotice.Accepted, notice_id, 1, fields))
         self._account_event(
             account,
             PersonalAccount.PaymentReceived,
@@ -201,7 +206,7 @@ class NoticeBatch:
         notice.annul(annul_date=cmd.annul_date)
         [annulled] = notice.collect_events()
         self.kinds[notice.id] = BankNotice
-        self.events.append(annulled)
+        self.events.append(self.mapper.to_stored_event(annulled))
         self._account_event(
             account,
             PersonalAccount.PaymentRefunded,
@@ -227,8 +232,8 @@ class NoticeBatch:
         """The notice as an aggregate this batch may change (stored ones are its own copies;
         one accepted by an earlier line is built from its event)."""
         found = self.notices.get(notice_id)
-        if isinstance(found, BankNotice.Accepted):
-            found = self.notices[notice_id] = found.mutate(None)
+        if isinstance(found, AcceptedHere):
+            found = self.notices[notice_id] = found.event().mutate(None)
         return found
 
     def _account_event(
@@ -237,20 +242,20 @@ class NoticeBatch:
         """The account's next event: `account` is the cache's or the store's copy, never
         changed here (the save writes on top of the version it has)."""
         written = self.accounts.setdefault(account.id, (account, []))[1]
+        version = account.version + len(written) + 1
+        # Built for the cache (`cache_accounts`), encoded from its fields for the save.
         event = kind(
-            originator_id=account.id,
-            originator_version=account.version + len(written) + 1,
-            timestamp=timestamp,
-            **fields,
-        )
+            originator_id=account.id, originator_version=version, timestamp=timestamp, **fields
+        )  # before `timestamp` joins `fields` below
         written.append(event)
         self.kinds[account.id] = PersonalAccount
-        self.events.append(event)
+        fields["timestamp"] = timestamp
+        self.events.append(encoded(self.app, kind, account.id, version, fields))
 
     # --- reading ------------------------------------------------------------------------------
-    def _prefetch(self, commands: Sequence[NoticeCommand]) -> None:
+    def _prefetch(self, commands: Sequence[NoticeCommand], ids: list[UUID]) -> None:
         """Every aggregate the lines will read, one hop at a time, one query per hop."""
-        stored = from_store(self.app, [c.record_id for c in commands])
+        stored = from_store(self.app, ids)
         for notice_id, notice in stored.items():
             self.notices[notice_id] = notice if isinstance(notice, BankNotice) else None
             if notice is not None:
@@ -258,14 +263,17 @@ class NoticeBatch:
         # A line whose notice is stored is a duplicate or a conflict: it names nothing to read
         # (a re-sent register would otherwise load every account it names).
         receives = [
-            c.line for c in commands if isinstance(c, ReceiveNotice) and stored[c.record_id] is None
+            c.line
+            for c, notice_id in zip(commands, ids, strict=True)
+            if isinstance(c, ReceiveNotice) and stored[notice_id] is None
         ]
         self.reads.load(_first_hop(line) for line in receives)
         accounts: list[UUID] = []
         for line in receives:
             accounts.extend(self._second_hop(line))
-        for command in commands:  # an annulment's account (not a re-sent line's: not read)
-            notice = stored[command.record_id]
+        # an annulment's account (not a re-sent line's: not read)
+        for command, notice_id in zip(commands, ids, strict=True):
+            notice = stored[notice_id]
             if isinstance(command, AnnulNotice) and isinstance(notice, BankNotice):
                 accounts.append(notice.account_id)
         self.reads.load(accounts)
@@ -299,6 +307,27 @@ class NoticeBatch:
             for event in events:
                 updated = event.mutate(updated)
             cache.offer(updated)
+
+
+class AcceptedHere:
+    """A notice an earlier line of this batch accepted: its fingerprint for a re-sent line,
+    its event only if a later line annuls it (rare)."""
+
+    __slots__ = ("fields", "notice_id")
+
+    def __init__(self, notice_id: UUID, fields: dict[str, Any]) -> None:
+        self.notice_id, self.fields = notice_id, fields
+        """The event's every field but the originator's id and version."""
+
+    @property
+    def fingerprint(self) -> str:
+        fingerprint: str = self.fields["fingerprint"]
+        return fingerprint
+
+    def event(self) -> BankNotice.Accepted:
+        return BankNotice.Accepted(
+            originator_id=self.notice_id, originator_version=1, **self.fields
+        )
 
 
 def _first_hop(line: NoticeLine) -> UUID:
