@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
-from uuid import UUID
 
 import pytest
 
@@ -73,12 +72,13 @@ def register() -> list[Any]:
     ]
 
 
-def stored(ledger: Ledger) -> list[tuple[UUID, int, str, bytes]]:
-    return sorted(
+def stored(ledger: Ledger) -> list[tuple[str, int, str, bytes]]:
+    """The import's events in log order (position), as stored."""
+    return [
         (r.originator_id, r.version, r.topic, bytes(r.state))
         for r in iter_stored(ledger)
         if r.topic.startswith(("kvit.bank_notice", "kvit.personal_account.payment"))
-    )
+    ]
 
 
 def test_bulk_stores_the_bytes_the_handlers_store(
@@ -105,7 +105,16 @@ def test_bulk_stores_the_bytes_the_handlers_store(
             "kvit.personal_account.payment_refunded",
         }
         assert len(bulk_stored) == 8  # three notices and an annulment, each with its account's
-        assert bulk_stored == handlers_stored
+        assert sorted(bulk_stored) == sorted(handlers_stored)
+        # In the log, each line's notice and then its account, line by line (COPY keeps the
+        # batch's order; a follower reads them in it).
+        assert [topic.rsplit(".", 1)[1] for _, _, topic, _ in bulk_stored] == [
+            *["accepted", "payment_received"] * 3,
+            *["annulled", "payment_refunded"],
+        ]
+        # Every line answers with the position of the batch's last event (COPY returns none).
+        last = max(r.position for r in iter_stored(in_bulk))
+        assert {i.outcome.position for i in got} == {last}  # type: ignore[union-attr]
     finally:
         by_handlers.close()
         in_bulk.close()
