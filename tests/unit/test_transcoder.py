@@ -143,3 +143,19 @@ def test_any_state_encodes_to_the_librarys_bytes(value: dict[str, Any]) -> None:
         assert app.mapper.transcoder.encode(value) == old.encode(value)
     finally:
         app.close()
+
+
+@given(value=st.dictionaries(st.text(max_size=6), values, max_size=6))
+def test_a_new_events_fields_encode_to_the_librarys_bytes(value: dict[str, Any]) -> None:
+    """`encode_fields` (a bulk import's events, storage/encode.py): the library's bytes for
+    the fields in the order named, whatever they hold (a float or a huge integer included)."""
+    app = Ledger(in_memory_env())
+    try:
+        old = JSONTranscoder()
+        app.register_transcodings(old)
+        new = app.mapper.transcoder
+        assert isinstance(new, OrjsonTranscoder)
+        names = sorted(value, reverse=True)  # not the dict's own order
+        assert new.encode_fields(names, value) == old.encode({n: value[n] for n in names})
+    finally:
+        app.close()
