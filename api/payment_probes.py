@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from starlette.concurrency import run_in_threadpool
+
 from api.auth import Caller, Role
 from api.link_attempts import Attempt, LinkAttempts, account_id_subject, qr_subject
 from api.schemas.payments import CreatePaymentBody
@@ -22,6 +24,7 @@ from ledger.domain import PersonalAccount
 from ledger.domain.identifiers import parse_account_number, parse_inn
 from ledger.domain.payment import PaymentView
 from ledger.qr.payload import parse_payload
+from projections.known_links import KnownLinks
 
 
 def named_account(body: CreatePaymentBody) -> tuple[str | None, UUID | None]:
@@ -41,21 +44,49 @@ def named_account(body: CreatePaymentBody) -> tuple[str | None, UUID | None]:
     return (None, None) if account_id is None else (account_id_subject(account_id), account_id)
 
 
-def linked(ledger: Ledger, payer_id: str, account_id: UUID) -> bool:
-    """Whether the payer is linked to the account (with proof or without)."""
+def linked(ledger: Ledger, links: KnownLinks, payer_id: str, account_id: UUID) -> bool:
+    """Whether the payer is linked to the account (with proof or without), by the account's
+    own state: the store read that `admit_payment` makes only for a link not known yet."""
     account = ledger.read(lambda uow: uow.find(PersonalAccount, account_id))
-    return account is not None and payer_id in account.payer_ids
+    if account is None or payer_id not in account.payer_ids:
+        return False
+    links.add(payer_id, account_id)
+    return True
 
 
-def admit_payment(
-    attempts: LinkAttempts, ledger: Ledger, caller: Caller, body: CreatePaymentBody
+async def admit_payment(
+    attempts: LinkAttempts,
+    ledger: Ledger,
+    links: KnownLinks,
+    caller: Caller,
+    body: CreatePaymentBody,
 ) -> Attempt:
     """Count a resident's payment as a probe unless it names an account they are linked to;
-    over a limit, 429 `link_attempts_exceeded` before anything is looked up."""
+    over a limit, 429 `link_attempts_exceeded` before anything is looked up. A link this
+    worker has seen (projections/known_links.py) answers on the loop, with no read: the
+    payment of one's own account, the common case. Any other goes to a thread, where the
+    account's own state says whether it is linked (a link made through another worker, just
+    now, is there) and, if not, the probe is counted."""
     subject, account_id = named_account(body)
     if subject is None or caller.role != Role.RESIDENT or caller.payer_id is None:
         return Attempt()
-    if account_id is not None and linked(ledger, caller.payer_id, account_id):
+    if account_id is not None and links.known(caller.payer_id, account_id):
+        return Attempt()
+    return await run_in_threadpool(
+        count_unless_linked, attempts, ledger, links, caller, subject, account_id
+    )
+
+
+def count_unless_linked(
+    attempts: LinkAttempts,
+    ledger: Ledger,
+    links: KnownLinks,
+    caller: Caller,
+    subject: str,
+    account_id: UUID | None,
+) -> Attempt:
+    assert caller.payer_id is not None
+    if account_id is not None and linked(ledger, links, caller.payer_id, account_id):
         return Attempt()
     return attempts.admit(caller, subject)
 

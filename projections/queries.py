@@ -77,6 +77,8 @@ def accounts_of_payer(
         linked = f"SELECT account_id FROM {tx.store.name('rm_account_payer')} WHERE payer_id = %s"
         found = _accounts(tx, f"account_id IN ({linked})", [payer_id], True)
         as_of = found[0].as_of if found else position_of(tx, "account_balance")
+    for balance in found:
+        read_models.links.add(payer_id, balance.account_id)
     deps = {f"payer_id={payer_id}", *(f"account_id={b.account_id}" for b in found)}
     read_models.cache.put(name, "account_balance", tuple(found), as_of, deps)
     return found

@@ -27,6 +27,7 @@ from projections.embedded import EmbeddedFollower
 from projections.errors import ReadModelStuckError
 from projections.followers import Follower, read_followers
 from projections.hot import ReadCache
+from projections.known_links import KnownLinks
 from projections.projector import Projector
 from projections.schema import migrate_store
 from projections.settings import ReadSettings, open_store
@@ -52,6 +53,8 @@ class ReadModels:
         self.watcher = PositionWatcher(self.names, refresh=tracking_reader(self.store))
         self.cache = ReadCache(observed=self.watcher.model_position)
         """Hot answers (see projections/hot.py), fed by the same news as the watcher."""
+        self.links = KnownLinks()
+        """Links seen committed (projections/known_links.py): a payment's probe check."""
         self._follower: EmbeddedFollower | None = None
         self._listener: ProgressListener | None = None
         self._stuck: tuple[float, dict[str, Stuck]] = (-STUCK_FRESH, {})

@@ -70,6 +70,8 @@ async def link_account(
         document_id=document_id,
     )
     outcome = await writes.execute(ledger, command)
+    # Paying it next, through this worker, is no probe and needs no read to say so.
+    read_models.links.add(caller.payer_id, outcome.result["account_id"])
     if outcome.result["proven"]:  # the bill was in hand: nothing was probed
         await run_in_threadpool(attempts.give_back, attempt)
     position = await writes.read_your_writes(outcome, response, read_models)

@@ -131,15 +131,16 @@ async def create_payment(
     account's bills by its ИПД.
 
     `async` (api/writes.py): a wallet payment by `account_id` or by supplier and number holds
-    no thread while the writer and the read models work; the probe count (api/payment_probes.py),
-    naming the payee by QR code or requisites and a card's checkout run in a thread."""
+    no thread while the writer and the read models work, nor, for an account the worker knows
+    to be the payer's, to tell it is no probe (api/payment_probes.py); counting a probe, naming
+    the payee by QR code or requisites and a card's checkout run in a thread."""
     assert caller.payer_id is not None
     if body.method == "card":
         card_acquirer(acquirer)
         if (body.save_card or body.saved_card_id) and not body.confirm:
             raise SavedCardNeedsConfirmProblem("save_card and saved_card_id go with confirm: true")
     check_one_way(body)
-    attempt = await run_in_threadpool(admit_payment, attempts, ledger, caller, body)
+    attempt = await admit_payment(attempts, ledger, read_models.links, caller, body)
     if body.qr_payload is None and body.recipient is None:
         target = resolve_target(ledger, body)  # nothing to read
     else:

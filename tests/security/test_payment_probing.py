@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from api.auth import Role
 from ledger.application import Ledger
 from ledger.domain import PersonalAccount
+from ledger.registry.commands import LinkPayer
 from tests.api.helpers import Headers, bearer, created, keyed, problem
 from tests.fixtures import ACCOUNT_NUMBER, BILL_TOTAL, DOCUMENT_ID, INN, KPP, REQUISITES
 from tests.security.test_link_probing import (
@@ -100,6 +101,26 @@ def test_paying_ones_own_linked_accounts_uses_up_nothing(
         for payee in (by_requisites, by_inn, by_id):
             for number in (ACCOUNT_NUMBER, OTHER_NUMBER):  # proven or not: both are hers
                 assert created(pay(client, ANNA, **payee(number)))["amount"] == BILL_TOTAL
+        problem(pay(client, ANNA, **by_inn(UNKNOWN)), 429, "link_attempts_exceeded")
+
+
+def test_an_account_linked_through_another_worker_is_paid_without_using_up_attempts(
+    tmp_path: Path, memory_ledger: Ledger
+) -> None:
+    """This worker never saw the link (another worker wrote it, just now): the account's own
+    state says it is hers, and from then on the worker knows it without a read."""
+    with running(tmp_path, memory_ledger, link_attempts_limit=1) as client:
+        memory_ledger.execute(
+            LinkPayer.parse(payer_id="payer-anna", supplier_inn=INN, account_number=ACCOUNT_NUMBER)
+        )
+        known = client.app.state.services.started().read_models.links  # type: ignore[attr-defined]
+        assert not known.known("payer-anna", by_id(ACCOUNT_NUMBER)["account_id"])
+
+        for payee in (by_requisites, by_inn, by_id, by_id):
+            assert created(pay(client, ANNA, **payee(ACCOUNT_NUMBER)))["amount"] == BILL_TOTAL
+
+        assert known.known("payer-anna", by_id(ACCOUNT_NUMBER)["account_id"])
+        assert created(link(client, ANNA, OTHER_NUMBER))["access"] == "limited"  # the one left
         problem(pay(client, ANNA, **by_inn(UNKNOWN)), 429, "link_attempts_exceeded")
 
 
