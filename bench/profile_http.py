@@ -3,6 +3,7 @@
     .venv/bin/pip install py-spy          # not a project dependency: only for profiling
     .venv/bin/python -m bench.profile_http --role api --out /tmp/api.txt
     .venv/bin/python -m bench.profile_http --role writer --out /tmp/writer.svg
+    .venv/bin/python -m bench.profile_http                 # no py-spy: CPU per payment only
 
 The deployment is bench/http.py's (`kvit serve --workers 2` by default); once the residents are
 seeded and the read models caught up, py-spy attaches to one process of the role (the busiest
@@ -36,7 +37,9 @@ def main() -> None:
     parser.add_argument(
         "--role", choices=("api", "writer", "project", "audit", "mail"), default="api"
     )
-    parser.add_argument("--out", required=True, help=".txt (collapsed stacks) or .svg")
+    parser.add_argument(
+        "--out", help=".txt (collapsed stacks) or .svg; without it, no py-spy: CPU figures only"
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2)
@@ -72,7 +75,7 @@ def main() -> None:
             key=cpu_seconds,
         )
         meter = CpuMeter(url, schema)
-        sampler = start_py_spy(args.out, spy_flags(args), pid=target)
+        sampler = None if args.out is None else start_py_spy(args.out, spy_flags(args), pid=target)
         meter.begin(processes)
         result = run_wrk(
             "payments",
@@ -83,7 +86,8 @@ def main() -> None:
             args=(str(residents_file), f"{tag}-p", str(AMOUNT)),
         )
         meter.end()
-        stop_py_spy(sampler)
+        if sampler is not None:
+            stop_py_spy(sampler)
     print(
         f"{result.ok} payments in {result.seconds:.1f} s = {result.ok / result.seconds:.0f}/s,"
         f" p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; statuses {result.statuses};"
@@ -91,6 +95,8 @@ def main() -> None:
     )
     per = meter.per_operation_ms(result.ok)
     print("CPU ms per payment: " + ", ".join(f"{k} {v:.2f}" for k, v in per.items()))
+    if args.out is None:
+        return
     print(f"py-spy sampled {args.role} pid {target} (py-spy's own CPU counts in no role)")
     if args.out.endswith(".txt"):
         summarise(Path(args.out))
