@@ -18,10 +18,10 @@ from api.deps import (
     ChainIfKeptDep,
     KeyDep,
     LedgerDep,
-    LinkAttemptsDep,
     OperatorDep,
     ReadDep,
     ResidentDep,
+    RunningDep,
     card_acquirer,
     read_your_writes,
 )
@@ -114,10 +114,8 @@ async def create_payment(
     body: CreatePaymentBody,
     caller: ResidentDep,
     key: KeyDep,
-    ledger: LedgerDep,
-    read_models: ReadDep,
+    running: RunningDep,
     acquirer: AcquirerDep,
-    attempts: LinkAttemptsDep,
     response: Response,
 ) -> PaymentOut:
     """Pay a personal account: by `account_id`; by `supplier_inn` + `account_number`; by the
@@ -133,8 +131,10 @@ async def create_payment(
     `async` (api/writes.py): a wallet payment by `account_id` or by supplier and number holds
     no thread while the writer and the read models work, nor, for an account the worker knows
     to be the payer's, to tell it is no probe (api/payment_probes.py); counting a probe, naming
-    the payee by QR code or requisites and a card's checkout run in a thread."""
+    the payee by QR code or requisites and a card's checkout run in a thread. The ledger, the
+    read models and the link attempts come as one dependency (`RunningDep`): three cost more."""
     assert caller.payer_id is not None
+    ledger, read_models, attempts = running.ledger, running.read_models, running.link_attempts
     if body.method == "card":
         card_acquirer(acquirer)
         if (body.save_card or body.saved_card_id) and not body.confirm:
