@@ -131,9 +131,9 @@ async def create_payment(
     `async` (api/writes.py): a wallet payment by `account_id` or by supplier and number holds
     no thread while the writer and the read models work, nor, for an account the worker knows
     to be the payer's, to tell it is no probe (api/payment_probes.py); counting a probe, naming
-    the payee by QR code or requisites and a card's checkout run in a thread. The ledger, the
-    read models and the link attempts come as one dependency (`RunningDep`): three cost more."""
+    the payee by QR code or requisites and a card's checkout run in a thread."""
     assert caller.payer_id is not None
+    # One dependency, not three: FastAPI resolves each anew on every request.
     ledger, read_models, attempts = running.ledger, running.read_models, running.link_attempts
     if body.method == "card":
         card_acquirer(acquirer)
