@@ -19,8 +19,9 @@ def test_a_commit_wakes_a_listener_on_postgres(pg_ledger: Ledger, pg_settings: S
     assert listener is not None
     try:
         pg_ledger.execute(OpenWallet(payer_id="payer-1", idempotency_key="wallet"))
-        woken = list(listener.notifies(timeout=5.0, stop_after=1))
-        assert [n.channel for n in woken] == ["kvit_events"]
+        woken = [n.channel for n in listener.notifies(timeout=5.0, stop_after=1)]
+        # At least the one; psycopg may hand over more that came in the same packet.
+        assert woken and set(woken) == {"kvit_events"}, woken
     finally:
         listener.close()
 
