@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -86,6 +87,24 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
         self.processes.clear()
+
+
+@contextmanager
+def smtp_sink() -> Iterator[str]:
+    """A local SMTP server that accepts every message and keeps none: somewhere for `kvit mail`
+    to send to. Yields its URL."""
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        yield f"smtp://127.0.0.1:{smtp.port}"
+    finally:
+        smtp.stop()
 
 
 def deployment_env(database_url: str, schema: str, data_dir: Path, port: int) -> dict[str, str]:

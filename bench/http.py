@@ -41,7 +41,7 @@ from rich.table import Table
 
 from bench.config import DEFAULT_DATABASE_URL
 from bench.cpu import CpuMeter
-from bench.deployment import ConnectionSampler, Deployment, free_port, running
+from bench.deployment import ConnectionSampler, Deployment, free_port, running, smtp_sink
 from bench.facts import machine_facts
 from bench.http_world import Resident, seed, wallet_total, write_residents
 from bench.pg import redacted, throwaway_schema
@@ -333,64 +333,48 @@ def main(argv: list[str] | None = None) -> int:
     ensure_wrk()
     machine = machine_facts(url)
     started = time.monotonic()
-    from aiosmtpd.controller import Controller  # a local SMTP sink for `kvit mail`
-
-    class Sink:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            return "250 OK"
-
-    smtp = Controller(Sink(), hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="kvit-bench-http-") as tmp,
-            throwaway_schema(url, "kvit_bench_http") as schema,
-        ):
-            work = Path(tmp)
-            with running(
-                url, schema, work, mail_url=f"smtp://127.0.0.1:{smtp.port}", workers=workers
-            ) as dep:
-                sampler = ConnectionSampler(url, schema)
-                idle = sampler.sample()
-                console.print(f"deployment up; {idle} PostgreSQL connections idle; seeding …")
-                settings = Settings(database_url=url, database_schema=schema, database_pool_size=4)
-                ledger = build_ledger(settings)
-                try:
-                    residents = seed(ledger, dep.env["KVIT_SECRET_KEY"], residents_count)
-                    before = wallet_total(ledger, residents)
-                finally:
-                    ledger.close()
-                residents_file = write_residents(residents, work / "residents.txt")
-                wait_caught_up(dep)
-                sampler.start()
-                runs: list[WrkResult] = []
-                meter = CpuMeter(url, schema)
-                loads = [os.getloadavg()[0]]
-                tag = uuid.uuid4().hex[:8]
-                with bare_floor(work) as bare_url:
-                    for n in range(repeats):
-                        console.print(f"round {n + 1}/{repeats}: wrk, {seconds} s per run …")
-                        runs += one_round(
-                            dep, bare_url, residents_file, seconds, f"{tag}-{n}", meter
-                        )
-                        loads.append(os.getloadavg()[0])
-                console.print(
-                    f"pgbench TPC-B, 4 clients, {repeats} × {profile['pgbench_seconds']} s …"
-                )
-                pgbench = run_baseline(
-                    url, clients=[4], seconds=profile["pgbench_seconds"], repeats=repeats, scale=4
-                )[0]
-                console.print("checking money, then audit verify and replay beside it …")
-                money = check_money(dep, residents, before, runs)
-                audit = audit_beside(dep)
-                sampler.stop()
-                connections = {
-                    "idle": idle,
-                    "peak": max(sampler.peak, idle),
-                    "peak_by_process": dict(sampler.peak_by_process),
-                }
-    finally:
-        smtp.stop()
+    with (
+        smtp_sink() as mail_url,
+        tempfile.TemporaryDirectory(prefix="kvit-bench-http-") as tmp,
+        throwaway_schema(url, "kvit_bench_http") as schema,
+    ):
+        work = Path(tmp)
+        with running(url, schema, work, mail_url=mail_url, workers=workers) as dep:
+            sampler = ConnectionSampler(url, schema)
+            idle = sampler.sample()
+            console.print(f"deployment up; {idle} PostgreSQL connections idle; seeding …")
+            settings = Settings(database_url=url, database_schema=schema, database_pool_size=4)
+            ledger = build_ledger(settings)
+            try:
+                residents = seed(ledger, dep.env["KVIT_SECRET_KEY"], residents_count)
+                before = wallet_total(ledger, residents)
+            finally:
+                ledger.close()
+            residents_file = write_residents(residents, work / "residents.txt")
+            wait_caught_up(dep)
+            sampler.start()
+            runs: list[WrkResult] = []
+            meter = CpuMeter(url, schema)
+            loads = [os.getloadavg()[0]]
+            tag = uuid.uuid4().hex[:8]
+            with bare_floor(work) as bare_url:
+                for n in range(repeats):
+                    console.print(f"round {n + 1}/{repeats}: wrk, {seconds} s per run …")
+                    runs += one_round(dep, bare_url, residents_file, seconds, f"{tag}-{n}", meter)
+                    loads.append(os.getloadavg()[0])
+            console.print(f"pgbench TPC-B, 4 clients, {repeats} × {profile['pgbench_seconds']} s …")
+            pgbench = run_baseline(
+                url, clients=[4], seconds=profile["pgbench_seconds"], repeats=repeats, scale=4
+            )[0]
+            console.print("checking money, then audit verify and replay beside it …")
+            money = check_money(dep, residents, before, runs)
+            audit = audit_beside(dep)
+            sampler.stop()
+            connections = {
+                "idle": idle,
+                "peak": max(sampler.peak, idle),
+                "peak_by_process": dict(sampler.peak_by_process),
+            }
     results = {
         "benchmark": "http",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -7,9 +7,9 @@
 
 The deployment is bench/http.py's (`kvit serve --workers 2` by default); once the residents are
 seeded and the read models caught up, py-spy attaches to one process of the role (the busiest
-API worker, the writer, `project`, `audit` follow or `mail`) while wrk pays for `--seconds`.
-A `.txt` output holds collapsed stacks, summarised as bench/profile.py does; the CPU per
-payment of every role is printed beside it.
+API worker, the writer, `project`, `audit` follow or, with `--mail`, `mail`) while wrk pays for
+`--seconds`. A `.txt` output holds collapsed stacks, summarised as bench/profile.py does; the CPU
+per payment of every role is printed beside it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import argparse
 import os
 import tempfile
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 from bench.config import DEFAULT_DATABASE_URL
 from bench.cpu import CpuMeter, cpu_seconds, role_pids
-from bench.deployment import running
+from bench.deployment import running, smtp_sink
 from bench.http import AMOUNT, wait_caught_up
 from bench.http_world import seed, write_residents
 from bench.pg import throwaway_schema
@@ -44,6 +45,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--residents", type=int, default=100)
+    parser.add_argument(
+        "--mail", action="store_true", help="run `kvit mail` too, sending to a local SMTP sink"
+    )
     spy = parser.add_mutually_exclusive_group()
     spy.add_argument("--idle", action="store_true", help="py-spy: count waiting threads too")
     spy.add_argument("--gil", action="store_true", help="py-spy: only the thread holding the GIL")
@@ -51,9 +55,10 @@ def main() -> None:
     url = os.environ.get("KVIT_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     ensure_wrk()
     with (
+        smtp_sink() if args.mail else nullcontext(None) as mail_url,
         tempfile.TemporaryDirectory(prefix="kvit-profile-http-") as tmp,
         throwaway_schema(url, "kvit_profile_http") as schema,
-        running(url, schema, Path(tmp), mail_url=None, workers=args.workers) as dep,
+        running(url, schema, Path(tmp), mail_url=mail_url, workers=args.workers) as dep,
     ):
         ledger = build_ledger(Settings(database_url=url, database_schema=schema))
         try:

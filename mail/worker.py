@@ -23,7 +23,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
-from ledger.domain.payment import Payment, PaymentMethod
+from ledger.domain.payment import Payment, PaymentMethod, came_by_card
 from mail import outbox
 from mail.message import ReceiptCode, payment_mail
 from storage.log import Logged, read_chunk
@@ -72,6 +72,8 @@ class MailWorker:
 
     def _mail(self, logged: Logged) -> dict[str, Any] | None:
         succeeded: Payment.Succeeded.Read = logged.event
+        if not came_by_card(succeeded):  # a wallet payment: no e-mail, and no load to learn it
+            return None
         payment = self.ledger.get_payment(UUID(logged.originator_id))
         if payment.method != PaymentMethod.CARD or not payment.email:
             return None

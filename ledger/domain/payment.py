@@ -302,3 +302,9 @@ class Payment(Aggregate):
             "wallet_id": str(self.wallet_id) if self.wallet_id else None,
             "recipient": self.recipient,
         }
+
+
+def came_by_card(succeeded: Payment.Succeeded.Read) -> bool:
+    """Whether a succeeded payment's money came through the acquirer (a card payment), told
+    from the event alone: a follower that wants card payments skips the rest unloaded."""
+    return any(posting["account"] == ACQUIRER_CLEARING for posting in succeeded.postings)

@@ -7,6 +7,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.application import Ledger
+from ledger.domain.payment import Payment, came_by_card
 from ledger.domain.postings import ACQUIRER_CLEARING
 from ledger.errors import (
     InvalidAmountError,
@@ -165,6 +166,22 @@ def test_card_refund_goes_back_through_the_acquirer(memory_ledger: Ledger, world
     assert events.refunded == 200
     last = list(memory_ledger.events.get(payment_id))[-1]
     assert last.postings[1] == {"account": ACQUIRER_CLEARING, "amount": -200}  # type: ignore[attr-defined]
+
+
+def test_a_succeeded_event_tells_a_card_payment_from_a_wallet_one(
+    memory_ledger: Ledger, world: World
+) -> None:
+    def succeeded(payment_id: UUID) -> Payment.Succeeded:
+        (event,) = [e for e in memory_ledger.events.get(payment_id) if type(e) is Payment.Succeeded]
+        return event
+
+    card = UUID(str(pay(memory_ledger, world, "by-card", method="card", amount=700)["id"]))
+    memory_ledger.execute(
+        SettleCardPayment(payment_id=card, succeeded=True, amount=700, acquirer_ref="a")
+    )
+    wallet = UUID(str(pay(memory_ledger, world, "by-wallet", amount=700)["id"]))
+    assert came_by_card(succeeded(card))
+    assert not came_by_card(succeeded(wallet))
 
 
 def test_top_up_outcomes(memory_ledger: Ledger, world: World) -> None:
