@@ -109,7 +109,12 @@ def _follow(
                 on_progress()
                 heartbeat.beat()
                 if listener is not None:
+                    woken = False
+                    # Linger once after the loop: it yields every notification of a packet,
+                    # and a linger for each let the follower fall ever further behind.
                     for _ in listener.notifies(timeout=1.0, stop_after=1):
+                        woken = True
+                    if woken:
                         stop.wait(settings.audit_follow_linger_seconds)  # let a batch gather
                 else:
                     stop.wait(0.5)
