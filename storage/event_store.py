@@ -20,7 +20,8 @@ public API, in one module, pinned by tests/unit/test_event_store_library.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -146,25 +147,15 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             assert conn.autocommit
             self._same_server(kwargs.get("server_generation"))
-            try:
-                with conn.pipeline() as pipeline:
-                    conn.execute(self._begin, prepare=True)
-                    with conn.cursor() as curs:
-                        self._insert_checked(curs, stored_events, **kwargs)
-                        conn.execute(self._commit, prepare=True)
-                        confirmed = self._after_commit(conn)
-                        pipeline.sync()
-                        ids = [row["notification_id"] for row in curs.fetchall()]
-                        self._confirmed(confirmed)
-            except BaseException as error:
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    conn.rollback()
-                if isinstance(error, Error) and error.sqlstate == NO_SYNC_STANDBY:
-                    raise UnconfirmedWriteError(
-                        "no synchronous standby is attached: the write was refused",
-                        committed=False,
-                    ) from error
-                raise
+            with _rolled_back_on_failure(conn), conn.pipeline() as pipeline:
+                conn.execute(self._begin, prepare=True)
+                with conn.cursor() as curs:
+                    self._insert_checked(curs, stored_events, **kwargs)
+                    conn.execute(self._commit, prepare=True)
+                    confirmed = self._after_commit(conn)
+                    pipeline.sync()
+                    ids = [row["notification_id"] for row in curs.fetchall()]
+                    self._confirmed(confirmed)
         return ids
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -177,33 +168,21 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             assert conn.autocommit
             self._same_server(kwargs.get("server_generation"))
-            try:
-                with conn.cursor() as curs:
-                    with conn.pipeline():
-                        conn.execute(self._begin, prepare=True)
-                        self._lock_and_check(curs, **kwargs)
-                    with curs.copy(self._copy_statement) as copy:
-                        copy.set_types(["uuid", "int8", "text", "bytea"])
-                        for e in stored_events:
-                            copy.write_row(
-                                (e.originator_id, e.originator_version, e.topic, e.state)
-                            )
-                    with conn.pipeline() as pipeline:
-                        curs.execute(self._last_position_statement, prepare=True)
-                        conn.execute(self._commit, prepare=True)
-                        confirmed = self._after_commit(conn)
-                        pipeline.sync()
-                        row = curs.fetchone()
-                        self._confirmed(confirmed)
-            except BaseException as error:
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    conn.rollback()
-                if isinstance(error, Error) and error.sqlstate == NO_SYNC_STANDBY:
-                    raise UnconfirmedWriteError(
-                        "no synchronous standby is attached: the write was refused",
-                        committed=False,
-                    ) from error
-                raise
+            with _rolled_back_on_failure(conn), conn.cursor() as curs:
+                with conn.pipeline():
+                    conn.execute(self._begin, prepare=True)
+                    self._lock_and_check(curs, **kwargs)
+                with curs.copy(self._copy_statement) as copy:
+                    copy.set_types(["uuid", "int8", "text", "bytea"])
+                    for e in stored_events:
+                        copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+                with conn.pipeline() as pipeline:
+                    curs.execute(self._last_position_statement, prepare=True)
+                    conn.execute(self._commit, prepare=True)
+                    confirmed = self._after_commit(conn)
+                    pipeline.sync()
+                    row = curs.fetchone()
+                    self._confirmed(confirmed)
         assert row is not None
         last: int = row["last"]
         return last
@@ -283,6 +262,22 @@ class CheckedPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(
                 self._check_statement, (list(expected), list(expected.values())), prepare=True
             )
+
+
+@contextmanager
+def _rolled_back_on_failure(conn: Any) -> Iterator[None]:
+    """A write's transaction on failure: rolled back if still open, and the standby check's
+    own SQLSTATE told as a write refused (nothing committed)."""
+    try:
+        yield
+    except BaseException as error:
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.rollback()
+        if isinstance(error, Error) and error.sqlstate == NO_SYNC_STANDBY:
+            raise UnconfirmedWriteError(
+                "no synchronous standby is attached: the write was refused", committed=False
+            ) from error
+        raise
 
 
 class CheckedSQLiteRecorder(SQLiteApplicationRecorder):
