@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.acquirer.base import CardOrder, Checkout
-from api.acquirer.signature import HEADER
+from api.acquirer.signature import HEADER, TOLERANCE_SECONDS
 from api.app import create_app
 from ledger.application import Ledger
 from tests.api.helpers import (
@@ -180,8 +180,8 @@ def test_unknown_operation_is_404(client: TestClient) -> None:
         lambda body: {HEADER: "garbage"},
         lambda body: {HEADER: "t=abc,v1=00"},
         lambda body: signed(body, secret="not-the-shared-secret"),
-        lambda body: signed(body, at=int(time.time()) - 301),
-        lambda body: signed(body, at=int(time.time()) + 301),
+        lambda body: signed(body, at=int(time.time()) - 2 * TOLERANCE_SECONDS),
+        lambda body: signed(body, at=int(time.time()) + 2 * TOLERANCE_SECONDS),
         lambda body: signed(body + b" "),  # signature of other bytes
     ],
     ids=["missing", "garbage", "bad-timestamp", "wrong-secret", "stale", "future", "other-body"],

@@ -407,7 +407,7 @@ def all_pages(rm: ReadModels, **scope: object) -> list[queries.PaymentEntry]:
 
 
 def check_read_models(rm: ReadModels, model: LedgerModel, position: int) -> None:
-    rm.wait_for(position)
+    rm.wait_for(position, timeout=30)  # what they hold is the test, not how soon
     for index, account_id in enumerate(model.accounts):
         balance = queries.account_balance(rm, account_id)
         expected = model.expected_account(index)
