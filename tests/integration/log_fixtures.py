@@ -13,9 +13,8 @@ from audit.signing import AuditSettings
 from audit.store import AuditStore
 from ledger.application import Ledger
 from ledger.engine.group_commit import Outcome
-from ledger.payments.commands import CreatePayment
 from ledger.settings import Settings
-from tests.fixtures import World
+from tests.fixtures import World, wallet_payment
 
 SIGNED_WITHIN = 20.0
 """Seconds the follower has to sign a checkpoint over the newest payments."""
@@ -23,17 +22,7 @@ SIGNED_WITHIN = 20.0
 
 def pay(ledger: Ledger, world: World, key: str, amount: int = 1000) -> Outcome[Any]:
     """One confirmed wallet payment of what `world`'s account owes, under idempotency `key`."""
-    return ledger.execute(
-        CreatePayment.parse(
-            payer_id=world.payer_id,
-            method="wallet",
-            idempotency_key=key,
-            account_id=world.account_id,
-            wallet_id=world.wallet_id,
-            amount=amount,
-            confirm=True,
-        )
-    )
+    return ledger.execute(wallet_payment(world, key, amount=amount))
 
 
 def audit_settings(request: pytest.FixtureRequest, key: str) -> AuditSettings:

@@ -23,7 +23,7 @@ from projections.models import account_balance
 from projections.read_models import ReadModels
 from projections.rebuild import rebuild
 from projections.shadow import compare_with_shadow
-from tests.fixtures import World, setup_world, top_up
+from tests.fixtures import World, setup_world, top_up, wallet_payment
 
 
 @pytest.fixture
@@ -39,18 +39,7 @@ def sqlite(tmp_path: Path) -> Iterator[tuple[Ledger, ReadModels, World]]:
 
 
 def pay(ledger: Ledger, world: World, key: str, amount: int = 1000, **extra: object) -> UUID:
-    outcome = ledger.execute(
-        CreatePayment.parse(
-            payer_id=world.payer_id,
-            method="wallet",
-            idempotency_key=key,
-            account_id=world.account_id,
-            wallet_id=world.wallet_id,
-            amount=amount,
-            confirm=True,
-            **extra,  # type: ignore[arg-type]
-        )
-    )
+    outcome = ledger.execute(wallet_payment(world, key, amount=amount, **extra))
     return UUID(outcome.result["id"])
 
 
