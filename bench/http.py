@@ -12,6 +12,8 @@ measured in the same run (a bare FastAPI route on the same uvicorn, pgbench TPC-
 5. Money: the wallets lost exactly what the payments the log holds paid, which are the 2xx
    answers plus at most the requests still in flight when wrk stopped; then `kvit audit
    verify` and `kvit audit replay` beside the running deployment.
+6. CPU per wallet payment by role against issue 18's goals (wrk's start until the followers
+   have caught up), and the same payment rounds on a deployment with the other worker count.
 The deployment's PostgreSQL connections are sampled throughout (pg_stat_activity by
 application_name). One table, and everything as JSON under bench/results/.
 """
@@ -37,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 
@@ -59,6 +63,16 @@ GOALS = {
     "reads_ratio": 0.5,
     "reads_p99_ms": 20.0,
     "connections": 30,
+}
+# Issue 18, goal 2: CPU ms per wallet payment by role, summed over every process ("total",
+# `kvit mail` included in it).
+CPU_GOALS = {
+    "api": 1.0,
+    "writer": 0.7,
+    "project": 0.6,
+    "audit": 0.15,
+    "postgres": 0.6,
+    "total": 3.0,
 }
 PROFILES = {
     "quick": {"seconds": 5, "repeats": 1, "residents": 100, "pgbench_seconds": 5},
@@ -120,6 +134,22 @@ def wait_caught_up(deployment: Deployment, timeout: float = 120) -> None:
     raise RuntimeError("read models did not catch up after the load")
 
 
+def settle(deployment: Deployment, timeout: float = 120) -> None:
+    """Until the read models and the audit chain have both reached the log's head."""
+    wait_caught_up(deployment, timeout)
+    head = httpx.get(deployment.base_url + "/readyz", timeout=5).json()["position"]
+    chain = sql.Identifier(deployment.env["KVIT_DATABASE_SCHEMA"], "audit_chain")
+    query = sql.SQL("SELECT coalesce(max(position), 0) FROM {}").format(chain)
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(deployment.env["KVIT_DATABASE_URL"], autocommit=True) as connection:
+        while time.monotonic() < deadline:
+            row = connection.execute(query).fetchone()
+            if row and row[0] >= head:
+                return
+            time.sleep(0.1)
+    raise RuntimeError("the audit chain did not catch up after the load")
+
+
 def one_round(
     deployment: Deployment,
     bare_url: str,
@@ -156,21 +186,79 @@ def one_round(
                     args=(str(residents_file), path),
                 )
             )
+    return runs + pay_runs(deployment, residents_file, seconds, tag, meter)
+
+
+def pay_runs(
+    deployment: Deployment, residents_file: Path, seconds: int, tag: str, meter: CpuMeter
+) -> list[WrkResult]:
+    """Wallet payments at 32 then 8 connections. Each CPU window runs from wrk's start until
+    the read models and the audit chain have caught up on what it wrote: a follower's work for
+    a payment counts even when it finishes after the answer."""
     processes = {p.name: p.popen.pid for p in deployment.processes}
+    runs = []
     for connections in (32, 8):
-        meter.begin(processes)  # CPU by role over the write runs only
+        meter.begin(processes)
         runs.append(
             run_wrk(
                 "payments",
-                base,
+                deployment.base_url,
                 connections=connections,
                 seconds=seconds,
                 script="pay.lua",
                 args=(str(residents_file), f"{tag}-c{connections}", str(AMOUNT)),
             )
         )
+        settle(deployment)
         meter.end()
     return runs
+
+
+def seeded(deployment: Deployment, count: int, work: Path) -> tuple[list[Resident], int, Path]:
+    """`count` residents seeded through the Ledger (untimed): themselves, the wallets' total
+    before the load, and the wrk scripts' input file."""
+    env = deployment.env
+    settings = Settings(
+        database_url=env["KVIT_DATABASE_URL"],
+        database_schema=env["KVIT_DATABASE_SCHEMA"],
+        database_pool_size=4,
+    )
+    ledger = build_ledger(settings)
+    try:
+        residents = seed(ledger, env["KVIT_SECRET_KEY"], count)
+        before = wallet_total(ledger, residents)
+    finally:
+        ledger.close()
+    residents_file = write_residents(residents, work / "residents.txt")
+    wait_caught_up(deployment)
+    return residents, before, residents_file
+
+
+def other_workers(
+    url: str, mail_url: str, work: Path, workers: int, residents: int, rounds: int, seconds: int
+) -> dict[str, Any]:
+    """Goal 3's other half: the same deployment with `serve --workers N`, wallet payments only,
+    in a schema of its own, right after the main deployment's rounds."""
+    work = work / f"workers-{workers}"
+    with (
+        throwaway_schema(url, "kvit_bench_http_w") as schema,
+        running(url, schema, work, mail_url=mail_url, workers=workers) as deployment,
+    ):
+        people, before, residents_file = seeded(deployment, residents, work)
+        meter = CpuMeter(url, schema)
+        tag = uuid.uuid4().hex[:8]
+        runs: list[WrkResult] = []
+        for n in range(rounds):
+            runs += pay_runs(deployment, residents_file, seconds, f"{tag}-{n}", meter)
+        money = check_money(deployment, people, before, runs)
+    return {
+        "workers": workers,
+        "payments@32": median_of(runs, "payments", 32),
+        "payments@8": median_of(runs, "payments", 8),
+        "cpu_ms_per_payment": meter.per_operation_ms(sum(r.ok for r in runs)),
+        "money": money,
+        "runs": [asdict(r) | {"rate": r.rate} for r in runs],
+    }
 
 
 def median_of(runs: list[WrkResult], name: str, connections: int) -> dict[str, float]:
@@ -321,9 +409,56 @@ def print_table(results: dict[str, Any], console: Console) -> None:
             " after the runs; its CPU per payment below leaves that work out[/]"
         )
     console.print(f"connections at peak by process: {results['connections']['peak_by_process']}")
-    cpu = ", ".join(f"{k} {v:.2f}" for k, v in results["cpu_ms_per_payment"].items())
     loads = ", ".join(f"{x:.1f}" for x in results["loadavg_1m_during"])
-    console.print(f"CPU ms per payment by role: {cpu} (load average 1 min: {loads})")
+    console.print(f"load average (1 min) during the run: {loads}")
+    print_write_goals(results, console)
+
+
+def print_write_goals(results: dict[str, Any], console: Console) -> None:
+    """Issue 18's goals 2 and 3: CPU per payment by role for both worker counts, and the
+    rates side by side (goal 1 is in the table above, goal 4 in `make bench-notices`)."""
+    main_workers = results["profile"]["workers"]
+    other = results["other_workers"]
+    by_workers = {
+        main_workers: (results["cpu_ms_per_payment"], results["summary"]["workloads"]),
+        other["workers"]: (other["cpu_ms_per_payment"], other),
+    }
+    ordered = sorted(by_workers, reverse=True)
+    table = Table(title="CPU ms per wallet payment by role (wrk start to followers caught up)")
+    table.add_column("role")
+    for workers in ordered:
+        table.add_column(f"--workers {workers}", justify="right")
+    table.add_column("goal", justify="right")
+    table.add_column("met", justify="right")
+    roles = [r for r in by_workers[main_workers][0] if r not in CPU_GOALS]
+    for role in [*CPU_GOALS, *roles]:
+        figures = [by_workers[w][0].get(role) for w in ordered]
+        goal = CPU_GOALS.get(role)
+        met = ""
+        if goal is not None:
+            ok = all(f is not None and f <= goal for f in figures)
+            met = "[green]yes[/green]" if ok else "[red]no[/red]"
+        table.add_row(
+            role,
+            *("—" if f is None else f"{f:.2f}" for f in figures),
+            "" if goal is None else f"≤ {goal}",
+            met,
+        )
+    console.print(table)
+    rate = {w: by_workers[w][1]["payments@32"]["rate"] for w in ordered}
+    p99 = {w: by_workers[w][1]["payments@8"]["p99_ms"] for w in ordered}
+    more, fewer = max(rate), min(rate)
+    verdict = "met" if rate[more] >= rate[fewer] else "NOT met"
+    console.print(
+        "more workers never slower (goal 3): "
+        + "; ".join(
+            f"--workers {w}: {rate[w]:,.0f} payments/s at 32 conns, p99 {p99[w]:.0f} ms at 8"
+            for w in ordered
+        )
+        + f" -> {rate[more] / rate[fewer]:.2f}× ({verdict}); money with --workers"
+        f" {other['workers']}: {'ok' if other['money']['ok'] else 'MISMATCH'}"
+    )
+    console.print("registers, catch-up and rebuild (goal 4): make bench-notices")
 
 
 def _exit_on_sigterm(*_: Any) -> None:
@@ -356,15 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler = ConnectionSampler(url, schema)
             idle = sampler.sample()
             console.print(f"deployment up; {idle} PostgreSQL connections idle; seeding …")
-            settings = Settings(database_url=url, database_schema=schema, database_pool_size=4)
-            ledger = build_ledger(settings)
-            try:
-                residents = seed(ledger, dep.env["KVIT_SECRET_KEY"], residents_count)
-                before = wallet_total(ledger, residents)
-            finally:
-                ledger.close()
-            residents_file = write_residents(residents, work / "residents.txt")
-            wait_caught_up(dep)
+            residents, before, residents_file = seeded(dep, residents_count, work)
             sampler.start()
             runs: list[WrkResult] = []
             meter = CpuMeter(url, schema)
@@ -388,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
                 "peak": max(sampler.peak, idle),
                 "peak_by_process": dict(sampler.peak_by_process),
             }
+        other = 1 if workers != 1 else 2
+        console.print(f"the same deployment with --workers {other}: wallet payments only …")
+        compared = other_workers(url, mail_url, work, other, residents_count, repeats, seconds)
     results = {
         "benchmark": "http",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -407,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_ms_per_payment": meter.per_operation_ms(
             sum(r.ok for r in runs if r.name == "payments")
         ),
-        "loadavg_1m_during": loads,
+        "loadavg_1m_during": [*loads, os.getloadavg()[0]],
+        "other_workers": compared,
         "runs": [asdict(r) | {"rate": r.rate} for r in runs],
     }
     results["summary"] = summarise(runs, pgbench.median, connections)
@@ -416,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     path = RESULTS / f"http-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     console.print(f"wrote {path}")
-    ok = money["ok"] and audit["verify"]["ok"] and audit["replay"]["ok"]
+    ok = money["ok"] and compared["money"]["ok"] and audit["verify"]["ok"] and audit["replay"]["ok"]
     return 0 if ok else 1
 
 
