@@ -317,10 +317,12 @@ def main() -> None:
                 runs.append(timed_import(settings, register, backends, py_spy=py_spy))
             console.print(f"importing the {big.lines} lines again (all duplicates) …")
             runs.append(timed_import(settings, big, backends, expected=resent(big)))
+        # The read side names its own connections (PGAPPNAME); a URL's name would win.
+        plain = Settings(database_url=config.database_url, database_schema=schema)
         console.print("read models catching up on the import …")
-        read_side = {"catch_up": readside.timed_catch_up(settings)}
+        read_side = {"catch_up": readside.timed_catch_up(plain)}
         console.print("rebuilding every read model …")
-        read_side["rebuild"] = readside.timed_rebuild(settings, say=console.print)
+        read_side["rebuild"] = readside.timed_rebuild(plain, say=console.print)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "at": datetime.now(UTC).isoformat(),
