@@ -145,8 +145,7 @@ class Projector:
             with self.store.transaction(self.connection) as tx:
                 hold(tx, {m.name: start for m in models})
                 counts = apply_chunk(tx, models, chunk, LIVE, self.carry, touched)
-                for model in models:
-                    advance(tx, model.name, start, last, counts[model.name])
+                advance(tx, {m.name: (start, last, counts[m.name]) for m in models})
                 for name in unstuck:
                     stuck_models.clear(tx, name)
                 if self.store.postgres:

@@ -41,25 +41,52 @@ def read_tracking(tx: Tx) -> dict[str, tuple[int, int]]:
 
 def hold(tx: Tx, expected: dict[str, int]) -> None:
     """Lock these read models' tracking rows for this transaction, first thing, and check they
-    are where we think: a rebuild's swap locks them too, so the two never deadlock."""
-    lock = " FOR UPDATE" if tx.postgres else ""
-    for name, position in sorted(expected.items()):
+    are where we think: a rebuild's swap locks them too, so the two never deadlock (the rows
+    are locked in name order, one statement for all of them)."""
+    names = sorted(expected)
+    table = tx.store.name(TRACKING)
+    if tx.postgres:
         rows = tx.execute(
-            f"SELECT position FROM {tx.store.name(TRACKING)} WHERE projection = %s{lock}", [name]
+            f"SELECT projection, position FROM {table} WHERE projection = ANY(%s)"
+            " ORDER BY projection FOR UPDATE",
+            [names],
         )
-        if not rows or rows[0][0] != position:
-            raise TrackingConflictError(name, position)
+    else:
+        rows = tx.fetch(TRACKING, ("projection", "position"), "projection", names)
+    found: dict[str, int] = {name: position for name, position in rows}
+    for name in names:
+        if found.get(name) != expected[name]:
+            raise TrackingConflictError(name, expected[name])
 
 
-def advance(tx: Tx, name: str, expected: int, position: int, events: int) -> None:
-    """Move `name` from `expected` to `position`, counting the `events` it applied."""
+def advance(tx: Tx, moves: dict[str, tuple[int, int, int]]) -> None:
+    """Move each read model named in `moves` from `expected` to `position`, counting the
+    `events` it applied (`moves[name] = (expected, position, events)`); one statement for all
+    of them on PostgreSQL, a compare-and-set either way."""
+    table = tx.store.name(TRACKING)
+    names = sorted(moves)
+    if not tx.postgres:
+        for name in names:
+            expected, position, events = moves[name]
+            tx.execute(
+                f"UPDATE {table} SET position = %s, events = events + %s"
+                " WHERE projection = %s AND position = %s",
+                [position, events, name, expected],
+            )
+            if tx.rowcount != 1:
+                raise TrackingConflictError(name, expected)
+        return
     tx.execute(
-        f"UPDATE {tx.store.name(TRACKING)} SET position = %s, events = events + %s"
-        " WHERE projection = %s AND position = %s",
-        [position, events, name, expected],
+        f"UPDATE {table} AS t SET position = m.position, events = t.events + m.events"
+        " FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[])"
+        " AS m(projection, expected, position, events)"
+        " WHERE t.projection = m.projection AND t.position = m.expected",
+        [names, *([moves[n][i] for n in names] for i in range(3))],
     )
-    if tx.rowcount != 1:
-        raise TrackingConflictError(name, expected)
+    if tx.rowcount != len(names):
+        now = read_positions(tx, names)
+        name = next(n for n in names if now[n] != moves[n][1])
+        raise TrackingConflictError(name, moves[name][0])
 
 
 def reset(tx: Tx, name: str, position: int, events: int) -> None:
