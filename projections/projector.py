@@ -76,16 +76,20 @@ class Projector:
         batch_size: int,
         announce: Announce | None = None,
         on_change: OnChange | None = None,
+        connection: Any = None,
     ) -> None:
         """`announce(positions)` and `on_change(positions, keys)` are called after each
-        committed batch (in this process); on PostgreSQL the same news goes out as a NOTIFY."""
+        committed batch (in this process); on PostgreSQL the same news goes out as a NOTIFY.
+        A `connection` lent by the caller (projectors that take turns on one thread) stays
+        open on `close()`."""
         self.app = app
         self.store = store
         self.models = list(models)
         self.batch_size = batch_size
         self.announce = announce
         self.on_change = on_change
-        self.connection: Any = store.connect()
+        self._lent = connection is not None
+        self.connection: Any = connection if self._lent else store.connect()
         self.positions: dict[str, int] = {}
         self.stuck: dict[str, Stuck] = {}
         """The models this projector found stuck; it no longer applies them."""
@@ -231,4 +235,5 @@ class Projector:
         self._recorded[model.name] = event.position
 
     def close(self) -> None:
-        self.connection.close()
+        if not self._lent:
+            self.connection.close()

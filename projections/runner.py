@@ -9,6 +9,9 @@ on PostgreSQL (each model at its own tracking position, all applied in one trans
 - It follows new events through LISTEN/NOTIFY on the event store's channel (on the connection
   that holds the locks), reading the log in batches from its tracking positions, so it can be
   stopped or killed at any moment and resumes where its last committed batch ended.
+- The models no write's answer waits for (`models.LAGGING`: the trial balance, matching) are
+  applied at most once every `lagging_linger_seconds`, in one batch with all the commits of
+  that while; the others at every commit (two projectors taking turns on one connection).
 - It beats a row per read model about once a second on that connection
   (projections/followers.py), so `/readyz` can tell when it died; stopped by a signal, it
   removes them.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -100,38 +104,83 @@ class ReadModelFollower:
         if lock is None:
             return
         ledger = build_ledger(self.settings)
-        projector: Projector | None = None
+        projectors: list[Projector] = []
+        groups = self._groups()
+        shared = None
         try:
             # The lock's connection also listens: one connection fewer per runner.
             listen(lock, ledger)
-            projector = Projector(
-                ledger, self.store, models.build(self.names), batch_size=self.read.batch_size
-            )
-            for name in self.names:
-                self.say(f"{name}: following the log from position {projector.positions[name]}")
+            if len(groups) > 1:
+                shared = self.store.connect()  # one for both: the budget counts one
+            for names in groups:
+                projectors.append(
+                    Projector(
+                        ledger,
+                        self.store,
+                        models.build(names),
+                        batch_size=self.read.batch_size,
+                        connection=shared,
+                    )
+                )
+            for projector in projectors:
+                for name, position in projector.positions.items():
+                    self.say(f"{name}: following the log from position {position}")
             self.heartbeat.beat(lock, now=True)
-            self._follow(projector, lock)
+            self._follow(projectors, lock)
             self.heartbeat.forget(lock)  # stopped on purpose: no longer expected
         finally:
-            if projector is not None:
+            for projector in projectors:
                 projector.close()
+            if shared is not None:
+                shared.close()
             ledger.close()
             lock.close()
 
-    def _follow(self, projector: Projector, lock: Any) -> None:
+    def _groups(self) -> list[list[str]]:
+        """[every model] or, with a linger, [those a write's answer waits for, the lagging]:
+        two projectors that take turns on one connection, the second at most once a linger."""
+        lagging = [n for n in self.names if n in models.LAGGING]
+        prompt = [n for n in self.names if n not in models.LAGGING]
+        if not self.read.lagging_linger_seconds or not lagging or not prompt:
+            return [self.names]
+        return [prompt, lagging]
+
+    def _follow(self, projectors: list[Projector], lock: Any) -> None:
+        prompt, lagging = projectors[0], projectors[1] if len(projectors) > 1 else None
+        linger = self.read.lagging_linger_seconds
+        due = 0.0  # when the lagging models may step next (monotonic)
+        owed = True  # the log may hold what the lagging models have not applied
         while not self.stop.is_set():
+            more = False
             try:
-                chunk = projector.step()
+                chunk = prompt.step()
+                self.applied += chunk.count
+                more = chunk.full
+                if lagging is not None and owed and time.monotonic() >= due:
+                    late = lagging.step()
+                    self.applied += late.count
+                    if late.full:
+                        more = True
+                    else:
+                        owed, due = False, time.monotonic() + linger
             except TrackingConflictError as conflict:
-                self.say(f"{conflict}; resuming from position {projector.position}")
+                self.say(f"{conflict}; resuming from position {self._position(projectors)}")
                 continue
-            self.applied += chunk.count
-            self.position = projector.position
+            self.position = self._position(projectors)
             # Also a check of the lock: a lost lock connection means a lost lock, so stop.
             self.heartbeat.beat(lock)
-            if not chunk.full:
-                for _ in lock.notifies(timeout=1.0, stop_after=1):
-                    pass
+            if more:
+                continue
+            wait = 1.0
+            if lagging is not None and owed:
+                wait = max(0.0, min(wait, due - time.monotonic()))
+            for _ in lock.notifies(timeout=wait, stop_after=1):
+                pass
+            owed = True  # news, or a quiet second: look again (as the prompt models do)
+
+    @staticmethod
+    def _position(projectors: list[Projector]) -> int:
+        return min(p.position for p in projectors)
 
     def _acquire_locks(self) -> Any:
         """The connection holding every one of this runner's locks, or None if asked to stop

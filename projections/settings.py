@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ledger.private_files import private_file
@@ -40,6 +40,11 @@ class ReadSettings(BaseSettings):
 
     rebuild_workers: int = 3
     """Processes that replay groups of read models in parallel (PostgreSQL only)."""
+
+    lagging_linger_seconds: float = Field(default=0.1, ge=0, le=10)
+    """`kvit project` applies the models no write's answer waits for (matching, the trial
+    balance: `models.LAGGING`) at most this often, in batches of all the commits of that
+    while, and the rest at every commit; 0 applies them all together at every commit."""
 
     wait_timeout_seconds: float = 2.0
     """Read-your-writes: how long a read waits for the projections before giving up."""

@@ -22,6 +22,10 @@ READ_YOUR_WRITES: tuple[str, ...] = (
 the trial balance or matching (the register): an operator's read of those asks for its own
 `min_position`, and a bank's notice upload waits for every model."""
 
+LAGGING: tuple[str, ...] = tuple(n for n in NAMES if n not in READ_YOUR_WRITES)
+"""The models `kvit project` may apply a little later, in bigger batches (ReadSettings'
+`lagging_linger_seconds`): what no write's answer waits for by default."""
+
 
 class UnknownProjectionError(ValueError):
     pass

@@ -228,7 +228,7 @@ def test_every_writer_reads_its_own_write_on_postgres_under_concurrent_writers(p
                 )
             )
             started = time.perf_counter()
-            rm.wait_for(outcome.position)
+            rm.wait_for(outcome.position, models.READ_YOUR_WRITES)  # what a write's answer waits
             waits.append(time.perf_counter() - started)
             page = queries.payment_history(rm, payer_id=payer, limit=1)
             if [e.payment_id for e in page.items] != [outcome.result["id"]]:
@@ -250,6 +250,31 @@ def test_every_writer_reads_its_own_write_on_postgres_under_concurrent_writers(p
         runner.stop()
     assert misses == []
     assert sorted(waits)[len(waits) // 2] < 0.1  # a median wait of a few ms, not 100 ms steps
+
+
+def test_lagging_models_apply_once_a_linger_and_the_rest_at_every_commit(pg) -> None:  # type: ignore[no-untyped-def]
+    settings_, ledger, store = pg
+    world = setup_world(ledger)
+    runner = Kvit(settings_, "project", KVIT_READ_LAGGING_LINGER_SECONDS="10")
+    try:
+        head = ledger.recorder.max_notification_id()
+        wait_until(lambda: min(positions(store).values()) >= head, 30, "the first catch-up")
+        top_up(ledger, world.wallet_id, world.payer_id, 500, key="after")
+        position = ledger.recorder.max_notification_id()
+        prompt = [n for n in models.NAMES if n not in models.LAGGING]
+        wait_until(
+            lambda: all(positions(store)[n] >= position for n in prompt), 10, "the prompt models"
+        )
+        now = positions(store)
+        assert models.LAGGING and all(now[n] < position for n in models.LAGGING)
+    finally:
+        runner.stop()
+    # Nothing is lost by lingering: the next runner (or the next linger) applies the rest.
+    runner = Kvit(settings_, "project", KVIT_READ_LAGGING_LINGER_SECONDS="0.2")
+    try:
+        wait_until(lambda: min(positions(store).values()) >= position, 30, "the lagging models")
+    finally:
+        runner.stop()
 
 
 def test_rebuild_while_a_runner_follows_swaps_in_and_stays_identical(pg) -> None:  # type: ignore[no-untyped-def]
